@@ -1,0 +1,3 @@
+from cml_cli.app import main
+
+main()

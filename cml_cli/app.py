@@ -1,0 +1,103 @@
+"""The Typer application: global options, command registration, and error handling.
+
+Each module in `cml_cli.commands` exposes `register(app)`; this file only wires them
+in, so commands arrive without touching anything else. Command modules import
+nothing heavy at module level: `cml-infra --help` must not pay for Pulumi, a cloud
+SDK, PyGithub or a plotting library.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from cml_cli import errors
+from cml_cli.redact import redact
+
+INFRA_PANEL = "Infrastructure"
+REPORTING_PANEL = "Reporting"
+
+# Modules under cml_cli.commands, each with a `register(app)` function.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+app = typer.Typer(
+    name="cml-infra",
+    help=(
+        "CI/CD for machine learning: GPU runners for GitHub Actions and GitLab CI on "
+        "AWS, GCP, Azure and Alibaba Cloud, and ML reports in pull requests.\n\n"
+        "Example: cml-infra up --cloud aws --gpu --dry-run"
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class _State:
+    debug: bool = False
+
+
+def debug_enabled() -> bool:
+    return _State.debug or os.environ.get("CML_INFRA_DEBUG", "") not in ("", "0", "false")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"cml-infra {version('cml-infra')}")
+        except PackageNotFoundError:
+            typer.echo("cml-infra (not installed as a package)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="Show tracebacks on errors (same as CML_INFRA_DEBUG=1)."),
+    ] = False,
+) -> None:
+    _State.debug = debug
+
+
+def _register_commands() -> None:
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"cml_cli.commands.{name}").register(app)
+
+
+_register_commands()
+
+
+def fail(sentence: str, code: int = 1) -> None:
+    """Print one redacted sentence to stderr and exit with `code`."""
+    typer.echo(f"Error: {redact(sentence)}", err=True)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `cml-infra` console script."""
+    try:
+        code = app(args=argv, prog_name="cml-infra", standalone_mode=False)
+    except typer.TyperException as exc:  # unknown option, bad value, missing argument
+        fail(errors.usage_sentence(exc), code=getattr(exc, "exit_code", 2))
+    except (typer.Abort, KeyboardInterrupt):
+        fail("Interrupted; nothing more was done.", code=130)
+    except Exception as exc:
+        if debug_enabled():
+            raise
+        fail(errors.sentence_for(exc))
+    else:
+        sys.exit(code if isinstance(code, int) else 0)

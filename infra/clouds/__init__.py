@@ -1,0 +1,1 @@
+"""One module per cloud, each exporting a runner component with the same constructor."""

@@ -1,0 +1,26 @@
+"""Errors a user can cause while describing or provisioning runners.
+
+Every exception here carries, as its message, one sentence that says what to do;
+the CLI prints it as it is. The tree::
+
+    InfraError
+    ├── SpecError          a runner pool description that cannot work
+    ├── MissingExtraError  a cloud SDK that is not installed
+    └── StackError         the Pulumi engine refused or failed an operation
+"""
+
+
+class InfraError(Exception):
+    """A problem the user can fix; `str()` is one sentence telling how."""
+
+
+class SpecError(InfraError):
+    """A runner pool description that is invalid or impossible on its cloud."""
+
+
+class MissingExtraError(InfraError):
+    """The Pulumi SDK of the requested cloud is not installed."""
+
+
+class StackError(InfraError):
+    """The Pulumi engine refused or failed an operation on a stack."""

@@ -1,0 +1,1 @@
+"""ML reports where code review happens: CI context, comments, checks, metrics, plots."""

@@ -1,0 +1,42 @@
+"""Errors a user can cause while reporting to a forge.
+
+Every exception here carries, as its message, one sentence that says what to do;
+the CLI prints it as it is. Forge adapters turn vendor exceptions (PyGithub,
+python-gitlab, requests) into these at their boundary. The tree::
+
+    ReportingError
+    ├── ContextError      the CI context is incomplete (no token, no repository, bad --target)
+    ├── ReportFileError   a report, image or metrics file that is missing or malformed
+    └── ForgeError        the forge refused a request
+        ├── ForgeAuthError        the token was rejected (401)
+        ├── ForgePermissionError  the token lacks a permission (403)
+        └── ForgeNotFoundError    the repository, pull request or commit does not exist
+"""
+
+
+class ReportingError(Exception):
+    """A problem the user can fix; `str()` is one sentence telling how."""
+
+
+class ContextError(ReportingError):
+    """The CI context lacks something the command needs."""
+
+
+class ReportFileError(ReportingError):
+    """A report, image or metrics file is missing, unreadable or malformed."""
+
+
+class ForgeError(ReportingError):
+    """The forge refused a request."""
+
+
+class ForgeAuthError(ForgeError):
+    """The forge rejected the token."""
+
+
+class ForgePermissionError(ForgeError):
+    """The token is valid but lacks a permission."""
+
+
+class ForgeNotFoundError(ForgeError):
+    """The repository, pull request, merge request or commit does not exist."""

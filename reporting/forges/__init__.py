@@ -1,0 +1,1 @@
+"""Forge adapters (GitHub, GitLab) implementing one protocol."""
