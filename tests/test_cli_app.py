@@ -117,3 +117,24 @@ def test_messages_never_show_tokens(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         app_module.main([])
     assert token not in capsys.readouterr().err
+
+
+def test_help_groups_commands_by_panel():
+    demo = typer.Typer(cls=app_module.PanelGroup, rich_markup_mode=None)
+
+    @demo.command("up", rich_help_panel="Infrastructure", help="Start runners.")
+    def _up() -> None: ...
+
+    @demo.command("comment", rich_help_panel="Reporting", help="Post a report.")
+    def _comment() -> None: ...
+
+    @demo.command("plain", help="No panel.")
+    def _plain() -> None: ...
+
+    from typer.testing import CliRunner
+
+    text = CliRunner().invoke(demo, ["--help"]).output
+    infra, reporting, commands = (text.index(h) for h in ("Infrastructure:", "Reporting:",
+                                                          "Commands:"))
+    assert infra < text.index("Start runners.") < reporting < text.index("Post a report.")
+    assert commands < text.index("No panel.")

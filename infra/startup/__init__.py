@@ -34,7 +34,7 @@ class StartupConfig:
     gpu_model: str | None = None
     gpu_count: int = 0
     idle_mode: bool = False
-    """False: take one job, then tear down. True: take jobs until idle_timeout_s passes with none."""
+    """False: one job, then tear down. True: take jobs until idle_timeout_s passes with none."""
     idle_timeout_s: int = 300
     max_runtime_s: int = 6 * 3600
     metadata_url: str = ""
