@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from reporting.errors import GateError
+from reporting.numbers import format_number, format_percent
 
 Status = Literal["passed", "failed", "skipped"]
 TRENDS = {"drops": "dropped", "rises": "rose", "changes": "changed"}
@@ -123,7 +124,8 @@ def evaluate_gate(gate: Gate, row: MetricLike) -> GateResult:
         return GateResult(gate, "failed", f"{row.metric} is NaN")
     if gate.trend is None:
         failed = OPERATORS[gate.op](new, gate.threshold)
-        return GateResult(gate, "failed" if failed else "passed", f"{row.metric} is {new:.5g}")
+        state = "failed" if failed else "passed"
+        return GateResult(gate, state, f"{row.metric} is {format_number(new)}")
     if row.old is None:
         return GateResult(gate, "skipped", f"{row.metric} has no base value to compare with")
     return _evaluate_trend(gate, row.metric, _number(gate, row, row.old), new)
@@ -134,11 +136,12 @@ def _evaluate_trend(gate: Gate, metric: str, old: float, new: float) -> GateResu
     amount = {"drops": -delta, "rises": delta, "changes": abs(delta)}[gate.trend or "changes"]
     measured = _percent_of(amount, old) if gate.percent else amount
     failed = OPERATORS[gate.op](measured, gate.threshold)
-    detail = f"{metric} is unchanged at {new:.5g}"
+    detail = f"{metric} is unchanged at {format_number(new)}"
     if delta:
         verb = "rose" if delta > 0 else "dropped"
-        percent = f" ({abs(_percent_of(delta, old)):.3g}%)" if old else ""
-        detail = f"{metric} {verb} by {abs(delta):.5g}{percent}, from {old:.5g} to {new:.5g}"
+        percent = f" ({format_percent(abs(_percent_of(delta, old)))})" if old else ""
+        detail = (f"{metric} {verb} by {format_number(abs(delta))}{percent}, "
+                  f"from {format_number(old)} to {format_number(new)}")
     return GateResult(gate, "failed" if failed else "passed", detail)
 
 

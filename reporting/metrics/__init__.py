@@ -12,7 +12,7 @@ Modules: `parse` (one file to a flat mapping), `sources` (names and dvc.yaml to 
 from reporting.metrics.compare import MetricRow, MetricsReport, diff_metrics, show_metrics
 from reporting.metrics.git import GitBase, base_name, resolve_base
 from reporting.metrics.parse import SEPARATOR, Value, flatten, parse_metrics
-from reporting.metrics.render import format_change, format_number, render_json, render_markdown
+from reporting.metrics.render import format_change, render_json, render_markdown
 from reporting.metrics.sources import MetricSource, resolve_sources
 
 __all__ = [
@@ -26,7 +26,6 @@ __all__ = [
     "diff_metrics",
     "flatten",
     "format_change",
-    "format_number",
     "parse_metrics",
     "render_json",
     "render_markdown",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from reporting.errors import ReportFileError
 from reporting.metrics.git import GitBase
-from reporting.metrics.parse import Value, is_number, parse_metrics
+from reporting.metrics.parse import Value, format_of, is_number, parse_metrics
 from reporting.metrics.sources import MetricSource
 
 
@@ -50,7 +50,7 @@ def read_current(source: MetricSource, cwd: Path) -> dict[str, Value]:
         raise ReportFileError(
             f"{source.label} is not UTF-8 text; metrics files must be text."
         ) from None
-    return parse_metrics(text, source.label, source.row)
+    return parse_metrics(text, source.label, source.row, format_of(source.path.name))
 
 
 def show_metrics(sources: Sequence[MetricSource], cwd: Path) -> MetricsReport:
@@ -88,7 +88,7 @@ def _read_base(source: MetricSource, base: GitBase, cwd: Path) -> tuple[dict[str
     if text is None:
         return {}, f"{source.label} does not exist at {base.name}; its metrics are new."
     try:
-        return parse_metrics(text, source.label, source.row), ""
+        return parse_metrics(text, source.label, source.row, format_of(source.path.name)), ""
     except ReportFileError as exc:
         # The base cannot be fixed from this branch: show what we can and say why.
         return {}, f"{source.label} could not be read at {base.name}: {exc}"

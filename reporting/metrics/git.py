@@ -89,7 +89,7 @@ def resolve_base(name: str, cwd: Path, run: Runner = run_git) -> GitBase:
         found = run(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd)
         if found.returncode == 0:
             return GitBase(name=name, rev=rev, toplevel=toplevel, run=run)
-    raise BaseRevisionError(_missing_sentence(name, _is_shallow(cwd, run)))
+    raise BaseRevisionError(_missing_sentence(name, cwd, run))
 
 
 def _no_repository_sentence(cwd: Path, stderr: str) -> str:
@@ -111,10 +111,20 @@ def _is_shallow(cwd: Path, run: Runner) -> bool:
     return result.stdout.decode().strip() == "true"
 
 
-def _missing_sentence(name: str, shallow: bool) -> str:
-    clone = "this shallow clone" if shallow else "this clone"
+def _fetch_command(name: str, cwd: Path, run: Runner) -> str:
+    # `git fetch origin main` updates origin/main only when the remote's refspec covers it
+    # (https://git-scm.com/docs/git-fetch#_configured_remote_tracking_branches); a
+    # single-branch or `--depth` clone has a narrower one, so name the destination there.
+    refspecs = run(["config", "--get-all", "remote.origin.fetch"], cwd).stdout.decode()
+    if "refs/heads/*:refs/remotes/origin/*" in refspecs:
+        return f"git fetch origin {name}"
+    return f"git fetch origin {name}:refs/remotes/origin/{name}"
+
+
+def _missing_sentence(name: str, cwd: Path, run: Runner) -> str:
+    clone = "this shallow clone" if _is_shallow(cwd, run) else "this clone"
     return (
         f"The base revision '{name}' is not in {clone}; fetch it first with "
-        f"'git fetch origin {name}' (on GitHub Actions, give actions/checkout "
+        f"'{_fetch_command(name, cwd, run)}' (on GitHub Actions, give actions/checkout "
         "'fetch-depth: 0'; on GitLab CI, set GIT_DEPTH: 0), or name another with --base."
     )

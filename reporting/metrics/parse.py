@@ -36,9 +36,12 @@ def format_of(name: str) -> str:
     return FORMATS[suffix]
 
 
-def parse_metrics(text: str, name: str, row: RowSelector | None = None) -> dict[str, Value]:
-    """Flat metrics of the file `name` whose content is `text`."""
-    fmt = format_of(name)
+def parse_metrics(
+    text: str, name: str, row: RowSelector | None = None, fmt: str | None = None
+) -> dict[str, Value]:
+    """Flat metrics of the file `name` whose content is `text`, read as `fmt` (a FORMATS value;
+    by default, from the extension of `name`)."""
+    fmt = fmt or format_of(name)
     if not text.strip():
         raise ReportFileError(f"{name} is empty; write the metrics into it first.")
     if fmt in ("csv", "tsv"):

@@ -1,8 +1,7 @@
 """Metrics as markdown tables (for reports) or JSON (for scripts).
 
-Numbers are shown with `precision` significant digits (5, as `dvc metrics diff` rounds),
-without exponents between 1e-4 and 1e15; changes carry their sign and, when the base is
-not zero, the relative change: `+0.012 (+1.3%)`.
+Numbers are written as `reporting.numbers` says; changes carry their sign and, when the
+base is not zero, the relative change: `+0.012 (+1.3%)`.
 """
 
 from __future__ import annotations
@@ -13,29 +12,10 @@ from collections.abc import Sequence
 
 from reporting.gates import GateResult
 from reporting.metrics.compare import MetricRow, MetricsReport
-from reporting.metrics.parse import Value, is_number
+from reporting.metrics.parse import Value
+from reporting.numbers import EMPTY, format_number, format_percent
 
-EMPTY = "—"
 MARKS = {"passed": "✅ passed", "failed": "❌ failed", "skipped": "➖ skipped"}
-
-
-def format_number(value: Value | None, precision: int = 5) -> str:
-    if value is None:
-        return EMPTY
-    if not is_number(value):
-        return str(value)
-    if isinstance(value, int):
-        return str(value)
-    if not math.isfinite(value):
-        return str(value)  # nan, inf, -inf
-    if value == 0:
-        return "0"
-    if 10**precision <= abs(value) < 1e15:
-        return f"{value:.0f}"  # a large number reads better whole than as 1.2346e+05
-    text = f"{value:.{precision}g}"  # no exponent between 1e-4 and 10**precision ...
-    if "e" in text and 1 <= abs(value) < 1e15:
-        return f"{value:.0f}"  # ... unless rounding carries: 99999.95 -> 1e+05
-    return text
 
 
 def format_change(row: MetricRow, precision: int = 5) -> str:
@@ -54,7 +34,7 @@ def format_change(row: MetricRow, precision: int = 5) -> str:
     sign = "+" if delta > 0 else "-"
     text = f"{sign}{format_number(abs(delta), precision)}"
     if row.old and math.isfinite(delta):
-        text += f" ({delta / abs(row.old) * 100:+.3g}%)"  # type: ignore[arg-type]
+        text += f" ({format_percent(delta / abs(row.old) * 100, sign=True)})"  # type: ignore[arg-type]
     return text
 
 
@@ -110,7 +90,7 @@ def render_json(report: MetricsReport, results: Sequence[GateResult] = ()) -> st
         "base": report.base,
         "metrics": [
             {"file": r.file, "metric": r.metric, "old": _json_number(r.old),
-             "new": _json_number(r.new), "delta": _json_number(r.delta)}
+             "new": _json_number(r.new), "delta": _json_number(_rounded(r.delta))}
             for r in report.rows
         ],
         "notes": list(report.notes),
@@ -118,6 +98,11 @@ def render_json(report: MetricsReport, results: Sequence[GateResult] = ()) -> st
         "conclusion": conclusion(results),
     }
     return json.dumps(document, indent=2) + "\n"
+
+
+def _rounded(delta: float | None) -> float | None:
+    # 0.93 - 0.91 is 0.020000000000000018 in binary floating point; 12 digits say 0.02.
+    return float(f"{delta:.12g}") if isinstance(delta, float) else delta
 
 
 def _json_number(value: Value | None) -> Value | None:
