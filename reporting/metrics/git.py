@@ -111,20 +111,25 @@ def _is_shallow(cwd: Path, run: Runner) -> bool:
     return result.stdout.decode().strip() == "true"
 
 
-def _fetch_command(name: str, cwd: Path, run: Runner) -> str:
+def _fetch_command(name: str, refspecs: str) -> str:
     # `git fetch origin main` updates origin/main only when the remote's refspec covers it
     # (https://git-scm.com/docs/git-fetch#_configured_remote_tracking_branches); a
     # single-branch or `--depth` clone has a narrower one, so name the destination there.
-    refspecs = run(["config", "--get-all", "remote.origin.fetch"], cwd).stdout.decode()
     if "refs/heads/*:refs/remotes/origin/*" in refspecs:
         return f"git fetch origin {name}"
     return f"git fetch origin {name}:refs/remotes/origin/{name}"
 
 
 def _missing_sentence(name: str, cwd: Path, run: Runner) -> str:
+    refspecs = run(["config", "--get-all", "remote.origin.fetch"], cwd).stdout.decode()
+    if not refspecs.strip():
+        return (
+            f"The base revision '{name}' does not exist in this repository, which has no "
+            "'origin' remote to fetch it from; check the name, or name another with --base."
+        )
     clone = "this shallow clone" if _is_shallow(cwd, run) else "this clone"
     return (
         f"The base revision '{name}' is not in {clone}; fetch it first with "
-        f"'{_fetch_command(name, cwd, run)}' (on GitHub Actions, give actions/checkout "
+        f"'{_fetch_command(name, refspecs)}' (on GitHub Actions, give actions/checkout "
         "'fetch-depth: 0'; on GitLab CI, set GIT_DEPTH: 0), or name another with --base."
     )
