@@ -30,6 +30,10 @@ MARKS: dict[str, dict[str, Any]] = {
 _TOP_LEVEL_VIEWS = ("mark", "layer", "concat", "hconcat", "vconcat", "facet", "repeat", "marks")
 
 
+class RenderError(ValueError):
+    """The renderer refused the spec; `str()` is its first line of explanation."""
+
+
 @dataclass(frozen=True)
 class PlotOptions:
     title: str | None = None
@@ -45,7 +49,13 @@ def write_plot(source: Path, out: Path, options: PlotOptions,
                convert: Converter | None = None) -> str:
     """Render `source` to the PNG `out`; return the markdown line that shows it."""
     spec = build_spec(source, options)
-    png = (convert or vl_convert_png)(spec, options.scale)
+    try:
+        png = (convert or vl_convert_png)(spec, options.scale)
+    except RenderError as exc:
+        raise ReportFileError(
+            f"{source} could not be rendered ({exc}); check it against "
+            "https://vega.github.io/vega-lite/docs/."
+        ) from None
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(png)
     return markdown_image(options.title or _spec_title(spec) or source.stem, out)
@@ -116,7 +126,7 @@ def vl_convert_png(spec: dict[str, Any], scale: float) -> bytes:
     try:
         return render(spec, scale=scale, allowed_base_urls=[])
     except ValueError as exc:
-        raise ReportFileError(f"The plot could not be rendered ({_first_reason(exc)}).") from None
+        raise RenderError(_first_reason(exc)) from None
 
 
 def markdown_image(title: str, path: Path) -> str:
