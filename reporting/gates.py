@@ -124,8 +124,8 @@ def evaluate_gate(gate: Gate, row: MetricLike) -> GateResult:
         return GateResult(gate, "failed", f"{row.metric} is NaN")
     if gate.trend is None:
         failed = OPERATORS[gate.op](new, gate.threshold)
-        state = "failed" if failed else "passed"
-        return GateResult(gate, state, f"{row.metric} is {format_number(new)}")
+        detail = f"{row.metric} is {format_number(new)}"
+        return GateResult(gate, "failed" if failed else "passed", detail)
     if row.old is None:
         return GateResult(gate, "skipped", f"{row.metric} has no base value to compare with")
     return _evaluate_trend(gate, row.metric, _number(gate, row, row.old), new)

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from reporting.gates import GateResult
+    from reporting.metrics import MetricsReport
 
 # Exit codes of `metrics diff`: 0 all gates passed, 1 an error (printed as one sentence),
 # 2 a usage error (bad flag), GATES_FAILED_EXIT when a --fail-if gate failed.
@@ -51,8 +56,7 @@ def show(files: Files = None, output: Format = OutputFormat.md, precision: Preci
     from reporting import metrics
 
     report = metrics.show_metrics(metrics.resolve_sources(files or [], Path.cwd()), Path.cwd())
-    render = metrics.render_json if output is OutputFormat.json else _markdown(precision)
-    typer.echo(render(report, ()), nl=False)
+    typer.echo(_render(report, (), output, precision), nl=False)
 
 
 @metrics_app.command("diff")
@@ -80,29 +84,27 @@ def diff(
 
     Example: cml-infra metrics diff --base main --fail-if 'accuracy < 0.9' >> report.md
     """
-    from reporting import gates as gating
-    from reporting import metrics
+    from reporting.metrics import diff_with_base
 
-    gates = [gating.parse_gate(text) for text in fail_if or []]
-    cwd = Path.cwd()
-    sources = metrics.resolve_sources(files or [], cwd)
-    git_base = metrics.resolve_base(metrics.base_name(base, os.environ), cwd)
-    report = metrics.diff_metrics(sources, git_base, cwd)
-    results = gating.evaluate_gates(gates, report.rows)
-    render = metrics.render_json if output is OutputFormat.json else _markdown(precision)
-    typer.echo(render(report, results), nl=False)
-    _conclude(gating.conclusion(results), results, conclusion_file, exit_zero)
+    report, results = diff_with_base(files or [], base, os.environ, Path.cwd(), fail_if or [])
+    typer.echo(_render(report, results, output, precision), nl=False)
+    _conclude(results, conclusion_file, exit_zero)
 
 
-def _markdown(precision: int):  # type: ignore[no-untyped-def]
-    from reporting.metrics import render_markdown
+def _render(report: MetricsReport, results: Sequence[GateResult], output: OutputFormat,
+            precision: int) -> str:
+    from reporting.metrics import render_json, render_markdown
 
-    return lambda report, results: render_markdown(report, results, precision)
+    if output is OutputFormat.json:
+        return render_json(report, results)
+    return render_markdown(report, results, precision)
 
 
-def _conclude(conclusion: str, results: list, path: Path | None, exit_zero: bool) -> None:
+def _conclude(results: Sequence[GateResult], path: Path | None, exit_zero: bool) -> None:
+    from reporting.gates import conclusion
+
     if path is not None:
-        path.write_text(conclusion + "\n", encoding="utf-8")
+        path.write_text(conclusion(results) + "\n", encoding="utf-8")
     failed = [r for r in results if r.status == "failed"]
     if failed:
         listed = "; ".join(f"'{r.gate.text}' ({r.detail})" for r in failed)

@@ -9,7 +9,13 @@ Modules: `parse` (one file to a flat mapping), `sources` (names and dvc.yaml to 
 `git` (files at the base revision), `compare` (rows), `render` (markdown and JSON).
 """
 
-from reporting.metrics.compare import MetricRow, MetricsReport, diff_metrics, show_metrics
+from reporting.metrics.compare import (
+    MetricRow,
+    MetricsReport,
+    diff_metrics,
+    diff_with_base,
+    show_metrics,
+)
 from reporting.metrics.git import GitBase, base_name, resolve_base
 from reporting.metrics.parse import SEPARATOR, Value, flatten, parse_metrics
 from reporting.metrics.render import format_change, render_json, render_markdown
@@ -24,6 +30,7 @@ __all__ = [
     "Value",
     "base_name",
     "diff_metrics",
+    "diff_with_base",
     "flatten",
     "format_change",
     "parse_metrics",

@@ -6,14 +6,15 @@ file lists them, then those that only the base revision still has.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from reporting.errors import ReportFileError
-from reporting.metrics.git import GitBase
+from reporting.gates import GateResult, evaluate_gates, parse_gate
+from reporting.metrics.git import GitBase, base_name, resolve_base
 from reporting.metrics.parse import Value, format_of, is_number, parse_metrics
-from reporting.metrics.sources import MetricSource
+from reporting.metrics.sources import MetricSource, resolve_sources
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,17 @@ def diff_metrics(sources: Sequence[MetricSource], base: GitBase, cwd: Path) -> M
         gone = [(name, value) for name, value in old.items() if name not in new]
         rows.extend(MetricRow(label, name, old=value) for name, value in gone)
     return MetricsReport(rows=tuple(rows), base=base.name, notes=tuple(notes))
+
+
+def diff_with_base(
+    names: Sequence[str], base: str | None, env: Mapping[str, str], cwd: Path,
+    gates: Sequence[str] = (),
+) -> tuple[MetricsReport, list[GateResult]]:
+    """`metrics diff` as one call: the files `names`, the base, and the gates evaluated."""
+    parsed = [parse_gate(text) for text in gates]  # a typo fails before any git work
+    sources = resolve_sources(names, cwd)
+    report = diff_metrics(sources, resolve_base(base_name(base, env), cwd), cwd)
+    return report, evaluate_gates(parsed, report.rows)
 
 
 def _read_base(source: MetricSource, base: GitBase, cwd: Path) -> tuple[dict[str, Value], str]:
