@@ -90,19 +90,9 @@ def read_table(text: str, source: Path) -> list[dict[str, Value | None]]:
 
 def series_spec(rows: Sequence[Mapping[str, Any]], name: str,
                 options: PlotOptions) -> dict[str, Any]:
-    """A chart of y columns against x, drawn in long form so any column name is safe."""
-    columns = list(rows[0])
-    x = options.x or columns[0]
-    ys = list(options.y) or [c for c in columns if c != x and _numeric(rows, c)]
-    for column in (x, *ys):
-        if column not in columns:
-            raise ReportFileError(
-                f"{name} has no column '{column}'; its columns are {', '.join(columns)}."
-            )
-    if not ys:
-        raise ReportFileError(
-            f"{name} has no numeric column to plot against '{x}'; name one with --y."
-        )
+    """A chart of y columns against x, drawn in long form so any column name is safe
+    (Vega-Lite reads dots and brackets in field names as nested access)."""
+    x, ys = _columns(rows, name, options)
     values = [{"x": row.get(x), "series": y, "value": row.get(y)} for row in rows for y in ys]
     encoding: dict[str, Any] = {
         "x": {"field": "x", "type": "quantitative" if _numeric(rows, x) else "ordinal",
@@ -116,6 +106,23 @@ def series_spec(rows: Sequence[Mapping[str, Any]], name: str,
         "width": options.width, "height": options.height, "data": {"values": values},
         "mark": MARKS[options.kind], "encoding": encoding,
     }
+
+
+def _columns(rows: Sequence[Mapping[str, Any]], name: str,
+             options: PlotOptions) -> tuple[str, list[str]]:
+    columns = list(rows[0])
+    x = options.x or columns[0]
+    ys = list(options.y) or [c for c in columns if c != x and _numeric(rows, c)]
+    for column in (x, *ys):
+        if column not in columns:
+            raise ReportFileError(
+                f"{name} has no column '{column}'; its columns are {', '.join(columns)}."
+            )
+    if not ys:
+        raise ReportFileError(
+            f"{name} has no numeric column to plot against '{x}'; name one with --y."
+        )
+    return x, ys
 
 
 def vl_convert_png(spec: dict[str, Any], scale: float) -> bytes:
