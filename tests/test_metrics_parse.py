@@ -47,6 +47,16 @@ def test_csv_row_selector_picks_the_last_matching_row_and_drops_its_column():
     assert parse_metrics(text, "r.csv", ("split", "test")) == {"acc": 0.8}
 
 
+@pytest.mark.parametrize(("number", "acc"), [("1", 0.1), ("2", 0.9), ("-1", 0.8), ("-3", 0.1)])
+def test_csv_row_by_number_when_no_column_is_called_row(number, acc):
+    text = "split,acc\ntest,0.1\ntrain,0.9\ntest,0.8\n"
+    assert parse_metrics(text, "r.csv", ("row", number))["acc"] == acc
+
+
+def test_a_column_called_row_is_matched_by_value():
+    assert parse_metrics("row,acc\n1,0.5\n2,0.6\n", "r.csv", ("row", "1")) == {"acc": 0.5}
+
+
 def test_tsv_uses_tabs():
     assert parse_metrics("step\tloss\n1\t0.3\n", "loss.tsv") == {"step": 1, "loss": 0.3}
 
@@ -68,6 +78,9 @@ def test_tsv_uses_tabs():
         ("h.csv", "a,b\n1,2\n", ("split", "test"), "h.csv has no column 'split'"),
         ("h.csv", "split,b\ntrain,2\n", ("split", "test"), "no row whose 'split' is 'test'"),
         ("m.json", '{"a": 1}', ("split", "test"), "m.json is not a CSV file"),
+        ("h.csv", "a\n1\n2\n", ("row", "3"), "h.csv has no data row 3; give 1 to 2, or -1"),
+        ("h.csv", "a\n1\n", ("row", "0"), "h.csv has no data row 0"),
+        ("h.csv", "a\n1\n", ("row", "last"), "h.csv has no data row last"),
     ],
 )
 def test_malformed_files_name_the_file_and_the_problem(name, text, row, message):

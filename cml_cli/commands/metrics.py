@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 GATES_FAILED_EXIT = 3
 
 FILES_HELP = (
-    "Metrics files (.json, .yaml, .csv, .tsv; 'file.csv#COLUMN=VALUE' picks a CSV row, else "
-    "the last row is used), dvc.yaml files or DVCLive directories. Default: ./dvc.yaml, else "
+    "Metrics files (.json, .yaml, .csv, .tsv; CSV: the last row, or 'file.csv#COLUMN=VALUE' "
+    "or 'file.csv#row=N'), dvc.yaml files or DVCLive directories. Default: ./dvc.yaml, else "
     "dvclive/metrics.json."
 )
 Files = Annotated[list[str] | None, typer.Argument(help=FILES_HELP, show_default=False)]

@@ -22,7 +22,8 @@ from reporting.errors import ReportFileError
 Value = int | float | str
 SEPARATOR = "."
 FORMATS = {".json": "json", ".yaml": "yaml", ".yml": "yaml", ".csv": "csv", ".tsv": "tsv"}
-RowSelector = tuple[str, str]  # (column, value): the last CSV row whose column holds value
+# (column, value): the last CSV row whose column holds value; ("row", "N"): the Nth data row
+RowSelector = tuple[str, str]
 
 
 def format_of(name: str) -> str:
@@ -138,12 +139,14 @@ def _parse_table(
                 f"{len(header)} columns; make every row as long as the header."
             )
     chosen = rows[-1] if row is None else _select_row(rows, header, name, row)
-    skip = row[0] if row else None
+    skip = row[0] if row and row[0] in header else None
     return {col: to_value(cell) for col, cell in zip(header, chosen, strict=True) if col != skip}
 
 
 def _select_row(rows: list[list[str]], header: list[str], name: str, row: RowSelector) -> list[str]:
     column, wanted = row
+    if column == "row" and column not in header:
+        return _row_by_number(rows, name, wanted)
     if column not in header:
         raise ReportFileError(
             f"{name} has no column '{column}' to pick a row by; its columns are "
@@ -154,3 +157,17 @@ def _select_row(rows: list[list[str]], header: list[str], name: str, row: RowSel
     if not matches:
         raise ReportFileError(f"{name} has no row whose '{column}' is '{wanted}'; check the value.")
     return matches[-1]
+
+
+def _row_by_number(rows: list[list[str]], name: str, wanted: str) -> list[str]:
+    """`#row=1` is the first data row, `#row=-1` the last, as in Python."""
+    data = rows[1:]
+    try:
+        number = int(wanted)
+        if number == 0:
+            raise IndexError(number)
+        return data[number - 1 if number > 0 else number]
+    except (ValueError, IndexError):
+        raise ReportFileError(
+            f"{name} has no data row {wanted}; give 1 to {len(data)}, or -1 for the last."
+        ) from None
