@@ -1,10 +1,9 @@
 """Which metrics files to read: the paths a user names, expanded through DVC's files.
 
 A name may be a metrics file, a CSV file with a row selector (`results.csv#split=test`,
-`history.csv#row=-2`), a
-`dvc.yaml` (its top-level `metrics:` and every stage's `metrics:` outputs, see
-https://dvc.org/doc/user-guide/project-structure/dvcyaml-files), or a DVCLive directory
-(its `metrics.json`, see https://dvc.org/doc/dvclive/how-it-works). With no names, the
+`history.csv#row=-2`), a `dvc.yaml` (its top-level `metrics:` and every stage's `metrics:`
+outputs, see https://dvc.org/doc/user-guide/project-structure/dvcyaml-files), or a DVCLive
+directory (its `metrics.json`, see https://dvc.org/doc/dvclive/how-it-works). With no names, the
 `dvc.yaml` of the working directory is used, else `dvclive/metrics.json`.
 """
 
