@@ -236,3 +236,15 @@ def test_malformed_file_at_base_is_a_note_not_a_failure(tmp_path):
     table = diff_table(root, ["m.json"])
     assert "| m.json | a | — | 1 | new |" in table
     assert "- m.json could not be read at main: m.json is not valid JSON" in table
+
+
+def test_metrics_file_dropped_from_dvc_yaml_shows_as_removed(tmp_path):
+    base = {"dvc.yaml": "metrics:\n  - a.json\n  - old.json\n",
+            "a.json": '{"x": 1}', "old.json": '{"y": 2}'}
+    feature = {"dvc.yaml": "metrics:\n  - a.json\n", "a.json": '{"x": 2}'}
+    root = make_repo(tmp_path / "r", base, feature)
+    git(root, "rm", "-q", "old.json")
+    table = diff_table(root, ["dvc.yaml"])
+    assert "| a.json | x | 1 | 2 | +1 (+100.0%) |" in table
+    assert "| old.json | y | 2 | — | removed |" in table
+    assert "- old.json is no longer listed in dvc.yaml; its metrics are removed." in table

@@ -7,14 +7,14 @@ file lists them, then those that only the base revision still has.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from reporting.errors import ReportFileError
 from reporting.gates import GateResult, evaluate_gates, parse_gate
 from reporting.metrics.git import GitBase, base_name, resolve_base
 from reporting.metrics.parse import Value, format_of, is_number, parse_metrics
-from reporting.metrics.sources import MetricSource, resolve_sources
+from reporting.metrics.sources import MetricSource, dvc_yaml_sources, resolve_sources
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,8 @@ def diff_metrics(sources: Sequence[MetricSource], base: GitBase, cwd: Path) -> M
     """Every metric of `sources` now and at `base`."""
     rows: list[MetricRow] = []
     notes: list[str] = []
-    for source in sources:
-        new = read_current(source, cwd)
+    for source in [*sources, *dropped_dvc_outputs(sources, base, cwd)]:
+        new = {} if source.only_at_base else read_current(source, cwd)
         old, note = _read_base(source, base, cwd)
         if note:
             notes.append(note)
@@ -90,8 +90,30 @@ def diff_with_base(
     return report, evaluate_gates(parsed, report.rows)
 
 
+def dropped_dvc_outputs(
+    sources: Sequence[MetricSource], base: GitBase, cwd: Path
+) -> list[MetricSource]:
+    """Metrics files that a dvc.yaml of `sources` listed at the base but lists no longer."""
+    current = {source.path for source in sources}
+    dropped: list[MetricSource] = []
+    for dvc_yaml in dict.fromkeys(s.declared_in for s in sources if s.declared_in):
+        text = base.read(dvc_yaml, cwd)
+        try:
+            listed = dvc_yaml_sources(text, dvc_yaml) if text else []
+        except ReportFileError:
+            continue  # a broken dvc.yaml at the base hides nothing of ours
+        dropped += [replace(s, only_at_base=True) for s in listed if s.path not in current]
+    return dropped
+
+
 def _read_base(source: MetricSource, base: GitBase, cwd: Path) -> tuple[dict[str, Value], str]:
     text = base.read(source.path, cwd)
+    if source.only_at_base:
+        if text is None:
+            return {}, ""
+        where = source.declared_in.as_posix() if source.declared_in else "dvc.yaml"
+        note = f"{source.label} is no longer listed in {where}; its metrics are removed."
+        return _parse_base(source, base, text)[0], note
     if text is None and source.dvc_cached:
         return {}, (
             f"{source.label} is kept in DVC's cache, not in git, so it cannot be compared with "
@@ -99,6 +121,10 @@ def _read_base(source: MetricSource, base: GitBase, cwd: Path) -> tuple[dict[str
         )
     if text is None:
         return {}, f"{source.label} does not exist at {base.name}; its metrics are new."
+    return _parse_base(source, base, text)
+
+
+def _parse_base(source: MetricSource, base: GitBase, text: str) -> tuple[dict[str, Value], str]:
     try:
         return parse_metrics(text, source.label, source.row, format_of(source.path.name)), ""
     except ReportFileError as exc:

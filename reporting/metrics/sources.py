@@ -28,6 +28,8 @@ class MetricSource:
     label: str  # the path as the user wrote it, with its selector
     row: RowSelector | None = None
     dvc_cached: bool = False  # a dvc.yaml output kept in DVC's cache, so not in git
+    declared_in: Path | None = None  # the dvc.yaml that lists it
+    only_at_base: bool = False  # listed by the base revision's dvc.yaml, no longer by ours
 
 
 def resolve_sources(names: Sequence[str], cwd: Path) -> list[MetricSource]:
@@ -84,21 +86,27 @@ def split_selector(name: str) -> tuple[str, RowSelector | None]:
 
 def _from_dvc_yaml(dvc_yaml: Path, cwd: Path) -> list[MetricSource]:
     label = dvc_yaml.as_posix()
-    data = load_yaml((cwd / dvc_yaml).read_text(encoding="utf-8"), label) or {}
-    if not isinstance(data, Mapping):
-        raise ReportFileError(f"{label} must hold a mapping at the top level.")
-    sources = []
-    for relative, cached in dvc_metrics(data, label):
-        path = dvc_yaml.parent / relative
-        if not (cwd / path).is_file():
+    sources = dvc_yaml_sources((cwd / dvc_yaml).read_text(encoding="utf-8"), dvc_yaml)
+    for source in sources:
+        if not (cwd / source.path).is_file():
             raise ReportFileError(
-                f"{label} lists the metrics file {path.as_posix()}, which does not exist; run "
+                f"{label} lists the metrics file {source.label}, which does not exist; run "
                 "the pipeline (dvc repro) first."
             )
-        sources.append(MetricSource(path, path.as_posix(), dvc_cached=cached))
     if not sources:
         raise ReportFileError(f"{label} declares no metrics; add a 'metrics:' entry to it.")
     return sources
+
+
+def dvc_yaml_sources(text: str, dvc_yaml: Path) -> list[MetricSource]:
+    """The metrics files a dvc.yaml with content `text` declares."""
+    label = dvc_yaml.as_posix()
+    data = load_yaml(text, label) or {}
+    if not isinstance(data, Mapping):
+        raise ReportFileError(f"{label} must hold a mapping at the top level.")
+    paths = [(dvc_yaml.parent / relative, cached) for relative, cached in dvc_metrics(data, label)]
+    return [MetricSource(path, path.as_posix(), dvc_cached=cached, declared_in=dvc_yaml)
+            for path, cached in paths]
 
 
 def dvc_metrics(data: Mapping[str, Any], label: str) -> list[tuple[str, bool]]:
