@@ -7,6 +7,8 @@ python-gitlab, requests) into these at their boundary. The tree::
     ReportingError
     ├── ContextError      the CI context is incomplete (no token, no repository, bad --target)
     ├── ReportFileError   a report, image or metrics file that is missing or malformed
+    ├── GateError         a metric gate that does not parse or names no known metric
+    ├── BaseRevisionError the base revision cannot be read through git (e.g. a shallow clone)
     └── ForgeError        the forge refused a request
         ├── ForgeAuthError        the token was rejected (401)
         ├── ForgePermissionError  the token lacks a permission (403)
@@ -24,6 +26,14 @@ class ContextError(ReportingError):
 
 class ReportFileError(ReportingError):
     """A report, image or metrics file is missing, unreadable or malformed."""
+
+
+class GateError(ReportingError):
+    """A `--fail-if` gate does not parse, or names a metric that no file contains."""
+
+
+class BaseRevisionError(ReportingError):
+    """Git cannot show the base revision: not a repository, or the revision was not fetched."""
 
 
 class ForgeError(ReportingError):

@@ -1,0 +1,52 @@
+"""`cml-infra plot`: a Vega-Lite spec or a CSV series to PNG, printed as a markdown image."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+class Kind(str, Enum):
+    line = "line"
+    scatter = "scatter"
+    bar = "bar"
+
+
+def plot(
+    source: Annotated[Path, typer.Argument(
+        help="A Vega-Lite (or Vega) spec .json, a .csv/.tsv series, or a .json list of records.",
+        show_default=False, dir_okay=False)],
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="PNG to write. Default: SOURCE with a .png suffix.",
+        show_default=False, dir_okay=False)] = None,
+    x: Annotated[str | None, typer.Option(
+        help="CSV: the x column. Default: the first column.", show_default=False)] = None,
+    y: Annotated[list[str] | None, typer.Option(
+        help="CSV: a y column; repeatable. Default: every other numeric column.",
+        show_default=False)] = None,
+    title: Annotated[str | None, typer.Option(
+        help="Title and alt text. Default: the spec's title or the file name.",
+        show_default=False)] = None,
+    kind: Annotated[Kind, typer.Option(help="CSV: the mark to draw.")] = Kind.line,
+    width: Annotated[int, typer.Option(min=50, max=4000, help="CSV: plot width.")] = 600,
+    height: Annotated[int, typer.Option(min=50, max=4000, help="CSV: plot height.")] = 300,
+    scale: Annotated[float, typer.Option(min=0.1, max=8, help="Pixel scale factor.")] = 1.0,
+) -> None:
+    """Render a plot to PNG without Node.js and print its markdown image line.
+
+    Example: cml-infra plot dvclive/plots/metrics/loss.tsv --y loss >> report.md
+    """
+    from reporting.plots import PlotOptions, write_plot
+
+    options = PlotOptions(title=title, x=x, y=tuple(y or ()), kind=kind.value,
+                          width=width, height=height, scale=scale)
+    typer.echo(write_plot(source, out or source.with_suffix(".png"), options))
+
+
+def register(app: typer.Typer) -> None:
+    from cml_cli.app import REPORTING_PANEL
+
+    app.command("plot", rich_help_panel=REPORTING_PANEL)(plot)

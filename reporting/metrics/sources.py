@@ -1,0 +1,143 @@
+"""Which metrics files to read: the paths a user names, expanded through DVC's files.
+
+A name may be a metrics file, a CSV file with a row selector (`results.csv#split=test`,
+`history.csv#row=-2`), a `dvc.yaml` (its top-level `metrics:` and every stage's `metrics:`
+outputs, see https://dvc.org/doc/user-guide/project-structure/dvcyaml-files), or a DVCLive
+directory (its `metrics.json`, see https://dvc.org/doc/dvclive/how-it-works). With no names, the
+`dvc.yaml` of the working directory is used, else `dvclive/metrics.json`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from reporting.errors import ReportFileError
+from reporting.metrics.parse import RowSelector, load_yaml
+
+DVCLIVE_METRICS = Path("dvclive") / "metrics.json"
+
+
+@dataclass(frozen=True)
+class MetricSource:
+    """One metrics file to read, as the table names it."""
+
+    path: Path  # relative to the working directory, or absolute
+    label: str  # the path as the user wrote it, with its selector
+    row: RowSelector | None = None
+    dvc_cached: bool = False  # a dvc.yaml output kept in DVC's cache, so not in git
+    declared_in: Path | None = None  # the dvc.yaml that lists it
+    only_at_base: bool = False  # listed by the base revision's dvc.yaml, no longer by ours
+
+
+def resolve_sources(names: Sequence[str], cwd: Path) -> list[MetricSource]:
+    """The metrics files named by `names` (or found in `cwd`), without duplicates."""
+    sources: list[MetricSource] = []
+    for name in names or [_default_name(cwd)]:
+        for source in _expand(name, cwd):
+            if source not in sources:
+                sources.append(source)
+    return sources
+
+
+def _default_name(cwd: Path) -> str:
+    for candidate in (Path("dvc.yaml"), DVCLIVE_METRICS):
+        if (cwd / candidate).is_file():
+            return candidate.as_posix()
+    raise ReportFileError(
+        "No metrics files were given and there is no dvc.yaml or dvclive/metrics.json here; "
+        "name the files, e.g. 'cml-infra metrics diff metrics.json'."
+    )
+
+
+def _expand(name: str, cwd: Path) -> Iterable[MetricSource]:
+    # A real file whose name holds '#' wins over the selector syntax.
+    path_text, row = (name, None) if (cwd / name).exists() else split_selector(name)
+    path = Path(path_text)
+    full = cwd / path
+    if full.is_dir():
+        if (full / "metrics.json").is_file():
+            return [MetricSource(path / "metrics.json", (path / "metrics.json").as_posix())]
+        if (full / "dvc.yaml").is_file():
+            return _from_dvc_yaml(path / "dvc.yaml", cwd)
+        raise ReportFileError(f"{name} is a directory with no metrics.json or dvc.yaml in it.")
+    if not full.is_file():
+        raise ReportFileError(f"Metrics file {path_text} does not exist; check the path.")
+    if path.name == "dvc.yaml":
+        return _from_dvc_yaml(path, cwd)
+    return [MetricSource(path, name, row)]
+
+
+def split_selector(name: str) -> tuple[str, RowSelector | None]:
+    """`results.csv#split=test` -> (`results.csv`, (`split`, `test`))."""
+    path, hash_mark, selector = name.rpartition("#")
+    if not hash_mark:
+        return name, None
+    column, equals, value = selector.partition("=")
+    if not equals or not column.strip():
+        raise ReportFileError(
+            f"{name} has a row selector that is not COLUMN=VALUE; write e.g. "
+            "'results.csv#split=test'."
+        )
+    return path, (column.strip(), value.strip())
+
+
+def _from_dvc_yaml(dvc_yaml: Path, cwd: Path) -> list[MetricSource]:
+    label = dvc_yaml.as_posix()
+    sources = dvc_yaml_sources((cwd / dvc_yaml).read_text(encoding="utf-8"), dvc_yaml)
+    for source in sources:
+        if not (cwd / source.path).is_file():
+            raise ReportFileError(
+                f"{label} lists the metrics file {source.label}, which does not exist; run "
+                "the pipeline (dvc repro) first."
+            )
+    if not sources:
+        raise ReportFileError(f"{label} declares no metrics; add a 'metrics:' entry to it.")
+    return sources
+
+
+def dvc_yaml_sources(text: str, dvc_yaml: Path) -> list[MetricSource]:
+    """The metrics files a dvc.yaml with content `text` declares."""
+    label = dvc_yaml.as_posix()
+    data = load_yaml(text, label) or {}
+    if not isinstance(data, Mapping):
+        raise ReportFileError(f"{label} must hold a mapping at the top level.")
+    paths = [(dvc_yaml.parent / relative, cached) for relative, cached in dvc_metrics(data, label)]
+    return [MetricSource(path, path.as_posix(), dvc_cached=cached, declared_in=dvc_yaml)
+            for path, cached in paths]
+
+
+def dvc_metrics(data: Mapping[str, Any], label: str) -> list[tuple[str, bool]]:
+    """(path relative to dvc.yaml, kept in DVC's cache) for every metrics entry."""
+    found = [(str(entry), False) for entry in _as_list(data.get("metrics"), label)]
+    stages = data.get("stages") or {}
+    if not isinstance(stages, Mapping):
+        raise ReportFileError(f"{label} has 'stages' that is not a mapping of stage names.")
+    for stage in stages.values():
+        if not isinstance(stage, Mapping):
+            continue
+        wdir = PurePosixPath(str(stage.get("wdir", ".")))
+        for entry in _as_list(stage.get("metrics"), label):
+            path, options = _stage_output(entry, label)
+            # Stage outputs default to `cache: true`: DVC keeps them out of git.
+            found.append(((wdir / path).as_posix(), bool(options.get("cache", True))))
+    return found
+
+
+def _as_list(value: Any, label: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ReportFileError(f"{label} has a 'metrics' entry that is not a list of paths.")
+    return value
+
+
+def _stage_output(entry: Any, label: str) -> tuple[str, Mapping[str, Any]]:
+    if isinstance(entry, str):
+        return entry, {}
+    if isinstance(entry, Mapping) and len(entry) == 1:
+        path, options = next(iter(entry.items()))
+        return str(path), options if isinstance(options, Mapping) else {}
+    raise ReportFileError(f"{label} has a stage metrics entry that is not a path: {entry!r}.")

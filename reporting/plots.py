@@ -1,0 +1,189 @@
+"""Plots as PNG files without Node.js: Vega-Lite specs and CSV series, through vl-convert.
+
+vl-convert-python embeds the Vega and Vega-Lite JavaScript and a renderer
+(https://github.com/vega/vl-convert), so nothing is downloaded at render time. Network
+data is refused (`allowed_base_urls=[]`): a report must not depend on, or leak to, an
+outside server. A spec's local data file (`"data": {"url": "loss.csv"}`) is inlined, read
+relative to the spec; vl-convert would otherwise resolve it against vega-datasets online.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reporting.errors import ReportFileError
+from reporting.metrics.parse import Value, is_number, to_value
+
+Converter = Callable[[dict[str, Any], float], bytes]
+VEGA_LITE_SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
+MARKS: dict[str, dict[str, Any]] = {
+    "line": {"type": "line"},
+    "scatter": {"type": "point", "filled": True},
+    "bar": {"type": "bar"},
+}
+_TOP_LEVEL_VIEWS = ("mark", "layer", "concat", "hconcat", "vconcat", "facet", "repeat", "marks")
+
+
+class RenderError(ValueError):
+    """The renderer refused the spec; `str()` is its first line of explanation."""
+
+
+@dataclass(frozen=True)
+class PlotOptions:
+    title: str | None = None
+    x: str | None = None  # CSV: the x column; the first column when None
+    y: tuple[str, ...] = ()  # CSV: y columns; every other numeric column when empty
+    kind: str = "line"  # a key of MARKS
+    width: int = 600
+    height: int = 300
+    scale: float = 1.0
+
+
+def write_plot(source: Path, out: Path, options: PlotOptions,
+               convert: Converter | None = None) -> str:
+    """Render `source` to the PNG `out`; return the markdown line that shows it."""
+    spec = build_spec(source, options)
+    try:
+        png = (convert or vl_convert_png)(spec, options.scale)
+    except RenderError as exc:
+        raise ReportFileError(
+            f"{source} could not be rendered ({exc}); check it against "
+            "https://vega.github.io/vega-lite/docs/."
+        ) from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(png)
+    return markdown_image(options.title or _spec_title(spec) or source.stem, out)
+
+
+def build_spec(source: Path, options: PlotOptions) -> dict[str, Any]:
+    """A Vega or Vega-Lite spec from a spec file, or a line chart from a table of values."""
+    text = _read(source)
+    if source.suffix.lower() == ".json":
+        data = _json(text, source)
+        if isinstance(data, Mapping):
+            return _inline_local_data(dict(data), source)
+        if isinstance(data, list) and all(isinstance(item, Mapping) for item in data) and data:
+            return series_spec([dict(item) for item in data], source.name, options)
+        raise ReportFileError(f"{source} must hold a Vega-Lite spec or a list of records.")
+    if source.suffix.lower() in (".csv", ".tsv"):
+        return series_spec(read_table(text, source), source.name, options)
+    raise ReportFileError(f"{source} is not a plot source; use a .json spec or a .csv/.tsv file.")
+
+
+def read_table(text: str, source: Path) -> list[dict[str, Value | None]]:
+    delimiter = "\t" if source.suffix.lower() == ".tsv" else ","
+    try:
+        rows = list(csv.DictReader(io.StringIO(text), delimiter=delimiter))
+    except csv.Error as exc:
+        raise ReportFileError(f"{source} is not valid CSV ({exc}); fix the file.") from None
+    if not rows:
+        raise ReportFileError(f"{source} has no data rows; write a header and at least one row.")
+    return [{k.strip(): to_value(v) if v and v.strip() else None
+             for k, v in row.items() if k is not None} for row in rows]
+
+
+def series_spec(rows: Sequence[Mapping[str, Any]], name: str,
+                options: PlotOptions) -> dict[str, Any]:
+    """A chart of y columns against x, drawn in long form so any column name is safe
+    (Vega-Lite reads dots and brackets in field names as nested access)."""
+    x, ys = _columns(rows, name, options)
+    values = [{"x": row.get(x), "series": y, "value": row.get(y)} for row in rows for y in ys]
+    encoding: dict[str, Any] = {
+        "x": {"field": "x", "type": "quantitative" if _numeric(rows, x) else "ordinal",
+              "title": x},
+        "y": {"field": "value", "type": "quantitative", "title": ", ".join(ys)},
+    }
+    if len(ys) > 1:
+        encoding["color"] = {"field": "series", "type": "nominal", "title": None, "sort": ys}
+    return {
+        "$schema": VEGA_LITE_SCHEMA, "title": options.title or Path(name).stem,
+        "width": options.width, "height": options.height, "data": {"values": values},
+        "mark": MARKS[options.kind], "encoding": encoding,
+    }
+
+
+def _columns(rows: Sequence[Mapping[str, Any]], name: str,
+             options: PlotOptions) -> tuple[str, list[str]]:
+    columns = list(rows[0])
+    x = options.x or columns[0]
+    ys = list(options.y) or [c for c in columns if c != x and _numeric(rows, c)]
+    for column in (x, *ys):
+        if column not in columns:
+            raise ReportFileError(
+                f"{name} has no column '{column}'; its columns are {', '.join(columns)}."
+            )
+    if not ys:
+        raise ReportFileError(
+            f"{name} has no numeric column to plot against '{x}'; name one with --y."
+        )
+    return x, ys
+
+
+def vl_convert_png(spec: dict[str, Any], scale: float) -> bytes:
+    import vl_convert  # heavy (an embedded JavaScript runtime): imported only to render
+
+    is_vega = "/schema/vega/" in str(spec.get("$schema", ""))
+    render = vl_convert.vega_to_png if is_vega else vl_convert.vegalite_to_png
+    try:
+        return render(spec, scale=scale, allowed_base_urls=[])
+    except ValueError as exc:
+        raise RenderError(_first_reason(exc)) from None
+
+
+def markdown_image(title: str, path: Path) -> str:
+    """`![title](path)`; a path with spaces is wrapped in <...> as CommonMark allows."""
+    target = path.as_posix()
+    target = f"<{target}>" if " " in target else target
+    alt = title.replace("[", "(").replace("]", ")")
+    return f"![{alt}]({target})"
+
+
+def _first_reason(exc: ValueError) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    reason = lines[1] if len(lines) > 1 else (lines[0] if lines else "no reason given")
+    return reason.rstrip(".")[:300]
+
+
+def _numeric(rows: Sequence[Mapping[str, Any]], column: str) -> bool:
+    cells = [row.get(column) for row in rows if row.get(column) is not None]
+    return bool(cells) and all(is_number(cell) for cell in cells)
+
+
+def _spec_title(spec: Mapping[str, Any]) -> str | None:
+    title = spec.get("title")
+    return title.get("text") if isinstance(title, Mapping) else title
+
+
+def _read(source: Path) -> str:
+    try:
+        return source.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ReportFileError(f"Plot source {source} does not exist; check the path.") from None
+    except UnicodeDecodeError:
+        raise ReportFileError(f"{source} is not UTF-8 text.") from None
+
+
+def _json(text: str, source: Path) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReportFileError(
+            f"{source} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."
+        ) from None
+
+
+def _inline_local_data(spec: dict[str, Any], source: Path) -> dict[str, Any]:
+    if not any(key in spec for key in _TOP_LEVEL_VIEWS):
+        raise ReportFileError(f"{source} is not a Vega-Lite spec: it has no 'mark' or 'layer'.")
+    data = spec.get("data")
+    if isinstance(data, Mapping) and isinstance(data.get("url"), str) and "://" not in data["url"]:
+        local = source.parent / data["url"]
+        fmt = {"type": local.suffix.lstrip(".").lower() or "json", **data.get("format", {})}
+        spec["data"] = {"values": _read(local), "format": fmt}
+    return spec
