@@ -29,7 +29,7 @@ from reporting.report import (
 from reporting.target import Target, resolve_thread
 
 T = TypeVar("T")
-CREATE_ATTEMPTS = 4
+CREATE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)

@@ -125,16 +125,17 @@ class GitHubForge:
             with self._translate("read the assets branch"):
                 self._repo.get_git_ref(f"heads/{ASSETS_BRANCH}").object  # noqa: B018 (fetch)
         except ForgeNotFoundError:
-            _again(self._create_assets_branch)
+            self._create_assets_branch()
         self._assets_ready = True
 
     def _create_assets_branch(self) -> None:
         """An orphan branch: no history of the project, only report images."""
         with self._translate("create the assets branch", exists_ok=True):
-            tree = self._repo.create_git_tree(
-                [InputGitTreeElement("README.md", "100644", "blob", content=ASSETS_README)])
-            commit = self._repo.create_git_commit("Start the cml-infra assets branch", tree, [])
-            self._repo.create_git_ref(f"refs/heads/{ASSETS_BRANCH}", commit.sha)
+            tree = _again(lambda: self._repo.create_git_tree(
+                [InputGitTreeElement("README.md", "100644", "blob", content=ASSETS_README)]))
+            commit = _again(lambda: self._repo.create_git_commit(
+                "Start the cml-infra assets branch", tree, []))
+            _again(lambda: self._repo.create_git_ref(f"refs/heads/{ASSETS_BRANCH}", commit.sha))
 
     def _repo_visible(self) -> bool:
         try:
@@ -164,12 +165,15 @@ class GitHubForge:
             ) from None
 
 
-def _again(step: Callable[[], T], attempts: int = 3) -> T:
-    """Repeat a step whose repetition is harmless (it creates nothing a reader sees)."""
+def _again(step: Callable[[], T], attempts: int = 5) -> T:
+    """Repeat a POST whose repetition is harmless: a git object or a ref that exists."""
     for attempt in range(attempts):
         try:
             return step()
-        except ForgeUnavailableError:
+        except GithubException as exc:
+            if exc.status < 500 or attempt == attempts - 1:
+                raise
+        except requests.RequestException:
             if attempt == attempts - 1:
                 raise
     raise ForgeError("unreachable")

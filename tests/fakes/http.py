@@ -139,6 +139,7 @@ class FakeServer:
         self.router = router
         self.faults = FaultPlan()
         self.log: list[tuple[str, str, int]] = []  # (method, path, status) of every request
+        self.errors: list[str] = []  # exceptions raised by handlers (tests assert none)
         self.lock = threading.RLock()  # handlers mutate state under this lock
         self._before = before
         self._fault_filter = fault_filter or (lambda request: True)
@@ -183,7 +184,11 @@ class FakeServer:
         if found is None:
             return Response(404, {"message": "Not Found"})
         handler, params = found
-        return handler(request, **params)
+        try:
+            return handler(request, **params)
+        except Exception as exc:  # a bug in the fake or a malformed request: say so
+            self.errors.append(f"{request.method} {request.path}: {exc!r}")
+            return Response(500, {"message": f"fake server error: {exc!r}"})
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
