@@ -154,6 +154,8 @@ def create_tree(fake: FakeGitHub, request: Request, owner: str, repo: str) -> Re
     found = _repo(fake, owner, repo)
     if not found:
         return NOT_FOUND
+    if not _writer(request):
+        return READ_ONLY
     sha = git_sha(request.body)
     return Response(201, {"sha": sha, "url": "", "tree": [], "truncated": False})
 
@@ -162,6 +164,8 @@ def create_git_commit(fake: FakeGitHub, request: Request, owner: str, repo: str)
     found = _repo(fake, owner, repo)
     if not found:
         return NOT_FOUND
+    if not _writer(request):
+        return READ_ONLY
     sha = git_sha(request.body + str(fake.next_id()).encode())
     found.commits.add(sha)
     return Response(201, {"sha": sha, "url": "", "html_url": "", "message": "",
