@@ -72,7 +72,8 @@ def build_forge(ctx: CIContext) -> Forge:
         # rate limits are honoured through Retry-After by the retry policy.
         client = Github(base_url=ctx.api_url, auth=Auth.Token(ctx.token), per_page=100,
                         retry=github_retry(retry_backoff()), timeout=30,
-                        seconds_between_requests=None, seconds_between_writes=None)
+                        seconds_between_requests=None, seconds_between_writes=None,
+                        lazy=True)
         return GitHubForge(client, ctx.repo, server_url=ctx.server_url,
                            token_source=ctx.token_source)
     import gitlab

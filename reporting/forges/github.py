@@ -67,7 +67,7 @@ class GitHubForge:
         self._slug = repo
         self._server = server_url.rstrip("/")
         self._source = token_source
-        self._repo = client.get_repo(repo, lazy=True)
+        self._repo = client.get_repo(repo)  # lazy: the client is built with lazy=True
         self._assets_ready = False
 
     def pull_request_for_commit(self, sha: str) -> int | None:
@@ -139,7 +139,7 @@ class GitHubForge:
 
     def _repo_visible(self) -> bool:
         try:
-            self._gh.get_repo(self._slug).full_name  # noqa: B018 (fetch)
+            self._gh.get_repo(self._slug).update()  # lazy objects fetch only on update()
         except GithubException as exc:
             return exc.status != 404
         except requests.RequestException:
