@@ -84,4 +84,4 @@ def build_forge(ctx: CIContext) -> Forge:
     client = gitlab.Gitlab(url=ctx.api_url.removesuffix("/api/v4"), per_page=100, timeout=30,
                            retry_transient_errors=True, **auth)
     return GitLabForge(client, ctx.repo, server_url=ctx.server_url,
-                       token_source=ctx.token_source)
+                       token_source=ctx.token_source, backoff=retry_backoff())

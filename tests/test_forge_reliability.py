@@ -41,7 +41,8 @@ def gitlab_(fake_gitlab):
     fake_gitlab.add_mr("acme/models", MR_IID, HEAD_SHA)
     client = gitlab.Gitlab(url=fake_gitlab.server.url, private_token=GITLAB_TOKEN,
                            retry_transient_errors=True, per_page=100, timeout=5)
-    forge = GitLabForge(client, "acme/models", server_url=fake_gitlab.server.url)
+    forge = GitLabForge(client, "acme/models", server_url=fake_gitlab.server.url,
+                        backoff=0.001)
     ctx = CIContext(Driver.GITLAB, "acme/models", fake_gitlab.api_url, fake_gitlab.server.url,
                     GITLAB_TOKEN, "REPO_TOKEN", HEAD_SHA, MR_IID)
     return fake_gitlab, forge, ctx

@@ -8,7 +8,8 @@ commit status; the report itself goes to the merge request as a note.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -44,8 +45,10 @@ class GitLabForge:
     check_has_summary = False
 
     def __init__(self, client: Gitlab, repo: str, *, server_url: str,
-                 token_source: str = "REPO_TOKEN") -> None:
+                 token_source: str = "REPO_TOKEN", backoff: float = 1.0,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self._gl = client
+        self._backoff, self._sleep = backoff, sleep
         self._path = repo
         self._server = server_url.rstrip("/")
         self._source = token_source
@@ -88,18 +91,20 @@ class GitLabForge:
     def upload_image(self, path: Path, data: bytes) -> str:
         # https://docs.gitlab.com/api/project_markdown_uploads/ (not `Project.upload`: on a
         # lazy project named by its path, python-gitlab 8 encodes the path twice). Retried
-        # here, not by python-gitlab, which would re-send an already consumed, empty body.
+        # here, not by python-gitlab, whose retry (also on 429) re-sends the multipart
+        # stream it already consumed: an empty body that hangs until the timeout.
         uploaded: Any = None
         for attempt in range(UPLOAD_ATTEMPTS):
             try:
                 with self._translate("upload an image"):
                     uploaded = self._gl.http_post(
-                        f"/projects/{self._project.encoded_id}/uploads",
+                        f"/projects/{self._project.encoded_id}/uploads", obey_rate_limit=False,
                         files={"file": (path.name, data)}, **_ONCE)
                 break
             except ForgeUnavailableError:
                 if attempt == UPLOAD_ATTEMPTS - 1:
                     raise
+                self._sleep(self._backoff * 2**attempt)
         if uploaded.get("full_path"):
             return self._server + uploaded["full_path"]
         return f"{self._server}/{self._path}{uploaded['url']}"
