@@ -28,6 +28,7 @@ MAX_COMMENT_CHARS = 65_536
 # checks/create: output.summary has "maxLength": 65535 in GitHub's OpenAPI description.
 MAX_CHECK_CHARS = 65_535
 ASSETS_BRANCH = "cml-infra-assets"
+ASSETS_DIR = "images"
 ASSETS_README = "Images of cml-infra reports, named by content. Safe to delete.\n"
 
 
@@ -68,7 +69,7 @@ class GitHubForge:
         self._server = server_url.rstrip("/")
         self._source = token_source
         self._repo = client.get_repo(repo)  # lazy: the client is built with lazy=True
-        self._assets_ready = False
+        self._known: set[str] | None = None  # image paths on the assets branch
 
     def pull_request_for_commit(self, sha: str) -> int | None:
         with self._translate("list pull requests of a commit", what=f"commit {sha[:12]}"):
@@ -93,11 +94,12 @@ class GitHubForge:
         return Comment(comment.id, body, comment.url, handle=comment.handle)
 
     def upload_image(self, path: Path, data: bytes) -> str:
-        name = f"images/{hashlib.sha256(data).hexdigest()[:32]}{path.suffix.lower()}"
-        self._ensure_assets_branch()
-        with self._translate("commit an image to the assets branch", exists_ok=True):
-            self._repo.create_file(name, f"Add {path.name} of a cml-infra report", data,
-                                   branch=ASSETS_BRANCH)
+        name = f"{ASSETS_DIR}/{hashlib.sha256(data).hexdigest()[:32]}{path.suffix.lower()}"
+        if name not in self._published():
+            with self._translate("commit an image to the assets branch", exists_ok=True):
+                self._repo.create_file(name, f"Add {path.name} of a cml-infra report", data,
+                                       branch=ASSETS_BRANCH)
+            self._known.add(name)
         return f"{self._server}/{self._slug}/raw/{ASSETS_BRANCH}/{name}"
 
     def create_check(self, sha: str, title: str, conclusion: Conclusion, summary: str,
@@ -118,15 +120,23 @@ class GitHubForge:
             return self._repo.get_commit(thread.ref)
         return self._repo.get_issue(int(thread.ref))  # pull requests are issues here
 
-    def _ensure_assets_branch(self) -> None:
-        if self._assets_ready:
-            return
-        try:
-            with self._translate("read the assets branch"):
-                self._repo.get_git_ref(f"heads/{ASSETS_BRANCH}").object  # noqa: B018 (fetch)
-        except ForgeNotFoundError:
-            self._create_assets_branch()
-        self._assets_ready = True
+    def _published(self) -> set[str]:
+        """Images already on the assets branch (one listing; the branch made if missing).
+
+        The contents API lists at most 1,000 entries of a directory
+        (https://docs.github.com/en/rest/repos/contents); beyond that an image is sent
+        again and answered 422, which is harmless.
+        """
+        if self._known is None:
+            try:
+                with self._translate("read the assets branch", probe_repo=False):
+                    listing = self._repo.get_contents(ASSETS_DIR, ref=ASSETS_BRANCH)
+                entries = listing if isinstance(listing, list) else [listing]
+                self._known = {entry.path for entry in entries}
+            except ForgeNotFoundError:  # no branch yet, or no image on it yet
+                self._create_assets_branch()
+                self._known = set()
+        return self._known
 
     def _create_assets_branch(self) -> None:
         """An orphan branch: no history of the project, only report images."""
@@ -148,13 +158,13 @@ class GitHubForge:
 
     @contextmanager
     def _translate(self, action: str, *, what: str = "", exists_ok: bool = False,
-                   check: bool = False) -> Iterator[None]:
+                   check: bool = False, probe_repo: bool = True) -> Iterator[None]:
         try:
             yield
         except GithubException as exc:
             if exists_ok and exc.status == 422 and github_errors.is_already_there(exc):
                 return
-            repo_missing = exc.status == 404 and not self._repo_visible()
+            repo_missing = exc.status == 404 and probe_repo and not self._repo_visible()
             raise github_errors.translate(
                 exc, action=action, what=what, repo=self._slug, source=self._source,
                 check=check, repo_missing=repo_missing) from None

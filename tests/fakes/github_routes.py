@@ -188,9 +188,27 @@ def put_contents(fake: FakeGitHub, request: Request, owner: str, repo: str,
     content = b64decode(data["content"])
     found.files[(branch, path)] = content
     sha = git_sha(content)
-    return Response(201, {"content": {"name": path.rsplit("/", 1)[-1], "path": path, "sha": sha,
-                                      "type": "file", "size": len(content), "url": ""},
+    return Response(201, {"content": _content_json(path, content),
                           "commit": {"sha": git_sha(sha.encode()), "message": data["message"]}})
+
+
+def get_contents(fake: FakeGitHub, request: Request, owner: str, repo: str,
+                 path: str) -> Response:
+    """Files only, and directory listings (what the contents API returns for a folder)."""
+    found = _repo(fake, owner, repo)
+    branch = request.query.get("ref", "main")
+    if not found or f"heads/{branch}" not in found.refs:
+        return NOT_FOUND
+    if (branch, path) in found.files:
+        return Response(200, _content_json(path, found.files[(branch, path)]))
+    inside = [(p, data) for (b, p), data in sorted(found.files.items())
+              if b == branch and p.rsplit("/", 1)[0] == path]
+    return Response(200, [_content_json(p, d) for p, d in inside]) if inside else NOT_FOUND
+
+
+def _content_json(path: str, data: bytes) -> dict[str, Any]:
+    return {"type": "file", "name": path.rsplit("/", 1)[-1], "path": path, "sha": git_sha(data),
+            "size": len(data), "url": "", "html_url": "", "git_url": "", "download_url": ""}
 
 
 def _check_json(fake: FakeGitHub, found: Repo, run: dict[str, Any]) -> dict[str, Any]:
@@ -250,5 +268,6 @@ ROUTES = (
     ("POST", R + "/git/trees", create_tree),
     ("POST", R + "/git/commits", create_git_commit),
     ("PUT", R + "/contents/{path+}", put_contents),
+    ("GET", R + "/contents/{path+}", get_contents),
     ("GET", "/{owner}/{repo}/raw/{rest+}", raw_file),
 )
