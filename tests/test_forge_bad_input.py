@@ -88,8 +88,27 @@ def test_invalid_target(github, tmp_path):
 
 def test_github_rejected_token(github, tmp_path):
     env = github_actions_env(github, tmp_path, "ghp_" + "9" * 36)
-    _fails(run_cli("comment", "create", str(write_report(tmp_path)), env=env),
-           "GitHub rejected the token from GITHUB_TOKEN (401 Bad credentials)")
+    line = _fails(run_cli("comment", "create", str(write_report(tmp_path)), env=env),
+                  "GitHub rejected the token from GITHUB_TOKEN (401 Bad credentials)")
+    assert "9999" not in line
+    _nothing_written(github)
+
+
+def test_rejected_token_given_as_a_flag_is_never_printed(github, tmp_path):
+    env = github_actions_env(github, tmp_path, "")
+    secret = "not-a-token-shape-" + "7" * 10
+    result = run_cli("--debug", "comment", "create", str(write_report(tmp_path)), "--token",
+                     secret, env=env)
+    assert result.returncode == 1 and "Traceback" in result.stderr
+    assert secret not in result.stderr + result.stdout
+
+
+def test_workflow_token_without_checks_permission(github, tmp_path):
+    github.tokens["ghs_" + "r" * 36] = "read"
+    env = github_actions_env(github, tmp_path, "ghs_" + "r" * 36)
+    _fails(run_cli("check", "create", str(write_report(tmp_path)), "--no-publish", env=env),
+           "The workflow's GITHUB_TOKEN may not create check runs (403 Resource not accessible "
+           "by integration); add 'permissions: checks: write' to the job.")
     _nothing_written(github)
 
 

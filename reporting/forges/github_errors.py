@@ -41,7 +41,11 @@ def translate(exc: GithubException, *, action: str, what: str, repo: str, source
             f"GitHub rejected the token from {source} (401 {message or 'Bad credentials'}); "
             "check that it is valid and has not expired."
         )
-    if status == 403 and check and (source != "GITHUB_TOKEN" or "token" in message.lower()):
+    if status == 403 and check and source == "GITHUB_TOKEN" and "rate limit" not in message:
+        return ForgePermissionError(
+            f"The workflow's GITHUB_TOKEN may not create check runs (403 {message}); add "
+            "'permissions: checks: write' to the job.")
+    if status == 403 and check and "rate limit" not in message:
         return ForgePermissionError(CHECK_TOKEN_SENTENCE.format(source=source))
     if status == 403 and "rate limit" not in message.lower():
         return ForgePermissionError(
