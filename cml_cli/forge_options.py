@@ -80,8 +80,9 @@ def build_forge(ctx: CIContext) -> Forge:
 
     from reporting.forges.gitlab import GitLabForge
 
-    auth = {"job_token": ctx.token} if ctx.is_job_token else {"private_token": ctx.token}
-    client = gitlab.Gitlab(url=ctx.api_url.removesuffix("/api/v4"), per_page=100, timeout=30,
-                           retry_transient_errors=True, **auth)
-    return GitLabForge(client, ctx.repo, server_url=ctx.server_url,
+    job = ctx.token if ctx.is_job_token else None
+    lab = gitlab.Gitlab(url=ctx.api_url.removesuffix("/api/v4"), per_page=100, timeout=30,
+                        retry_transient_errors=True, job_token=job,
+                        private_token=None if job else ctx.token)
+    return GitLabForge(lab, ctx.repo, server_url=ctx.server_url,
                        token_source=ctx.token_source, backoff=retry_backoff())

@@ -95,11 +95,12 @@ class GitHubForge:
 
     def upload_image(self, path: Path, data: bytes) -> str:
         name = f"{ASSETS_DIR}/{hashlib.sha256(data).hexdigest()[:32]}{path.suffix.lower()}"
-        if name not in self._published():
+        published = self._published()
+        if name not in published:
             with self._translate("commit an image to the assets branch", exists_ok=True):
                 self._repo.create_file(name, f"Add {path.name} of a cml-infra report", data,
                                        branch=ASSETS_BRANCH)
-            self._known.add(name)
+            published.add(name)
         return f"{self._server}/{self._slug}/raw/{ASSETS_BRANCH}/{name}"
 
     def create_check(self, sha: str, title: str, conclusion: Conclusion, summary: str,

@@ -34,7 +34,8 @@ MAX_NOTE_CHARS = 1_000_000
 # Commit status states: https://docs.gitlab.com/api/commits/#set-the-pipeline-status-of-a-commit
 _STATES = {Conclusion.SUCCESS: "success", Conclusion.FAILURE: "failed",
            Conclusion.NEUTRAL: "success"}
-_ONCE = {"retry_transient_errors": False}  # a create whose answer is lost is not re-sent
+# A create whose answer is lost is not re-sent (the caller looks for it first).
+_ONCE: dict[str, Any] = {"retry_transient_errors": False}
 UPLOAD_ATTEMPTS = 5  # a repeated upload only leaves an unreferenced file behind
 
 
@@ -99,7 +100,7 @@ class GitLabForge:
                 with self._translate("upload an image"):
                     uploaded = self._gl.http_post(
                         f"/projects/{self._project.encoded_id}/uploads", obey_rate_limit=False,
-                        files={"file": (path.name, data)}, **_ONCE)
+                        retry_transient_errors=False, files={"file": (path.name, data)})
                 break
             except ForgeUnavailableError:
                 if attempt == UPLOAD_ATTEMPTS - 1:
@@ -113,7 +114,7 @@ class GitLabForge:
                      run_id: str) -> str:
         description = f"{summary} ({conclusion.value})"[: self.max_check_chars]
         with self._translate("set a commit status", what=f"commit {sha[:12]}"):
-            status = self._project.commits.get(sha, lazy=True).statuses.create(
+            status: Any = self._project.commits.get(sha, lazy=True).statuses.create(
                 {"state": _STATES[conclusion], "name": title, "description": description})
         return str(getattr(status, "target_url", None) or
                    f"{self._server}/{self._path}/-/commit/{sha}")
@@ -122,8 +123,8 @@ class GitLabForge:
         return None  # statuses are retried by python-gitlab itself; the newest one counts
 
     def _noteable(self, thread: Thread) -> Any:
-        managers = {ThreadKind.PR: self._project.mergerequests, ThreadKind.ISSUE:
-                    self._project.issues}
+        managers: dict[ThreadKind, Any] = {ThreadKind.PR: self._project.mergerequests,
+                                           ThreadKind.ISSUE: self._project.issues}
         return managers[thread.kind].get(int(thread.ref), lazy=True)
 
     def _commit(self, thread: Thread) -> Any:
