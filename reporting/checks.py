@@ -25,9 +25,12 @@ class CheckResult:
 
 def create_check(forge: Forge, ctx: CIContext, report: Path, *, title: str,
                  conclusion: Conclusion, publish: bool = True, run_id: str | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> CheckResult:
+                 sleep: Callable[[float], None] = time.sleep, backoff: float = 1.0
+                 ) -> CheckResult:
     if not ctx.sha:
-        raise ContextError("No commit SHA known outside CI; a check needs the commit it is for.")
+        raise ContextError(
+            "No commit SHA known; run in CI, or set GITHUB_SHA (GitHub) or CI_COMMIT_SHA (GitLab) "
+            "to the commit the check is for.")
     run_id = run_id or uuid.uuid4().hex
     markdown, images = load_report(report)  # a bad file or image fails before any request
     summary = title
@@ -39,11 +42,12 @@ def create_check(forge: Forge, ctx: CIContext, report: Path, *, title: str,
     sha = ctx.sha
     url = create_once(
         lambda: forge.create_check(sha, title, conclusion, summary, run_id),
-        lambda: forge.find_check(sha, title, run_id), sleep=sleep,
+        lambda: forge.find_check(sha, title, run_id), sleep=sleep, backoff=backoff,
     )
     if forge.check_has_summary:
         return CheckResult(url)
     # A commit status has no room for a report: it goes to the merge request as a note.
     posted = post_report(forge, ctx, report, CommentOptions(
-        Target("auto"), watermark=title, publish=publish, update=True), sleep=sleep)
+        Target("auto"), watermark=title, publish=publish, update=True), sleep=sleep,
+        backoff=backoff)
     return CheckResult(url, posted.comment.url)

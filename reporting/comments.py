@@ -61,8 +61,8 @@ def publish_images(forge: Forge, markdown: str, images: list[LocalImage]) -> str
 
 
 def post_report(forge: Forge, ctx: CIContext, report: Path, options: CommentOptions,
-                *, run_id: str | None = None, sleep: Callable[[float], None] = time.sleep
-                ) -> Posted:
+                *, run_id: str | None = None, sleep: Callable[[float], None] = time.sleep,
+                backoff: float = 1.0) -> Posted:
     run_id = run_id or uuid.uuid4().hex
     markdown, images = load_report(report)
     thread = resolve_thread(options.target, ctx, forge)
@@ -76,7 +76,7 @@ def post_report(forge: Forge, ctx: CIContext, report: Path, options: CommentOpti
     comment = create_once(
         lambda: forge.create_comment(thread, body),
         lambda: next(iter(with_run(forge.list_comments(thread), run_id)[-1:]), None),
-        sleep=sleep,
+        sleep=sleep, backoff=backoff,
     )
     return Posted(thread, comment, created=True)
 

@@ -64,7 +64,7 @@ def context_from_env(env: Mapping[str, str], flags: Overrides | None = None) -> 
     same_repo = True
     if flags.repo:
         flag_server, flag_repo = _parse_repo(flags.repo)
-        same_repo = flag_repo == repo
+        same_repo = repo is None or flag_repo == repo  # a bare GITHUB_SHA applies too
         if flag_server and flag_server != (server or "").rstrip("/"):  # another host
             server, api = flag_server, None
         repo = flag_repo

@@ -129,3 +129,9 @@ def test_context_is_frozen(tmp_path):
     with pytest.raises(AttributeError):
         ctx.repo = "x"  # type: ignore[misc]
     assert isinstance(ctx, CIContext)
+
+
+def test_outside_ci_a_sha_variable_names_the_commit_of_the_given_repo():
+    ctx = context_from_env({"GITHUB_SHA": "abc1234", "REPO_TOKEN": "t"},
+                           Overrides(repo="acme/models"))
+    assert (ctx.repo, ctx.sha) == ("acme/models", "abc1234")

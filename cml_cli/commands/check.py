@@ -44,13 +44,14 @@ def register(app: typer.Typer) -> None:
 
         Example: cml-infra check create report.md --title Metrics --conclusion failure
         """
-        from cml_cli.forge_options import build_forge, read_context
+        from cml_cli.forge_options import build_forge, read_context, retry_backoff
         from reporting.checks import create_check
         from reporting.forges.base import Conclusion
 
         ctx = read_context(repo, token, driver, api_url)
         result = create_check(build_forge(ctx), ctx, report, title=title,
-                              conclusion=Conclusion(conclusion.value), publish=publish)
+                              conclusion=Conclusion(conclusion.value), publish=publish,
+                              backoff=retry_backoff())
         typer.echo(result.url)
 
     app.add_typer(check, name="check", rich_help_panel=REPORTING_PANEL)

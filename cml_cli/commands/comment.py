@@ -26,13 +26,13 @@ WatermarkOption = Annotated[str, typer.Option(
 
 def _post(report: Path, target: str, watermark: str, publish: bool, update: bool,
           repo: str | None, token: str | None, driver: object, api_url: str | None) -> None:
-    from cml_cli.forge_options import build_forge, read_context
+    from cml_cli.forge_options import build_forge, read_context, retry_backoff
     from reporting.comments import CommentOptions, post_report
     from reporting.target import parse_target
 
     options = CommentOptions(parse_target(target), watermark, publish, update)
     ctx = read_context(repo, token, driver, api_url)  # type: ignore[arg-type]
-    posted = post_report(build_forge(ctx), ctx, report, options)
+    posted = post_report(build_forge(ctx), ctx, report, options, backoff=retry_backoff())
     typer.echo(posted.comment.url)
 
 
