@@ -76,3 +76,15 @@ def test_check_run_whose_answer_is_lost_is_found_not_duplicated(setup, tmp_path)
     [run] = fake.repos["acme/models"].check_runs
     assert url.url.endswith(f"/runs/{run['id']}") and run["conclusion"] == "neutral"
     assert fake.rejections == []
+
+
+def test_check_summary_over_the_limit_is_cut_and_passes_the_openapi_check(setup, tmp_path):
+    fake, forge = setup
+    report = write_report(tmp_path)
+    report.write_text(report.read_text() + "\n" + "| 1 | 2 |\n" * 9000)
+    create_check(forge, _ctx(fake, HEAD_SHA, PR_NUMBER), report, title="Metrics",
+                 conclusion=Conclusion.SUCCESS, sleep=lambda s: None)
+    [run] = fake.repos["acme/models"].check_runs
+    assert len(run["output"]["summary"]) <= 65_535
+    assert "limit of 65,535 characters" in run["output"]["summary"]
+    assert fake.rejections == []
