@@ -12,7 +12,9 @@ python-gitlab, requests) into these at their boundary. The tree::
     └── ForgeError        the forge refused a request
         ├── ForgeAuthError        the token was rejected (401)
         ├── ForgePermissionError  the token lacks a permission (403)
-        └── ForgeNotFoundError    the repository, pull request or commit does not exist
+        ├── ForgeNotFoundError    the repository, pull request or commit does not exist
+        └── ForgeUnavailableError the forge kept failing (5xx, rate limits, dropped
+                                  connections) after every retry; re-running is safe
 """
 
 
@@ -50,3 +52,7 @@ class ForgePermissionError(ForgeError):
 
 class ForgeNotFoundError(ForgeError):
     """The repository, pull request, merge request or commit does not exist."""
+
+
+class ForgeUnavailableError(ForgeError):
+    """The forge kept failing after all retries; nothing was duplicated, so re-running is safe."""

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ("tests.fakes.fixtures",)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

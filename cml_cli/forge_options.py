@@ -1,0 +1,88 @@
+"""What `comment` and `check` share: the context flags and building the forge client.
+
+This is the one place that builds real PyGithub and python-gitlab clients; both are
+imported only when a command runs.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from reporting.context import CIContext
+    from reporting.forges.base import Forge
+
+
+class DriverChoice(str, Enum):
+    github = "github"
+    gitlab = "gitlab"
+
+
+RepoOption = Annotated[str | None, typer.Option(
+    "--repo", help="Repository as OWNER/NAME or URL (default: the CI job's repository).")]
+TokenOption = Annotated[str | None, typer.Option(
+    "--token", help="Forge token (default: REPO_TOKEN, then GITHUB_TOKEN / GITLAB_TOKEN / "
+    "CI_JOB_TOKEN).", show_default=False)]
+DriverOption = Annotated[DriverChoice | None, typer.Option(
+    "--driver", help="Forge type, when it cannot be told from the environment.")]
+ApiUrlOption = Annotated[str | None, typer.Option(
+    "--api-url", help="REST API root, e.g. https://ghe.example.com/api/v3 "
+    "(default: GITHUB_API_URL / CI_API_V4_URL).")]
+PublishOption = Annotated[bool, typer.Option(
+    "--publish/--no-publish", help="Upload local images to the forge and link them.")]
+
+
+def read_context(repo: str | None, token: str | None, driver: DriverChoice | None,
+                 api_url: str | None) -> CIContext:
+    from cml_cli.redact import register_secret
+    from reporting.context import Driver, Overrides, context_from_env
+
+    register_secret(token)
+    flags = Overrides(repo=repo, token=token, api_url=api_url,
+                      driver=Driver(driver.value) if driver else None)
+    return context_from_env(os.environ, flags)
+
+
+def retry_backoff() -> float:
+    """Seconds of the first retry wait; CML_INFRA_RETRY_BACKOFF shortens it in tests."""
+    try:
+        return max(0.0, float(os.environ.get("CML_INFRA_RETRY_BACKOFF", "1")))
+    except ValueError:
+        return 1.0
+
+
+def build_forge(ctx: CIContext) -> Forge:
+    from reporting.context import Driver
+
+    if ctx.driver is Driver.GITHUB:
+        import logging
+
+        from github import Auth, Github
+
+        # GithubRetry logs each retry at INFO; a retry that works is not the user's business.
+        logging.getLogger("github").setLevel(logging.WARNING)
+
+        from reporting.forges.github import GitHubForge, github_retry
+
+        # No client-side throttling: a report makes a handful of writes, and secondary
+        # rate limits are honoured through Retry-After by the retry policy.
+        client = Github(base_url=ctx.api_url, auth=Auth.Token(ctx.token), per_page=100,
+                        retry=github_retry(retry_backoff()), timeout=30,
+                        seconds_between_requests=None, seconds_between_writes=None,
+                        lazy=True)
+        return GitHubForge(client, ctx.repo, server_url=ctx.server_url,
+                           token_source=ctx.token_source)
+    import gitlab
+
+    from reporting.forges.gitlab import GitLabForge
+
+    job = ctx.token if ctx.is_job_token else None
+    lab = gitlab.Gitlab(url=ctx.api_url.removesuffix("/api/v4"), per_page=100, timeout=30,
+                        retry_transient_errors=True, job_token=job,
+                        private_token=None if job else ctx.token)
+    return GitLabForge(lab, ctx.repo, server_url=ctx.server_url,
+                       token_source=ctx.token_source, backoff=retry_backoff())

@@ -1,0 +1,190 @@
+"""GitHub (github.com and Enterprise Server) through PyGithub.
+
+Images go to an orphan branch of the same repository through the contents API, named by
+their SHA-256 so repeated runs add nothing, and are linked through the repository's own
+`/raw/` URL, which renders for everyone who can read the repository, private ones
+included (https://docs.github.com/en/repositories/working-with-files/using-files/viewing-and-understanding-files).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import requests
+from github import Github, GithubException, GithubRetry, InputGitTreeElement
+from urllib3 import Retry
+
+from reporting.errors import ForgeError, ForgeNotFoundError, ForgeUnavailableError
+from reporting.forges import github_errors
+from reporting.forges.base import Comment, Conclusion, Thread, ThreadKind
+
+T = TypeVar("T")
+# https://docs.github.com/en/rest/issues/comments: a body over 65,536 characters gets 422.
+MAX_COMMENT_CHARS = 65_536
+# checks/create: output.summary has "maxLength": 65535 in GitHub's OpenAPI description.
+MAX_CHECK_CHARS = 65_535
+ASSETS_BRANCH = "cml-infra-assets"
+ASSETS_DIR = "images"
+ASSETS_README = "Images of cml-infra reports, named by content. Safe to delete.\n"
+
+
+class SafeRetry(GithubRetry):
+    """PyGithub's retry, except that a POST whose answer may be lost is never repeated.
+
+    A 429 or a rate-limit 403 means the request was not processed, so it is retried for
+    every method; 5xx and dropped connections are retried only for idempotent methods
+    (POST is left out of `allowed_methods`; PATCH here only sets a body, so it is in).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("allowed_methods", Retry.DEFAULT_ALLOWED_METHODS | {"GET", "PATCH"})
+        kwargs.setdefault("status_forcelist", [429, *range(500, 600)])
+        super().__init__(**kwargs)
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if method == "POST" and status_code in (403, 429) and self.total:
+            return True
+        return super().is_retry(method, status_code, has_retry_after)
+
+
+def github_retry(backoff: float = 1.0, total: int = 6) -> SafeRetry:
+    """The retry policy the CLI gives PyGithub; tests pass a tiny backoff."""
+    return SafeRetry(total=total, backoff_factor=backoff, secondary_rate_wait=60 * backoff)
+
+
+class GitHubForge:
+    name = "GitHub"
+    max_comment_chars = MAX_COMMENT_CHARS
+    max_check_chars = MAX_CHECK_CHARS
+    check_has_summary = True
+
+    def __init__(self, client: Github, repo: str, *, server_url: str,
+                 token_source: str = "GITHUB_TOKEN") -> None:
+        self._gh = client
+        self._slug = repo
+        self._server = server_url.rstrip("/")
+        self._source = token_source
+        self._repo = client.get_repo(repo)  # lazy: the client is built with lazy=True
+        self._known: set[str] | None = None  # image paths on the assets branch
+
+    def pull_request_for_commit(self, sha: str) -> int | None:
+        with self._translate("list pull requests of a commit", what=f"commit {sha[:12]}"):
+            pulls = list(self._repo.get_commit(sha).get_pulls())
+        open_pulls = [p for p in pulls if p.state == "open"]
+        return open_pulls[0].number if open_pulls else None
+
+    def list_comments(self, thread: Thread) -> list[Comment]:
+        with self._translate("read comments", what=thread.describe(self.name)):
+            items = list(self._comment_parent(thread).get_comments())
+        return [Comment(c.id, c.body or "", c.html_url, handle=c) for c in items]
+
+    def create_comment(self, thread: Thread, body: str) -> Comment:
+        with self._translate("post a comment", what=thread.describe(self.name)):
+            parent = self._comment_parent(thread)
+            made = parent.create_comment(body)
+        return Comment(made.id, body, made.html_url, handle=made)
+
+    def update_comment(self, thread: Thread, comment: Comment, body: str) -> Comment:
+        with self._translate("edit a comment", what=thread.describe(self.name)):
+            comment.handle.edit(body)
+        return Comment(comment.id, body, comment.url, handle=comment.handle)
+
+    def upload_image(self, path: Path, data: bytes) -> str:
+        name = f"{ASSETS_DIR}/{hashlib.sha256(data).hexdigest()[:32]}{path.suffix.lower()}"
+        published = self._published()
+        if name not in published:
+            with self._translate("commit an image to the assets branch", exists_ok=True):
+                self._repo.create_file(name, f"Add {path.name} of a cml-infra report", data,
+                                       branch=ASSETS_BRANCH)
+            published.add(name)
+        return f"{self._server}/{self._slug}/raw/{ASSETS_BRANCH}/{name}"
+
+    def create_check(self, sha: str, title: str, conclusion: Conclusion, summary: str,
+                     run_id: str) -> str:
+        with self._translate("create a check run", what=f"commit {sha[:12]}", check=True):
+            run = self._repo.create_check_run(
+                name=title, head_sha=sha, status="completed", conclusion=conclusion.value,
+                external_id=run_id, output={"title": title, "summary": summary})
+        return run.html_url
+
+    def find_check(self, sha: str, title: str, run_id: str) -> str | None:
+        with self._translate("list check runs", what=f"commit {sha[:12]}"):
+            runs = list(self._repo.get_commit(sha).get_check_runs(check_name=title))
+        return next((r.html_url for r in runs if r.external_id == run_id), None)
+
+    def _comment_parent(self, thread: Thread) -> Any:
+        if thread.kind is ThreadKind.COMMIT:
+            return self._repo.get_commit(thread.ref)
+        return self._repo.get_issue(int(thread.ref))  # pull requests are issues here
+
+    def _published(self) -> set[str]:
+        """Images already on the assets branch (one listing; the branch made if missing).
+
+        The contents API lists at most 1,000 entries of a directory
+        (https://docs.github.com/en/rest/repos/contents); beyond that an image is sent
+        again and answered 422, which is harmless.
+        """
+        if self._known is None:
+            try:
+                with self._translate("read the assets branch", probe_repo=False):
+                    listing = self._repo.get_contents(ASSETS_DIR, ref=ASSETS_BRANCH)
+                entries = listing if isinstance(listing, list) else [listing]
+                self._known = {entry.path for entry in entries}
+            except ForgeNotFoundError:  # no branch yet, or no image on it yet
+                self._create_assets_branch()
+                self._known = set()
+        return self._known
+
+    def _create_assets_branch(self) -> None:
+        """An orphan branch: no history of the project, only report images."""
+        with self._translate("create the assets branch", exists_ok=True):
+            tree = _again(lambda: self._repo.create_git_tree(
+                [InputGitTreeElement("README.md", "100644", "blob", content=ASSETS_README)]))
+            commit = _again(lambda: self._repo.create_git_commit(
+                "Start the cml-infra assets branch", tree, []))
+            _again(lambda: self._repo.create_git_ref(f"refs/heads/{ASSETS_BRANCH}", commit.sha))
+
+    def _repo_visible(self) -> bool:
+        try:
+            self._gh.get_repo(self._slug).update()  # lazy objects fetch only on update()
+        except GithubException as exc:
+            return exc.status != 404
+        except requests.RequestException:
+            return True
+        return True
+
+    @contextmanager
+    def _translate(self, action: str, *, what: str = "", exists_ok: bool = False,
+                   check: bool = False, probe_repo: bool = True) -> Iterator[None]:
+        try:
+            yield
+        except GithubException as exc:
+            if exists_ok and exc.status == 422 and github_errors.is_already_there(exc):
+                return
+            repo_missing = exc.status == 404 and probe_repo and not self._repo_visible()
+            raise github_errors.translate(
+                exc, action=action, what=what, repo=self._slug, source=self._source,
+                check=check, repo_missing=repo_missing) from None
+        except requests.RequestException as exc:
+            raise ForgeUnavailableError(
+                f"GitHub did not answer while trying to {action} ({type(exc).__name__}) even "
+                "after retries; run the command again later (nothing is posted twice)."
+            ) from None
+
+
+def _again(step: Callable[[], T], attempts: int = 5) -> T:
+    """Repeat a POST whose repetition is harmless: a git object or a ref that exists."""
+    for attempt in range(attempts):
+        try:
+            return step()
+        except GithubException as exc:
+            if exc.status < 500 or attempt == attempts - 1:
+                raise
+        except requests.RequestException:
+            if attempt == attempts - 1:
+                raise
+    raise ForgeError("unreachable")

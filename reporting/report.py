@@ -1,0 +1,111 @@
+"""The report as posted: our hidden marker, local images, and the forge's size limit.
+
+Pure functions over markdown text; nothing here talks to a forge.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+from reporting.errors import ReportFileError
+
+# An HTML comment renders as nothing on both forges; the watermark is URL-quoted so
+# that no title can close the comment early.
+_MARKER = '<!-- cml-infra report watermark="{watermark}" run="{run}" -->'
+_MARKER_RE = re.compile(r'<!-- cml-infra report watermark="([^"]*)" run="([^"]*)" -->')
+
+_MD_IMAGE = re.compile(r'!\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)')
+_HTML_IMAGE = re.compile(r'<img\b[^>]*?\bsrc\s*=\s*(["\']?)([^"\'\s>]+)\1', re.IGNORECASE)
+_FENCE = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
+_REMOTE = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*:|//|#)")
+
+TRUNCATION_NOTE = (
+    "\n\n---\n> **Note:** this report was cut to fit the {forge} limit of {limit:,} "
+    "characters; {hidden:,} characters are not shown. Keep the full report as a CI artifact."
+)
+
+
+def marker(watermark: str, run_id: str) -> str:
+    return _MARKER.format(watermark=quote(watermark, safe=""), run=quote(run_id, safe=""))
+
+
+def parse_marker(body: str) -> tuple[str, str] | None:
+    """(watermark, run id) of our marker in `body`, or None when the comment is not ours."""
+    found = _MARKER_RE.search(body)
+    return (unquote(found.group(1)), unquote(found.group(2))) if found else None
+
+
+def read_report(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ReportFileError(f"Report file {path} does not exist; check the path.") from None
+    except IsADirectoryError:
+        raise ReportFileError(f"{path} is a directory; give the path of a markdown file.") \
+            from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        raise ReportFileError(f"Cannot read report file {path} ({reason}); check the file.") \
+            from None
+
+
+@dataclass(frozen=True)
+class LocalImage:
+    ref: str  # the reference exactly as written in the markdown
+    path: Path
+
+
+def local_images(markdown: str, base_dir: Path) -> list[LocalImage]:
+    """Every local image the report references, in order, each once; all must exist."""
+    prose = _FENCE.sub("", markdown)  # images inside code blocks are examples, not images
+    refs = [m.group(1) for m in _MD_IMAGE.finditer(prose)]
+    refs += [m.group(2) for m in _HTML_IMAGE.finditer(prose)]
+    images: dict[str, LocalImage] = {}
+    for ref in refs:
+        if _REMOTE.match(ref) or ref in images:
+            continue
+        path = base_dir / unquote(ref)
+        if not path.is_file():
+            raise ReportFileError(
+                f"Image {ref} referenced in the report does not exist (looked for {path}); "
+                "create it before posting or fix the path."
+            )
+        images[ref] = LocalImage(ref, path)
+    return list(images.values())
+
+
+def rewrite_images(markdown: str, urls: dict[str, str]) -> str:
+    """Replace each local image reference with its published URL."""
+
+    def markdown_image(match: re.Match[str]) -> str:
+        ref = match.group(1)
+        return match.group(0).replace(ref, urls[ref], 1) if ref in urls else match.group(0)
+
+    def html_image(match: re.Match[str]) -> str:
+        ref = match.group(2)
+        return match.group(0).replace(ref, urls[ref], 1) if ref in urls else match.group(0)
+
+    return _HTML_IMAGE.sub(html_image, _MD_IMAGE.sub(markdown_image, markdown))
+
+
+def render_body(markdown: str, *, watermark: str, run_id: str, limit: int, forge: str) -> str:
+    """The posted body: marker first (so truncation keeps it), then the report, cut to fit."""
+    head = marker(watermark, run_id) + "\n"
+    return head + truncate(markdown, limit - len(head), forge=forge, forge_limit=limit)
+
+
+def truncate(text: str, limit: int, *, forge: str, forge_limit: int | None = None) -> str:
+    """`text` if it fits in `limit` characters, else its head and a visible note."""
+    if len(text) <= limit:
+        return text
+    shown = forge_limit or limit
+
+    def note(hidden: int) -> str:
+        return TRUNCATION_NOTE.format(forge=forge, limit=shown, hidden=hidden)
+
+    keep = text[: max(0, limit - len(note(len(text))))]
+    keep = keep[: keep.rfind("\n")] if "\n" in keep else keep  # never cut a table row in half
+    return keep + note(len(text) - len(keep))

@@ -1,0 +1,176 @@
+"""Bad input: one sentence, a non-zero exit, and nothing posted, on both forges."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.fakes.fixtures import (
+    GITHUB_APP_TOKEN,
+    GITHUB_READ_TOKEN,
+    GITLAB_READ_TOKEN,
+    GITLAB_TOKEN,
+)
+from tests.forge_scenarios import (
+    HEAD_SHA,
+    MR_IID,
+    PR_NUMBER,
+    github_actions_env,
+    gitlab_ci_env,
+    write_report,
+)
+
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
+@pytest.fixture
+def github(fake_github):
+    fake_github.add_repo("acme/models")
+    fake_github.add_pull("acme/models", PR_NUMBER, HEAD_SHA)
+    return fake_github
+
+
+@pytest.fixture
+def gitlab(fake_gitlab):
+    fake_gitlab.add_project("acme/models")
+    fake_gitlab.add_mr("acme/models", MR_IID, HEAD_SHA)
+    return fake_gitlab
+
+
+def _fails(result, sentence_start: str) -> str:
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: " + sentence_start), lines[0]
+    return lines[0]
+
+
+def _nothing_written(fake) -> None:
+    assert [entry for entry in fake.server.log if entry[0] in WRITES and entry[2] < 300] == []
+
+
+@pytest.mark.parametrize(("make", "start"), [
+    (lambda d: d / "missing.md", "Report file"),
+    (lambda d: d, "/"),
+    (lambda d: (d / "latin1.md").write_bytes(b"caf\xe9") and d / "latin1.md",
+     "Cannot read report file"),
+])
+def test_missing_or_unreadable_report(github, tmp_path, make, start):
+    env = github_actions_env(github, tmp_path, GITHUB_APP_TOKEN)
+    line = _fails(run_cli("comment", "create", str(make(tmp_path)), env=env), start)
+    assert "directory" in line or "missing.md" in line or "latin1.md" in line
+    assert github.server.log == []
+
+
+def test_missing_image_is_named_before_any_request(github, tmp_path):
+    env = github_actions_env(github, tmp_path, GITHUB_APP_TOKEN)
+    report = write_report(tmp_path)
+    (tmp_path / "confusion.png").unlink()
+    _fails(run_cli("comment", "create", str(report), env=env),
+           "Image confusion.png referenced in the report does not exist")
+    assert github.server.log == []
+
+
+def test_no_token(github, tmp_path):
+    env = {**github_actions_env(github, tmp_path, ""), "GITHUB_TOKEN": ""}
+    _fails(run_cli("comment", "create", str(write_report(tmp_path)), env=env),
+           "No token found; set REPO_TOKEN or GITHUB_TOKEN")
+    assert github.server.log == []
+
+
+def test_invalid_target(github, tmp_path):
+    env = github_actions_env(github, tmp_path, GITHUB_APP_TOKEN)
+    _fails(run_cli("comment", "create", str(write_report(tmp_path)), "--target", "pull/3",
+                   env=env), "--target 'pull/3' is not one of auto, pr, commit")
+    assert github.server.log == []
+
+
+def test_github_rejected_token(github, tmp_path):
+    env = github_actions_env(github, tmp_path, "ghp_" + "9" * 36)
+    line = _fails(run_cli("comment", "create", str(write_report(tmp_path)), env=env),
+                  "GitHub rejected the token from GITHUB_TOKEN (401 Bad credentials)")
+    assert "9999" not in line
+    _nothing_written(github)
+
+
+def test_rejected_token_given_as_a_flag_is_never_printed(github, tmp_path):
+    env = github_actions_env(github, tmp_path, "")
+    secret = "not-a-token-shape-" + "7" * 10
+    result = run_cli("--debug", "comment", "create", str(write_report(tmp_path)), "--token",
+                     secret, env=env)
+    assert result.returncode == 1 and "Traceback" in result.stderr
+    assert secret not in result.stderr + result.stdout
+
+
+def test_workflow_token_without_checks_permission(github, tmp_path):
+    github.tokens["ghs_" + "r" * 36] = "read"
+    env = github_actions_env(github, tmp_path, "ghs_" + "r" * 36)
+    _fails(run_cli("check", "create", str(write_report(tmp_path)), "--no-publish", env=env),
+           "The workflow's GITHUB_TOKEN may not create check runs (403 Resource not accessible "
+           "by integration); add 'permissions: checks: write' to the job.")
+    _nothing_written(github)
+
+
+def test_github_token_without_permission(github, tmp_path):
+    env = github_actions_env(github, tmp_path, GITHUB_READ_TOKEN)
+    _fails(run_cli("comment", "create", str(write_report(tmp_path)), env=env),
+           "The token from GITHUB_TOKEN may not create the assets branch in acme/models (403")
+    _nothing_written(github)
+    assert github.repos["acme/models"].refs == {}
+
+
+def test_github_no_pull_request_for_target_pr(github, tmp_path):
+    env = {**github_actions_env(github, tmp_path, GITHUB_APP_TOKEN),
+           "GITHUB_EVENT_NAME": "push", "GITHUB_SHA": "1" * 40}
+    github.repos["acme/models"].commits.add("1" * 40)
+    _fails(run_cli("comment", "create", str(write_report(tmp_path)), "--target", "pr", env=env),
+           "No open pull request found for commit 111111111111; use --target pr/N")
+    _nothing_written(github)
+
+
+def test_github_pull_request_that_does_not_exist(github, tmp_path):
+    env = github_actions_env(github, tmp_path, GITHUB_APP_TOKEN)
+    _fails(run_cli("comment", "create", str(write_report(tmp_path)), "--target", "pr/999",
+                   env=env), "Pull request #999 was not found in acme/models; check --target.")
+    _nothing_written(github)
+
+
+def test_github_repository_not_found(github, tmp_path):
+    env = github_actions_env(github, tmp_path, GITHUB_APP_TOKEN)
+    _fails(run_cli("comment", "create", str(write_report(tmp_path)), "--repo", "acme/nope",
+                   "--target", "issue/1", env=env),
+           "Repository acme/nope was not found on GitHub, or the token from GITHUB_TOKEN "
+           "cannot see it")
+    _nothing_written(github)
+    assert github.rejections == []
+
+
+def test_gitlab_rejected_token(gitlab, tmp_path):
+    env = gitlab_ci_env(gitlab, "glpat-" + "0" * 20)
+    _fails(run_cli("comment", "create", str(write_report(tmp_path)), env=env),
+           "GitLab rejected the token from REPO_TOKEN (401")
+    _nothing_written(gitlab)
+
+
+def test_gitlab_token_without_permission(gitlab, tmp_path):
+    env = gitlab_ci_env(gitlab, GITLAB_READ_TOKEN)
+    _fails(run_cli("comment", "create", str(write_report(tmp_path)), env=env),
+           "The token from REPO_TOKEN may not upload an image in acme/models (403")
+    _nothing_written(gitlab)
+
+
+def test_gitlab_no_merge_request_for_target_pr(gitlab, tmp_path):
+    gitlab.projects["acme/models"].commits.add("2" * 40)
+    env = gitlab_ci_env(gitlab, GITLAB_TOKEN, CI_MERGE_REQUEST_IID="", CI_COMMIT_SHA="2" * 40)
+    _fails(run_cli("comment", "create", str(write_report(tmp_path)), "--target", "pr", env=env),
+           "No open merge request found for commit 222222222222")
+    _nothing_written(gitlab)
+
+
+def test_gitlab_project_not_found(gitlab, tmp_path):
+    env = gitlab_ci_env(gitlab, GITLAB_TOKEN)
+    _fails(run_cli("comment", "create", str(write_report(tmp_path)), "--repo", "acme/nope",
+                   "--target", "pr/1", env=env),
+           "Project acme/nope was not found on GitLab, or the token from REPO_TOKEN cannot see it")
+    _nothing_written(gitlab)

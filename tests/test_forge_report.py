@@ -1,0 +1,96 @@
+"""The report as posted: marker, local images, rewriting, truncation, --target parsing."""
+
+from __future__ import annotations
+
+import pytest
+
+from reporting.errors import ContextError, ReportFileError
+from reporting.forges.github import MAX_COMMENT_CHARS
+from reporting.report import (
+    local_images,
+    marker,
+    parse_marker,
+    read_report,
+    render_body,
+    rewrite_images,
+    truncate,
+)
+from reporting.target import Target, parse_target
+from tests.forge_scenarios import write_report
+
+RUN = "0123456789abcdef"
+URLS = {"plots/loss.png": "https://github.com/acme/models/raw/cml-infra-assets/images/aa.png",
+        "confusion.png": "https://github.com/acme/models/raw/cml-infra-assets/images/bb.png"}
+
+
+def test_marker_round_trips_any_watermark():
+    for title in ("", "Training", 'evil --> "quoted" <b>', "ünïcode / slashes"):
+        line = marker(title, RUN)
+        assert line.count("-->") == 1 and line.endswith("-->")
+        assert parse_marker(f"hello\n{line}\nbody") == (title, RUN)
+    assert parse_marker("a comment by a human <!-- other tool -->") is None
+
+
+def test_local_images_markdown_and_html_in_order_each_once(tmp_path):
+    report = write_report(tmp_path)
+    text = report.read_text() + (
+        "\n![again](plots/loss.png) ![remote](https://x.org/a.png) ![data](data:image/png;x)\n"
+        "```\n![in a code block](nothere.png)\n```\n<IMG SRC='confusion.png'>\n")
+    found = local_images(text, tmp_path)
+    assert [(i.ref, i.path) for i in found] == [
+        ("plots/loss.png", tmp_path / "plots/loss.png"),
+        ("confusion.png", tmp_path / "confusion.png")]
+
+
+def test_a_missing_image_is_named(tmp_path):
+    with pytest.raises(ReportFileError) as caught:
+        local_images("see ![plot](out/roc.png)", tmp_path)
+    assert str(caught.value).startswith("Image out/roc.png referenced in the report does not exist")
+
+
+def test_rendered_body_with_published_images(tmp_path, golden):
+    markdown = write_report(tmp_path).read_text()
+    body = render_body(rewrite_images(markdown, URLS), watermark="Training", run_id=RUN,
+                       limit=MAX_COMMENT_CHARS, forge="GitHub")
+    golden("reporting/comment_github.md", body)
+
+
+def test_truncated_body_keeps_the_marker_and_says_so(golden):
+    rows = "".join(f"| {i} | 0.{i:04d} |\n" for i in range(40))
+    table = "| step | loss |\n| --- | --- |\n" + rows
+    body = render_body(table, watermark="", run_id=RUN, limit=400, forge="GitHub")
+    assert len(body) <= 400 and parse_marker(body) == ("", RUN)
+    golden("reporting/comment_truncated.md", body)
+
+
+def test_truncation_at_the_github_limit():
+    text = "x" * 10 + "\n" + "y" * 70_000
+    body = render_body(text, watermark="w", run_id=RUN, limit=MAX_COMMENT_CHARS, forge="GitHub")
+    assert len(body) <= MAX_COMMENT_CHARS
+    assert "65,536 characters" in body
+    assert truncate("short", 10, forge="GitLab") == "short"
+
+
+def test_read_report_errors_are_sentences(tmp_path):
+    with pytest.raises(ReportFileError, match="does not exist"):
+        read_report(tmp_path / "nope.md")
+    with pytest.raises(ReportFileError, match="is a directory"):
+        read_report(tmp_path)
+    (tmp_path / "bin.md").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ReportFileError, match="not UTF-8"):
+        read_report(tmp_path / "bin.md")
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("auto", Target("auto")), ("pr", Target("pr")), ("commit", Target("commit")),
+    ("pr/12", Target("pr", "12")), ("issue/3", Target("issue", "3")),
+    ("commit/abcdef1", Target("commit", "abcdef1")),
+])
+def test_targets(value, expected):
+    assert parse_target(value) == expected
+
+
+@pytest.mark.parametrize("value", ["pull/1", "pr/x", "commit/zzz", "issue/", "", "auto/1"])
+def test_invalid_targets(value):
+    with pytest.raises(ContextError):
+        parse_target(value)
