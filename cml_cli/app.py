@@ -25,6 +25,24 @@ REPORTING_PANEL = "Reporting"
 # Modules under cml_cli.commands, each with a `register(app)` function.
 COMMAND_MODULES: tuple[str, ...] = ("comment", "check", "metrics", "plot")
 
+class PanelGroup(TyperGroup):
+    """Lists commands under their help panel (Infrastructure, Reporting) in plain-text help."""
+
+    def format_commands(self, ctx, formatter) -> None:  # type: ignore[no-untyped-def]
+        panels: dict[str, list[tuple[str, str]]] = {}
+        commands = [(name, self.get_command(ctx, name)) for name in self.list_commands(ctx)]
+        shown = [(name, cmd) for name, cmd in commands if cmd is not None and not cmd.hidden]
+        if not shown:
+            return
+        limit = formatter.width - 6 - max(len(name) for name, _ in shown)
+        for name, cmd in shown:
+            panel = getattr(cmd, "rich_help_panel", None) or "Commands"
+            panels.setdefault(panel, []).append((name, cmd.get_short_help_str(limit)))
+        for panel, rows in panels.items():
+            with formatter.section(panel):
+                formatter.write_dl(rows)
+
+
 app = typer.Typer(
     name="cml-infra",
     cls=PanelGroup,
