@@ -53,7 +53,7 @@ class StartupConfig:
     gpu_model: str | None = None
     gpu_count: int = 0
     idle_mode: bool = False
-    """False: take one job, then tear down. True: take jobs until idle_timeout_s passes with none."""
+    """False: take one job, then tear down. True: take jobs until idle_timeout_s passes idle."""
     idle_timeout_s: int = 300
     """Both modes: tear down when no job has started for this long."""
     max_runtime_s: int = 6 * 3600
@@ -113,6 +113,12 @@ def _parameter_block(config: StartupConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _labels(c: StartupConfig) -> list[str]:
+    """The spec's labels plus the GPU model: informational here, the forge got them at creation."""
+    extra = [c.gpu_model] if c.gpu_model and c.gpu_model not in c.labels else []
+    return [*c.labels, *extra]
+
+
 def _parameters(c: StartupConfig) -> list[tuple[str, str]]:
     metadata_url, metadata_host = DEFAULT_METADATA[c.cloud]
     if c.metadata_url:
@@ -124,7 +130,7 @@ def _parameters(c: StartupConfig) -> list[tuple[str, str]]:
         ("CML_FORGE_URL", c.forge_url.rstrip("/")),
         ("CML_PACKAGE_URL", c.runner_package_url),
         ("CML_PACKAGE_SHA256", c.runner_package_sha256.lower()),
-        ("CML_GPU_MODEL", c.gpu_model or "none"), ("CML_GPU_COUNT", str(c.gpu_count)),
+        ("CML_LABELS", ",".join(_labels(c))), ("CML_GPU_MODEL", c.gpu_model or "none"), ("CML_GPU_COUNT", str(c.gpu_count)),
         ("CML_IDLE_MODE", str(int(c.idle_mode))), ("CML_IDLE_TIMEOUT_S", str(c.idle_timeout_s)),
         ("CML_MAX_RUNTIME_S", str(c.max_runtime_s)), ("CML_INSTALL_DIR", c.install_dir),
         ("CML_JOB_USER", c.job_user), ("CML_DOCKER", str(int(c.docker))),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -16,7 +17,8 @@ from tests.sandbox.servers import CloudState, FakeServer, fake_cloud, fake_forge
 
 JIT = "ZmFrZS1qaXQtY29uZmlnLW9uZQ=="
 GLRT = "glrt-t1_SandboxRunnerToken"
-PACKAGE_PATH = {"github": "/actions-runner-linux-x64.tar.gz", "gitlab": "/gitlab-runner-linux-amd64"}
+PACKAGE_PATH = {"github": "/actions-runner-linux-x64.tar.gz",
+                "gitlab": "/gitlab-runner-linux-amd64"}
 
 
 @dataclass
@@ -93,10 +95,8 @@ class Sandbox:
             rc: int | None = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             rc = None
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait()
         self.output.close()
         self.forge_server.close()

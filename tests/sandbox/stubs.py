@@ -14,8 +14,10 @@ import io
 import tarfile
 from pathlib import Path
 
-RECORD = """record() {{ {{ printf '%s' "$1"; shift; printf '\\t%s' "$@"; printf '\\n'; }} >>'{calls}'; }}
-"""
+RECORD = (
+    """record() {{ {{ printf '%s' "$1"; shift; printf '\\t%s' "$@"; printf '\\n'; }} """
+    """>>'{calls}'; }}\n"""
+)
 HOST_STUBS = {
     # name: body after `record`; $0's basename is the command name
     "shutdown": "", "poweroff": "", "systemctl": "", "iptables": "", "useradd": "",

@@ -4,7 +4,8 @@ main() {
   mkdir -p "$CML_STATE_DIR" "$CML_ACTIVITY_DIR"
   chmod 700 "$CML_STATE_DIR"
   rm -f "$CML_STATE_DIR/stop-reason" "$CML_STATE_DIR/torn-down" "$CML_STATE_DIR/runner.pid"
-  log "starting runner $CML_RUNNER_NAME: forge $CML_FORGE, cloud $CML_CLOUD, idle mode $CML_IDLE_MODE"
+  log "starting runner $CML_RUNNER_NAME ($CML_LABELS): forge $CML_FORGE, cloud $CML_CLOUD," \
+    "idle mode $CML_IDLE_MODE"
   start_deadman
   trap 'request_stop "terminated by a signal"' TERM INT
   wait_for_forge || abort "the forge at $CML_FORGE_URL is unreachable"
