@@ -42,6 +42,8 @@ class FakeServer:
                 status, body = fake.answer(req)
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(body)))
+                if body[:1] in (b"{", b"["):
+                    self.send_header("Content-Type", "application/json")
                 self.end_headers()
                 self.wfile.write(body)
 
@@ -52,7 +54,7 @@ class FakeServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
 
     @property
     def url(self) -> str:
