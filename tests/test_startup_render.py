@@ -151,11 +151,11 @@ def test_idle_mode_on_github_accepts_one_configuration_per_job() -> None:
 
 
 def test_default_metadata_endpoints_and_blocked_addresses() -> None:
-    expected = {"aws": "169.254.169.254", "gcp": "169.254.169.254", "azure": "169.254.169.254",
-                "alicloud": "100.100.100.200"}
-    for cloud, host in expected.items():
+    expected = {"aws": "169.254.169.254", "gcp": "169.254.169.254",
+                "azure": "'169.254.169.254 168.63.129.16'", "alicloud": "100.100.100.200"}
+    for cloud, hosts in expected.items():
         script = render_startup_script(config("github", cloud, "single"))
-        assert f"CML_METADATA_HOST={host}\n" in script
+        assert f"CML_METADATA_HOST={hosts}\n" in script
     assert "CML_METADATA_HOST=''" in render_startup_script(config("github", "local", "single"))
     assert "CML_METADATA_URL=http://metadata.google.internal\n" in render_startup_script(
         config("github", "gcp", "single"))

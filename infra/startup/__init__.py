@@ -3,7 +3,8 @@
 `render_startup_script(StartupConfig(...))` is the only entry point the components and
 `--cloud local` use. The script is assembled from the parts under `templates/`: a shared
 prelude (logging, verified downloads), guards (dead-man switch, spot watcher, GPU check, job
-user, metadata block), one forge part, one cloud part, the teardown and `main`. Values enter
+user, metadata block), one forge part, `identity` (token helpers, for clouds that delete
+themselves through an API), one cloud part, the teardown and `main`. Values enter
 only through the parameter block at the top, each one validated and quoted with
 `shlex.quote`. The script carries the single-use registration (a GitHub just-in-time runner
 configuration or a GitLab runner authentication token): callers pass it through Pulumi as a
@@ -20,11 +21,13 @@ from typing import Literal
 Forge = Literal["github", "gitlab"]
 Cloud = Literal["aws", "gcp", "azure", "alicloud", "local"]
 
-# Documented metadata endpoints: base URL for the script, address to block for the job user.
+# Documented metadata endpoints: base URL for the script, addresses the job user may not reach.
+# Azure also serves VM extension settings from the WireServer, 168.63.129.16:
+# https://learn.microsoft.com/en-us/azure/virtual-network/what-is-ip-address-168-63-129-16
 DEFAULT_METADATA: dict[str, tuple[str, str]] = {
     "aws": ("http://169.254.169.254", "169.254.169.254"),
     "gcp": ("http://metadata.google.internal", "169.254.169.254"),
-    "azure": ("http://169.254.169.254", "169.254.169.254"),
+    "azure": ("http://169.254.169.254", "169.254.169.254 168.63.129.16"),
     "alicloud": ("http://100.100.100.200", "100.100.100.200"),
     "local": ("", ""),
 }

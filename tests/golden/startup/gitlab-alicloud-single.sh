@@ -236,13 +236,14 @@ ensure_job_user() {
 # The job must not read user data or role credentials: reject its traffic to the metadata
 # service (owner match), and forwarded container traffic too when jobs run in docker.
 block_metadata() {
-  [[ -z "$CML_METADATA_HOST" ]] && return 0
-  iptables -w -I OUTPUT -d "$CML_METADATA_HOST" -m owner --uid-owner "$CML_JOB_USER" -j REJECT ||
-    return 1
-  if ((CML_DOCKER)); then
-    iptables -w -I FORWARD -d "$CML_METADATA_HOST" -j REJECT || return 1
-  fi
-  log "blocked $CML_JOB_USER from the metadata service at $CML_METADATA_HOST"
+  local host
+  for host in $CML_METADATA_HOST; do
+    iptables -w -I OUTPUT -d "$host" -m owner --uid-owner "$CML_JOB_USER" -j REJECT || return 1
+    if ((CML_DOCKER)); then
+      iptables -w -I FORWARD -d "$host" -j REJECT || return 1
+    fi
+    log "blocked $CML_JOB_USER from the metadata service at $host"
+  done
 }
 
 run_extra_commands() {
