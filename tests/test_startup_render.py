@@ -11,6 +11,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -129,7 +130,7 @@ def test_a_long_lived_token_is_refused(registration: str) -> None:
     ("registration", "two jit", "exactly one"),
     ("metadata_url", "169.254.169.254", "metadata URL"),
 ])
-def test_invalid_values_are_refused_with_one_sentence(field: str, value: object,
+def test_invalid_values_are_refused_with_one_sentence(field: str, value: Any,
                                                       message: str) -> None:
     base = replace(config("github", "aws", "single"), gpu_model=None, gpu_count=0)
     if field == "registration":

@@ -127,7 +127,8 @@ def _parameters(c: StartupConfig) -> list[tuple[str, str]]:
     if c.metadata_url:
         from urllib.parse import urlsplit
 
-        metadata_url, metadata_host = c.metadata_url.rstrip("/"), urlsplit(c.metadata_url).hostname
+        metadata_url = c.metadata_url.rstrip("/")
+        metadata_host = urlsplit(c.metadata_url).hostname or ""
     params = [
         ("CML_FORGE", c.forge), ("CML_CLOUD", c.cloud), ("CML_RUNNER_NAME", c.runner_name),
         ("CML_FORGE_URL", c.forge_url.rstrip("/")),
@@ -142,7 +143,7 @@ def _parameters(c: StartupConfig) -> list[tuple[str, str]]:
         ("CML_DOWNLOAD_ATTEMPTS", str(c.download_attempts)),
         ("CML_RETRY_BACKOFF_S", str(c.retry_backoff_s)), ("CML_POLL_S", str(c.poll_interval_s)),
         ("CML_STOP_GRACE_S", str(c.stop_grace_s)),
-        ("CML_METADATA_HOST", metadata_host or ""),
+        ("CML_METADATA_HOST", metadata_host),
     ]
     if c.cloud != "local":
         params.append(("CML_METADATA_URL", metadata_url))

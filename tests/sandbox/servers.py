@@ -81,7 +81,7 @@ def fake_forge(files: dict[str, bytes], gitlab_token: str = "") -> FakeServer:
     server = FakeServer()
     server.routes[("GET", "/")] = lambda r: (200, b"fake forge")
     for path, data in files.items():
-        server.routes[("GET", path)] = lambda r, d=data: (200, d)
+        server.routes[("GET", path)] = _static(data)
 
     def delete_runner(req: Request) -> Response:
         ok = req.body.decode() == f"token={gitlab_token}" and gitlab_token
@@ -127,7 +127,7 @@ def _gcp(s: CloudState) -> dict[tuple[str, str], Callable[[Request], Response]]:
         return lambda r: ((200, value().encode()) if r.headers.get("Metadata-Flavor") == "Google"
                           else (403, b"missing Metadata-Flavor"))
 
-    routes = {("GET", base + k): md(lambda v=v: v) for k, v in values.items()}
+    routes = {("GET", base + k): md(_constant(v)) for k, v in values.items()}
     routes[("GET", base + "instance/preempted")] = md(lambda: "TRUE" if s.spot else "FALSE")
     routes[("DELETE", "/compute/v1/projects/proj/zones/zone-a/instances/vm-1")] = (
         lambda r: _bearer(r, "ya29.fake", s.delete_status))
@@ -156,6 +156,14 @@ def _azure(s: CloudState) -> dict[tuple[str, str], Callable[[Request], Response]
 def _alicloud(s: CloudState) -> dict[tuple[str, str], Callable[[Request], Response]]:
     return {("GET", "/latest/meta-data/instance/spot/termination-time"):
             lambda r: (200, b"2026-01-01T00:02:00Z") if s.spot else (404, b"")}
+
+
+def _static(data: bytes) -> Callable[[Request], Response]:
+    return lambda r: (200, data)
+
+
+def _constant(value: str) -> Callable[[], str]:
+    return lambda: value
 
 
 def _bearer(req: Request, token: str, status: int) -> Response:
