@@ -86,7 +86,7 @@ def test_values_are_quoted_for_bash() -> None:
     nasty = "echo 'it''s' $(id) `x`; rm -rf /tmp/nothing \\ \"q\""
     script = render_startup_script(replace(
         config("github", "aws", "single"), extra_commands=(nasty, "true"), runner_name="r-1"))
-    params = script[script.index("# ---- parameters ----"):script.index("# ---- prelude")]
+    params = script[script.index("# ---- parameters ----"):script.index("set -euo pipefail")]
     shown = subprocess.run(
         ["bash", "-c", params + 'printf "%s|" "${CML_EXTRA_COMMANDS[@]}" "$CML_RUNNER_NAME"'],
         capture_output=True, text=True, check=True).stdout
@@ -164,3 +164,18 @@ def test_default_metadata_endpoints_and_blocked_addresses() -> None:
 
 def test_config_repr_hides_the_registration() -> None:
     assert JIT not in repr(config("github", "aws", "single"))
+
+
+def test_user_data_over_the_cloud_limit_is_refused() -> None:
+    many = " ".join([JIT * 40] * 8)  # eight ~1.5 KB configurations
+    for cloud in ("aws", "alicloud"):
+        with pytest.raises(SpecError, match=f"user-data limit of {cloud}"):
+            render_startup_script(replace(config("github", cloud, "idle"), registration=many))
+    render_startup_script(replace(config("github", "gcp", "idle"), registration=many))
+
+
+def test_a_realistic_single_job_script_fits_aws_user_data() -> None:
+    realistic_jit = "A" * 4000  # generate-jitconfig answers are a few KB of base64
+    script = render_startup_script(replace(config("github", "aws", "single"),
+                                           registration=realistic_jit))
+    assert len(script.encode()) < 16 * 1024

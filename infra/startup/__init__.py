@@ -35,6 +35,13 @@ DEFAULT_CLOUD_API: dict[str, str] = {
     "gcp": "https://compute.googleapis.com",
     "azure": "https://management.azure.com",
 }
+# User data limits, in bytes before base64: AWS and Alibaba 16 KB, Azure 64 KB, GCP 256 KB.
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-add-user-data.html
+# https://www.alibabacloud.com/help/doc-detail/52012.htm
+# https://learn.microsoft.com/en-us/azure/virtual-machines/custom-data
+# https://cloud.google.com/compute/docs/metadata/setting-custom-metadata#limitations
+USER_DATA_LIMIT = {"aws": 16 * 1024, "alicloud": 16 * 1024, "azure": 64 * 1024,
+                   "gcp": 256 * 1024}
 PARTS = ("prelude", "guards", "forge_{forge}", "cloud_{cloud}", "teardown", "main")
 
 
@@ -95,18 +102,33 @@ def render_startup_script(config: StartupConfig) -> str:
     header = (
         "#!/usr/bin/env bash\n"
         f"# cml-infra startup script: forge {config.forge}, cloud {config.cloud}, {mode} mode.\n"
-        "# Rendered by infra.startup from infra/startup/templates/; edit those, not this.\n\n"
+        "# Rendered by infra.startup from infra/startup/templates/ (comments are there).\n\n"
         "# ---- parameters ----\n"
     )
     parts = [p.format(forge=config.forge, cloud=config.cloud) for p in PARTS]
     if config.cloud in DEFAULT_CLOUD_API:
         parts.insert(parts.index(f"cloud_{config.cloud}"), "identity")
     body = [_read_part(name) for name in parts]
-    return header + _parameter_block(config) + "\n" + "\n".join(body)
+    script = header + _parameter_block(config) + "\n" + "\n".join(body)
+    _check_size(config.cloud, script)
+    return script
 
 
 def _read_part(name: str) -> str:
-    return resources.files(__package__).joinpath(f"templates/{name}.sh").read_text()
+    """A template without its comment lines: they cost user-data bytes (16 KB on AWS)."""
+    text = resources.files(__package__).joinpath(f"templates/{name}.sh").read_text()
+    return "".join(line for line in text.splitlines(keepends=True)
+                   if not line.lstrip().startswith("#"))
+
+
+def _check_size(cloud: str, script: str) -> None:
+    size, limit = len(script.encode()), USER_DATA_LIMIT.get(cloud)
+    if limit and size > limit:
+        from infra.errors import SpecError
+
+        raise SpecError(f"The startup script is {size} bytes, over the {limit}-byte user-data "
+                        f"limit of {cloud}; pass fewer just-in-time configurations or shorter "
+                        "extra commands.")
 
 
 def _parameter_block(config: StartupConfig) -> str:

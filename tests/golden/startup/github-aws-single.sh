@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cml-infra startup script: forge github, cloud aws, single-job mode.
-# Rendered by infra.startup from infra/startup/templates/; edit those, not this.
+# Rendered by infra.startup from infra/startup/templates/ (comments are there).
 
 # ---- parameters ----
 CML_FORGE=github
@@ -28,7 +28,6 @@ CML_METADATA_URL=http://169.254.169.254
 CML_REGISTRATION=eyJkIjoiZXhhbXBsZS1qaXQtY29uZmlnIn0=
 CML_EXTRA_COMMANDS=('pip install dvc')
 
-# ---- prelude: strict mode, logging and helpers shared by every variant ----
 set -euo pipefail
 umask 022
 
@@ -38,8 +37,6 @@ CML_EXIT=0
 DEADMAN_PID=""
 WATCHER_PIDS=()
 
-# Serial console (stderr, captured by cloud-init and the cloud's console), a file, and the
-# journal through logger or systemd-cat when present. Never called with a secret.
 log() {
   local line
   line="$(date -u +%Y-%m-%dT%H:%M:%SZ) cml-infra: $*"
@@ -52,8 +49,6 @@ log() {
   fi
 }
 
-# Download $1 to $3 with retries and exponential backoff; keep it only if its SHA-256 is $2.
-# Returns 1 when every attempt failed, 2 on a checksum mismatch (the file is deleted).
 download_verified() {
   local url=$1 want=$2 dest=$3 attempt=1 delay=$CML_RETRY_BACKOFF_S got
   until curl -fsSL --connect-timeout 10 --max-time 900 -o "$dest.part" "$url"; do
@@ -77,8 +72,6 @@ download_verified() {
 }
 
 
-# The command prefix that runs something as the job user with a clean environment, in its
-# own session (setsid) so that a stop reaches every process of the job.
 job_command_prefix() {
   local home
   home=$(getent passwd "$CML_JOB_USER" | cut -d : -f 6) || true
@@ -90,14 +83,12 @@ job_command_prefix() {
     LANG=C.UTF-8)
 }
 
-# Start the runner in the background; the stop paths find it through runner.pid.
 start_runner() {
   "${JOB_PREFIX[@]}" "$@" &
   RUNNER_PID=$!
   printf '%s' "$RUNNER_PID" >"$CML_STATE_DIR/runner.pid"
 }
 
-# Wait until the runner has exited, also when a signal trap interrupted the first wait.
 wait_runner() {
   local rc=0
   wait "$RUNNER_PID" || rc=$?
@@ -114,7 +105,6 @@ give_to_job_user() {
   fi
 }
 
-# ---- guards: stop requests, the dead-man switch, watchers, preparation checks ----
 
 stop_requested() { [[ -e "$CML_STATE_DIR/stop-reason" ]]; }
 
@@ -122,7 +112,6 @@ stop_reason() {
   if stop_requested; then cat "$CML_STATE_DIR/stop-reason"; else printf '%s' "$1"; fi
 }
 
-# Stop the runner gracefully (SIGTERM to its session), then SIGKILL after the grace period.
 stop_runner() {
   local pid waited=0
   pid=$(cat "$CML_STATE_DIR/runner.pid" 2>/dev/null) || return 0
@@ -139,7 +128,6 @@ stop_runner() {
   fi
 }
 
-# The first reason wins; later requests only make sure the runner is stopped.
 request_stop() {
   if ! stop_requested; then
     printf '%s' "$1" >"$CML_STATE_DIR/stop-reason"
@@ -148,8 +136,6 @@ request_stop() {
   stop_runner
 }
 
-# Kill switch (b): scheduled before anything else can fail. The OS-level shutdown a minute
-# after it is the backstop should this script itself die.
 start_deadman() {
   if [[ "$CML_CLOUD" != local ]]; then
     shutdown -h "+$(((CML_MAX_RUNTIME_S + 59) / 60 + 1))" >/dev/null 2>&1 ||
@@ -181,7 +167,6 @@ power_off_last_resort() {
   shutdown -h now || poweroff -f
 }
 
-# Kill switch (d): poll the cloud's interruption notice and stop the runner gracefully.
 start_spot_watcher() {
   [[ "$CML_CLOUD" == local ]] && return 0
   (
@@ -198,7 +183,6 @@ start_spot_watcher() {
 
 wait_for_forge() {
   local deadline=$((SECONDS + CML_NETWORK_TIMEOUT_S))
-  # Any HTTP answer proves the network and the forge are up.
   until curl -sS -o /dev/null --connect-timeout 3 --max-time 10 "$CML_FORGE_URL" 2>/dev/null; do
     ((SECONDS >= deadline)) && return 1
     sleep 1
@@ -231,8 +215,6 @@ ensure_job_user() {
   give_to_job_user "$CML_ACTIVITY_DIR"
 }
 
-# The job must not read user data or role credentials: reject its traffic to the metadata
-# service (owner match), and forwarded container traffic too when jobs run in docker.
 block_metadata() {
   local host
   for host in $CML_METADATA_HOST; do
@@ -252,8 +234,6 @@ run_extra_commands() {
   done
 }
 
-# ---- forge: GitHub Actions, started with a just-in-time configuration (no config.sh) ----
-# https://docs.github.com/en/rest/actions/self-hosted-runners#create-configuration-for-a-just-in-time-runner-for-a-repository
 
 CML_RUNNER_DIR="$CML_INSTALL_DIR/actions-runner"
 
@@ -267,8 +247,6 @@ forge_install() {
   give_to_job_user "$CML_RUNNER_DIR"
 }
 
-# Job hooks mark when a job runs, so the idle watcher never stops a busy runner.
-# https://docs.github.com/en/actions/hosting-your-own-runners/managing-self-hosted-runners/running-scripts-before-or-after-a-job
 write_job_hooks() {
   local hooks="$CML_INSTALL_DIR/hooks" activity=$CML_ACTIVITY_DIR
   mkdir -p "$hooks"
@@ -280,7 +258,6 @@ write_job_hooks() {
     "$hooks/job-started.sh" "$hooks/job-completed.sh" >>"$CML_RUNNER_DIR/.env"
 }
 
-# Kill switch (a) for GitHub: no job started within the idle timeout.
 watch_idle() {
   local last
   while sleep "$CML_POLL_S"; do
@@ -293,8 +270,6 @@ watch_idle() {
   done
 }
 
-# One just-in-time configuration per job: single-job mode has one, idle mode may have several,
-# each taken in turn until the idle timeout passes with no job.
 forge_run() {
   local -a configs
   local config n=0 watcher
@@ -316,21 +291,16 @@ forge_run() {
   done
 }
 
-# A just-in-time runner deregisters itself after its job; an unused one can only be removed
-# with an API token, which this machine never has: `cml-infra gc` sweeps it.
 forge_unregister() {
   log "GitHub removes the just-in-time runner after its job; cml-infra gc removes an unused one"
 }
 
-# ---- cloud: AWS (IMDSv2) ----
-# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html
 
 aws_imds_token() {
   curl -fsS --connect-timeout 2 --max-time 5 -X PUT \
     -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "$CML_METADATA_URL/latest/api/token"
 }
 
-# 200 on spot/instance-action means a stop or terminate is two minutes away; 404 means none.
 cloud_spot_notice() {
   local token
   token=$(aws_imds_token) || return 1
@@ -338,13 +308,11 @@ cloud_spot_notice() {
     "$CML_METADATA_URL/latest/meta-data/spot/instance-action" 2>/dev/null
 }
 
-# The component sets instanceInitiatedShutdownBehavior=terminate: shutting down ends billing.
 cloud_end_machine() {
   log "AWS: shutting down; the instance terminates on shutdown"
   shutdown -h now
 }
 
-# ---- teardown: stop, unregister, end the machine; serialised, retried, never silent ----
 
 end_machine_with_retries() {
   local attempt=1 delay=$CML_RETRY_BACKOFF_S
@@ -377,7 +345,6 @@ teardown() {
   return "$rc"
 }
 
-# Abort before or during preparation: tear down with the reason and never register.
 abort() {
   CML_EXIT=1
   log "aborting: $1"
@@ -385,8 +352,6 @@ abort() {
   finish "$1"
 }
 
-# After teardown: watchers go; the dead-man switch stays armed on a cloud machine (it fires
-# if the machine is somehow still alive) and on failure this script waits for it.
 finish() {
   local pid
   for pid in "${WATCHER_PIDS[@]}"; do
@@ -403,7 +368,6 @@ finish() {
   exit "$CML_EXIT"
 }
 
-# ---- main: prepare, install, register, run, take the machine down ----
 
 main() {
   mkdir -p "$CML_STATE_DIR" "$CML_ACTIVITY_DIR"

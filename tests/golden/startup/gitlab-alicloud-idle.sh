@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cml-infra startup script: forge gitlab, cloud alicloud, idle mode.
-# Rendered by infra.startup from infra/startup/templates/; edit those, not this.
+# Rendered by infra.startup from infra/startup/templates/ (comments are there).
 
 # ---- parameters ----
 CML_FORGE=gitlab
@@ -30,7 +30,6 @@ CML_DOCKER_IMAGE=ubuntu:24.04
 CML_REGISTRATION=glrt-t1_ExampleRunnerToken
 CML_EXTRA_COMMANDS=('pip install dvc')
 
-# ---- prelude: strict mode, logging and helpers shared by every variant ----
 set -euo pipefail
 umask 022
 
@@ -40,8 +39,6 @@ CML_EXIT=0
 DEADMAN_PID=""
 WATCHER_PIDS=()
 
-# Serial console (stderr, captured by cloud-init and the cloud's console), a file, and the
-# journal through logger or systemd-cat when present. Never called with a secret.
 log() {
   local line
   line="$(date -u +%Y-%m-%dT%H:%M:%SZ) cml-infra: $*"
@@ -54,8 +51,6 @@ log() {
   fi
 }
 
-# Download $1 to $3 with retries and exponential backoff; keep it only if its SHA-256 is $2.
-# Returns 1 when every attempt failed, 2 on a checksum mismatch (the file is deleted).
 download_verified() {
   local url=$1 want=$2 dest=$3 attempt=1 delay=$CML_RETRY_BACKOFF_S got
   until curl -fsSL --connect-timeout 10 --max-time 900 -o "$dest.part" "$url"; do
@@ -79,8 +74,6 @@ download_verified() {
 }
 
 
-# The command prefix that runs something as the job user with a clean environment, in its
-# own session (setsid) so that a stop reaches every process of the job.
 job_command_prefix() {
   local home
   home=$(getent passwd "$CML_JOB_USER" | cut -d : -f 6) || true
@@ -92,14 +85,12 @@ job_command_prefix() {
     LANG=C.UTF-8)
 }
 
-# Start the runner in the background; the stop paths find it through runner.pid.
 start_runner() {
   "${JOB_PREFIX[@]}" "$@" &
   RUNNER_PID=$!
   printf '%s' "$RUNNER_PID" >"$CML_STATE_DIR/runner.pid"
 }
 
-# Wait until the runner has exited, also when a signal trap interrupted the first wait.
 wait_runner() {
   local rc=0
   wait "$RUNNER_PID" || rc=$?
@@ -116,7 +107,6 @@ give_to_job_user() {
   fi
 }
 
-# ---- guards: stop requests, the dead-man switch, watchers, preparation checks ----
 
 stop_requested() { [[ -e "$CML_STATE_DIR/stop-reason" ]]; }
 
@@ -124,7 +114,6 @@ stop_reason() {
   if stop_requested; then cat "$CML_STATE_DIR/stop-reason"; else printf '%s' "$1"; fi
 }
 
-# Stop the runner gracefully (SIGTERM to its session), then SIGKILL after the grace period.
 stop_runner() {
   local pid waited=0
   pid=$(cat "$CML_STATE_DIR/runner.pid" 2>/dev/null) || return 0
@@ -141,7 +130,6 @@ stop_runner() {
   fi
 }
 
-# The first reason wins; later requests only make sure the runner is stopped.
 request_stop() {
   if ! stop_requested; then
     printf '%s' "$1" >"$CML_STATE_DIR/stop-reason"
@@ -150,8 +138,6 @@ request_stop() {
   stop_runner
 }
 
-# Kill switch (b): scheduled before anything else can fail. The OS-level shutdown a minute
-# after it is the backstop should this script itself die.
 start_deadman() {
   if [[ "$CML_CLOUD" != local ]]; then
     shutdown -h "+$(((CML_MAX_RUNTIME_S + 59) / 60 + 1))" >/dev/null 2>&1 ||
@@ -183,7 +169,6 @@ power_off_last_resort() {
   shutdown -h now || poweroff -f
 }
 
-# Kill switch (d): poll the cloud's interruption notice and stop the runner gracefully.
 start_spot_watcher() {
   [[ "$CML_CLOUD" == local ]] && return 0
   (
@@ -200,7 +185,6 @@ start_spot_watcher() {
 
 wait_for_forge() {
   local deadline=$((SECONDS + CML_NETWORK_TIMEOUT_S))
-  # Any HTTP answer proves the network and the forge are up.
   until curl -sS -o /dev/null --connect-timeout 3 --max-time 10 "$CML_FORGE_URL" 2>/dev/null; do
     ((SECONDS >= deadline)) && return 1
     sleep 1
@@ -233,8 +217,6 @@ ensure_job_user() {
   give_to_job_user "$CML_ACTIVITY_DIR"
 }
 
-# The job must not read user data or role credentials: reject its traffic to the metadata
-# service (owner match), and forwarded container traffic too when jobs run in docker.
 block_metadata() {
   local host
   for host in $CML_METADATA_HOST; do
@@ -254,8 +236,6 @@ run_extra_commands() {
   done
 }
 
-# ---- forge: GitLab CI, a runner created for this machine and registered with its token ----
-# https://docs.gitlab.com/ee/api/users.html#create-a-runner-linked-to-a-user
 
 CML_GITLAB_RUNNER="$CML_INSTALL_DIR/bin/gitlab-runner"
 CML_GITLAB_DIR="$CML_INSTALL_DIR/gitlab-runner"
@@ -270,9 +250,6 @@ forge_install() {
   fi
 }
 
-# Tags, locking and run-untagged were set when the CLI created the runner; `register` with an
-# authentication token rejects them. run-single's wait timeout restarts after every job, so it
-# is the idle timeout (https://gitlab.com/gitlab-org/gitlab-runner/-/blob/main/commands/single.go).
 forge_run() {
   local -a executor=(--executor shell) limits=(--wait-timeout "$CML_IDLE_TIMEOUT_S")
   if ((CML_DOCKER)); then
@@ -295,8 +272,6 @@ forge_run() {
   wait_runner
 }
 
-# The machine removes its own runner with the runner's token: no API token needed.
-# https://docs.gitlab.com/ee/api/runners.html#delete-a-runner-by-authentication-token
 forge_unregister() {
   printf 'token=%s' "$CML_REGISTRATION" |
     curl -fsS --connect-timeout 5 --max-time 30 -X DELETE --data @- -o /dev/null \
@@ -304,23 +279,17 @@ forge_unregister() {
   log "deleted the GitLab runner through the API"
 }
 
-# ---- cloud: Alibaba Cloud (ECS metadata) ----
-# https://www.alibabacloud.com/help/en/ecs/user-guide/preemptible-instances
 
-# 200 with a timestamp means the instance is about to be reclaimed; 404 means no notice.
 cloud_spot_notice() {
   curl -fsS --connect-timeout 2 --max-time 5 -o /dev/null \
     "$CML_METADATA_URL/latest/meta-data/instance/spot/termination-time" 2>/dev/null
 }
 
-# DeleteInstance needs a signed API call; the machine powers off instead and the instance's
-# AutoReleaseTime, set by the component, releases it (the backstop the issue asks for).
 cloud_end_machine() {
   log "Alibaba Cloud: powering off; the auto-release time releases the instance"
   shutdown -h now
 }
 
-# ---- teardown: stop, unregister, end the machine; serialised, retried, never silent ----
 
 end_machine_with_retries() {
   local attempt=1 delay=$CML_RETRY_BACKOFF_S
@@ -353,7 +322,6 @@ teardown() {
   return "$rc"
 }
 
-# Abort before or during preparation: tear down with the reason and never register.
 abort() {
   CML_EXIT=1
   log "aborting: $1"
@@ -361,8 +329,6 @@ abort() {
   finish "$1"
 }
 
-# After teardown: watchers go; the dead-man switch stays armed on a cloud machine (it fires
-# if the machine is somehow still alive) and on failure this script waits for it.
 finish() {
   local pid
   for pid in "${WATCHER_PIDS[@]}"; do
@@ -379,7 +345,6 @@ finish() {
   exit "$CML_EXIT"
 }
 
-# ---- main: prepare, install, register, run, take the machine down ----
 
 main() {
   mkdir -p "$CML_STATE_DIR" "$CML_ACTIVITY_DIR"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cml-infra startup script: forge gitlab, cloud gcp, idle mode.
-# Rendered by infra.startup from infra/startup/templates/; edit those, not this.
+# Rendered by infra.startup from infra/startup/templates/ (comments are there).
 
 # ---- parameters ----
 CML_FORGE=gitlab
@@ -31,7 +31,6 @@ CML_DOCKER_IMAGE=ubuntu:24.04
 CML_REGISTRATION=glrt-t1_ExampleRunnerToken
 CML_EXTRA_COMMANDS=('pip install dvc')
 
-# ---- prelude: strict mode, logging and helpers shared by every variant ----
 set -euo pipefail
 umask 022
 
@@ -41,8 +40,6 @@ CML_EXIT=0
 DEADMAN_PID=""
 WATCHER_PIDS=()
 
-# Serial console (stderr, captured by cloud-init and the cloud's console), a file, and the
-# journal through logger or systemd-cat when present. Never called with a secret.
 log() {
   local line
   line="$(date -u +%Y-%m-%dT%H:%M:%SZ) cml-infra: $*"
@@ -55,8 +52,6 @@ log() {
   fi
 }
 
-# Download $1 to $3 with retries and exponential backoff; keep it only if its SHA-256 is $2.
-# Returns 1 when every attempt failed, 2 on a checksum mismatch (the file is deleted).
 download_verified() {
   local url=$1 want=$2 dest=$3 attempt=1 delay=$CML_RETRY_BACKOFF_S got
   until curl -fsSL --connect-timeout 10 --max-time 900 -o "$dest.part" "$url"; do
@@ -80,8 +75,6 @@ download_verified() {
 }
 
 
-# The command prefix that runs something as the job user with a clean environment, in its
-# own session (setsid) so that a stop reaches every process of the job.
 job_command_prefix() {
   local home
   home=$(getent passwd "$CML_JOB_USER" | cut -d : -f 6) || true
@@ -93,14 +86,12 @@ job_command_prefix() {
     LANG=C.UTF-8)
 }
 
-# Start the runner in the background; the stop paths find it through runner.pid.
 start_runner() {
   "${JOB_PREFIX[@]}" "$@" &
   RUNNER_PID=$!
   printf '%s' "$RUNNER_PID" >"$CML_STATE_DIR/runner.pid"
 }
 
-# Wait until the runner has exited, also when a signal trap interrupted the first wait.
 wait_runner() {
   local rc=0
   wait "$RUNNER_PID" || rc=$?
@@ -117,7 +108,6 @@ give_to_job_user() {
   fi
 }
 
-# ---- guards: stop requests, the dead-man switch, watchers, preparation checks ----
 
 stop_requested() { [[ -e "$CML_STATE_DIR/stop-reason" ]]; }
 
@@ -125,7 +115,6 @@ stop_reason() {
   if stop_requested; then cat "$CML_STATE_DIR/stop-reason"; else printf '%s' "$1"; fi
 }
 
-# Stop the runner gracefully (SIGTERM to its session), then SIGKILL after the grace period.
 stop_runner() {
   local pid waited=0
   pid=$(cat "$CML_STATE_DIR/runner.pid" 2>/dev/null) || return 0
@@ -142,7 +131,6 @@ stop_runner() {
   fi
 }
 
-# The first reason wins; later requests only make sure the runner is stopped.
 request_stop() {
   if ! stop_requested; then
     printf '%s' "$1" >"$CML_STATE_DIR/stop-reason"
@@ -151,8 +139,6 @@ request_stop() {
   stop_runner
 }
 
-# Kill switch (b): scheduled before anything else can fail. The OS-level shutdown a minute
-# after it is the backstop should this script itself die.
 start_deadman() {
   if [[ "$CML_CLOUD" != local ]]; then
     shutdown -h "+$(((CML_MAX_RUNTIME_S + 59) / 60 + 1))" >/dev/null 2>&1 ||
@@ -184,7 +170,6 @@ power_off_last_resort() {
   shutdown -h now || poweroff -f
 }
 
-# Kill switch (d): poll the cloud's interruption notice and stop the runner gracefully.
 start_spot_watcher() {
   [[ "$CML_CLOUD" == local ]] && return 0
   (
@@ -201,7 +186,6 @@ start_spot_watcher() {
 
 wait_for_forge() {
   local deadline=$((SECONDS + CML_NETWORK_TIMEOUT_S))
-  # Any HTTP answer proves the network and the forge are up.
   until curl -sS -o /dev/null --connect-timeout 3 --max-time 10 "$CML_FORGE_URL" 2>/dev/null; do
     ((SECONDS >= deadline)) && return 1
     sleep 1
@@ -234,8 +218,6 @@ ensure_job_user() {
   give_to_job_user "$CML_ACTIVITY_DIR"
 }
 
-# The job must not read user data or role credentials: reject its traffic to the metadata
-# service (owner match), and forwarded container traffic too when jobs run in docker.
 block_metadata() {
   local host
   for host in $CML_METADATA_HOST; do
@@ -255,8 +237,6 @@ run_extra_commands() {
   done
 }
 
-# ---- forge: GitLab CI, a runner created for this machine and registered with its token ----
-# https://docs.gitlab.com/ee/api/users.html#create-a-runner-linked-to-a-user
 
 CML_GITLAB_RUNNER="$CML_INSTALL_DIR/bin/gitlab-runner"
 CML_GITLAB_DIR="$CML_INSTALL_DIR/gitlab-runner"
@@ -271,9 +251,6 @@ forge_install() {
   fi
 }
 
-# Tags, locking and run-untagged were set when the CLI created the runner; `register` with an
-# authentication token rejects them. run-single's wait timeout restarts after every job, so it
-# is the idle timeout (https://gitlab.com/gitlab-org/gitlab-runner/-/blob/main/commands/single.go).
 forge_run() {
   local -a executor=(--executor shell) limits=(--wait-timeout "$CML_IDLE_TIMEOUT_S")
   if ((CML_DOCKER)); then
@@ -296,8 +273,6 @@ forge_run() {
   wait_runner
 }
 
-# The machine removes its own runner with the runner's token: no API token needed.
-# https://docs.gitlab.com/ee/api/runners.html#delete-a-runner-by-authentication-token
 forge_unregister() {
   printf 'token=%s' "$CML_REGISTRATION" |
     curl -fsS --connect-timeout 5 --max-time 30 -X DELETE --data @- -o /dev/null \
@@ -305,22 +280,17 @@ forge_unregister() {
   log "deleted the GitLab runner through the API"
 }
 
-# ---- identity: helpers for clouds whose machines delete themselves through an API ----
 
-# Header values that carry a token go through stdin (-H @-) so they never show in `ps`.
 curl_with_header() {
   local header=$1
   shift
   printf '%s\n' "$header" | curl -fsS --connect-timeout 5 --max-time 60 -H @- "$@"
 }
 
-# The value of a flat string field in a JSON document on stdin (no jq on stock images).
 json_field() {
   sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"\\([^\"]*\\)\".*/\\1/p" | head -n 1
 }
 
-# ---- cloud: Google Cloud (metadata server, Compute Engine API) ----
-# https://cloud.google.com/compute/docs/instances/create-use-preemptible#detecting_if_an_instance_was_preempted
 
 gcp_metadata() {
   curl -fsS --connect-timeout 2 --max-time 5 -H 'Metadata-Flavor: Google' \
@@ -331,9 +301,6 @@ cloud_spot_notice() {
   [[ "$(gcp_metadata instance/preempted 2>/dev/null)" == TRUE ]]
 }
 
-# An OS shutdown only stops the VM (its disk stays billed): delete it through the Compute API
-# with the VM's own service-account token from the metadata server.
-# https://cloud.google.com/compute/docs/reference/rest/v1/instances/delete
 cloud_end_machine() {
   local token project zone name
   if ! {
@@ -350,7 +317,6 @@ cloud_end_machine() {
     "$CML_CLOUD_API_URL/compute/v1/projects/$project/zones/${zone##*/}/instances/$name"
 }
 
-# ---- teardown: stop, unregister, end the machine; serialised, retried, never silent ----
 
 end_machine_with_retries() {
   local attempt=1 delay=$CML_RETRY_BACKOFF_S
@@ -383,7 +349,6 @@ teardown() {
   return "$rc"
 }
 
-# Abort before or during preparation: tear down with the reason and never register.
 abort() {
   CML_EXIT=1
   log "aborting: $1"
@@ -391,8 +356,6 @@ abort() {
   finish "$1"
 }
 
-# After teardown: watchers go; the dead-man switch stays armed on a cloud machine (it fires
-# if the machine is somehow still alive) and on failure this script waits for it.
 finish() {
   local pid
   for pid in "${WATCHER_PIDS[@]}"; do
@@ -409,7 +372,6 @@ finish() {
   exit "$CML_EXIT"
 }
 
-# ---- main: prepare, install, register, run, take the machine down ----
 
 main() {
   mkdir -p "$CML_STATE_DIR" "$CML_ACTIVITY_DIR"
