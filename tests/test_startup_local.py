@@ -17,7 +17,7 @@ from tests.sandbox.runner import GLRT, Sandbox
 def test_local_runner_registers_then_unregisters_after_idle_timeout(tmp_path: Path) -> None:
     sb = Sandbox(tmp_path, forge="gitlab", cloud="local", waits="0")
     env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}"}
-    assert run_local(sb.config(idle_mode=True), env=env) == 0
+    assert run_local(sb.config(idle_mode=True, max_runtime_s=4321), env=env) == 0
     sb.forge_server.close()
     calls = sb.read_calls()
     register = next(c for c in calls if c[:2] == ["gitlab-runner", "register"])
@@ -32,6 +32,18 @@ def test_local_runner_registers_then_unregisters_after_idle_timeout(tmp_path: Pa
     log = (tmp_path / "install" / "state" / "startup.log").read_text()
     assert log.index("the runner exited") < log.index("deleted the GitLab runner")
     assert "this machine stays up" in log
+    assert not _processes(["sleep", "4321"]), "the disarmed dead-man switch left its sleep"
+
+
+def _processes(argv: list[str]) -> list[Path]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if cmdline.read_bytes().split(b"\0")[:-1] == [a.encode() for a in argv]:
+                found.append(cmdline)
+        except OSError:
+            continue
+    return found
 
 
 def test_local_refuses_a_cloud_script() -> None:

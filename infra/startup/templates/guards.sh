@@ -40,7 +40,11 @@ start_deadman() {
       log "could not schedule the OS-level shutdown backstop"
   fi
   (
-    sleep "$CML_MAX_RUNTIME_S"
+    # Disarming (on `local` after a clean teardown) must not leave the sleep behind.
+    trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+    sleep "$CML_MAX_RUNTIME_S" &
+    sleeper=$!
+    wait "$sleeper"
     log "dead-man switch: maximum runtime of ${CML_MAX_RUNTIME_S}s reached"
     request_stop "maximum runtime reached"
     wait_for_file "$CML_STATE_DIR/torn-down" "$CML_STOP_GRACE_S" && exit 0
