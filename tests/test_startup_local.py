@@ -28,7 +28,7 @@ def test_local_runner_registers_then_unregisters_after_idle_timeout(tmp_path: Pa
     assert not [c for c in calls if c[0] in ("shutdown", "poweroff", "iptables")]
     run_single = next(c for c in calls if c[:2] == ["gitlab-runner", "run-single"])
     assert "--max-builds" not in run_single
-    assert run_single[run_single.index("--wait-timeout") + 1] == "2"
+    assert run_single[run_single.index("--wait-timeout") + 1] == "3"
     log = (tmp_path / "install" / "state" / "startup.log").read_text()
     assert log.index("the runner exited") < log.index("deleted the GitLab runner")
     assert "this machine stays up" in log

@@ -70,7 +70,7 @@ class Sandbox:
             registration=JIT if self.forge == "github" else GLRT,
             runner_package_url=self.forge_server.url + PACKAGE_PATH[self.forge],
             runner_package_sha256=stubs.sha256(self.package),
-            labels=("sandbox",), idle_timeout_s=2, max_runtime_s=30,
+            labels=("sandbox",), idle_timeout_s=3, max_runtime_s=30,
             metadata_url=self.cloud_server.url if self.cloud != "local" else "",
             cloud_api_url=self.cloud_server.url if self.cloud in ("gcp", "azure") else "",
             install_dir=str(self.root / "install"), network_timeout_s=2, download_attempts=3,
