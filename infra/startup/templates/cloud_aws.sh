@@ -9,7 +9,7 @@ aws_imds_token() {
 # 200 on spot/instance-action means a stop or terminate is two minutes away; 404 means none.
 cloud_spot_notice() {
   local token
-  token=$(aws_imds_token) || return 1
+  token=$(aws_imds_token 2>/dev/null) || return 1
   curl -fsS --connect-timeout 2 --max-time 5 -H "X-aws-ec2-metadata-token: $token" -o /dev/null \
     "$CML_METADATA_URL/latest/meta-data/spot/instance-action" 2>/dev/null
 }

@@ -290,7 +290,7 @@ aws_imds_token() {
 
 cloud_spot_notice() {
   local token
-  token=$(aws_imds_token) || return 1
+  token=$(aws_imds_token 2>/dev/null) || return 1
   curl -fsS --connect-timeout 2 --max-time 5 -H "X-aws-ec2-metadata-token: $token" -o /dev/null \
     "$CML_METADATA_URL/latest/meta-data/spot/instance-action" 2>/dev/null
 }
