@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Literal
 
+from infra.errors import SpecError
+
 Forge = Literal["github", "gitlab"]
 Cloud = Literal["aws", "gcp", "azure", "alicloud", "local"]
 
@@ -124,8 +126,6 @@ def _read_part(name: str) -> str:
 def _check_size(cloud: str, script: str) -> None:
     size, limit = len(script.encode()), USER_DATA_LIMIT.get(cloud)
     if limit and size > limit:
-        from infra.errors import SpecError
-
         raise SpecError(f"The startup script is {size} bytes, over the {limit}-byte user-data "
                         f"limit of {cloud}; pass fewer just-in-time configurations or shorter "
                         "extra commands.")

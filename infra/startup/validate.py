@@ -21,7 +21,7 @@ LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+-]{0,99}")
 USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 PATH = re.compile(r"/[A-Za-z0-9._/-]*[A-Za-z0-9._-]")
 SHA256 = re.compile(r"[0-9a-fA-F]{64}")
-JIT_CONFIG = re.compile(r"[A-Za-z0-9+/=]{16,}")
+JIT_CONFIG = re.compile(r"[A-Za-z0-9+/=._-]{8,}")  # base64; long-lived prefixes refused apart
 GITLAB_RUNNER_TOKEN = re.compile(r"glrt-[A-Za-z0-9_.-]{8,}")
 # Prefixes of long-lived tokens that must never reach a machine.
 # https://github.blog/engineering/platform-security/behind-githubs-new-authentication-token-formats/
