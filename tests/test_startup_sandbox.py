@@ -171,6 +171,7 @@ def test_gitlab_idle_mode_uses_docker_with_gpus(outcomes: dict[str, Outcome]) ->
 
 def test_max_runtime_stops_a_hung_job(outcomes: dict[str, Outcome]) -> None:
     out = outcomes["max_runtime"]
+    assert out.returncode == 1
     assert "job-start" in out.names() and "job-done" not in out.names()
     assert "dead-man switch: maximum runtime" in out.log
     assert "ignored SIGTERM" in out.log

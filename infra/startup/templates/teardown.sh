@@ -43,6 +43,8 @@ abort() {
 # if the machine is somehow still alive) and on failure this script waits for it.
 finish() {
   local pid
+  # A job cut off by the dead-man switch is a failure the caller (`--cloud local`) should see.
+  [[ "$1" == "maximum runtime"* ]] && CML_EXIT=1
   for pid in "${WATCHER_PIDS[@]}"; do
     kill "$pid" 2>/dev/null || true
   done

@@ -345,6 +345,7 @@ abort() {
 
 finish() {
   local pid
+  [[ "$1" == "maximum runtime"* ]] && CML_EXIT=1
   for pid in "${WATCHER_PIDS[@]}"; do
     kill "$pid" 2>/dev/null || true
   done
