@@ -6,7 +6,8 @@ the CLI prints it as it is. The tree::
     InfraError
     ├── SpecError          a runner pool description that cannot work
     ├── MissingExtraError  a cloud SDK that is not installed
-    └── StackError         the Pulumi engine refused or failed an operation
+    ├── StackError         the Pulumi engine refused or failed an operation
+    └── ForgeError         GitHub or GitLab refused or failed a runner call
 """
 
 
@@ -24,3 +25,7 @@ class MissingExtraError(InfraError):
 
 class StackError(InfraError):
     """The Pulumi engine refused or failed an operation on a stack."""
+
+
+class ForgeError(InfraError):
+    """GitHub or GitLab refused or failed a call about self-hosted runners."""

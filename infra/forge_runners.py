@@ -1,0 +1,170 @@
+"""The forge calls a runner machine relies on, made by the CLI before the machine exists.
+
+GitHub: the runner package and its checksum, a just-in-time runner configuration (the only
+registration a machine gets), and deleting a runner. GitLab: creating a runner for one
+machine (its glrt- token is the registration) and deleting it. Clients come in ready-made
+(`github.Github`, `gitlab.Gitlab`); vendor errors leave as `ForgeError` with one sentence.
+
+GitHub calls go through PyGithub's requester: one request each, the same code for repository
+and organisation runners, and PyGithub has no repository variant of generate-jitconfig.
+https://docs.github.com/en/rest/actions/self-hosted-runners
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from infra.errors import ForgeError
+
+T = TypeVar("T")
+DEFAULT_RUNNER_GROUP = 1  # "Default" group; generate-jitconfig requires one
+
+
+@dataclass(frozen=True)
+class GitHubScope:
+    """Where runners live: a repository (`owner/repo`) or an organisation (`owner`)."""
+
+    owner: str
+    repo: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> GitHubScope:
+        owner, _, repo = text.strip("/").partition("/")
+        if not owner or "/" in repo:
+            raise ForgeError(f"Name the GitHub repository as owner/repo or the organisation "
+                             f"as owner, not {text!r}.")
+        return cls(owner, repo or None)
+
+    @property
+    def path(self) -> str:
+        return f"/repos/{self.owner}/{self.repo}" if self.repo else f"/orgs/{self.owner}"
+
+    def __str__(self) -> str:
+        return f"{self.owner}/{self.repo}" if self.repo else self.owner
+
+
+@dataclass(frozen=True)
+class RunnerPackage:
+    url: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class JitRunner:
+    runner_id: int
+    encoded_jit_config: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class GitLabRunner:
+    runner_id: int
+    token: str = field(repr=False)
+
+
+def runner_labels(labels: Iterable[str], gpu_model: str | None) -> tuple[str, ...]:
+    """The spec's labels plus the GPU model, in order, without duplicates."""
+    return tuple(dict.fromkeys([*labels, *([gpu_model] if gpu_model else [])]))
+
+
+def runner_package(gh: Any, scope: GitHubScope, os_name: str = "linux",
+                   arch: str = "x64") -> RunnerPackage:
+    """The runner package for `os_name`/`arch` and its SHA-256, as this forge publishes them."""
+    _, items = _github(f"list runner packages for {scope}", scope, lambda: gh.requester
+                       .requestJsonAndCheck("GET", f"{scope.path}/actions/runners/downloads"))
+    for item in items or []:
+        if item.get("os") == os_name and item.get("architecture") == arch:
+            return RunnerPackage(item["download_url"], item["sha256_checksum"])
+    raise ForgeError(f"GitHub lists no runner package for {os_name}/{arch}; "
+                     "choose a supported platform.")
+
+
+def mint_jit_config(gh: Any, scope: GitHubScope, name: str, labels: Iterable[str],
+                    runner_group_id: int = DEFAULT_RUNNER_GROUP,
+                    work_folder: str = "_work") -> JitRunner:
+    """A single-use runner registration: the runner takes one job, then GitHub removes it."""
+    body = {"name": name, "runner_group_id": runner_group_id, "labels": list(labels),
+            "work_folder": work_folder}
+    _, data = _github(f"create the runner {name}", scope, lambda: gh.requester
+                      .requestJsonAndCheck("POST", f"{scope.path}/actions/runners/"
+                                           "generate-jitconfig", input=body), name=name)
+    return JitRunner(int(data["runner"]["id"]), data["encoded_jit_config"])
+
+
+def delete_github_runner(gh: Any, scope: GitHubScope, runner_id: int) -> None:
+    _github(f"delete runner {runner_id}", scope, lambda: gh.requester
+            .requestJsonAndCheck("DELETE", f"{scope.path}/actions/runners/{runner_id}"))
+
+
+def create_gitlab_runner(gl: Any, project_id: int | str, description: str,
+                         tags: Iterable[str], maximum_timeout_s: int,
+                         locked: bool = True) -> GitLabRunner:
+    """A project runner for one machine; tags, locking and timeout are fixed here, not later.
+    https://docs.gitlab.com/ee/api/users.html#create-a-runner-linked-to-a-user"""
+    from gitlab.v4.objects import CurrentUserRunnerManager
+
+    # The manager directly: `gl.user` exists only after an extra `gl.auth()` request.
+    runners = CurrentUserRunnerManager(gl)
+    runner = _gitlab(f"create a runner in project {project_id}", lambda: runners.create({
+        "runner_type": "project_type", "project_id": project_id, "description": description,
+        "tag_list": list(tags), "run_untagged": False, "locked": locked,
+        "maximum_timeout": maximum_timeout_s}))
+    return GitLabRunner(int(runner.id), runner.token)
+
+
+def delete_gitlab_runner(gl: Any, runner_id: int) -> None:
+    _gitlab(f"delete runner {runner_id}", lambda: gl.runners.delete(runner_id))
+
+
+def _github(action: str, scope: GitHubScope, call: Callable[[], T], name: str = "") -> T:
+    from github import GithubException
+    from requests import RequestException
+
+    try:
+        return call()
+    except GithubException as exc:
+        raise ForgeError(_github_sentence(exc.status, action, scope, name)) from None
+    except RequestException:
+        raise ForgeError(f"Could not reach GitHub to {action}; check the network and the "
+                         "API URL.") from None
+
+
+def _github_sentence(status: int, action: str, scope: GitHubScope, name: str) -> str:
+    if status == 401:
+        return "GitHub rejected the token; pass a valid, unexpired token."
+    if status == 403:
+        return (f"GitHub refused to {action}; the token needs Administration write on the "
+                "repository or self-hosted runners write on the organisation.")
+    if status == 404:
+        return (f"GitHub found no repository or organisation {scope} for this token; check "
+                "the name and the token's access.")
+    if status == 409:
+        return f"A runner named {name} already exists on {scope}; pick another name."
+    if status == 422:
+        return f"GitHub refused to {action}; check the runner group and the labels."
+    return f"GitHub answered {status} when asked to {action}; try again in a minute."
+
+
+def _gitlab(action: str, call: Callable[[], T]) -> T:
+    from gitlab.exceptions import GitlabError
+    from requests import RequestException
+
+    try:
+        return call()
+    except GitlabError as exc:
+        raise ForgeError(_gitlab_sentence(exc.response_code, action)) from None
+    except RequestException:
+        raise ForgeError(f"Could not reach GitLab to {action}; check the network and the "
+                         "instance URL.") from None
+
+
+def _gitlab_sentence(status: int | None, action: str) -> str:
+    if status == 401:
+        return "GitLab rejected the token; pass a valid token with the create_runner scope."
+    if status == 403:
+        return (f"GitLab refused to {action}; the token needs the create_runner scope and "
+                "the Maintainer role.")
+    if status == 404:
+        return f"GitLab could not {action}: not found; check the project and the token's access."
+    return f"GitLab answered {status} when asked to {action}; try again in a minute."

@@ -1,0 +1,69 @@
+# ---- forge: GitHub Actions, started with a just-in-time configuration (no config.sh) ----
+# https://docs.github.com/en/rest/actions/self-hosted-runners#create-configuration-for-a-just-in-time-runner-for-a-repository
+
+CML_RUNNER_DIR="$CML_INSTALL_DIR/actions-runner"
+
+forge_install() {
+  local tarball="$CML_INSTALL_DIR/actions-runner.tar.gz"
+  download_verified "$CML_PACKAGE_URL" "$CML_PACKAGE_SHA256" "$tarball" || return 1
+  mkdir -p "$CML_RUNNER_DIR"
+  tar -xzf "$tarball" -C "$CML_RUNNER_DIR" || return 1
+  rm -f "$tarball"
+  write_job_hooks
+  give_to_job_user "$CML_RUNNER_DIR"
+}
+
+# Job hooks mark when a job runs, so the idle watcher never stops a busy runner.
+# https://docs.github.com/en/actions/hosting-your-own-runners/managing-self-hosted-runners/running-scripts-before-or-after-a-job
+write_job_hooks() {
+  local hooks="$CML_INSTALL_DIR/hooks" activity=$CML_ACTIVITY_DIR
+  mkdir -p "$hooks"
+  printf '#!/bin/sh\ntouch "%s/job-active"\n' "$activity" >"$hooks/job-started.sh"
+  printf '#!/bin/sh\nrm -f "%s/job-active" "%s/last-activity"\ntouch "%s/last-activity"\n' \
+    "$activity" "$activity" "$activity" >"$hooks/job-completed.sh"
+  chmod 755 "$hooks/job-started.sh" "$hooks/job-completed.sh"
+  printf 'ACTIONS_RUNNER_HOOK_JOB_STARTED=%s\nACTIONS_RUNNER_HOOK_JOB_COMPLETED=%s\n' \
+    "$hooks/job-started.sh" "$hooks/job-completed.sh" >>"$CML_RUNNER_DIR/.env"
+}
+
+# Kill switch (a) for GitHub: no job started within the idle timeout.
+watch_idle() {
+  local last
+  while sleep "$CML_POLL_S"; do
+    [[ -e "$CML_ACTIVITY_DIR/job-active" ]] && continue
+    last=$(stat -c %Y "$CML_ACTIVITY_DIR/last-activity" 2>/dev/null) || continue
+    if (($(date +%s) - last >= CML_IDLE_TIMEOUT_S)); then
+      request_stop "idle timeout: no job for ${CML_IDLE_TIMEOUT_S}s"
+      return 0
+    fi
+  done
+}
+
+# One just-in-time configuration per job: single-job mode has one, idle mode may have several,
+# each taken in turn until the idle timeout passes with no job.
+forge_run() {
+  local -a configs
+  local config n=0 watcher
+  read -r -a configs <<<"$CML_REGISTRATION"
+  job_command_prefix
+  cd "$CML_RUNNER_DIR"
+  for config in "${configs[@]}"; do
+    stop_requested && break
+    n=$((n + 1))
+    rm -f "$CML_ACTIVITY_DIR/job-active"
+    touch "$CML_ACTIVITY_DIR/last-activity"
+    give_to_job_user "$CML_ACTIVITY_DIR/last-activity"
+    log "starting the GitHub runner (just-in-time configuration $n of ${#configs[@]})"
+    start_runner ./run.sh --jitconfig "$config"
+    watch_idle &
+    watcher=$!
+    wait_runner
+    kill "$watcher" 2>/dev/null || true
+  done
+}
+
+# A just-in-time runner deregisters itself after its job; an unused one can only be removed
+# with an API token, which this machine never has: `cml-infra gc` sweeps it.
+forge_unregister() {
+  log "GitHub removes the just-in-time runner after its job; cml-infra gc removes an unused one"
+}

@@ -1,0 +1,141 @@
+# ---- guards: stop requests, the dead-man switch, watchers, preparation checks ----
+
+stop_requested() { [[ -e "$CML_STATE_DIR/stop-reason" ]]; }
+
+stop_reason() {
+  if stop_requested; then cat "$CML_STATE_DIR/stop-reason"; else printf '%s' "$1"; fi
+}
+
+# Stop the runner gracefully (SIGTERM to its session), then SIGKILL after the grace period.
+stop_runner() {
+  local pid waited=0
+  pid=$(cat "$CML_STATE_DIR/runner.pid" 2>/dev/null) || return 0
+  kill -0 "$pid" 2>/dev/null || return 0
+  log "stopping the runner (pid $pid)"
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null && ((waited < CML_STOP_GRACE_S)); do
+    sleep 1
+    waited=$((waited + 1))
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "the runner ignored SIGTERM for ${CML_STOP_GRACE_S}s; killing it"
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+  fi
+}
+
+# The first reason wins; later requests only make sure the runner is stopped.
+request_stop() {
+  if ! stop_requested; then
+    printf '%s' "$1" >"$CML_STATE_DIR/stop-reason"
+    log "stop requested: $1"
+  fi
+  stop_runner
+}
+
+# Kill switch (b): scheduled before anything else can fail. The OS-level shutdown a minute
+# after it is the backstop should this script itself die.
+start_deadman() {
+  if [[ "$CML_CLOUD" != local ]]; then
+    shutdown -h "+$(((CML_MAX_RUNTIME_S + 59) / 60 + 1))" >/dev/null 2>&1 ||
+      log "could not schedule the OS-level shutdown backstop"
+  fi
+  (
+    # Disarming (on `local` after a clean teardown) must not leave the sleep behind.
+    trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+    sleep "$CML_MAX_RUNTIME_S" &
+    sleeper=$!
+    wait "$sleeper"
+    log "dead-man switch: maximum runtime of ${CML_MAX_RUNTIME_S}s reached"
+    request_stop "maximum runtime reached"
+    wait_for_file "$CML_STATE_DIR/torn-down" "$CML_STOP_GRACE_S" && exit 0
+    teardown "maximum runtime reached (dead-man switch)" || power_off_last_resort
+  ) &
+  DEADMAN_PID=$!
+  log "dead-man switch armed for ${CML_MAX_RUNTIME_S}s"
+}
+
+wait_for_file() {
+  local waited=0
+  until [[ -e "$1" ]]; do
+    ((waited >= $2)) && return 1
+    sleep 1
+    waited=$((waited + 1))
+  done
+}
+
+power_off_last_resort() {
+  [[ "$CML_CLOUD" == local ]] && return 1
+  log "teardown failed; powering off as the last resort"
+  shutdown -h now || poweroff -f
+}
+
+# Kill switch (d): poll the cloud's interruption notice and stop the runner gracefully.
+start_spot_watcher() {
+  [[ "$CML_CLOUD" == local ]] && return 0
+  (
+    while sleep "$CML_POLL_S"; do
+      if cloud_spot_notice; then
+        log "spot interruption notice from the metadata service"
+        request_stop "spot interruption"
+        exit 0
+      fi
+    done
+  ) &
+  WATCHER_PIDS+=("$!")
+}
+
+wait_for_forge() {
+  local deadline=$((SECONDS + CML_NETWORK_TIMEOUT_S))
+  # Any HTTP answer proves the network and the forge are up.
+  until curl -sS -o /dev/null --connect-timeout 3 --max-time 10 "$CML_FORGE_URL" 2>/dev/null; do
+    ((SECONDS >= deadline)) && return 1
+    sleep 1
+  done
+  log "network up; $CML_FORGE_URL answers"
+}
+
+check_gpu() {
+  local out found
+  ((CML_GPU_COUNT == 0)) && return 0
+  if ! out=$(nvidia-smi -L 2>&1); then
+    log "nvidia-smi failed: ${out//$'\n'/ }"
+    return 1
+  fi
+  found=$(grep -c '^GPU ' <<<"$out" || true)
+  if ((found < CML_GPU_COUNT)); then
+    log "expected $CML_GPU_COUNT GPU(s) ($CML_GPU_MODEL), nvidia-smi lists $found"
+    return 1
+  fi
+  log "GPU check passed: ${out//$'\n'/; }"
+}
+
+ensure_job_user() {
+  if [[ "$(id -un)" == "$CML_JOB_USER" ]]; then
+    return 0
+  elif ! id -u "$CML_JOB_USER" >/dev/null 2>&1; then
+    useradd --create-home --user-group --shell /bin/bash "$CML_JOB_USER" || return 1
+    log "created the unprivileged job user $CML_JOB_USER"
+  fi
+  give_to_job_user "$CML_ACTIVITY_DIR"
+}
+
+# The job must not read user data or role credentials: reject its traffic to the metadata
+# service (owner match), and forwarded container traffic too when jobs run in docker.
+block_metadata() {
+  local host
+  for host in $CML_METADATA_HOST; do
+    iptables -w -I OUTPUT -d "$host" -m owner --uid-owner "$CML_JOB_USER" -j REJECT || return 1
+    if ((CML_DOCKER)); then
+      iptables -w -I FORWARD -d "$host" -j REJECT || return 1
+    fi
+    log "blocked $CML_JOB_USER from the metadata service at $host"
+  done
+}
+
+run_extra_commands() {
+  local command
+  for command in "${CML_EXTRA_COMMANDS[@]}"; do
+    log "running an extra setup command"
+    bash -c "$command" || return 1
+  done
+}

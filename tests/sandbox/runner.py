@@ -1,0 +1,121 @@
+"""Run a rendered startup script in the sandbox and collect what it did."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from infra.startup import StartupConfig, render_startup_script
+from tests.sandbox import stubs
+from tests.sandbox.servers import CloudState, FakeServer, fake_cloud, fake_forge
+
+JIT = "ZmFrZS1qaXQtY29uZmlnLW9uZQ=="
+GLRT = "glrt-t1_SandboxRunnerToken"
+PACKAGE_PATH = {"github": "/actions-runner-linux-x64.tar.gz",
+                "gitlab": "/gitlab-runner-linux-amd64"}
+
+
+@dataclass
+class Outcome:
+    returncode: int | None
+    log: str
+    calls: list[list[str]]
+    forge: FakeServer
+    cloud: FakeServer
+    root: Path
+
+    def called(self, name: str) -> list[list[str]]:
+        return [c[1:] for c in self.calls if c[0] == name]
+
+    def names(self) -> list[str]:
+        return [c[0] for c in self.calls]
+
+
+@dataclass
+class Sandbox:
+    """One scenario: its own directory, stubs, fake forge and fake cloud."""
+
+    root: Path
+    forge: str = "github"
+    cloud: str = "aws"
+    waits: str = "0"
+    job_s: int = 1
+    ignore_term: bool = False
+    gpu: str | None = None
+    state: CloudState = field(default_factory=CloudState)
+
+    def __post_init__(self) -> None:
+        self.calls = self.root / "calls.log"
+        (self.root / "rc").mkdir(parents=True, exist_ok=True)
+        stubs.write_host_stubs(self.root / "bin", self.root, self.calls)
+        build = stubs.github_package if self.forge == "github" else stubs.gitlab_binary
+        self.package = build(self.root, self.calls)
+        self.forge_server = fake_forge({PACKAGE_PATH[self.forge]: self.package}, GLRT)
+        self.cloud_server = fake_cloud(self.cloud, self.state)
+        if self.gpu is not None:
+            (self.root / "gpu").write_text(self.gpu)
+        (self.root / "runner.env").write_text(
+            f"WAITS='{self.waits}'\nJOB_S={self.job_s}\nIGNORE_TERM={int(self.ignore_term)}\n")
+
+    def config(self, **overrides: Any) -> StartupConfig:
+        base = StartupConfig(
+            forge=self.forge, cloud=self.cloud, runner_name="sandbox-1",  # type: ignore[arg-type]
+            forge_url=self.forge_server.url,
+            registration=JIT if self.forge == "github" else GLRT,
+            runner_package_url=self.forge_server.url + PACKAGE_PATH[self.forge],
+            runner_package_sha256=stubs.sha256(self.package),
+            labels=("sandbox",), idle_timeout_s=3, max_runtime_s=30,
+            metadata_url=self.cloud_server.url if self.cloud != "local" else "",
+            cloud_api_url=self.cloud_server.url if self.cloud in ("gcp", "azure") else "",
+            install_dir=str(self.root / "install"), network_timeout_s=2, download_attempts=3,
+            retry_backoff_s=0, poll_interval_s=1, stop_grace_s=2,
+        )
+        return replace(base, **overrides)
+
+    def set_rc(self, command: str, rc: int) -> None:
+        (self.root / "rc" / command).write_text(str(rc))
+
+    def start(self, config: StartupConfig) -> subprocess.Popen[bytes]:
+        script = self.root / "startup.sh"
+        script.write_text(render_startup_script(config))
+        env = {**os.environ, "PATH": f"{self.root / 'bin'}:{os.environ['PATH']}"}
+        self.output = (self.root / "console.log").open("wb")
+        return subprocess.Popen(["bash", str(script)], stdout=self.output,
+                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+    def finish(self, proc: subprocess.Popen[bytes], timeout: float = 30) -> Outcome:
+        """Wait for the script, then end whatever it left behind (a still-armed dead-man)."""
+        try:
+            rc: int | None = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            rc = None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        self.output.close()
+        self.forge_server.close()
+        self.cloud_server.close()
+        return Outcome(rc, (self.root / "console.log").read_text(), self.read_calls(),
+                       self.forge_server, self.cloud_server, self.root)
+
+    def run(self, config: StartupConfig, timeout: float = 30) -> Outcome:
+        return self.finish(self.start(config), timeout)
+
+    def read_calls(self) -> list[list[str]]:
+        if not self.calls.exists():
+            return []
+        return [line.split("\t") for line in self.calls.read_text().splitlines()]
+
+    def wait_for_call(self, name: str, timeout: float = 20) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(c[0] == name for c in self.read_calls()):
+                return True
+            time.sleep(0.05)
+        return False

@@ -1,0 +1,235 @@
+"""The rendered startup scripts, run for real in the sandbox (tests/sandbox/): one scenario
+per kill switch and per failure. All scenarios start together in one module fixture, so the
+file takes about as long as its slowest scenario; each test then checks one outcome."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tests.sandbox.runner import JIT, PACKAGE_PATH, Outcome, Sandbox
+
+T4 = "GPU 0: Tesla T4 (UUID: GPU-0000)\n"
+Scenario = Callable[[Path], Outcome]
+
+
+def single_job(root: Path) -> Outcome:
+    sb = Sandbox(root, gpu=T4)
+    return sb.run(sb.config(gpu_model="t4", gpu_count=1))
+
+
+def gitlab_single_job(root: Path) -> Outcome:
+    sb = Sandbox(root, forge="gitlab", cloud="gcp")
+    return sb.run(sb.config())
+
+
+def github_idle(root: Path) -> Outcome:
+    sb = Sandbox(root, cloud="azure", waits="0 never")
+    return sb.run(sb.config(idle_mode=True, registration=f"{JIT} {JIT}x {JIT}y"))
+
+
+def gitlab_idle_docker(root: Path) -> Outcome:
+    sb = Sandbox(root, forge="gitlab", cloud="alicloud", waits="0 0")
+    return sb.run(sb.config(idle_mode=True, docker=True))
+
+
+def max_runtime(root: Path) -> Outcome:
+    sb = Sandbox(root, job_s=60, ignore_term=True)
+    return sb.run(sb.config(max_runtime_s=3))
+
+
+def spot(cloud: str) -> Scenario:
+    def scenario(root: Path) -> Outcome:
+        sb = Sandbox(root, cloud=cloud, job_s=60)
+        proc = sb.start(sb.config())
+        assert sb.wait_for_call("job-start")
+        sb.state.spot = True
+        return sb.finish(proc)
+
+    return scenario
+
+
+def gpu_missing(root: Path) -> Outcome:
+    sb = Sandbox(root)
+    return sb.run(sb.config(gpu_model="t4", gpu_count=1))
+
+
+def checksum_mismatch(root: Path) -> Outcome:
+    sb = Sandbox(root)
+    return sb.run(sb.config(runner_package_sha256="0" * 64))
+
+
+def download_retried(root: Path) -> Outcome:
+    sb = Sandbox(root)
+    sb.forge_server.failures[PACKAGE_PATH["github"]] = 2
+    return sb.run(sb.config(retry_backoff_s=1))
+
+
+def forge_unreachable(root: Path) -> Outcome:
+    sb = Sandbox(root)
+    closed = "http://127.0.0.1:9"  # discard port: nothing listens there
+    return sb.run(sb.config(forge_url=closed, runner_package_url=closed + "/runner.tar.gz"))
+
+
+def teardown_fails(root: Path) -> Outcome:
+    sb = Sandbox(root, cloud="gcp", job_s=0)
+    sb.state.delete_status = 500
+    sb.set_rc("shutdown", 1)
+    return sb.run(sb.config(max_runtime_s=6))
+
+
+def local_github(root: Path) -> Outcome:
+    sb = Sandbox(root, cloud="local")
+    return sb.run(sb.config())
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "single_job": single_job, "gitlab_single_job": gitlab_single_job,
+    "github_idle": github_idle, "gitlab_idle_docker": gitlab_idle_docker,
+    "max_runtime": max_runtime, "gpu_missing": gpu_missing,
+    "checksum_mismatch": checksum_mismatch, "download_retried": download_retried,
+    "forge_unreachable": forge_unreachable, "teardown_fails": teardown_fails,
+    "local_github": local_github,
+    **{f"spot_{cloud}": spot(cloud) for cloud in ("aws", "gcp", "azure", "alicloud")},
+}
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
+    with ThreadPoolExecutor(max_workers=len(SCENARIOS)) as pool:
+        futures = {name: pool.submit(run, tmp_path_factory.mktemp(name))
+                   for name, run in SCENARIOS.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def _before(out: Outcome, first: str, then: str) -> bool:
+    names = out.names()
+    return first in names and then in names and names.index(first) < names.index(then)
+
+
+def test_single_job_runs_as_job_user_then_shuts_down(outcomes: dict[str, Outcome]) -> None:
+    out = outcomes["single_job"]
+    assert out.returncode == 0, out.log
+    assert out.called("run.sh") == [["--jitconfig", JIT]]
+    assert not out.called("config.sh")
+    assert out.called("runuser")[0][:3] == ["-u", "cml-runner", "--"]
+    assert _before(out, "iptables", "run.sh") and _before(out, "useradd", "run.sh")
+    assert out.called("nvidia-smi") == [["-L"]]
+    assert out.calls.index(["job-done", ""]) < out.calls.index(["shutdown", "-h", "now"])
+    assert "teardown: the runner finished" in out.log
+
+
+def test_dead_man_is_armed_before_anything_else(outcomes: dict[str, Outcome]) -> None:
+    out = outcomes["single_job"]
+    assert out.called("shutdown")[0] == ["-h", "+2"]
+    assert out.log.index("dead-man switch armed") < out.log.index("network up")
+
+
+def test_logs_go_to_the_journal_with_timestamps(outcomes: dict[str, Outcome]) -> None:
+    out = outcomes["single_job"]
+    assert ["-t", "cml-infra", "--", "teardown complete"] in out.called("logger")
+    ours = [line for line in out.log.splitlines() if "cml-infra: " in line]
+    assert len(ours) > 10
+    assert all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ cml-infra: ", line) for line in ours)
+
+
+def test_gitlab_registers_runs_one_job_and_deletes_itself(outcomes: dict[str, Outcome]) -> None:
+    out = outcomes["gitlab_single_job"]
+    register, run_single = out.called("gitlab-runner")
+    assert register[:2] == ["register", "--non-interactive"]
+    assert register[register.index("--token") + 1].startswith("glrt-")
+    assert register[register.index("--executor") + 1] == "shell"
+    assert run_single[0] == "run-single" and "--max-builds" in run_single
+    assert [r.body for r in out.forge.hits("DELETE", "/api/v4/runners")] == [
+        b"token=glrt-t1_SandboxRunnerToken"]
+    assert len(out.cloud.hits("DELETE", "/compute/v1/projects/proj/zones/zone-a")) == 1
+    assert not out.called("shutdown")[1:], "GCP deletes itself rather than stopping"
+
+
+def test_idle_mode_takes_jobs_until_the_idle_timeout(outcomes: dict[str, Outcome]) -> None:
+    out = outcomes["github_idle"]
+    assert out.returncode == 0, out.log
+    assert len(out.called("run.sh")) == 2 and out.names().count("job-done") == 1
+    assert "stop requested: idle timeout" in out.log
+    assert len(out.cloud.hits("DELETE", "/subscriptions/sub-1/resourcegroups/rg-1")) == 1
+
+
+def test_gitlab_idle_mode_uses_docker_with_gpus(outcomes: dict[str, Outcome]) -> None:
+    out = outcomes["gitlab_idle_docker"]
+    register, run_single = out.called("gitlab-runner")
+    assert register[register.index("--executor") + 1] == "docker"
+    assert "--docker-gpus" in register and "--max-builds" not in run_single
+    assert out.names().count("job-done") == 2
+    assert ["-aG", "docker", "cml-runner"] in out.called("usermod")
+    assert any(call[2] == "FORWARD" for call in out.called("iptables"))
+    assert ["-h", "now"] in out.called("shutdown")
+
+
+def test_max_runtime_stops_a_hung_job(outcomes: dict[str, Outcome]) -> None:
+    out = outcomes["max_runtime"]
+    assert out.returncode == 1
+    assert "job-start" in out.names() and "job-done" not in out.names()
+    assert "dead-man switch: maximum runtime" in out.log
+    assert "ignored SIGTERM" in out.log
+    assert ["-h", "now"] in out.called("shutdown")
+
+
+@pytest.mark.parametrize("cloud", ["aws", "gcp", "azure", "alicloud"])
+def test_spot_notice_stops_the_runner_then_tears_down(
+        outcomes: dict[str, Outcome], cloud: str) -> None:
+    out = outcomes[f"spot_{cloud}"]
+    assert "stop requested: spot interruption" in out.log, out.log
+    assert "job-done" not in out.names()
+    assert "teardown: spot interruption" in out.log
+    assert out.log.index("stopping the runner") < out.log.index("teardown: spot")
+
+
+def test_missing_gpu_never_registers(outcomes: dict[str, Outcome]) -> None:
+    out = outcomes["gpu_missing"]
+    assert out.returncode == 1
+    assert "nvidia-smi failed" in out.log and "aborting: the GPU check failed" in out.log
+    assert not out.called("run.sh") and not out.forge.hits("GET", PACKAGE_PATH["github"])
+    assert ["-h", "now"] in out.called("shutdown")
+
+
+def test_checksum_mismatch_runs_nothing(outcomes: dict[str, Outcome]) -> None:
+    out = outcomes["checksum_mismatch"]
+    assert out.returncode == 1
+    assert "checksum mismatch" in out.log and not out.called("run.sh")
+    assert not (out.root / "install" / "actions-runner" / "run.sh").exists()
+    assert ["-h", "now"] in out.called("shutdown")
+
+
+def test_download_is_retried_with_backoff(outcomes: dict[str, Outcome]) -> None:
+    out = outcomes["download_retried"]
+    assert out.returncode == 0, out.log
+    assert "retrying in 1s" in out.log and "retrying in 2s" in out.log
+    assert len(out.forge.hits("GET", PACKAGE_PATH["github"])) == 3
+    assert "job-done" in out.names()
+
+
+def test_unreachable_forge_aborts_to_teardown(outcomes: dict[str, Outcome]) -> None:
+    out = outcomes["forge_unreachable"]
+    assert out.returncode == 1
+    assert "is unreachable" in out.log and not out.called("run.sh")
+    assert ["-h", "now"] in out.called("shutdown")
+
+
+def test_failed_teardown_leaves_the_dead_man_to_fire(outcomes: dict[str, Outcome]) -> None:
+    out = outcomes["teardown_fails"]
+    assert out.returncode == 1
+    assert out.log.index("teardown failed") < out.log.index("dead-man switch: maximum runtime")
+    assert len(out.cloud.hits("DELETE", "/compute/v1/")) == 6, "3 tries each, main and dead-man"
+    assert out.called("poweroff") == [["-f"]]
+
+
+def test_local_never_powers_off_the_host(outcomes: dict[str, Outcome]) -> None:
+    out = outcomes["local_github"]
+    assert out.returncode == 0, out.log
+    assert "job-done" in out.names()
+    assert not out.called("shutdown") and not out.called("poweroff")
+    assert not out.called("iptables")
