@@ -44,7 +44,7 @@ OPERATIONS = (
     # reporting: checks
     "checks/create",
     "checks/list-for-ref",
-    # runners (served by later work; kept here so the fake can validate them)
+    # runners of a repository
     "actions/generate-runner-jitconfig-for-repo",
     "actions/list-runner-applications-for-repo",
     "actions/list-self-hosted-runners-for-repo",
@@ -52,6 +52,12 @@ OPERATIONS = (
     "actions/delete-self-hosted-runner-from-repo",
     "actions/create-registration-token-for-repo",
     "actions/create-remove-token-for-repo",
+    # runners of an organisation (infra.forge_runners.GitHubScope without a repository)
+    "actions/generate-runner-jitconfig-for-org",
+    "actions/list-runner-applications-for-org",
+    "actions/list-self-hosted-runners-for-org",
+    "actions/get-self-hosted-runner-for-org",
+    "actions/delete-self-hosted-runner-from-org",
 )
 
 
