@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from infra.errors import ForgeError
 
@@ -93,8 +93,11 @@ def mint_jit_config(gh: Any, scope: GitHubScope, name: str, labels: Iterable[str
 
 
 def delete_github_runner(gh: Any, scope: GitHubScope, runner_id: int) -> None:
-    _github(f"delete runner {runner_id}", scope, lambda: gh.requester
-            .requestJsonAndCheck("DELETE", f"{scope.path}/actions/runners/{runner_id}"))
+    """Delete a runner; one that is gone already is not an error (GitHub removes a
+    just-in-time runner after its job), so teardown can always call this.
+    https://docs.github.com/en/rest/actions/self-hosted-runners#delete-a-self-hosted-runner-from-a-repository"""
+    _github(f"delete runner {runner_id}", scope, lambda: gh.requester.requestJsonAndCheck(
+        "DELETE", f"{scope.path}/actions/runners/{runner_id}"), missing_ok=True)
 
 
 def create_gitlab_runner(gl: Any, project_id: int | str, description: str,
@@ -114,16 +117,21 @@ def create_gitlab_runner(gl: Any, project_id: int | str, description: str,
 
 
 def delete_gitlab_runner(gl: Any, runner_id: int) -> None:
-    _gitlab(f"delete runner {runner_id}", lambda: gl.runners.delete(runner_id))
+    """Delete a runner; one that is gone already (the machine removed itself with its own
+    token at teardown) is not an error."""
+    _gitlab(f"delete runner {runner_id}", lambda: gl.runners.delete(runner_id), missing_ok=True)
 
 
-def _github(action: str, scope: GitHubScope, call: Callable[[], T], name: str = "") -> T:
+def _github(action: str, scope: GitHubScope, call: Callable[[], T], name: str = "",
+            missing_ok: bool = False) -> T:
     from github import GithubException
     from requests import RequestException
 
     try:
         return call()
     except GithubException as exc:
+        if missing_ok and exc.status == 404:  # only deletes, which return nothing, pass it
+            return cast(T, None)
         raise ForgeError(_github_sentence(exc.status, action, scope, name)) from None
     except RequestException:
         raise ForgeError(f"Could not reach GitHub to {action}; check the network and the "
@@ -146,13 +154,15 @@ def _github_sentence(status: int, action: str, scope: GitHubScope, name: str) ->
     return f"GitHub answered {status} when asked to {action}; try again in a minute."
 
 
-def _gitlab(action: str, call: Callable[[], T]) -> T:
+def _gitlab(action: str, call: Callable[[], T], missing_ok: bool = False) -> T:
     from gitlab.exceptions import GitlabError
     from requests import RequestException
 
     try:
         return call()
     except GitlabError as exc:
+        if missing_ok and exc.response_code == 404:  # only deletes pass it
+            return cast(T, None)
         raise ForgeError(_gitlab_sentence(exc.response_code, action)) from None
     except RequestException:
         raise ForgeError(f"Could not reach GitLab to {action}; check the network and the "

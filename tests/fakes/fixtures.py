@@ -15,6 +15,7 @@ GITHUB_READ_TOKEN = "ghp_" + "c" * 36
 GITLAB_TOKEN = "glpat-" + "d" * 20
 GITLAB_READ_TOKEN = "glpat-" + "e" * 20
 GITLAB_JOB_TOKEN = "glcbt-" + "f" * 20
+GITLAB_RUNNER_TOKEN = "glpat-" + "g" * 20  # only the create_runner scope
 
 
 @pytest.fixture
@@ -31,7 +32,8 @@ def fake_github() -> Iterator[FakeGitHub]:
 @pytest.fixture
 def fake_gitlab() -> Iterator[FakeGitLab]:
     fake = FakeGitLab()
-    fake.tokens.update({GITLAB_TOKEN: "api", GITLAB_READ_TOKEN: "read", GITLAB_JOB_TOKEN: "job"})
+    fake.tokens.update({GITLAB_TOKEN: "api", GITLAB_READ_TOKEN: "read", GITLAB_JOB_TOKEN: "job",
+                        GITLAB_RUNNER_TOKEN: "create_runner"})
     fake.server.start()
     try:
         yield fake

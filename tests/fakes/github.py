@@ -2,7 +2,7 @@
 
 Every API request is checked against GitHub's OpenAPI description first; rejected
 requests are answered 422 and recorded in `rejections`, which tests assert is empty.
-Routes live in a table (`routes()`); later work adds runner endpoints the same way.
+Routes live in tables (`github_routes.ROUTES`, the runner ones in `github_runners.ROUTES`).
 The web side serves `/{owner}/{repo}/raw/{branch}/{path}` so image links can be fetched.
 """
 
@@ -33,6 +33,7 @@ class Repo:
     refs: dict[str, str] = field(default_factory=dict)  # "heads/x" -> commit sha
     files: dict[tuple[str, str], bytes] = field(default_factory=dict)  # (branch, path)
     check_runs: list[dict[str, Any]] = field(default_factory=list)
+    runners: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> runner
 
     @property
     def slug(self) -> str:
@@ -45,7 +46,11 @@ class FakeGitHub:
     def __init__(self) -> None:
         global _validator
         _validator = _validator or OpenAPIValidator()
+        from tests.fakes.github_runners import downloads
+
         self.repos: dict[str, Repo] = {}
+        self.orgs: dict[str, dict[int, dict[str, Any]]] = {}  # organisation -> its runners
+        self.runner_downloads = downloads()
         self.tokens: dict[str, str] = {}
         self.rejections: list[str] = []
         self._ids = itertools.count(1001)
@@ -62,6 +67,10 @@ class FakeGitHub:
         self.repos[slug] = repo = Repo(owner, name, **kwargs)
         return repo
 
+    def add_org(self, name: str) -> dict[int, dict[str, Any]]:
+        self.orgs[name] = runners = {}
+        return runners
+
     def add_pull(self, slug: str, number: int, head: str, state: str = "open") -> None:
         repo = self.repos[slug]
         repo.pulls[number] = {"head": head, "state": state}
@@ -76,10 +85,10 @@ class FakeGitHub:
 
     # -- plumbing ----------------------------------------------------------------------
     def routes(self) -> Router:
-        from tests.fakes import github_routes
+        from tests.fakes import github_routes, github_runners
 
         router = Router()
-        for method, template, handler in github_routes.ROUTES:
+        for method, template, handler in github_routes.ROUTES + github_runners.ROUTES:
             prefix = "" if template.startswith("/{owner}/{repo}/raw/") else API
             router.add(method, prefix + template, _bind(handler, self))
         return router

@@ -2,8 +2,8 @@
 
 Shapes follow https://docs.gitlab.com/api/notes/, /api/discussions/, /api/commits/ and
 /api/project_markdown_uploads/. Tokens map to "api" (can write), "read", or "job" (a
-CI_JOB_TOKEN: may read, may not write notes or statuses). Later work adds runner
-endpoints (POST /user/runners, DELETE /runners/:id) to `ROUTES` the same way.
+CI_JOB_TOKEN: may read, may not write notes or statuses), or "create_runner" (a token with
+only that scope). The runner endpoints are in `gitlab_runners.ROUTES`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from email.policy import HTTP
 from typing import Any
 from urllib.parse import quote
 
+from tests.fakes import gitlab_runners
 from tests.fakes.http import FakeServer, Request, Response, Router
 
 API = "/api/v4"
@@ -39,9 +40,10 @@ class FakeGitLab:
     def __init__(self) -> None:
         self.projects: dict[str, Project] = {}
         self.tokens: dict[str, str] = {}
+        self.runners: dict[int, dict[str, Any]] = {}  # id -> runner, with its glrt- token
         self._ids = itertools.count(501)
         router = Router()
-        for method, template, handler in ROUTES:
+        for method, template, handler in ROUTES + gitlab_runners.ROUTES:
             prefix = "" if template.startswith("/-/") else API
             router.add(method, prefix + template,
                        lambda request, _h=handler, **params: _h(self, request, **params))
@@ -73,7 +75,8 @@ class FakeGitLab:
     def _before(self, request: Request) -> Response | None:
         token = request.headers.get("private-token") or request.headers.get("job-token")
         kind = self.tokens.get(token or "")
-        if kind is None and request.path.startswith(API):
+        user_api = request.path.startswith(API) and not gitlab_runners.runner_token_request(request)
+        if kind is None and user_api:
             return Response(401, {"message": "401 Unauthorized"})
         request.headers["x-fake-token-kind"] = kind or ""
         return None
