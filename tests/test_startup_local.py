@@ -18,13 +18,14 @@ def test_local_runner_registers_then_unregisters_after_idle_timeout(tmp_path: Pa
     sb = Sandbox(tmp_path, forge="gitlab", cloud="local", waits="0")
     env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}"}
     assert run_local(sb.config(idle_mode=True, max_runtime_s=4321), env=env) == 0
-    sb.forge_server.close()
+    sb.forge_server.stop()
     calls = sb.read_calls()
     register = next(c for c in calls if c[:2] == ["gitlab-runner", "register"])
     assert register[register.index("--token") + 1] == GLRT
     assert [c[0] for c in calls].count("job-done") == 1
     assert [r.body for r in sb.forge_server.hits("DELETE", "/api/v4/runners")] == [
         f"token={GLRT}".encode()]
+    assert ("DELETE", "/api/v4/runners", 204) in sb.forge_server.log
     assert not [c for c in calls if c[0] in ("shutdown", "poweroff", "iptables")]
     run_single = next(c for c in calls if c[:2] == ["gitlab-runner", "run-single"])
     assert "--max-builds" not in run_single

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.http import Fault
 from tests.sandbox.runner import JIT, PACKAGE_PATH, Outcome, Sandbox
 
 T4 = "GPU 0: Tesla T4 (UUID: GPU-0000)\n"
@@ -65,7 +66,7 @@ def checksum_mismatch(root: Path) -> Outcome:
 
 def download_retried(root: Path) -> Outcome:
     sb = Sandbox(root)
-    sb.forge_server.failures[PACKAGE_PATH["github"]] = 2
+    sb.forge_server.faults.add(Fault(status=503, path_contains=PACKAGE_PATH["github"], times=2))
     return sb.run(sb.config(retry_backoff_s=1))
 
 
@@ -146,6 +147,7 @@ def test_gitlab_registers_runs_one_job_and_deletes_itself(outcomes: dict[str, Ou
     assert run_single[0] == "run-single" and "--max-builds" in run_single
     assert [r.body for r in out.forge.hits("DELETE", "/api/v4/runners")] == [
         b"token=glrt-t1_SandboxRunnerToken"]
+    assert ("DELETE", "/api/v4/runners", 204) in out.forge.log, "the fake GitLab deleted it"
     assert len(out.cloud.hits("DELETE", "/compute/v1/projects/proj/zones/zone-a")) == 1
     assert not out.called("shutdown")[1:], "GCP deletes itself rather than stopping"
 

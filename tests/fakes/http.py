@@ -139,6 +139,7 @@ class FakeServer:
         self.router = router
         self.faults = FaultPlan()
         self.log: list[tuple[str, str, int]] = []  # (method, path, status) of every request
+        self.requests: list[Request] = []  # every request as it arrived, body included
         self.errors: list[str] = []  # exceptions raised by handlers (tests assert none)
         self.lock = threading.RLock()  # handlers mutate state under this lock
         self._before = before
@@ -160,6 +161,11 @@ class FakeServer:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
+
+    def hits(self, method: str, path_prefix: str) -> list[Request]:
+        """The requests with `method` whose path starts with `path_prefix`."""
+        return [r for r in self.requests if r.method == method
+                and r.path.startswith(path_prefix)]
 
     def handle(self, request: Request) -> Response | None:
         """The answer to `request`, or None to drop the connection."""
@@ -205,6 +211,7 @@ class FakeServer:
                     {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()},
                     {k.lower(): v for k, v in self.headers.items()},
                     self.rfile.read(length) if length else b"")
+                server.requests.append(request)
                 response = server.handle(request)
                 server.log.append((request.method, request.path,
                                    response.status if response else 0))

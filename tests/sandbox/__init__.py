@@ -1,7 +1,8 @@
 """A sandbox that runs rendered startup scripts for real, with nothing real to break.
 
-`servers.py` holds the fake forge (static runner packages, GitLab's runner API) and the fake
-cloud (metadata, spot notices, identity tokens, GCP/Azure delete endpoints); `stubs.py`
+`servers.py` holds the fake forge (static runner packages; for GitLab, the fake GitLab of
+tests/fakes) and the fake cloud (metadata, spot notices, identity tokens, GCP/Azure delete
+endpoints), both on tests/fakes/http.py's `FakeServer`; `stubs.py`
 writes the commands that would touch the host (`shutdown`, `iptables`, `useradd`, ...) and
 the runner stubs (`run.sh`, `config.sh`, `gitlab-runner`); `runner.py` ties them together.
 """

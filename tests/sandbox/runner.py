@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from infra.startup import StartupConfig, render_startup_script
+from tests.fakes.http import FakeServer
 from tests.sandbox import stubs
-from tests.sandbox.servers import CloudState, FakeServer, fake_cloud, fake_forge
+from tests.sandbox.servers import CloudState, fake_cloud, fake_forge
 
 JIT = "ZmFrZS1qaXQtY29uZmlnLW9uZQ=="
 GLRT = "glrt-t1_SandboxRunnerToken"
@@ -56,7 +57,8 @@ class Sandbox:
         stubs.write_host_stubs(self.root / "bin", self.root, self.calls)
         build = stubs.github_package if self.forge == "github" else stubs.gitlab_binary
         self.package = build(self.root, self.calls)
-        self.forge_server = fake_forge({PACKAGE_PATH[self.forge]: self.package}, GLRT)
+        self.forge_server = fake_forge({PACKAGE_PATH[self.forge]: self.package},
+                                       GLRT if self.forge == "gitlab" else "")
         self.cloud_server = fake_cloud(self.cloud, self.state)
         if self.gpu is not None:
             (self.root / "gpu").write_text(self.gpu)
@@ -99,8 +101,8 @@ class Sandbox:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         self.output.close()
-        self.forge_server.close()
-        self.cloud_server.close()
+        self.forge_server.stop()
+        self.cloud_server.stop()
         return Outcome(rc, (self.root / "console.log").read_text(), self.read_calls(),
                        self.forge_server, self.cloud_server, self.root)
 
