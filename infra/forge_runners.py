@@ -20,6 +20,9 @@ from infra.errors import ForgeError
 
 T = TypeVar("T")
 DEFAULT_RUNNER_GROUP = 1  # "Default" group; generate-jitconfig requires one
+# generate-jitconfig's `labels`: 1 to 100 items (GitHub's OpenAPI description, minItems/maxItems)
+# https://docs.github.com/en/rest/actions/self-hosted-runners#create-configuration-for-a-just-in-time-runner-for-a-repository
+MAX_JIT_LABELS = 100
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,11 @@ def mint_jit_config(gh: Any, scope: GitHubScope, name: str, labels: Iterable[str
                     runner_group_id: int = DEFAULT_RUNNER_GROUP,
                     work_folder: str = "_work") -> JitRunner:
     """A single-use runner registration: the runner takes one job, then GitHub removes it."""
-    body = {"name": name, "runner_group_id": runner_group_id, "labels": list(labels),
+    labels = list(labels)
+    if not 1 <= len(labels) <= MAX_JIT_LABELS:
+        raise ForgeError(f"Give the runner between 1 and {MAX_JIT_LABELS} labels, not "
+                         f"{len(labels)}; GitHub requires them for a just-in-time runner.")
+    body = {"name": name, "runner_group_id": runner_group_id, "labels": labels,
             "work_folder": work_folder}
     _, data = _github(f"create the runner {name}", scope, lambda: gh.requester
                       .requestJsonAndCheck("POST", f"{scope.path}/actions/runners/"

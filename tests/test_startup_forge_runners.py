@@ -127,6 +127,28 @@ def test_github_refusals_are_one_sentence(github: FakeGitHub, token: str, scope:
     assert github.repos["acme/models"].runners == {} and github.orgs["acme"] == {}
 
 
+@pytest.mark.parametrize("count", [0, 101])
+def test_label_count_is_checked_before_asking(github: FakeGitHub, count: int) -> None:
+    labels = [f"l{i}" for i in range(count)]
+    with pytest.raises(ForgeError, match=f"between 1 and 100 labels, not {count}"):
+        mint_jit_config(_gh(github), REPO, "cml-1", labels)
+    assert github.api_requests() == []
+
+
+def test_the_fake_refuses_what_github_refuses(github: FakeGitHub) -> None:
+    """Labels are required by GitHub's description: the fake answers 422 and records it."""
+    from github import GithubException
+
+    with pytest.raises(GithubException) as info:
+        _gh(github).requester.requestJsonAndCheck(
+            "POST", REPO.path + "/actions/runners/generate-jitconfig",
+            input={"name": "x", "runner_group_id": 1, "labels": []})
+    assert info.value.status == 422
+    assert len(github.rejections) == 1 and "labels" in github.rejections[0]
+    assert github.repos["acme/models"].runners == {}
+    github.rejections.clear()
+
+
 def test_deleting_a_runner_that_is_gone_is_not_an_error(github: FakeGitHub) -> None:
     """GitHub removes a just-in-time runner after its job; teardown deletes it anyway."""
     delete_github_runner(_gh(github), REPO, 999)

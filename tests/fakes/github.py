@@ -68,7 +68,8 @@ class FakeGitHub:
         return repo
 
     def add_org(self, name: str) -> dict[int, dict[str, Any]]:
-        self.orgs[name] = runners = {}
+        runners: dict[int, dict[str, Any]] = {}
+        self.orgs[name] = runners
         return runners
 
     def add_pull(self, slug: str, number: int, head: str, state: str = "open") -> None:

@@ -51,10 +51,10 @@ def create_runner(fake: FakeGitLab, request: Request) -> Response:
         return Response(400, {"message": "400 Bad request - project_id is missing"})
     if fake.project(str(data["project_id"])) is None:
         return FORBIDDEN
-    runner = {"id": fake.next_id(), "token": "glrt-t1_" + secrets.token_urlsafe(15),
-              "project_id": int(data["project_id"]), **{
-                  k: data[k] for k in ("description", "tag_list", "run_untagged", "locked",
-                                       "maximum_timeout", "paused") if k in data}}
+    optional = ("description", "tag_list", "run_untagged", "locked", "maximum_timeout", "paused")
+    runner: dict[str, Any] = {"id": fake.next_id(), "project_id": int(data["project_id"]),
+                              "token": "glrt-t1_" + secrets.token_urlsafe(15),
+                              **{k: data[k] for k in optional if k in data}}
     fake.runners[runner["id"]] = runner
     return Response(201, {"id": runner["id"], "token": runner["token"],
                           "token_expires_at": None})
