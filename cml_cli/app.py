@@ -22,7 +22,7 @@ INFRA_PANEL = "Infrastructure"
 REPORTING_PANEL = "Reporting"
 
 # Modules under cml_cli.commands, each with a `register(app)` function.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("up",)
 
 app = typer.Typer(
     name="cml-infra",
