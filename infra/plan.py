@@ -31,6 +31,19 @@ _INVOKE_RESULTS: dict[str, dict[str, Any]] = {
 }
 
 
+def _state(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Inputs echoed back as outputs, plus the computed outputs the components read.
+    Azure answers `identity.userAssignedIdentities` as a map keyed by id, not a list."""
+    echoed = dict(inputs)
+    identity = inputs.get("identity")
+    if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
+        ids = identity["userAssignedIdentities"]
+        echoed["identity"] = {**identity, "userAssignedIdentities": {i: {} for i in ids}}
+    return {**echoed, "name": inputs.get("name", name), "instanceId": f"{name}-instance-id",
+            "vmId": f"{name}-vm-id", "privateIp": "10.0.0.10",
+            "principalId": f"{PLACEHOLDER}-principal-id"}
+
+
 @dataclass
 class Plan:
     resources: list[dict[str, Any]] = field(default_factory=list)
@@ -43,10 +56,7 @@ def _mocks(record: Plan) -> Any:
     class RecordingMocks(pulumi.runtime.Mocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
             record.resources.append({"type": args.typ, "name": args.name, "inputs": args.inputs})
-            state = {**args.inputs, "name": args.inputs.get("name", args.name),
-                     "privateIp": "10.0.0.10", "privateIpAddress": "10.0.0.10",
-                     "principalId": f"{PLACEHOLDER}-principal-id"}
-            return f"{args.name}-id", state
+            return f"{args.name}-id", _state(args.name, args.inputs)
 
         def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list]:
             result = {**args.args, **_INVOKE_RESULTS.get(args.token, {"id": PLACEHOLDER})}

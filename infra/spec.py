@@ -109,6 +109,18 @@ def _check_times(idle_s: int, runtime_s: int) -> None:
                         "or lower the idle timeout.")
 
 
+# Alibaba's auto-release time must be at least 30 minutes ahead:
+# https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-runinstances
+MIN_RUNTIME_S = {"alicloud": 30 * 60}
+
+
+def _check_min_runtime(cloud: str, runtime_s: int) -> None:
+    minimum = MIN_RUNTIME_S.get(cloud, 0)
+    if runtime_s < minimum:
+        raise SpecError(f"The maximum runtime on {cloud} must be at least "
+                        f"{format_duration(minimum)} (its shortest auto-release time); raise it.")
+
+
 def _check_price(cloud: str, spot: bool, max_price: float | None) -> None:
     if max_price is None:
         return
@@ -154,6 +166,7 @@ def build_spec(*, name: str = "cml-runner", cloud: str = "aws", region: str = "u
     idle_s = parse_duration(idle_timeout, "idle timeout")
     runtime_s = parse_duration(max_runtime, "maximum runtime")
     _check_times(idle_s, runtime_s)
+    _check_min_runtime(cloud, runtime_s)
     _check_price(cloud, spot, max_price)
     disk = disk_size if disk_size is not None else (100 if machine.gpu_count else 30)
     if not 10 <= disk <= 16384:
