@@ -99,8 +99,8 @@ def resolve_machine(cloud: str, size: str | None, gpu_model: str | None,
 def native_machine(cloud: str, instance_type: str, gpu_model: str | None,
                    gpu_count: int) -> Machine:
     """A native type: refused if retired, else described from the table when listed there."""
-    for prefix, reason in table(cloud).RETIRED_TYPES.items():
-        if instance_type.lower().startswith(prefix.lower()):
+    for pattern, reason in table(cloud).RETIRED_TYPES.items():
+        if re.fullmatch(pattern, instance_type, flags=re.IGNORECASE):
             raise SpecError(f"Machine type {instance_type} is retired ({reason}); "
                             f"use a current family such as {table(cloud).GPUS_EXAMPLE}.")
     for model, family in table(cloud).GPUS.items():

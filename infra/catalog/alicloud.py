@@ -38,7 +38,8 @@ GPUS = {
 DEFAULT_GPU = "t4"
 GPUS_EXAMPLE = "ecs.gn6i, ecs.gn7i"
 RETIRED_GPUS = {"k80": "the gn4 family is retired"}
-RETIRED_TYPES = {"ecs.gn4": "M40, retired", "ecs.gn5": "P100, previous generation"}
+RETIRED_TYPES = {  # patterns, matched in full
+    r"ecs\.gn4-.+": "M40, retired", r"ecs\.gn5-.+": "P100, previous generation"}
 
 # Regions and zones: https://www.alibabacloud.com/help/en/ecs/regions-and-zones
 REGIONS = {

@@ -52,7 +52,7 @@ RETIRED_GPUS = {
     "v100": "the current Deep Learning AMIs do not support P3",
 }
 # K80 instances: https://aws.amazon.com/ec2/previous-generation/
-RETIRED_TYPES = {"p2.": "K80, previous generation"}
+RETIRED_TYPES = {r"p2\..+": "K80, previous generation"}  # patterns, matched in full
 
 # Regions: https://docs.aws.amazon.com/global-infrastructure/latest/regions/aws-regions.html
 REGIONS = {

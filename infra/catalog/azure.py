@@ -42,10 +42,9 @@ GPUS_EXAMPLE = "NCasT4_v3, NC A100 v4"
 # NC (K80) retired 2023, NCv3 (V100) retired 30 September 2025:
 # https://learn.microsoft.com/azure/virtual-machines/ncv3-nc6s-nc12s-nc24s-retirement
 RETIRED_GPUS = {"k80": "the NC family is retired", "v100": "NCv3 was retired in September 2025"}
-RETIRED_TYPES = {
-    "Standard_NC6s_v3": "V100, NCv3", "Standard_NC12s_v3": "V100, NCv3",
-    "Standard_NC24s_v3": "V100, NCv3", "Standard_NC24rs_v3": "V100, NCv3",
-    "Standard_NC6": "K80, NC", "Standard_NC12": "K80, NC", "Standard_NC24": "K80, NC",
+RETIRED_TYPES = {  # patterns, matched in full
+    r"Standard_NC(6|12|24|24r)s_v3": "V100, NCv3",
+    r"Standard_NC(6|12|24|24r)(_Promo)?": "K80, NC",
 }
 
 # Regions: https://learn.microsoft.com/azure/reliability/regions-list

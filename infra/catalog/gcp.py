@@ -51,7 +51,6 @@ DEFAULT_GPU = "t4"
 GPUS_EXAMPLE = "n1 with nvidia-tesla-t4, g2, a2"
 RETIRED_GPUS = {"k80": "K80 GPUs reached end of support on Compute Engine"}
 RETIRED_TYPES: dict[str, str] = {}
-RETIRED_ACCELERATORS = ("nvidia-tesla-k80",)
 
 # Regions and the zones that sell T4 and L4: https://cloud.google.com/compute/docs/gpus/gpu-regions-zones
 REGIONS = {
