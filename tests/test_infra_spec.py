@@ -78,7 +78,8 @@ def test_every_cloud_lists_only_known_models_with_counts():
 def test_retired_families_are_not_offered():
     offered = [t for cloud in catalog.CLOUDS for f in catalog.table(cloud).GPUS.values()
                for s in f.counts.values() for t in s.values()]
-    assert not [t for t in offered if re.fullmatch(r"p[23]\..*|Standard_NC(6|12|24)r?s_v3|Standard_NC(6|12|24)", t)]
+    retired = r"p[23]\..*|Standard_NC(6|12|24)r?s_v3|Standard_NC(6|12|24)"
+    assert not [t for t in offered if re.fullmatch(retired, t)]
     assert build_spec(cloud="azure", size="Standard_NC64as_T4_v3").machine.gpu_count == 4
     assert "k80" not in {m for c in catalog.CLOUDS for m in catalog.table(c).GPUS}
 
@@ -165,9 +166,9 @@ def test_config_uses_the_same_rules_and_messages():
 
 
 def test_config_rejects_unknown_keys_wrong_types_repeats_and_empty():
-    with pytest.raises(SpecError, match="^Unknown pool setting 'gpus'; valid settings are: name,"):
+    with pytest.raises(SpecError, match=r"^Unknown pool setting 'gpus'; valid settings are: name,"):
         spec_from_config({"name": "a1", "gpus": 1}, {})
-    with pytest.raises(SpecError, match="^Pool 'a1' has a setting of the wrong type"):
+    with pytest.raises(SpecError, match=r"^Pool 'a1' has a setting of the wrong type"):
         spec_from_config({"name": "a1", "count": "many"}, {})
     with pytest.raises(SpecError) as info:
         pools_from_config([{"name": "same"}, {"name": "same", "cloud": "gcp"}], {})
