@@ -94,7 +94,7 @@ def test_backend_url_honours_the_environment(tmp_path):
 
 
 def test_missing_passphrase_is_one_sentence(tmp_path):
-    with pytest.raises(StackError, match="^Set PULUMI_CONFIG_PASSPHRASE"):
+    with pytest.raises(StackError, match=r"^Set PULUMI_CONFIG_PASSPHRASE"):
         up_stack([build_spec()], stack_name="s1", registrar=placeholder_registrar,
                  printer=print, env={}, home=tmp_path, command=FakeCommand())
 
@@ -118,6 +118,6 @@ def test_engine_failure_becomes_one_sentence_without_its_output(tmp_path, env):
 
 def test_missing_pulumi_binary(tmp_path, env, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(StackError, match="^The pulumi CLI is not installed"):
+    with pytest.raises(StackError, match=r"^The pulumi CLI is not installed"):
         up_stack([build_spec()], stack_name="s1", registrar=placeholder_registrar,
                  printer=print, env=env, home=tmp_path)
