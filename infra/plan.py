@@ -28,6 +28,9 @@ _INVOKE_RESULTS: dict[str, dict[str, Any]] = {
     "alicloud:ecs/getImages:getImages": {
         "images": [{"id": f"{PLACEHOLDER}-image-resolved-at-deploy-time"}],
         "ids": [f"{PLACEHOLDER}-image-resolved-at-deploy-time"]},
+    "alicloud:index/getZones:getZones": {
+        "zones": [{"id": f"{PLACEHOLDER}-zone-resolved-at-deploy-time"}],
+        "ids": [f"{PLACEHOLDER}-zone-resolved-at-deploy-time"]},
 }
 
 
@@ -75,6 +78,7 @@ def run_plan(pools: Sequence[RunnerSpec], *, registrar: Registrar = placeholder_
     pulumi.runtime.set_mocks(_mocks(record), project=PROJECT, stack=stack, preview=False)
     pulumi.runtime.test(lambda: program(pools, registrar, clock=clock))()
     record.resources.sort(key=lambda r: (r["name"], r["type"]))
+    record.invokes.sort(key=lambda i: json.dumps(i, sort_keys=True, default=str))
     return record
 
 

@@ -178,6 +178,22 @@ def test_alicloud_inputs():
     assert only(plan, "alicloud:vpc/switch:Switch")["zoneId"] == "us-east-1a"
 
 
+def test_alicloud_native_region_uses_its_own_provider_and_a_zone_lookup():
+    _, plan = plan_for(cloud="alicloud", region="cn-hangzhou", gpu=True)
+    assert only(plan, "pulumi:providers:alicloud")["region"] == "cn-hangzhou"
+    assert only(plan, "alicloud:vpc/switch:Switch")["zoneId"] \
+        == "PLACEHOLDER-zone-resolved-at-deploy-time"
+    zones = [i for i in plan.invokes if i["token"] == "alicloud:index/getZones:getZones"]
+    assert zones[0]["args"]["availableInstanceType"] == "ecs.gn6i-c4g1.xlarge"
+
+
+def test_aws_resources_carry_the_region():
+    _, plan = plan_for(cloud="aws", region="eu-north")
+    assert only(plan, "aws:ec2/instance:Instance")["region"] == "eu-north-1"
+    assert only(plan, "aws:ec2/securityGroup:SecurityGroup")["region"] == "eu-north-1"
+    assert plan.invokes[0]["args"]["region"] == "eu-north-1"
+
+
 def test_alicloud_price_cap():
     _, plan = plan_for(cloud="alicloud", spot=True, max_price=0.3)
     vm = only(plan, "alicloud:ecs/instance:Instance")

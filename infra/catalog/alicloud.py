@@ -60,5 +60,5 @@ DRIVER_COMMANDS = (
 )
 
 
-def default_zone(region: str) -> str:
-    return f"{region}a" if region[-1].isdigit() else f"{region}-a"
+def default_zone(region: str) -> None:
+    return None  # looked up at deploy time: the first zone selling the instance type

@@ -26,6 +26,15 @@ def spot_settings(spec: RunnerSpec) -> dict[str, object]:
     return {"spot_strategy": "SpotWithPriceLimit", "spot_price_limit": spec.max_price}
 
 
+def zone(spec: RunnerSpec, lookup: pulumi.InvokeOutputOptions) -> pulumi.Input[str]:
+    """The zone asked for, or the first one of the region that sells the instance type."""
+    if spec.zone:
+        return spec.zone
+    return alicloud.get_zones_output(
+        available_instance_type=spec.machine.instance_type,
+        available_resource_creation="VSwitch", opts=lookup).ids.apply(lambda ids: ids[0])
+
+
 class AlicloudRunner(pulumi.ComponentResource):
     """One runner machine on Alibaba Cloud ECS."""
 
@@ -36,19 +45,24 @@ class AlicloudRunner(pulumi.ComponentResource):
     def __init__(self, name: str, args: RunnerArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("cml-infra:clouds:AlicloudRunner", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         spec, tags = args.spec, args.tags
+        # Alibaba resources take their region from the provider: one per machine's region.
+        provider = alicloud.Provider(f"{name}-provider", region=spec.region,
+                                     opts=pulumi.ResourceOptions(parent=self))
+        child = pulumi.ResourceOptions(parent=self, provider=provider)
+        lookup = pulumi.InvokeOutputOptions(parent=self, provider=provider)
         vpc = alicloud.vpc.Network(f"{name}-vpc", vpc_name=name, cidr_block="10.0.0.0/16",
                                    tags=tags, opts=child)
         switch = alicloud.vpc.Switch(f"{name}-vswitch", vswitch_name=name, vpc_id=vpc.id,
-                                     cidr_block="10.0.0.0/24", zone_id=spec.zone, tags=tags,
+                                     cidr_block="10.0.0.0/24", zone_id=zone(spec, lookup),
+                                     tags=tags,
                                      opts=child)
         group = alicloud.ecs.SecurityGroup(
             f"{name}-sg", security_group_name=name, vpc_id=vpc.id, tags=tags,
             description=f"cml-infra runner {name}: no inbound rules", opts=child)
         image: pulumi.Input[str] = spec.image or alicloud.ecs.get_images_output(
             name_regex=table.IMAGE_NAME_REGEX, owners="system", most_recent=True,
-            opts=pulumi.InvokeOutputOptions(parent=self)).images.apply(lambda found: found[0].id)
+            opts=lookup).images.apply(lambda found: found[0].id)
         vm = alicloud.ecs.Instance(
             f"{name}-vm", instance_name=name, instance_type=spec.machine.instance_type,
             image_id=image, vswitch_id=switch.id, security_groups=[group.id],

@@ -48,15 +48,16 @@ class AwsRunner(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         spec, tags = args.spec, args.tags
         group = aws.ec2.SecurityGroup(
-            f"{name}-sg", description=f"cml-infra runner {name}: no inbound traffic",
+            f"{name}-sg", region=spec.region,
+            description=f"cml-infra runner {name}: no inbound traffic",
             ingress=[], egress=[{"protocol": "-1", "from_port": 0, "to_port": 0,
                                  "cidr_blocks": ["0.0.0.0/0"], "ipv6_cidr_blocks": ["::/0"]}],
             tags=tags, opts=child)
         ami: pulumi.Input[str] = spec.image if spec.image and spec.image.startswith("ami-") \
-            else aws.ssm.get_parameter_output(name=image_parameter(spec),
+            else aws.ssm.get_parameter_output(name=image_parameter(spec), region=spec.region,
                                               opts=pulumi.InvokeOutputOptions(parent=self)).value
         vm = aws.ec2.Instance(
-            f"{name}-vm", ami=ami, instance_type=spec.machine.instance_type,
+            f"{name}-vm", region=spec.region, ami=ami, instance_type=spec.machine.instance_type,
             user_data=args.user_data, user_data_replace_on_change=True,
             instance_initiated_shutdown_behavior="terminate",
             # IMDSv2 only; hop limit 2 so that job containers reach it too:
