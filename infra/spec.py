@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from infra import catalog
 from infra.catalog import Machine
@@ -229,4 +229,3 @@ def check_unique(pools: Sequence[RunnerSpec]) -> None:
         seen.add(pool.name)
 
 
-SPEC_FIELDS = tuple(f.name for f in fields(RunnerSpec))

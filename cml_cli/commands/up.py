@@ -53,6 +53,8 @@ def up(
         help="Machine identity for bucket access (profile, account, role).")] = None,
     image: Annotated[str | None, typer.Option(help="Native image overriding the "
                                                       "GPU-ready default.")] = None,
+    extra_command: Annotated[list[str] | None, typer.Option(
+        help="Shell command to run before the runner starts (repeatable).")] = None,
     stack: Annotated[str | None, typer.Option(help="Stack (default: the pool name).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; create "
                                                             "nothing.")] = False,
@@ -65,7 +67,7 @@ def up(
         gpu_model=gpu_model, gpu_count=gpu_count, spot=spot, max_price=max_price,
         disk_size=disk_size, labels=labels, forge=forge.value, repo=repo, forge_url=forge_url,
         idle_timeout=idle_timeout, max_runtime=max_runtime, count=count, identity=identity,
-        image=image)
+        image=image, extra_commands=extra_command or ())
     if dry_run:
         from infra.plan import render_json, render_tree, run_plan
 

@@ -16,14 +16,12 @@ from infra.clouds.common import RunnerArgs, b64, iso, outputs
 from infra.spec import RunnerSpec
 
 
-def spot_settings(spec: RunnerSpec) -> dict[str, object]:
+def spot_strategy(spec: RunnerSpec) -> str:
     """Pay-as-you-go, optionally spot at market price or below a cap:
     https://www.alibabacloud.com/help/en/ecs/user-guide/spot-instances"""
     if not spec.spot:
-        return {"spot_strategy": "NoSpot"}
-    if spec.max_price is None:
-        return {"spot_strategy": "SpotAsPriceGo"}
-    return {"spot_strategy": "SpotWithPriceLimit", "spot_price_limit": spec.max_price}
+        return "NoSpot"
+    return "SpotAsPriceGo" if spec.max_price is None else "SpotWithPriceLimit"
 
 
 def zone(spec: RunnerSpec, lookup: pulumi.InvokeOutputOptions) -> pulumi.Input[str]:
@@ -66,7 +64,8 @@ class AlicloudRunner(pulumi.ComponentResource):
         vm = alicloud.ecs.Instance(
             f"{name}-vm", instance_name=name, instance_type=spec.machine.instance_type,
             image_id=image, vswitch_id=switch.id, security_groups=[group.id],
-            instance_charge_type="PostPaid", **spot_settings(spec),  # type: ignore[arg-type]
+            instance_charge_type="PostPaid", spot_strategy=spot_strategy(spec),
+            spot_price_limit=spec.max_price if spec.spot else None,
             user_data=pulumi.Output.from_input(args.user_data).apply(b64),
             auto_release_time=iso(args.expires_at),
             system_disk_category="cloud_essd", system_disk_size=spec.disk_size_gb,

@@ -6,6 +6,9 @@ resource group and nothing else (the fourth kill switch after the runner and the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import pulumi
 from pulumi_azure_native import authorization, compute, managedidentity, network, resources
 
@@ -29,16 +32,13 @@ def throwaway_ssh_key() -> str:
                             serialization.PublicFormat.OpenSSH).decode()
 
 
-def spot_settings(spec: RunnerSpec) -> dict[str, object]:
-    """Spot priority, evicted by deletion, capped at the asked price or on-demand (-1):
-    https://learn.microsoft.com/azure/virtual-machines/spot-vms"""
-    if not spec.spot:
-        return {"priority": "Regular"}
-    return {"priority": "Spot", "eviction_policy": "Delete",
-            "billing_profile": {"max_price": spec.max_price or -1}}
+def billing(spec: RunnerSpec) -> compute.BillingProfileArgsDict | None:
+    """Spot machines are capped at the asked price, or at the on-demand price (-1):
+    https://learn.microsoft.com/azure/virtual-machines/spot-vms#pricing"""
+    return {"max_price": spec.max_price or -1} if spec.spot else None
 
 
-def first_private_ip(configurations: list | None) -> str:
+def first_private_ip(configurations: Sequence[Any] | None) -> str:
     first = (configurations or [None])[0]
     return getattr(first, "private_ip_address", None) or ""
 
@@ -81,7 +81,9 @@ class AzureRunner(pulumi.ComponentResource):
                 {"id": nic.id, "primary": True, "delete_option": "Delete"}]},
             identity={"type": "UserAssigned",
                       "user_assigned_identities": identities(identity.id, spec)},
-            **spot_settings(spec),  # type: ignore[arg-type]
+            # Spot machines are deleted, not deallocated, when evicted.
+            priority="Spot" if spec.spot else "Regular",
+            eviction_policy="Delete" if spec.spot else None, billing_profile=billing(spec),
             opts=child)
         if spec.machine.gpu_count:
             self._driver(name, group, vm, spec, tags)
