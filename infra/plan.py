@@ -115,15 +115,21 @@ def _short(value: Any, width: int = 70) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
+def _owner(name: str, parents: list[str]) -> str | None:
+    """The component a child belongs to: the longest component name prefixing it."""
+    owners = [p for p in parents if name.startswith(p + "-")]
+    return max(owners, key=len) if owners else None
+
+
 def render_tree(plan: Plan) -> str:
     """A readable tree: each component, its children, and their inputs."""
     resources = [{**r, "inputs": masked(r["inputs"])} for r in plan.resources]
-    parents = [r for r in resources if r["type"].startswith("cml-infra:")]
+    parents = [r["name"] for r in resources if r["type"].startswith("cml-infra:")]
     lines = [f"Plan: {len(resources)} resources would be created (nothing was created)."]
-    for parent in parents:
+    for parent in [r for r in resources if r["name"] in parents]:
         lines.append(f"{parent['name']}  ({parent['type']})")
-        children = [r for r in resources if r["name"].startswith(parent["name"] + "-")
-                    and r is not parent and r not in parents]
+        children = [r for r in resources if r["name"] not in parents
+                    and _owner(r["name"], parents) == parent["name"]]
         for n, child in enumerate(children):
             last = n == len(children) - 1
             lines.append(f"{'└─' if last else '├─'} {child['name']}  ({child['type']})")

@@ -109,6 +109,18 @@ def test_real_up_without_registrar_says_to_use_dry_run(tmp_path):
     assert "run with --dry-run" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_tree_attributes_children_to_the_longest_component_name():
+    pools = [build_spec(name="ab", count=2), build_spec(name="ab-1")]
+    tree = render_tree(run_plan(pools, clock=lambda: NOW, stack="dev"))
+    components = [line for line in tree.splitlines() if "(cml-infra:clouds:" in line]
+    assert components == ["ab-0  (cml-infra:clouds:AwsRunner)",
+                          "ab-1  (cml-infra:clouds:AwsRunner)",
+                          "ab-1-0  (cml-infra:clouds:AwsRunner)"]
+    block_ab1 = tree.split("ab-1  (")[1].split("ab-1-0  (")[0]
+    assert "ab-1-vm" in block_ab1 and "ab-1-0-vm" not in block_ab1
+    assert tree.count("(aws:ec2/instance:Instance)") == 3
+
+
 @pytest.mark.parametrize("cloud", catalog.CLOUDS)
 def test_golden_plan(cloud, golden):
     spec = build_spec(name="gpu", cloud=cloud, gpu=True, spot=True, repo="acme/models",
