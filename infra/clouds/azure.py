@@ -32,6 +32,29 @@ def throwaway_ssh_key() -> str:
                             serialization.PublicFormat.OpenSSH).decode()
 
 
+def storage(spec: RunnerSpec) -> compute.StorageProfileArgsDict:
+    """Ubuntu on a premium disk deleted with the VM (managed disks are encrypted at rest)."""
+    image = table.IMAGE
+    return {"image_reference": {"publisher": image["publisher"], "offer": image["offer"],
+                                "sku": image["sku"], "version": image["version"]},
+            "os_disk": {"create_option": "FromImage", "delete_option": "Delete",
+                        "disk_size_gb": spec.disk_size_gb,
+                        "managed_disk": {"storage_account_type": "Premium_LRS"}}}
+
+
+def os_profile(name: str, user_data: pulumi.Input[str]) -> compute.OSProfileArgsDict:
+    """Custom data (base64) and key-only login with a key nobody holds."""
+    return {"computer_name": name, "admin_username": ADMIN_USER,
+            "custom_data": pulumi.Output.from_input(user_data).apply(b64),
+            "linux_configuration": {"disable_password_authentication": True, "ssh": {
+                "public_keys": [{"path": f"/home/{ADMIN_USER}/.ssh/authorized_keys",
+                                 "key_data": throwaway_ssh_key()}]}}}
+
+
+def nic_profile(nic_id: pulumi.Input[str]) -> compute.NetworkProfileArgsDict:
+    return {"network_interfaces": [{"id": nic_id, "primary": True, "delete_option": "Delete"}]}
+
+
 def billing(spec: RunnerSpec) -> compute.BillingProfileArgsDict | None:
     """Spot machines are capped at the asked price, or at the on-demand price (-1):
     https://learn.microsoft.com/azure/virtual-machines/spot-vms#pricing"""
@@ -43,8 +66,11 @@ def first_private_ip(configurations: Sequence[Any] | None) -> str:
     return getattr(first, "private_ip_address", None) or ""
 
 
-def identities(own: pulumi.Input[str], spec: RunnerSpec) -> list[pulumi.Input[str]]:
-    return [own, spec.identity] if spec.identity else [own]
+def identities(own: pulumi.Input[str],
+               spec: RunnerSpec) -> compute.VirtualMachineIdentityArgsDict:
+    """The self-delete identity, plus the team's identity for data access when given."""
+    ids: list[pulumi.Input[str]] = [own, spec.identity] if spec.identity else [own]
+    return {"type": compute.ResourceIdentityType.USER_ASSIGNED, "user_assigned_identities": ids}
 
 
 class AzureRunner(pulumi.ComponentResource):
@@ -68,19 +94,9 @@ class AzureRunner(pulumi.ComponentResource):
         vm = compute.VirtualMachine(
             f"{name}-vm", resource_group_name=group.name, location=where, tags=tags,
             hardware_profile={"vm_size": spec.machine.instance_type},
-            storage_profile={"image_reference": table.IMAGE, "os_disk": {
-                "create_option": "FromImage", "delete_option": "Delete",
-                "disk_size_gb": spec.disk_size_gb,
-                "managed_disk": {"storage_account_type": "Premium_LRS"}}},
-            os_profile={"computer_name": name, "admin_username": ADMIN_USER,
-                        "custom_data": pulumi.Output.from_input(args.user_data).apply(b64),
-                        "linux_configuration": {"disable_password_authentication": True, "ssh": {
-                            "public_keys": [{"path": f"/home/{ADMIN_USER}/.ssh/authorized_keys",
-                                             "key_data": throwaway_ssh_key()}]}}},
-            network_profile={"network_interfaces": [
-                {"id": nic.id, "primary": True, "delete_option": "Delete"}]},
-            identity={"type": "UserAssigned",
-                      "user_assigned_identities": identities(identity.id, spec)},
+            storage_profile=storage(spec), os_profile=os_profile(name, args.user_data),
+            network_profile=nic_profile(nic.id),
+            identity=identities(identity.id, spec),
             # Spot machines are deleted, not deallocated, when evicted.
             priority="Spot" if spec.spot else "Regular",
             eviction_policy="Delete" if spec.spot else None, billing_profile=billing(spec),
