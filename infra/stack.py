@@ -9,10 +9,12 @@ thread and are handed to the printer on the calling thread through a queue.
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,14 @@ PROJECT = "cml-infra"
 DEFAULT_HOME = Path("~/.cml-infra")
 INSTALL_URL = "https://www.pulumi.com/docs/iac/download-install/"
 Printer = Callable[[str], None]
+# Errors meaning "no capacity of this kind right now", per cloud:
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/troubleshooting-launch.html#troubleshooting-launch-capacity
+# https://cloud.google.com/compute/docs/troubleshooting/troubleshooting-resource-availability
+# https://learn.microsoft.com/troubleshoot/azure/virtual-machines/windows/allocation-failure
+# https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-runinstances
+CAPACITY_ERRORS = ("InsufficientInstanceCapacity", "MaxSpotInstanceCountExceeded",
+                   "ZONE_RESOURCE_POOL_EXHAUSTED", "STOCKOUT", "SkuNotAvailable",
+                   "AllocationFailed", "ZonalAllocationFailed", "OperationDenied.NoStock")
 
 
 def backend_url(env: Mapping[str, str], home: Path) -> str:
@@ -89,13 +99,43 @@ def _run_streaming(operation: Callable[[Callable[[Any], None]], Any], printer: P
     return outcome["result"]
 
 
+def capacity_short(error: Exception) -> bool:
+    """Whether the engine failed for lack of (spot) capacity, worth an on-demand retry."""
+    return any(code in str(error) for code in CAPACITY_ERRORS)
+
+
 def up_stack(pools: Sequence[RunnerSpec], *, stack_name: str, registrar: Registrar,
              printer: Printer, env: Mapping[str, str] | None = None,
              home: Path = DEFAULT_HOME, command: Any | None = None) -> dict[str, Any]:
-    """Create or update the stack holding `pools`; return its outputs."""
+    """Create or update the stack holding `pools`; when spot capacity is short, retry the
+    spot pools on demand once. Returns the stack's outputs."""
     from pulumi import automation as auto
 
-    env = os.environ if env is None else env
+    run = functools.partial(_up_once, stack_name=stack_name, registrar=registrar,
+                            printer=printer, env=os.environ if env is None else env,
+                            home=home, command=command)
+    try:
+        return run(pools)
+    except auto.CommandError as exc:
+        if not (capacity_short(exc) and any(pool.spot for pool in pools)):
+            raise _engine_failure(stack_name) from None
+    printer("spot capacity is short; retrying on demand")
+    try:
+        return run([replace(pool, spot=False, max_price=None) for pool in pools])
+    except auto.CommandError:
+        raise _engine_failure(stack_name) from None
+
+
+def _engine_failure(stack_name: str) -> StackError:
+    return StackError(f"Pulumi could not update stack {stack_name}; the lines above say why, "
+                      "and --debug shows the engine's full output.")
+
+
+def _up_once(pools: Sequence[RunnerSpec], *, stack_name: str, registrar: Registrar,
+             printer: Printer, env: Mapping[str, str], home: Path,
+             command: Any | None) -> dict[str, Any]:
+    from pulumi import automation as auto
+
     try:
         stack = auto.create_or_select_stack(
             stack_name, project_name=PROJECT, program=lambda: program(pools, registrar),
@@ -107,7 +147,4 @@ def up_stack(pools: Sequence[RunnerSpec], *, stack_name: str, registrar: Registr
     except auto.ConcurrentUpdateError:
         raise StackError(f"Stack {stack_name} is being updated by another run; wait for it "
                          "to finish, or run 'pulumi cancel' if that run died.") from None
-    except auto.CommandError:
-        raise StackError(f"Pulumi could not update stack {stack_name}; the lines above say "
-                         "why, and --debug shows the engine's full output.") from None
     return {key: value.value for key, value in result.outputs.items()}

@@ -31,12 +31,13 @@ EVENTS = [
 class FakeCommand(PulumiCommand):
     """Records every invocation; `up` writes engine events to the event log it is given."""
 
-    def __init__(self, fail_with: str = "") -> None:
+    def __init__(self, fail_with: str = "", failures: int = 99) -> None:
         self.command = "pulumi"
         self.version = VersionInfo(3, 200, 0)  # file-based event log
         self.calls: list[list[str]] = []
         self.envs: list[dict[str, str]] = []
         self.fail_with = fail_with
+        self.failures = failures
         self.stacks: set[str] = set()
 
     def run(self, args, cwd, additional_env, on_output=None, on_error=None):
@@ -47,7 +48,8 @@ class FakeCommand(PulumiCommand):
             raise create_command_error(CommandResult("", f"no stack named '{name}' found", 255))
         if args[:2] == ["stack", "init"]:
             self.stacks.add(args[args.index("--stack") + 1] if "--stack" in args else args[2])
-        if self.fail_with and args[0] == "up":
+        if self.fail_with and args[0] == "up" and self.failures > 0:
+            self.failures -= 1
             raise create_command_error(CommandResult("", self.fail_with, 255))
         if args[0] == "up" and "--event-log" in args:
             path = Path(args[args.index("--event-log") + 1])
@@ -121,3 +123,23 @@ def test_missing_pulumi_binary(tmp_path, env, monkeypatch):
     with pytest.raises(StackError, match=r"^The pulumi CLI is not installed"):
         up_stack([build_spec()], stack_name="s1", registrar=placeholder_registrar,
                  printer=print, env=env, home=tmp_path)
+
+
+def test_spot_capacity_shortage_retries_on_demand_once(tmp_path, env):
+    fake = FakeCommand(fail_with="error: InsufficientInstanceCapacity: no g4dn", failures=1)
+    lines: list[str] = []
+    outputs = up_stack([build_spec(name="gpu", gpu=True, spot=True, max_price=0.4)],
+                       stack_name="gpu", registrar=placeholder_registrar,
+                       printer=lines.append, env=env, home=tmp_path, command=fake)
+    assert outputs == {"gpu-0": {"instance_id": "i-1"}}
+    assert "spot capacity is short; retrying on demand" in lines
+    assert len([call for call in fake.calls if call[0] == "up"]) == 2
+
+
+def test_on_demand_shortage_is_not_retried(tmp_path, env):
+    fake = FakeCommand(fail_with="error: InsufficientInstanceCapacity: no g4dn")
+    with pytest.raises(StackError, match=r"^Pulumi could not update stack gpu;"):
+        up_stack([build_spec(name="gpu", gpu=True)], stack_name="gpu",
+                 registrar=placeholder_registrar, printer=lambda line: None, env=env,
+                 home=tmp_path, command=fake)
+    assert len([call for call in fake.calls if call[0] == "up"]) == 1
