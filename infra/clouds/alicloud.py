@@ -53,8 +53,7 @@ class AlicloudRunner(pulumi.ComponentResource):
                                    tags=tags, opts=child)
         switch = alicloud.vpc.Switch(f"{name}-vswitch", vswitch_name=name, vpc_id=vpc.id,
                                      cidr_block="10.0.0.0/24", zone_id=zone(spec, lookup),
-                                     tags=tags,
-                                     opts=child)
+                                     tags=tags, opts=child)
         group = alicloud.ecs.SecurityGroup(
             f"{name}-sg", security_group_name=name, vpc_id=vpc.id, tags=tags,
             description=f"cml-infra runner {name}: no inbound rules", opts=child)
