@@ -23,7 +23,7 @@ INFRA_PANEL = "Infrastructure"
 REPORTING_PANEL = "Reporting"
 
 # Modules under cml_cli.commands, each with a `register(app)` function.
-COMMAND_MODULES: tuple[str, ...] = ("comment", "check", "metrics", "plot")
+COMMAND_MODULES: tuple[str, ...] = ("up", "comment", "check", "metrics", "plot")
 
 class PanelGroup(TyperGroup):
     """Lists commands under their help panel (Infrastructure, Reporting) in plain-text help."""

@@ -1,0 +1,68 @@
+"""Azure: portable sizes, GPU VM sizes and regions as native names.
+
+GPU sizes: https://learn.microsoft.com/azure/virtual-machines/sizes/overview#gpu-accelerated
+"""
+
+from __future__ import annotations
+
+from infra.catalog import GpuFamily
+
+# General purpose, for runners without a GPU: https://learn.microsoft.com/azure/virtual-machines/sizes/general-purpose/dsv5-series
+CPU_SIZES = {"s": "Standard_D2s_v5", "m": "Standard_D4s_v5", "l": "Standard_D8s_v5",
+             "xl": "Standard_D16s_v5"}
+
+GPUS = {
+    # NCasT4_v3: https://learn.microsoft.com/azure/virtual-machines/sizes/gpu-accelerated/ncast4v3-series
+    "t4": GpuFamily({
+        1: {"s": "Standard_NC4as_T4_v3", "m": "Standard_NC8as_T4_v3",
+            "l": "Standard_NC16as_T4_v3"},
+        4: {"xl": "Standard_NC64as_T4_v3"},
+    }),
+    # NVadsA10_v5, full-GPU sizes only; the driver extension installs GRID for this family:
+    # https://learn.microsoft.com/azure/virtual-machines/sizes/gpu-accelerated/nvadsa10v5-series
+    "a10": GpuFamily({1: {"l": "Standard_NV36ads_A10_v5"}, 2: {"xl": "Standard_NV72ads_A10_v5"}},
+                     driver="grid"),
+    # ND A100 v4, A100 40 GB: https://learn.microsoft.com/azure/virtual-machines/sizes/gpu-accelerated/nda100v4-series
+    "a100": GpuFamily({8: {"xl": "Standard_ND96asr_v4"}}),
+    # NC A100 v4 (A100 80 GB PCIe): https://learn.microsoft.com/azure/virtual-machines/sizes/gpu-accelerated/nca100v4-series
+    # and NDm A100 v4: https://learn.microsoft.com/azure/virtual-machines/sizes/gpu-accelerated/ndma100v4-series
+    "a100-80gb": GpuFamily({
+        1: {"l": "Standard_NC24ads_A100_v4"}, 2: {"xl": "Standard_NC48ads_A100_v4"},
+        4: {"xl": "Standard_NC96ads_A100_v4"}, 8: {"xl": "Standard_ND96amsr_A100_v4"},
+    }),
+    # NCads H100 v5: https://learn.microsoft.com/azure/virtual-machines/sizes/gpu-accelerated/nccadsh100v5-series
+    # and ND H100 v5: https://learn.microsoft.com/azure/virtual-machines/sizes/gpu-accelerated/ndh100v5-series
+    "h100": GpuFamily({
+        1: {"l": "Standard_NC40ads_H100_v5"}, 2: {"xl": "Standard_NC80adis_H100_v5"},
+        8: {"xl": "Standard_ND96isr_H100_v5"},
+    }),
+}
+DEFAULT_GPU = "t4"
+GPUS_EXAMPLE = "NCasT4_v3, NC A100 v4"
+# NC (K80) retired 2023, NCv3 (V100) retired 30 September 2025:
+# https://learn.microsoft.com/azure/virtual-machines/ncv3-nc6s-nc12s-nc24s-retirement
+RETIRED_GPUS = {"k80": "the NC family is retired", "v100": "NCv3 was retired in September 2025"}
+RETIRED_TYPES = {  # patterns, matched in full
+    r"Standard_NC(6|12|24|24r)s_v3": "V100, NCv3",
+    r"Standard_NC(6|12|24|24r)(_Promo)?": "K80, NC",
+}
+
+# Regions: https://learn.microsoft.com/azure/reliability/regions-list
+REGIONS = {
+    "us-east": ("eastus", None),
+    "us-west": ("westus2", None),
+    "eu-west": ("westeurope", None),
+    "eu-north": ("swedencentral", None),
+    "ap-southeast": ("southeastasia", None),
+}
+NATIVE_REGION = r"[a-z]+[a-z0-9]*"
+REGION_EXAMPLE = "eastus"
+
+# Canonical Ubuntu 22.04, Gen2; GPU drivers come from the NvidiaGpuDriverLinux extension:
+# https://learn.microsoft.com/azure/virtual-machines/extensions/hpccompute-gpu-linux
+IMAGE = {"publisher": "Canonical", "offer": "0001-com-ubuntu-server-jammy",
+         "sku": "22_04-lts-gen2", "version": "latest"}
+
+
+def default_zone(region: str) -> None:
+    return None

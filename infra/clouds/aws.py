@@ -1,0 +1,75 @@
+"""AWS: one EC2 instance with a security group that admits nothing.
+
+Kill switches: instance-initiated shutdown terminates it, and the startup script schedules
+that shutdown at the maximum runtime. https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/terminating-instances.html
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.catalog import aws as table
+from infra.clouds.common import RunnerArgs, iso, outputs
+from infra.spec import RunnerSpec
+
+
+def image_parameter(spec: RunnerSpec) -> str:
+    """The SSM parameter holding the AMI: the Deep Learning AMI for GPUs, Ubuntu otherwise."""
+    if spec.image and spec.image.startswith("/"):
+        return spec.image
+    return table.GPU_IMAGE if spec.machine.gpu_count else table.CPU_IMAGE
+
+
+def market_options(spec: RunnerSpec) -> aws.ec2.InstanceInstanceMarketOptionsArgsDict | None:
+    """One-time spot request that terminates on interruption:
+    https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-requests.html"""
+    if not spec.spot:
+        return None
+    spot: aws.ec2.InstanceInstanceMarketOptionsSpotOptionsArgsDict = {
+        "spot_instance_type": "one-time",
+        "instance_interruption_behavior": "terminate",
+    }
+    if spec.max_price is not None:
+        spot["max_price"] = f"{spec.max_price:g}"
+    return {"market_type": "spot", "spot_options": spot}
+
+
+class AwsRunner(pulumi.ComponentResource):
+    """One runner machine on EC2."""
+
+    instance_id: pulumi.Output[str]
+    private_ip: pulumi.Output[str]
+    expires_at: pulumi.Output[str]
+
+    def __init__(self, name: str, args: RunnerArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("cml-infra:clouds:AwsRunner", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        spec, tags = args.spec, args.tags
+        group = aws.ec2.SecurityGroup(
+            f"{name}-sg", region=spec.region,
+            description=f"cml-infra runner {name}: no inbound traffic",
+            ingress=[], egress=[{"protocol": "-1", "from_port": 0, "to_port": 0,
+                                 "cidr_blocks": ["0.0.0.0/0"], "ipv6_cidr_blocks": ["::/0"]}],
+            tags=tags, opts=child)
+        ami: pulumi.Input[str] = spec.image if spec.image and spec.image.startswith("ami-") \
+            else aws.ssm.get_parameter_output(name=image_parameter(spec), region=spec.region,
+                                              opts=pulumi.InvokeOutputOptions(parent=self)).value
+        vm = aws.ec2.Instance(
+            f"{name}-vm", region=spec.region, ami=ami, instance_type=spec.machine.instance_type,
+            user_data=args.user_data, user_data_replace_on_change=True,
+            instance_initiated_shutdown_behavior="terminate",
+            # IMDSv2 only; hop limit 2 so that job containers reach it too:
+            # https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/configuring-IMDS-existing-instances.html
+            metadata_options={"http_tokens": "required", "http_endpoint": "enabled",
+                              "http_put_response_hop_limit": 2},
+            root_block_device={"volume_size": spec.disk_size_gb, "volume_type": "gp3",
+                               "encrypted": True, "delete_on_termination": True},
+            vpc_security_group_ids=[group.id], iam_instance_profile=spec.identity,
+            instance_market_options=market_options(spec), tags=tags, volume_tags=tags,
+            opts=child)
+        self.instance_id = vm.id
+        self.private_ip = vm.private_ip
+        self.expires_at = pulumi.Output.from_input(iso(args.expires_at))
+        self.register_outputs(outputs(vm.id, vm.private_ip, args.expires_at))

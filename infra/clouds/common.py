@@ -1,0 +1,82 @@
+"""What every runner component shares: its arguments, tags and expiry, as pure functions.
+
+Nothing here imports Pulumi at run time, so the helpers test without an engine.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from infra.spec import RunnerSpec
+
+if TYPE_CHECKING:
+    import pulumi
+
+Clock = Callable[[], datetime]
+TAG_POOL = "cml-infra-pool"
+TAG_STACK = "cml-infra-stack"
+TAG_EXPIRES = "cml-infra-expires"
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def expiry(clock: Clock, max_runtime_s: int) -> datetime:
+    """When the machine must be gone: now plus the maximum runtime, whole seconds, UTC."""
+    now = clock().astimezone(timezone.utc).replace(microsecond=0)
+    return now + timedelta(seconds=max_runtime_s)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def tags_for(pool: str, stack: str, expires_at: datetime) -> dict[str, str]:
+    """Tags for AWS, Azure and Alibaba Cloud: pool, stack and expiry (ISO 8601, UTC)."""
+    return {TAG_POOL: pool, TAG_STACK: stack, TAG_EXPIRES: iso(expires_at)}
+
+
+def gcp_labels(pool: str, stack: str, expires_at: datetime) -> dict[str, str]:
+    """GCP labels allow only lowercase letters, digits, `_` and `-`, 63 characters:
+    https://cloud.google.com/compute/docs/labeling-resources#requirements"""
+    def clean(value: str) -> str:
+        return re.sub(r"[^a-z0-9_-]", "-", value.lower())[:63]
+
+    stamp = expires_at.astimezone(timezone.utc).strftime("%Y%m%dt%H%M%Sz")
+    return {TAG_POOL: clean(pool), TAG_STACK: clean(stack), TAG_EXPIRES: stamp}
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+@dataclass(frozen=True)
+class RunnerArgs:
+    """The same arguments for every cloud's component."""
+
+    spec: RunnerSpec
+    """The validated pool this machine belongs to."""
+    index: int
+    """Position of the machine in its pool, from 0."""
+    user_data: pulumi.Input[str] = field(repr=False)
+    """The rendered startup script, a Pulumi secret (it carries a single-use registration)."""
+    stack: str
+    """Name of the Pulumi stack, for tags."""
+    expires_at: datetime
+    """When the machine must be gone; the cloud's own expiry is set from it where one exists."""
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return tags_for(self.spec.name, self.stack, self.expires_at)
+
+
+def outputs(instance_id: Any, private_ip: Any, expires_at: datetime) -> dict[str, Any]:
+    """The outputs every component registers, under the same names."""
+    return {"instance_id": instance_id, "private_ip": private_ip,
+            "expires_at": iso(expires_at)}

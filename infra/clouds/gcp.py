@@ -1,0 +1,94 @@
+"""Google Cloud: one Compute Engine VM on its own network, which has no firewall rules.
+
+Kill switches: `maxRunDuration` with `instanceTerminationAction: DELETE` deletes the VM at the
+maximum runtime: https://cloud.google.com/compute/docs/instances/limit-vm-runtime
+A network without firewall rules admits no inbound traffic (the implied deny-ingress rule):
+https://cloud.google.com/firewall/docs/firewalls#default_firewall_rules
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_gcp as gcp
+
+from infra.catalog import gcp as table
+from infra.clouds.common import RunnerArgs, gcp_labels, iso, outputs
+from infra.spec import RunnerSpec
+
+
+def image_source(spec: RunnerSpec) -> tuple[str, str] | None:
+    """(project, family) of the image to look up, or None for a native image name."""
+    image = spec.image or (table.GPU_IMAGE if spec.machine.gpu_count else table.CPU_IMAGE)
+    project, _, family = image.partition("/")
+    return (project, family) if family and "/" not in family else None
+
+
+def scheduling(spec: RunnerSpec) -> gcp.compute.InstanceSchedulingArgsDict:
+    """GPUs cannot live-migrate, Spot when asked, and deletion at the maximum runtime:
+    https://cloud.google.com/compute/docs/instances/spot#terminate-spot"""
+    result: gcp.compute.InstanceSchedulingArgsDict = {
+        "instance_termination_action": "DELETE",
+        "max_run_duration": {"seconds": spec.max_runtime_s},
+        "provisioning_model": "SPOT" if spec.spot else "STANDARD",
+        "preemptible": spec.spot,
+        "automatic_restart": False,
+    }
+    if spec.machine.gpu_count:
+        # https://cloud.google.com/compute/docs/gpus/create-vm-with-gpus#gpu-vm-limitations
+        result["on_host_maintenance"] = "TERMINATE"
+    return result
+
+
+def accelerators(spec: RunnerSpec) -> list[gcp.compute.InstanceGuestAcceleratorArgsDict]:
+    """Only N1 machines take attached GPUs; A2, A3 and G2 have them built in."""
+    if not spec.machine.accelerator:
+        return []
+    return [{"type": spec.machine.accelerator, "count": spec.machine.gpu_count}]
+
+
+class GcpRunner(pulumi.ComponentResource):
+    """One runner machine on Compute Engine."""
+
+    instance_id: pulumi.Output[str]
+    private_ip: pulumi.Output[str]
+    expires_at: pulumi.Output[str]
+
+    def __init__(self, name: str, args: RunnerArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("cml-infra:clouds:GcpRunner", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        spec = args.spec
+        labels = gcp_labels(spec.name, args.stack, args.expires_at)
+        network = gcp.compute.Network(f"{name}-net", auto_create_subnetworks=False,
+                                      description=f"cml-infra runner {name}", opts=child)
+        subnet = gcp.compute.Subnetwork(f"{name}-subnet", network=network.id,
+                                        region=spec.region, ip_cidr_range="10.64.0.0/24",
+                                        opts=child)
+        source = image_source(spec)
+        image: pulumi.Input[str] = gcp.compute.get_image_output(
+            family=source[1], project=source[0],
+            opts=pulumi.InvokeOutputOptions(parent=self)).self_link if source else str(spec.image)
+        metadata: dict[str, pulumi.Input[str]] = {"block-project-ssh-keys": "true"}
+        if spec.machine.gpu_count:
+            # Deep Learning VM images install the driver at first boot when asked:
+            # https://cloud.google.com/deep-learning-vm/docs/cli#creating_an_instance_with_one_or_more_gpus
+            metadata["install-nvidia-driver"] = "True"
+        vm = gcp.compute.Instance(
+            f"{name}-vm", machine_type=spec.machine.instance_type, zone=spec.zone,
+            boot_disk={"auto_delete": True, "initialize_params": {
+                "image": image, "size": spec.disk_size_gb, "type": "pd-balanced",
+                "labels": labels}},
+            # An ephemeral external address for egress only; no rule admits inbound traffic.
+            network_interfaces=[{"subnetwork": subnet.id, "access_configs": [{}]}],
+            guest_accelerators=accelerators(spec), scheduling=scheduling(spec),
+            # Kept apart from `metadata` so that only the script is secret in state and plans.
+            metadata_startup_script=args.user_data, metadata=metadata, labels=labels,
+            service_account={"email": spec.identity, "scopes": ["cloud-platform"]}
+            if spec.identity else None,
+            shielded_instance_config={"enable_integrity_monitoring": True,
+                                      "enable_vtpm": True},
+            opts=child)
+        self.instance_id = vm.instance_id
+        self.private_ip = vm.network_interfaces.apply(lambda nics: nics[0].network_ip or "")
+        self.expires_at = pulumi.Output.from_input(iso(args.expires_at))
+        self.register_outputs(outputs(self.instance_id, self.private_ip, args.expires_at))

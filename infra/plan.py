@@ -1,0 +1,138 @@
+"""The offline plan: the real program under Pulumi's mock runtime, recorded, not deployed.
+
+Every resource is recorded as `{type, name, inputs}` with the inputs exactly as the engine
+would receive them (camelCase wire names); image look-ups and other invokes answer with
+values marked PLACEHOLDER. No credentials, no `pulumi` binary, no network.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from infra.clouds.common import Clock, utc_now
+from infra.program import PLACEHOLDER, Registrar, placeholder_registrar, program
+from infra.spec import RunnerSpec
+
+PROJECT = "cml-infra"
+SECRET_MASK = "[secret]"
+# Realistic outputs for the resources and invokes the components read back; a missing
+# output would silently drop the inputs that depend on it.
+_INVOKE_RESULTS: dict[str, dict[str, Any]] = {
+    "aws:ssm/getParameter:getParameter": {
+        "value": f"ami-{PLACEHOLDER}-resolved-at-deploy-time", "type": "String", "version": 1},
+    "gcp:compute/getImage:getImage": {
+        "selfLink": f"{PLACEHOLDER}-image-resolved-at-deploy-time", "name": PLACEHOLDER},
+    "alicloud:ecs/getImages:getImages": {
+        "images": [{"id": f"{PLACEHOLDER}-image-resolved-at-deploy-time"}],
+        "ids": [f"{PLACEHOLDER}-image-resolved-at-deploy-time"]},
+    "alicloud:index/getZones:getZones": {
+        "zones": [{"id": f"{PLACEHOLDER}-zone-resolved-at-deploy-time"}],
+        "ids": [f"{PLACEHOLDER}-zone-resolved-at-deploy-time"]},
+}
+
+
+def _state(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Inputs echoed back as outputs, plus the computed outputs the components read.
+    Azure answers `identity.userAssignedIdentities` as a map keyed by id, not a list."""
+    echoed = dict(inputs)
+    identity = inputs.get("identity")
+    if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
+        ids = identity["userAssignedIdentities"]
+        echoed["identity"] = {**identity, "userAssignedIdentities": {i: {} for i in ids}}
+    return {**echoed, "name": inputs.get("name", name), "instanceId": f"{name}-instance-id",
+            "vmId": f"{name}-vm-id", "privateIp": "10.0.0.10",
+            "principalId": f"{PLACEHOLDER}-principal-id"}
+
+
+@dataclass
+class Plan:
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    invokes: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _mocks(record: Plan) -> Any:
+    import pulumi
+
+    class RecordingMocks(pulumi.runtime.Mocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+            record.resources.append({"type": args.typ, "name": args.name, "inputs": args.inputs})
+            return f"{args.name}-id", _state(args.name, args.inputs)
+
+        def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list]:
+            result = {**args.args, **_INVOKE_RESULTS.get(args.token, {"id": PLACEHOLDER})}
+            record.invokes.append({"token": args.token, "args": args.args})
+            return result, []
+
+    return RecordingMocks()
+
+
+def run_plan(pools: Sequence[RunnerSpec], *, registrar: Registrar = placeholder_registrar,
+             clock: Clock = utc_now, stack: str = "dry-run") -> Plan:
+    """Run `program(pools)` under the mock runtime and return what it would create."""
+    import pulumi
+
+    record = Plan()
+    pulumi.runtime.set_mocks(_mocks(record), project=PROJECT, stack=stack, preview=False)
+    pulumi.runtime.test(lambda: program(pools, registrar, clock=clock))()
+    record.resources.sort(key=lambda r: (r["name"], r["type"]))
+    record.invokes.sort(key=lambda i: json.dumps(i, sort_keys=True, default=str))
+    return record
+
+
+def masked(value: Any) -> Any:
+    """Inputs with every secret replaced by a mask, so a plan never shows one."""
+    from pulumi.runtime.rpc import is_rpc_secret
+
+    if is_rpc_secret(value):
+        return SECRET_MASK
+    if isinstance(value, dict):
+        return {key: masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [masked(item) for item in value]
+    return value
+
+
+def render_json(plan: Plan) -> str:
+    resources = [{**r, "inputs": masked(r["inputs"])} for r in plan.resources]
+    return json.dumps({"resources": resources, "invokes": masked(plan.invokes)},
+                      indent=2, sort_keys=True) + "\n"
+
+
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(value, dict) and value:
+        return [pair for key in sorted(value)
+                for pair in _flatten(value[key], f"{prefix}.{key}" if prefix else key)]
+    if isinstance(value, list) and value and any(isinstance(v, dict) for v in value):
+        return [pair for i, item in enumerate(value) for pair in _flatten(item, f"{prefix}[{i}]")]
+    return [(prefix, value)]
+
+
+def _short(value: Any, width: int = 70) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else value
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _owner(name: str, parents: list[str]) -> str | None:
+    """The component a child belongs to: the longest component name prefixing it."""
+    owners = [p for p in parents if name.startswith(p + "-")]
+    return max(owners, key=len) if owners else None
+
+
+def render_tree(plan: Plan) -> str:
+    """A readable tree: each component, its children, and their inputs."""
+    resources = [{**r, "inputs": masked(r["inputs"])} for r in plan.resources]
+    parents = [r["name"] for r in resources if r["type"].startswith("cml-infra:")]
+    lines = [f"Plan: {len(resources)} resources would be created (nothing was created)."]
+    for parent in [r for r in resources if r["name"] in parents]:
+        lines.append(f"{parent['name']}  ({parent['type']})")
+        children = [r for r in resources if r["name"] not in parents
+                    and _owner(r["name"], parents) == parent["name"]]
+        for n, child in enumerate(children):
+            last = n == len(children) - 1
+            lines.append(f"{'└─' if last else '├─'} {child['name']}  ({child['type']})")
+            for key, value in _flatten(child["inputs"]):
+                lines.append(f"{'   ' if last else '│  '}   {key}: {_short(value)}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,104 @@
+"""The Pulumi program: every machine of every pool, with its startup script as a secret.
+
+`__main__.py` (plain `pulumi up`), the Automation API in `stack.py` and the offline plan
+all call `program(pools, registrar)`, so they build exactly the same resources.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+
+from infra import catalog
+from infra.clouds import component_for
+from infra.clouds.common import Clock, RunnerArgs, expiry, utc_now
+from infra.errors import SpecError
+from infra.spec import RunnerSpec
+from infra.startup import StartupConfig, render_startup_script
+
+PLACEHOLDER = "PLACEHOLDER"
+# Largest startup script each cloud accepts, in bytes as sent (base64 for Azure and Alibaba):
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/user-data.html (16 KB)
+# https://cloud.google.com/compute/docs/metadata/setting-custom-metadata#limitations (256 KB)
+# https://learn.microsoft.com/azure/virtual-machines/custom-data (64 KB; Alibaba: 32 KB)
+# https://www.alibabacloud.com/help/en/ecs/user-guide/customize-the-initialization-configuration-for-an-instance
+USER_DATA_LIMITS = {"aws": 16 * 1024, "gcp": 256 * 1024, "azure": 64 * 1024,
+                    "alicloud": 32 * 1024}
+
+
+@dataclass(frozen=True)
+class Registration:
+    """How one machine joins its forge: a single-use secret and the runner package."""
+
+    runner_name: str
+    secret: pulumi.Input[str] = field(repr=False)
+    """GitHub: the encoded just-in-time runner configuration; GitLab: the glrt- token."""
+    package_url: str
+    package_sha256: str
+
+
+Registrar = Callable[[RunnerSpec, int], Registration]
+
+
+def placeholder_registrar(spec: RunnerSpec, index: int) -> Registration:
+    """Clearly fake registrations for the offline plan; no forge is contacted."""
+    return Registration(
+        runner_name=f"{spec.name}-{index}",
+        secret=f"{PLACEHOLDER}-registration-created-at-deploy-time",
+        package_url=f"https://{PLACEHOLDER.lower()}.invalid/runner-package.tar.gz",
+        package_sha256="0" * 64,
+    )
+
+
+def startup_config(spec: RunnerSpec, registration: Registration, secret: str) -> StartupConfig:
+    extra = spec.extra_commands
+    if spec.cloud == "alicloud" and spec.machine.gpu_count:
+        extra = catalog.table("alicloud").DRIVER_COMMANDS + extra
+    return StartupConfig(
+        forge=spec.forge,  # type: ignore[arg-type]
+        cloud=spec.cloud,  # type: ignore[arg-type]
+        runner_name=registration.runner_name, forge_url=spec.forge_url, registration=secret,
+        runner_package_url=registration.package_url,
+        runner_package_sha256=registration.package_sha256, labels=spec.labels,
+        gpu_model=spec.machine.gpu_model, gpu_count=spec.machine.gpu_count,
+        idle_timeout_s=spec.idle_timeout_s, max_runtime_s=spec.max_runtime_s,
+        extra_commands=extra,
+    )
+
+
+def checked_size(spec: RunnerSpec, script: str) -> str:
+    """The script, or a SpecError when the cloud would refuse its size."""
+    size = len(script.encode())
+    if spec.cloud in ("azure", "alicloud"):
+        size = (size + 2) // 3 * 4
+    limit = USER_DATA_LIMITS[spec.cloud]
+    if size > limit:
+        raise SpecError(f"The startup script of pool {spec.name} is {size} bytes but "
+                        f"{spec.cloud} accepts at most {limit}; shorten the extra commands.")
+    return script
+
+
+def user_data(spec: RunnerSpec, registration: Registration) -> pulumi.Output[str]:
+    """The rendered startup script, secret because it carries the registration."""
+    script = pulumi.Output.from_input(registration.secret).apply(
+        lambda secret: checked_size(
+            spec, render_startup_script(startup_config(spec, registration, secret))))
+    return pulumi.Output.secret(script)
+
+
+def program(pools: Sequence[RunnerSpec], registrar: Registrar = placeholder_registrar,
+            *, clock: Clock = utc_now) -> None:
+    """Declare every machine of every pool; call inside a Pulumi program run."""
+    stack = pulumi.get_stack()
+    for spec in pools:
+        component = component_for(spec.cloud)
+        for index in range(spec.count):
+            name = f"{spec.name}-{index}"
+            runner = component(name, RunnerArgs(
+                spec=spec, index=index, user_data=user_data(spec, registrar(spec, index)),
+                stack=stack, expires_at=expiry(clock, spec.max_runtime_s)))
+            pulumi.export(name, {"instance_id": runner.instance_id,
+                                 "private_ip": runner.private_ip,
+                                 "expires_at": runner.expires_at})

@@ -1,0 +1,231 @@
+"""The runner pool spec: one frozen, validated value built from CLI flags or stack config.
+
+`build_spec(...)` is the only constructor that validates; `spec_from_config` maps one
+entry of the `cml-infra:pools` stack setting onto it, so both ways in share every rule
+and every message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from infra import catalog
+from infra.catalog import Machine
+from infra.errors import SpecError
+
+MAX_COUNT = 50
+# The strictest of the clouds' VM naming rules (GCP, RFC 1035, 63 characters) minus room for
+# the "-<index>-vm" suffixes: https://cloud.google.com/compute/docs/naming-resources
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,38}[a-z0-9]")
+DURATION_PATTERN = re.compile(r"(\d+)([smh])")
+LABEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+REPO_PATTERN = re.compile(r"[\w.-]+(/[\w.-]+)+")
+FORGES = ("github", "gitlab")
+FORGE_URLS = {"github": "https://github.com", "gitlab": "https://gitlab.com"}
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
+
+
+@dataclass(frozen=True)
+class RunnerSpec:
+    """A runner pool: `count` identical machines on one cloud, all validated."""
+
+    name: str
+    cloud: str
+    region: str
+    zone: str | None
+    size: str | None
+    machine: Machine
+    spot: bool
+    max_price: float | None
+    disk_size_gb: int
+    labels: tuple[str, ...]
+    forge: str
+    repo: str
+    forge_url: str
+    idle_timeout_s: int
+    max_runtime_s: int
+    count: int
+    extra_commands: tuple[str, ...] = ()
+    identity: str | None = None
+    """AWS instance profile, GCP service account e-mail, Azure identity id, Alibaba RAM role."""
+    image: str | None = None
+    """A native image overriding the catalog's GPU-ready image."""
+
+
+def parse_duration(value: str | int, what: str) -> int:
+    """Seconds in `30s`, `5m` or `2h` (an int is already seconds)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    match = DURATION_PATTERN.fullmatch(str(value).strip())
+    if not match:
+        raise SpecError(f"The {what} {value!r} is not a duration; write a number followed by "
+                        "s, m or h, such as 30s, 5m or 2h.")
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def _check_name(name: str) -> str:
+    if not NAME_PATTERN.fullmatch(name):
+        raise SpecError(f"Pool name {name!r} is not valid; use 2 to 40 lowercase letters, "
+                        "digits and hyphens, starting with a letter and not ending with a hyphen.")
+    return name
+
+
+def _check_cloud(cloud: str) -> str:
+    if cloud not in catalog.CLOUDS:
+        raise SpecError(f"Unknown cloud {cloud!r}; choose one of: {', '.join(catalog.CLOUDS)}.")
+    return cloud
+
+
+def _labels(labels: str | Iterable[str]) -> tuple[str, ...]:
+    items = labels.split(",") if isinstance(labels, str) else list(labels)
+    cleaned = tuple(dict.fromkeys(str(item).strip() for item in items if str(item).strip()))
+    for label in cleaned:
+        if not LABEL_PATTERN.fullmatch(label):
+            raise SpecError(f"Runner label {label!r} is not valid; use letters, digits, dots, "
+                            "hyphens and underscores, at most 64 characters.")
+    return cleaned or ("cml-infra",)
+
+
+def _check_count(count: int) -> int:
+    if not 1 <= count <= MAX_COUNT:
+        raise SpecError(f"The machine count must be between 1 and {MAX_COUNT}, not {count}; "
+                        "split larger fleets into several pools.")
+    return count
+
+
+def format_duration(seconds: int) -> str:
+    for unit in ("h", "m"):
+        if seconds and seconds % _UNIT_SECONDS[unit] == 0:
+            return f"{seconds // _UNIT_SECONDS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+def _check_times(idle_s: int, runtime_s: int) -> None:
+    if runtime_s <= idle_s:
+        raise SpecError(f"The maximum runtime ({format_duration(runtime_s)}) must be longer than "
+                        f"the idle timeout ({format_duration(idle_s)}); raise the maximum runtime "
+                        "or lower the idle timeout.")
+
+
+# Alibaba's auto-release time must be at least 30 minutes ahead:
+# https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-runinstances
+MIN_RUNTIME_S = {"alicloud": 30 * 60}
+
+
+def _check_min_runtime(cloud: str, runtime_s: int) -> None:
+    minimum = MIN_RUNTIME_S.get(cloud, 0)
+    if runtime_s < minimum:
+        raise SpecError(f"The maximum runtime on {cloud} must be at least "
+                        f"{format_duration(minimum)} (its shortest auto-release time); raise it.")
+
+
+def _check_price(cloud: str, spot: bool, max_price: float | None) -> None:
+    if max_price is None:
+        return
+    if not spot:
+        raise SpecError("A maximum price applies to spot machines only; add --spot or drop it.")
+    if cloud == "gcp":
+        raise SpecError("GCP Spot VMs have no maximum price; drop the maximum price.")
+    if max_price <= 0:
+        raise SpecError(f"The maximum price must be a positive hourly price, not {max_price}.")
+
+
+def _check_repo(forge: str, repo: str) -> str:
+    if forge not in FORGES:
+        raise SpecError(f"Unknown forge {forge!r}; choose one of: {', '.join(FORGES)}.")
+    if repo and not REPO_PATTERN.fullmatch(repo):
+        raise SpecError(f"Repository {repo!r} is not valid; write it as owner/name "
+                        "(GitLab: group/subgroup/project).")
+    return repo
+
+
+def _machine(cloud: str, size: str | None, gpu: bool, gpu_model: str | None,
+             gpu_count: int | None) -> Machine:
+    wants_gpu = gpu or gpu_model is not None or gpu_count is not None
+    if gpu_count is not None and gpu_count < 1:
+        raise SpecError(f"The GPU count must be 1 or more, not {gpu_count}; drop it for no GPU.")
+    model = (gpu_model or catalog.table(cloud).DEFAULT_GPU) if wants_gpu else None
+    return catalog.resolve_machine(cloud, size, model, gpu_count or 1)
+
+
+def build_spec(*, name: str = "cml-runner", cloud: str = "aws", region: str = "us-east",
+               zone: str | None = None, size: str | None = None, gpu: bool = False,
+               gpu_model: str | None = None, gpu_count: int | None = None,
+               spot: bool = False, max_price: float | None = None,
+               disk_size: int | None = None, labels: str | Iterable[str] = (),
+               forge: str = "github", repo: str = "", forge_url: str | None = None,
+               idle_timeout: str | int = "5m", max_runtime: str | int = "6h",
+               count: int = 1, extra_commands: Iterable[str] = (),
+               identity: str | None = None, image: str | None = None) -> RunnerSpec:
+    """Validate every field once and return the frozen spec, or raise SpecError."""
+    cloud = _check_cloud(str(cloud).lower())
+    machine = _machine(cloud, size, gpu, gpu_model, gpu_count)
+    placement = catalog.resolve_region(cloud, str(region), zone)
+    idle_s = parse_duration(idle_timeout, "idle timeout")
+    runtime_s = parse_duration(max_runtime, "maximum runtime")
+    _check_times(idle_s, runtime_s)
+    _check_min_runtime(cloud, runtime_s)
+    _check_price(cloud, spot, max_price)
+    disk = disk_size if disk_size is not None else (100 if machine.gpu_count else 30)
+    if not 10 <= disk <= 16384:
+        raise SpecError(f"The disk size must be between 10 and 16384 GB, not {disk}.")
+    return RunnerSpec(
+        name=_check_name(str(name)), cloud=cloud, region=placement.region, zone=placement.zone,
+        size=size, machine=machine, spot=bool(spot), max_price=max_price, disk_size_gb=disk,
+        labels=_labels(labels), forge=forge, repo=_check_repo(forge, repo),
+        forge_url=(forge_url or FORGE_URLS.get(forge, "")).rstrip("/"),
+        idle_timeout_s=idle_s, max_runtime_s=runtime_s, count=_check_count(int(count)),
+        extra_commands=tuple(extra_commands), identity=identity or None, image=image or None,
+    )
+
+
+# Stack config keys (camelCase, as Pulumi config is written) -> build_spec keywords.
+CONFIG_KEYS = {
+    "name": "name", "cloud": "cloud", "region": "region", "zone": "zone", "size": "size",
+    "type": "size", "gpu": "gpu", "gpuModel": "gpu_model", "gpuCount": "gpu_count",
+    "spot": "spot", "maxPrice": "max_price", "diskSize": "disk_size", "labels": "labels",
+    "forge": "forge", "repo": "repo", "forgeUrl": "forge_url", "idleTimeout": "idle_timeout",
+    "maxRuntime": "max_runtime", "count": "count", "extraCommands": "extra_commands",
+    "identity": "identity", "image": "image",
+}
+
+
+def spec_from_config(entry: Mapping[str, object], defaults: Mapping[str, object]) -> RunnerSpec:
+    """One pool of `cml-infra:pools`, validated exactly like the CLI flags."""
+    if not isinstance(entry, Mapping):
+        raise SpecError("Each entry of cml-infra:pools must be a mapping such as "
+                        "{name: gpu, cloud: aws, gpu: true}.")
+    unknown = sorted(set(entry) - set(CONFIG_KEYS))
+    if unknown:
+        raise SpecError(f"Unknown pool setting {unknown[0]!r}; valid settings are: "
+                        f"{', '.join(CONFIG_KEYS)}.")
+    kwargs = {**defaults, **{CONFIG_KEYS[k]: v for k, v in entry.items()}}
+    if entry.get("forge") == "gitlab" and "forgeUrl" not in entry:
+        kwargs.pop("forge_url", None)  # the project default points at github.com
+    try:
+        return build_spec(**kwargs)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"Pool {entry.get('name', '?')!r} has a setting of the wrong type "
+                        f"({exc}); check cml-infra:pools against the README.") from None
+
+
+def pools_from_config(entries: object, defaults: Mapping[str, object]) -> list[RunnerSpec]:
+    """All pools of the stack, with names unique within it."""
+    if not isinstance(entries, Sequence) or isinstance(entries, str) or not entries:
+        raise SpecError("cml-infra:pools must be a non-empty list of pools in "
+                        "Pulumi.<stack>.yaml; see examples/Pulumi.dev.yaml.")
+    pools = [spec_from_config(entry, defaults) for entry in entries]
+    check_unique(pools)
+    return pools
+
+
+def check_unique(pools: Sequence[RunnerSpec]) -> None:
+    seen: set[str] = set()
+    for pool in pools:
+        if pool.name in seen:
+            raise SpecError(f"Pool name {pool.name!r} is used twice; give every pool its own name.")
+        seen.add(pool.name)
+
+

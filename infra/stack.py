@@ -1,0 +1,150 @@
+"""The real `up`: the same program through the Pulumi Automation API.
+
+State lives in a local file backend (`~/.cml-infra/state`, nothing to sign up for) unless
+`PULUMI_BACKEND_URL` names another (s3://, gs://, azblob://, Pulumi Cloud). Secrets use the
+passphrase provider, so the registrations in the state are encrypted with
+`PULUMI_CONFIG_PASSPHRASE`. Progress comes from the engine's events, which arrive on a worker
+thread and are handed to the printer on the calling thread through a queue.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import queue
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from infra.errors import StackError
+from infra.program import Registrar, program
+from infra.spec import RunnerSpec
+
+PROJECT = "cml-infra"
+DEFAULT_HOME = Path("~/.cml-infra")
+INSTALL_URL = "https://www.pulumi.com/docs/iac/download-install/"
+Printer = Callable[[str], None]
+# Errors meaning "no capacity of this kind right now", per cloud:
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/troubleshooting-launch.html#troubleshooting-launch-capacity
+# https://cloud.google.com/compute/docs/troubleshooting/troubleshooting-resource-availability
+# https://learn.microsoft.com/troubleshoot/azure/virtual-machines/windows/allocation-failure
+# https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-runinstances
+CAPACITY_ERRORS = ("InsufficientInstanceCapacity", "MaxSpotInstanceCountExceeded",
+                   "ZONE_RESOURCE_POOL_EXHAUSTED", "STOCKOUT", "SkuNotAvailable",
+                   "AllocationFailed", "ZonalAllocationFailed", "OperationDenied.NoStock")
+
+
+def backend_url(env: Mapping[str, str], home: Path) -> str:
+    """PULUMI_BACKEND_URL when set, else an absolute file:// URL under `home`."""
+    if env.get("PULUMI_BACKEND_URL"):
+        return env["PULUMI_BACKEND_URL"]
+    state = (home / "state").expanduser().resolve()
+    state.mkdir(parents=True, exist_ok=True)
+    return f"file://{state}"
+
+
+def describe(event: Any) -> str | None:
+    """One progress line for an engine event, or None for events not worth a line."""
+    if event.resource_pre_event is not None:
+        meta = event.resource_pre_event.metadata
+        return f"{meta.op.value}: {meta.type} {meta.urn.split('::')[-1]}"
+    if event.diagnostic_event is not None and event.diagnostic_event.severity == "error":
+        return f"error: {event.diagnostic_event.message.strip()}"
+    if event.summary_event is not None:
+        changes = ", ".join(f"{count} {getattr(op, 'value', op)}" for op, count in
+                            event.summary_event.resource_changes.items())
+        return f"done: {changes or 'no changes'}"
+    return None
+
+
+def _workspace_options(stack_name: str, env: Mapping[str, str], home: Path,
+                       command: Any | None) -> Any:
+    from pulumi import automation as auto
+
+    if "PULUMI_CONFIG_PASSPHRASE" not in env and "PULUMI_CONFIG_PASSPHRASE_FILE" not in env:
+        raise StackError("Set PULUMI_CONFIG_PASSPHRASE (it encrypts the runners' registrations "
+                         "in the stack state); an empty value is allowed.")
+    work_dir = (home / "workspaces" / stack_name).expanduser().resolve()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    settings = auto.ProjectSettings(name=PROJECT, runtime="python",
+                                    backend=auto.ProjectBackend(url=backend_url(env, home)))
+    passthrough = {k: v for k, v in env.items() if k.startswith("PULUMI_CONFIG_PASSPHRASE")}
+    return auto.LocalWorkspaceOptions(work_dir=str(work_dir), project_settings=settings,
+                                      env_vars=passthrough, secrets_provider="passphrase",
+                                      pulumi_command=command)
+
+
+def _run_streaming(operation: Callable[[Callable[[Any], None]], Any], printer: Printer) -> Any:
+    """Run `operation(on_event)` on a worker thread; print its events here, in order."""
+    events: queue.Queue[Any] = queue.Queue()
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["result"] = operation(events.put)
+        except BaseException as exc:  # handed back to the calling thread below
+            outcome["error"] = exc
+        finally:
+            events.put(None)
+
+    threading.Thread(target=work, daemon=True).start()
+    while (event := events.get()) is not None:
+        line = describe(event)
+        if line:
+            printer(line)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+def capacity_short(error: Exception) -> bool:
+    """Whether the engine failed for lack of (spot) capacity, worth an on-demand retry."""
+    return any(code in str(error) for code in CAPACITY_ERRORS)
+
+
+def up_stack(pools: Sequence[RunnerSpec], *, stack_name: str, registrar: Registrar,
+             printer: Printer, env: Mapping[str, str] | None = None,
+             home: Path = DEFAULT_HOME, command: Any | None = None) -> dict[str, Any]:
+    """Create or update the stack holding `pools`; when spot capacity is short, retry the
+    spot pools on demand once. Returns the stack's outputs."""
+    from pulumi import automation as auto
+
+    run = functools.partial(_up_once, stack_name=stack_name, registrar=registrar,
+                            printer=printer, env=os.environ if env is None else env,
+                            home=home, command=command)
+    try:
+        return run(pools)
+    except auto.CommandError as exc:
+        if not (capacity_short(exc) and any(pool.spot for pool in pools)):
+            raise _engine_failure(stack_name) from None
+    printer("spot capacity is short; retrying on demand")
+    try:
+        return run([replace(pool, spot=False, max_price=None) for pool in pools])
+    except auto.CommandError:
+        raise _engine_failure(stack_name) from None
+
+
+def _engine_failure(stack_name: str) -> StackError:
+    return StackError(f"Pulumi could not update stack {stack_name}; the lines above say why, "
+                      "and --debug shows the engine's full output.")
+
+
+def _up_once(pools: Sequence[RunnerSpec], *, stack_name: str, registrar: Registrar,
+             printer: Printer, env: Mapping[str, str], home: Path,
+             command: Any | None) -> dict[str, Any]:
+    from pulumi import automation as auto
+
+    try:
+        stack = auto.create_or_select_stack(
+            stack_name, project_name=PROJECT, program=lambda: program(pools, registrar),
+            opts=_workspace_options(stack_name, env, home, command))
+        result = _run_streaming(lambda on_event: stack.up(on_event=on_event), printer)
+    except FileNotFoundError:
+        raise StackError(f"The pulumi CLI is not installed; install it ({INSTALL_URL}) or "
+                         "run with --dry-run.") from None
+    except auto.ConcurrentUpdateError:
+        raise StackError(f"Stack {stack_name} is being updated by another run; wait for it "
+                         "to finish, or run 'pulumi cancel' if that run died.") from None
+    return {key: value.value for key, value in result.outputs.items()}

@@ -1,0 +1,235 @@
+"""The real program and components under Pulumi's mock runtime: exact inputs per cloud and
+per GPU model of the catalog."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timezone
+
+import pytest
+from pulumi.runtime.rpc import is_rpc_secret
+
+from infra import catalog
+from infra.plan import run_plan
+from infra.program import checked_size, placeholder_registrar, startup_config
+from infra.spec import build_spec
+
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+EXPIRES = "2026-01-01T18:00:00Z"
+TAGS = {"cml-infra-pool": "gpu", "cml-infra-stack": "test", "cml-infra-expires": EXPIRES}
+GCP_LABELS = {"cml-infra-pool": "gpu", "cml-infra-stack": "test",
+              "cml-infra-expires": "20260101t180000z"}
+VM_TYPES = {"aws": "aws:ec2/instance:Instance", "gcp": "gcp:compute/instance:Instance",
+            "azure": "azure-native:compute:VirtualMachine",
+            "alicloud": "alicloud:ecs/instance:Instance"}
+CASES = [(cloud, model, count)
+         for cloud in catalog.CLOUDS
+         for model, family in catalog.table(cloud).GPUS.items()
+         for count in family.counts]
+
+
+def plan_for(**kwargs):
+    spec = build_spec(name="gpu", **kwargs)
+    return spec, run_plan([spec], clock=lambda: NOW, stack="test")
+
+
+def only(plan, type_token):
+    found = [r for r in plan.resources if r["type"] == type_token]
+    assert len(found) == 1, [r["type"] for r in plan.resources]
+    return found[0]["inputs"]
+
+
+def secret_text(value) -> str:
+    assert is_rpc_secret(value), "expected a Pulumi secret"
+    return value["value"]
+
+
+@pytest.mark.parametrize(("cloud", "model", "count"), CASES)
+def test_every_gpu_model_and_count(cloud, model, count):
+    spec, plan = plan_for(cloud=cloud, gpu_model=model, gpu_count=count)
+    vm = only(plan, VM_TYPES[cloud])
+    machine = spec.machine
+    if cloud == "aws":
+        assert vm["instanceType"] == machine.instance_type
+        assert plan.invokes[0]["args"]["name"] == catalog.table("aws").GPU_IMAGE
+    elif cloud == "gcp":
+        assert vm["machineType"] == machine.instance_type
+        expected = [{"type": machine.accelerator, "count": float(count)}] \
+            if machine.accelerator else []
+        assert vm.get("guestAccelerators", []) == expected
+        assert vm["scheduling"]["onHostMaintenance"] == "TERMINATE"
+        assert vm["metadata"]["install-nvidia-driver"] == "True"
+        assert plan.invokes[0]["args"] == {"family": "common-cu128-ubuntu-2204-nvidia-570",
+                                           "project": "deeplearning-platform-release"}
+    elif cloud == "azure":
+        assert vm["hardwareProfile"] == {"vmSize": machine.instance_type}
+        ext = only(plan, "azure-native:compute:VirtualMachineExtension")
+        assert (ext["publisher"], ext["type"]) == ("Microsoft.HpcCompute", "NvidiaGpuDriverLinux")
+    else:
+        assert vm["instanceType"] == machine.instance_type
+        assert secret_text_b64(vm["userData"]).startswith("#!")
+        config = startup_config(spec, placeholder_registrar(spec, 0), "x")
+        assert "ubuntu-drivers install" in config.extra_commands[0]
+        assert (config.gpu_model, config.gpu_count) == (model, count)
+
+
+def secret_text_b64(value) -> str:
+    return base64.b64decode(secret_text(value)).decode()
+
+
+def test_aws_instance_inputs():
+    _, plan = plan_for(cloud="aws", gpu=True, spot=True, max_price=0.4, identity="ci-data")
+    vm = only(plan, "aws:ec2/instance:Instance")
+    assert vm["instanceInitiatedShutdownBehavior"] == "terminate"
+    assert vm["metadataOptions"] == {"httpTokens": "required", "httpEndpoint": "enabled",
+                                     "httpPutResponseHopLimit": 2.0}
+    assert vm["rootBlockDevice"] == {"volumeSize": 100.0, "volumeType": "gp3",
+                                     "encrypted": True, "deleteOnTermination": True}
+    assert vm["instanceMarketOptions"] == {"marketType": "spot", "spotOptions": {
+        "spotInstanceType": "one-time", "instanceInterruptionBehavior": "terminate",
+        "maxPrice": "0.4"}}
+    assert vm["ami"] == "ami-PLACEHOLDER-resolved-at-deploy-time"
+    assert vm["iamInstanceProfile"] == "ci-data"
+    assert vm["tags"] == TAGS and vm["volumeTags"] == TAGS
+    assert secret_text(vm["userData"]).startswith("#!")
+    group = only(plan, "aws:ec2/securityGroup:SecurityGroup")
+    assert group["ingress"] == [] and group["tags"] == TAGS
+    assert vm["vpcSecurityGroupIds"] == ["gpu-0-sg-id"]
+
+
+def test_aws_without_gpu_or_spot_uses_ubuntu_on_demand():
+    _, plan = plan_for(cloud="aws")
+    vm = only(plan, "aws:ec2/instance:Instance")
+    assert "instanceMarketOptions" not in vm and "iamInstanceProfile" not in vm
+    assert plan.invokes[0]["args"]["name"] == catalog.table("aws").CPU_IMAGE
+
+
+def test_gcp_instance_inputs():
+    _, plan = plan_for(cloud="gcp", gpu=True, spot=True, max_runtime="2h",
+                       identity="ci@project.iam.gserviceaccount.com")
+    vm = only(plan, "gcp:compute/instance:Instance")
+    assert vm["scheduling"] == {
+        "instanceTerminationAction": "DELETE", "maxRunDuration": {"seconds": 7200.0},
+        "provisioningModel": "SPOT", "preemptible": True, "automaticRestart": False,
+        "onHostMaintenance": "TERMINATE"}
+    assert vm["zone"] == "us-east1-c" and vm["labels"] == {
+        **GCP_LABELS, "cml-infra-expires": "20260101t140000z"}
+    assert secret_text(vm["metadataStartupScript"]).startswith("#!")
+    assert vm["serviceAccount"] == {"email": "ci@project.iam.gserviceaccount.com",
+                                    "scopes": ["cloud-platform"]}
+    assert vm["bootDisk"]["initializeParams"]["image"] == \
+        "PLACEHOLDER-image-resolved-at-deploy-time"
+    types = sorted(r["type"] for r in plan.resources)
+    assert not [t for t in types if "firewall" in t.lower()]
+    assert only(plan, "gcp:compute/network:Network")["autoCreateSubnetworks"] is False
+
+
+def test_gcp_standard_vm_has_no_service_account_and_no_accelerator():
+    _, plan = plan_for(cloud="gcp")
+    vm = only(plan, "gcp:compute/instance:Instance")
+    assert "serviceAccount" not in vm and not vm.get("guestAccelerators")
+    assert vm["scheduling"]["provisioningModel"] == "STANDARD"
+    assert "onHostMaintenance" not in vm["scheduling"]
+
+
+def test_azure_inputs():
+    _, plan = plan_for(cloud="azure", gpu=True, spot=True, identity="/subscriptions/s/id/data")
+    vm = only(plan, "azure-native:compute:VirtualMachine")
+    assert (vm["priority"], vm["evictionPolicy"], vm["billingProfile"]) \
+        == ("Spot", "Delete", {"maxPrice": -1.0})
+    profile = vm["osProfile"]
+    assert is_rpc_secret(profile)
+    assert base64.b64decode(profile["value"]["customData"]).decode().startswith("#!")
+    assert profile["value"]["linuxConfiguration"]["disablePasswordAuthentication"] is True
+    assert vm["identity"] == {"type": "UserAssigned", "userAssignedIdentities": [
+        "gpu-0-identity-id", "/subscriptions/s/id/data"]}
+    assert vm["tags"] == TAGS
+    assert only(plan, "azure-native:network:NetworkSecurityGroup")["securityRules"] == []
+    nic = only(plan, "azure-native:network:NetworkInterface")
+    assert nic["networkSecurityGroup"] == {"id": "gpu-0-nsg-id"}
+    role = only(plan, "azure-native:authorization:RoleDefinition")
+    assert role["assignableScopes"] == ["gpu-0-rg-id"] and role["scope"] == "gpu-0-rg-id"
+    assignment = only(plan, "azure-native:authorization:RoleAssignment")
+    assert assignment["scope"] == "gpu-0-rg-id"
+    assert assignment["roleDefinitionId"] == "gpu-0-self-delete-role-id"
+    for resource in plan.resources:
+        if "tags" in resource["inputs"]:
+            assert resource["inputs"]["tags"] == TAGS, resource["name"]
+
+
+def test_azure_regular_vm_without_gpu_has_no_driver():
+    _, plan = plan_for(cloud="azure")
+    assert only(plan, "azure-native:compute:VirtualMachine")["priority"] == "Regular"
+    assert not [r for r in plan.resources if r["type"].endswith("VirtualMachineExtension")]
+
+
+def test_alicloud_inputs():
+    _, plan = plan_for(cloud="alicloud", gpu=True, spot=True, identity="ci-data-role")
+    vm = only(plan, "alicloud:ecs/instance:Instance")
+    assert (vm["spotStrategy"], vm["instanceChargeType"]) == ("SpotAsPriceGo", "PostPaid")
+    assert vm["autoReleaseTime"] == EXPIRES
+    assert (vm["httpTokens"], vm["systemDiskEncrypted"], vm["roleName"]) \
+        == ("required", True, "ci-data-role")
+    assert secret_text_b64(vm["userData"]).startswith("#!")
+    assert vm["tags"] == TAGS
+    group = only(plan, "alicloud:ecs/securityGroup:SecurityGroup")
+    assert "ingress" not in str(group).lower() and group["tags"] == TAGS
+    assert not [r for r in plan.resources if "securityGroupRule" in r["type"]]
+    assert only(plan, "alicloud:vpc/switch:Switch")["zoneId"] == "us-east-1a"
+
+
+def test_alicloud_native_region_uses_its_own_provider_and_a_zone_lookup():
+    _, plan = plan_for(cloud="alicloud", region="cn-hangzhou", gpu=True)
+    assert only(plan, "pulumi:providers:alicloud")["region"] == "cn-hangzhou"
+    assert only(plan, "alicloud:vpc/switch:Switch")["zoneId"] \
+        == "PLACEHOLDER-zone-resolved-at-deploy-time"
+    zones = [i for i in plan.invokes if i["token"] == "alicloud:index/getZones:getZones"]
+    assert zones[0]["args"]["availableInstanceType"] == "ecs.gn6i-c4g1.xlarge"
+
+
+def test_aws_resources_carry_the_region():
+    _, plan = plan_for(cloud="aws", region="eu-north")
+    assert only(plan, "aws:ec2/instance:Instance")["region"] == "eu-north-1"
+    assert only(plan, "aws:ec2/securityGroup:SecurityGroup")["region"] == "eu-north-1"
+    assert plan.invokes[0]["args"]["region"] == "eu-north-1"
+
+
+def test_alicloud_price_cap():
+    _, plan = plan_for(cloud="alicloud", spot=True, max_price=0.3)
+    vm = only(plan, "alicloud:ecs/instance:Instance")
+    assert (vm["spotStrategy"], vm["spotPriceLimit"]) == ("SpotWithPriceLimit", 0.3)
+
+
+@pytest.mark.parametrize("cloud", catalog.CLOUDS)
+def test_children_are_prefixed_and_count_multiplies(cloud):
+    _, plan = plan_for(cloud=cloud, count=3)
+    components = [r["name"] for r in plan.resources if r["type"].startswith("cml-infra:clouds:")]
+    assert components == ["gpu-0", "gpu-1", "gpu-2"]
+    assert all(r["name"].startswith(("gpu-0", "gpu-1", "gpu-2")) for r in plan.resources)
+    assert len([r for r in plan.resources if r["type"] == VM_TYPES[cloud]]) == 3
+
+
+def test_registration_secret_reaches_the_script_only_as_secret():
+    from infra.program import Registration
+
+    def registrar(spec, index):
+        return Registration(f"{spec.name}-{index}", "jit-config-blob", "https://x/p.tgz", "a" * 64)
+
+    spec = build_spec(name="gpu", cloud="aws")
+    plan = run_plan([spec], registrar=registrar, clock=lambda: NOW, stack="test")
+    vm = only(plan, "aws:ec2/instance:Instance")
+    assert "jit-config-blob" in secret_text(vm["userData"])
+    from infra.plan import render_json, render_tree
+    assert "jit-config-blob" not in render_json(plan) + render_tree(plan)
+
+
+@pytest.mark.parametrize(("cloud", "limit"), [("aws", 16384), ("azure", 65536)])
+def test_oversized_startup_script_is_refused_before_anything_exists(cloud, limit):
+    from infra.errors import SpecError
+
+    spec = build_spec(name="big", cloud=cloud, extra_commands=["echo " + "x" * 70000])
+    with pytest.raises(SpecError) as info:
+        checked_size(spec, "#!/bin/sh\n" + "x" * 70000)
+    assert str(info.value).startswith("The startup script of pool big is ")
+    assert str(info.value).endswith(f"{cloud} accepts at most {limit}; shorten the extra commands.")
+    assert checked_size(spec, "#!/bin/sh\n") == "#!/bin/sh\n"

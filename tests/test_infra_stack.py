@@ -1,0 +1,145 @@
+"""The Automation API layer with a stand-in `pulumi` command that records its arguments."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from pulumi.automation import CommandResult, PulumiCommand
+from pulumi.automation.errors import create_command_error
+from semver import VersionInfo
+
+from infra.errors import StackError
+from infra.program import placeholder_registrar
+from infra.spec import build_spec
+from infra.stack import backend_url, up_stack
+
+EVENTS = [
+    {"sequence": 1, "timestamp": 1, "resourcePreEvent": {"metadata": {
+        "op": "create", "urn": "urn:pulumi:gpu::cml-infra::aws:ec2/instance:Instance::gpu-0-vm",
+        "type": "aws:ec2/instance:Instance", "provider": ""}}},
+    {"sequence": 2, "timestamp": 2, "diagnosticEvent": {
+        "message": "quota exceeded\n", "color": "never", "severity": "error"}},
+    {"sequence": 3, "timestamp": 3, "summaryEvent": {
+        "maybeCorrupt": False, "durationSeconds": 1, "resourceChanges": {"create": 3},
+        "PolicyPacks": {}}},
+]
+
+
+class FakeCommand(PulumiCommand):
+    """Records every invocation; `up` writes engine events to the event log it is given."""
+
+    def __init__(self, fail_with: str = "", failures: int = 99) -> None:
+        self.command = "pulumi"
+        self.version = VersionInfo(3, 200, 0)  # file-based event log
+        self.calls: list[list[str]] = []
+        self.envs: list[dict[str, str]] = []
+        self.fail_with = fail_with
+        self.failures = failures
+        self.stacks: set[str] = set()
+
+    def run(self, args, cwd, additional_env, on_output=None, on_error=None):
+        self.calls.append(list(args))
+        self.envs.append(dict(additional_env))
+        if args[:2] == ["stack", "select"] and args[-1] not in self.stacks:
+            name = args[-1]
+            raise create_command_error(CommandResult("", f"no stack named '{name}' found", 255))
+        if args[:2] == ["stack", "init"]:
+            self.stacks.add(args[args.index("--stack") + 1] if "--stack" in args else args[2])
+        if self.fail_with and args[0] == "up" and self.failures > 0:
+            self.failures -= 1
+            raise create_command_error(CommandResult("", self.fail_with, 255))
+        if args[0] == "up" and "--event-log" in args:
+            path = Path(args[args.index("--event-log") + 1])
+            path.write_text("".join(json.dumps(e) + "\n" for e in EVENTS))
+        if args[:2] == ["stack", "history"]:
+            return CommandResult(json.dumps([{
+                "kind": "update", "startTime": "2026-01-01T12:00:00.000Z", "message": "",
+                "environment": {}, "config": {}, "result": "succeeded",
+                "endTime": "2026-01-01T12:01:00.000Z", "resourceChanges": {"create": 3}}]), "", 0)
+        if args[:2] == ["stack", "output"]:
+            return CommandResult(json.dumps({"gpu-0": {"instance_id": "i-1"}}), "", 0)
+        return CommandResult("", "", 0)
+
+
+@pytest.fixture
+def env(tmp_path):
+    return {"PULUMI_CONFIG_PASSPHRASE": "test-passphrase"}
+
+
+def test_up_uses_file_backend_passphrase_and_streams_events(tmp_path, env):
+    fake = FakeCommand()
+    lines: list[tuple[str, str]] = []
+    outputs = up_stack([build_spec(name="gpu", gpu=True)], stack_name="gpu",
+                       registrar=placeholder_registrar,
+                       printer=lambda line: lines.append((line, threading.current_thread().name)),
+                       env=env, home=tmp_path, command=fake)
+    assert outputs == {"gpu-0": {"instance_id": "i-1"}}
+    assert [line for line, _ in lines] == [
+        "create: aws:ec2/instance:Instance gpu-0-vm", "error: quota exceeded", "done: 3 create"]
+    assert {thread for _, thread in lines} == {threading.current_thread().name}
+    flat = [" ".join(call) for call in fake.calls]
+    init = next(c for c in flat if c.startswith("stack init"))
+    assert "--secrets-provider passphrase" in init
+    up = next(call for call in fake.calls if call[0] == "up")
+    assert "--yes" in up and any(a.startswith("--client=127.0.0.1:") for a in up)
+    assert all(e.get("PULUMI_CONFIG_PASSPHRASE") == "test-passphrase" for e in fake.envs)
+    settings = (tmp_path / "workspaces" / "gpu" / "Pulumi.yaml").read_text()
+    assert f"file://{(tmp_path / 'state').resolve()}" in settings
+
+
+def test_backend_url_honours_the_environment(tmp_path):
+    assert backend_url({"PULUMI_BACKEND_URL": "s3://bucket/state"}, tmp_path) == "s3://bucket/state"
+    assert backend_url({}, tmp_path) == f"file://{(tmp_path / 'state').resolve()}"
+
+
+def test_missing_passphrase_is_one_sentence(tmp_path):
+    with pytest.raises(StackError, match=r"^Set PULUMI_CONFIG_PASSPHRASE"):
+        up_stack([build_spec()], stack_name="s1", registrar=placeholder_registrar,
+                 printer=print, env={}, home=tmp_path, command=FakeCommand())
+
+
+def test_locked_stack_becomes_one_sentence(tmp_path, env):
+    fake = FakeCommand(fail_with="error: the stack is currently locked by 1 lock(s)")
+    with pytest.raises(StackError) as info:
+        up_stack([build_spec()], stack_name="s1", registrar=placeholder_registrar,
+                 printer=lambda line: None, env=env, home=tmp_path, command=fake)
+    assert str(info.value).startswith("Stack s1 is being updated by another run;")
+
+
+def test_engine_failure_becomes_one_sentence_without_its_output(tmp_path, env):
+    fake = FakeCommand(fail_with="error: ghp_secretsecretsecret123 rejected")
+    with pytest.raises(StackError) as info:
+        up_stack([build_spec()], stack_name="s1", registrar=placeholder_registrar,
+                 printer=lambda line: None, env=env, home=tmp_path, command=fake)
+    assert "ghp_" not in str(info.value)
+    assert str(info.value).startswith("Pulumi could not update stack s1;")
+
+
+def test_missing_pulumi_binary(tmp_path, env, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(StackError, match=r"^The pulumi CLI is not installed"):
+        up_stack([build_spec()], stack_name="s1", registrar=placeholder_registrar,
+                 printer=print, env=env, home=tmp_path)
+
+
+def test_spot_capacity_shortage_retries_on_demand_once(tmp_path, env):
+    fake = FakeCommand(fail_with="error: InsufficientInstanceCapacity: no g4dn", failures=1)
+    lines: list[str] = []
+    outputs = up_stack([build_spec(name="gpu", gpu=True, spot=True, max_price=0.4)],
+                       stack_name="gpu", registrar=placeholder_registrar,
+                       printer=lines.append, env=env, home=tmp_path, command=fake)
+    assert outputs == {"gpu-0": {"instance_id": "i-1"}}
+    assert "spot capacity is short; retrying on demand" in lines
+    assert len([call for call in fake.calls if call[0] == "up"]) == 2
+
+
+def test_on_demand_shortage_is_not_retried(tmp_path, env):
+    fake = FakeCommand(fail_with="error: InsufficientInstanceCapacity: no g4dn")
+    with pytest.raises(StackError, match=r"^Pulumi could not update stack gpu;"):
+        up_stack([build_spec(name="gpu", gpu=True)], stack_name="gpu",
+                 registrar=placeholder_registrar, printer=lambda line: None, env=env,
+                 home=tmp_path, command=fake)
+    assert len([call for call in fake.calls if call[0] == "up"]) == 1
