@@ -46,7 +46,8 @@ def placeholder_registrar(spec: RunnerSpec, index: int) -> Registration:
     """Clearly fake registrations for the offline plan; no forge is contacted."""
     return Registration(
         runner_name=f"{spec.name}-{index}",
-        secret=f"{PLACEHOLDER}-registration-created-at-deploy-time",
+        # Shaped like the real thing, so the startup script's validation accepts it.
+        secret=f"{'glrt-' if spec.forge == 'gitlab' else ''}{PLACEHOLDER}-created-at-deploy-time",
         package_url=f"https://{PLACEHOLDER.lower()}.invalid/runner-package.tar.gz",
         package_sha256="0" * 64,
     )
@@ -64,7 +65,7 @@ def startup_config(spec: RunnerSpec, registration: Registration, secret: str) ->
         runner_package_sha256=registration.package_sha256, labels=spec.labels,
         gpu_model=spec.machine.gpu_model, gpu_count=spec.machine.gpu_count,
         idle_timeout_s=spec.idle_timeout_s, max_runtime_s=spec.max_runtime_s,
-        extra_commands=extra,
+        extra_commands=extra, job_metadata_access=spec.identity is not None,
     )
 
 
