@@ -83,6 +83,11 @@ def teardown_fails(root: Path) -> Outcome:
     return sb.run(sb.config(max_runtime_s=6))
 
 
+def machine_identity(root: Path) -> Outcome:
+    sb = Sandbox(root)
+    return sb.run(sb.config(job_metadata_access=True))
+
+
 def local_github(root: Path) -> Outcome:
     sb = Sandbox(root, cloud="local")
     return sb.run(sb.config())
@@ -94,7 +99,7 @@ SCENARIOS: dict[str, Scenario] = {
     "max_runtime": max_runtime, "gpu_missing": gpu_missing,
     "checksum_mismatch": checksum_mismatch, "download_retried": download_retried,
     "forge_unreachable": forge_unreachable, "teardown_fails": teardown_fails,
-    "local_github": local_github,
+    "local_github": local_github, "machine_identity": machine_identity,
     **{f"spot_{cloud}": spot(cloud) for cloud in ("aws", "gcp", "azure", "alicloud")},
 }
 
@@ -235,3 +240,10 @@ def test_local_never_powers_off_the_host(outcomes: dict[str, Outcome]) -> None:
     assert "job-done" in out.names()
     assert not out.called("shutdown") and not out.called("poweroff")
     assert not out.called("iptables")
+
+
+def test_machine_identity_keeps_metadata_for_the_job(outcomes: dict[str, Outcome]) -> None:
+    blocked, kept = outcomes["single_job"], outcomes["machine_identity"]
+    assert any("--uid-owner" in call for call in blocked.called("iptables"))
+    assert not kept.called("iptables")
+    assert kept.called("run.sh") and kept.called("shutdown")

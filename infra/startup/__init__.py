@@ -90,6 +90,10 @@ class StartupConfig:
     """How often the spot and idle watchers look."""
     stop_grace_s: int = 30
     """How long a stopping runner gets between SIGTERM and SIGKILL."""
+    job_metadata_access: bool = False
+    """Let jobs reach the metadata service. Only for a pool with a machine identity, whose
+    jobs fetch that identity's credentials there (`dvc pull` without keys); they can then
+    also read the user data, whose registration is single-use and machine-scoped."""
 
 
 def render_startup_script(config: StartupConfig) -> str:
@@ -166,6 +170,7 @@ def _parameters(c: StartupConfig) -> list[tuple[str, str]]:
         ("CML_RETRY_BACKOFF_S", str(c.retry_backoff_s)), ("CML_POLL_S", str(c.poll_interval_s)),
         ("CML_STOP_GRACE_S", str(c.stop_grace_s)),
         ("CML_METADATA_HOST", metadata_host),
+        ("CML_JOB_METADATA", str(int(c.job_metadata_access))),
     ]
     if c.cloud != "local":
         params.append(("CML_METADATA_URL", metadata_url))

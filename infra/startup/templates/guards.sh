@@ -123,6 +123,11 @@ ensure_job_user() {
 # service (owner match), and forwarded container traffic too when jobs run in docker.
 block_metadata() {
   local host
+  # A pool with a machine identity: its jobs fetch that identity's credentials here.
+  if ((CML_JOB_METADATA)); then
+    log "machine identity requested: $CML_JOB_USER keeps the metadata service for its credentials"
+    return 0
+  fi
   for host in $CML_METADATA_HOST; do
     iptables -w -I OUTPUT -d "$host" -m owner --uid-owner "$CML_JOB_USER" -j REJECT || return 1
     if ((CML_DOCKER)); then
