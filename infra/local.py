@@ -135,33 +135,45 @@ def dry_run_script(spec: RunnerSpec, gitlab_runner_url: str = "",
 def up_local(spec: RunnerSpec, forge: LocalForge, printer: Printer, fetch: Fetch,
              env: Mapping[str, str] | None = None,
              run: Callable[[StartupConfig], int] = run_local) -> None:
-    """Register this machine, run the runner in the foreground, then remove the registration.
+    """Register this machine, run the runner in the foreground, then remove the registration
+    whatever happened (a failed step, Ctrl-C, a clean end).
 
-    Raises LocalRunError (after cleaning up) when the script ends with an error.
+    Raises LocalRunError, after the cleanup, when the script ends with an error.
     """
-    from infra import local_forge
-
     name = f"{spec.name}-{secrets.token_hex(3)}"  # unique: a crashed run's name may linger
     printer(f"Registering this machine as {spec.forge} runner {name} for {forge.repo}")
-    if spec.forge == "github":
-        minted = local_forge.register_github(forge.client, forge.repo, spec, name, printer)
-    else:
-        minted = local_forge.register_gitlab(
-            forge.client, forge.repo, spec, name, forge.gitlab_runner_url,
-            forge.gitlab_runner_sha256, fetch, printer)
+    minted = _mint(spec, forge, name, printer, fetch)
     try:
         config = local_config(spec, forge.server_url, minted, name=name,
-                              api_url=forge.api_url, tuning=env if env is not None else os.environ)
+                              api_url=forge.api_url, tuning=os.environ if env is None else env)
         printer("Starting the runner on this machine; Ctrl-C stops and unregisters it")
         status = run(config)
     finally:
-        if spec.forge == "github":
-            local_forge.delete_github(forge.client, forge.repo, minted, printer)
-        else:
-            local_forge.delete_gitlab(forge.client, minted, printer)
+        _remove(spec, forge, minted, printer)
     if status != 0:
         raise LocalRunError(_failure(config, status))
     printer(f"The runner {name} has stopped and is unregistered; this machine stays up")
+
+
+def _mint(spec: RunnerSpec, forge: LocalForge, name: str, printer: Printer,
+          fetch: Fetch) -> Registration:
+    from infra import local_forge
+
+    if spec.forge == "github":
+        return local_forge.register_github(forge.client, forge.repo, spec, name, printer)
+    return local_forge.register_gitlab(forge.client, forge.repo, spec, name,
+                                       forge.gitlab_runner_url, forge.gitlab_runner_sha256,
+                                       fetch, printer)
+
+
+def _remove(spec: RunnerSpec, forge: LocalForge, minted: Registration,
+            printer: Printer) -> None:
+    from infra import local_forge
+
+    if spec.forge == "github":
+        local_forge.delete_github(forge.client, forge.repo, minted, printer)
+    else:
+        local_forge.delete_gitlab(forge.client, minted, printer)
 
 
 def _failure(config: StartupConfig, status: int) -> str:
