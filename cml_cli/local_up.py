@@ -35,10 +35,14 @@ GitLabRunnerShaOption = Annotated[str | None, typer.Option(
 
 def up_local_command(spec: RunnerSpec, *, token: str | None, api_url: str | None,
                      gitlab_runner_url: str | None, gitlab_runner_sha256: str | None,
-                     forge_url: str | None, dry_run: bool, json_output: bool) -> None:
+                     forge_url: str | None, stack: str | None, dry_run: bool,
+                     json_output: bool) -> None:
+    from infra.errors import SpecError
     from infra.local import LocalForge, dry_run_script, up_local
     from infra.local_forge import GITLAB_RUNNER_URL
 
+    if stack:
+        raise SpecError("--cloud local keeps no Pulumi stack; drop --stack.")
     binary_url = gitlab_runner_url or GITLAB_RUNNER_URL
     if dry_run:
         script = dry_run_script(spec, binary_url, gitlab_runner_sha256)

@@ -49,6 +49,12 @@ def test_local_refuses_what_makes_no_sense_here(kwargs: dict, message: str) -> N
     assert str(info.value) == message
 
 
+def test_local_refuses_a_stack_name() -> None:
+    result = run_cli("up", "--cloud", "local", "--stack", "dev", "--dry-run")
+    assert (result.returncode, result.stderr) == (
+        1, "Error: --cloud local keeps no Pulumi stack; drop --stack.\n")
+
+
 def test_a_stack_cannot_hold_a_local_pool() -> None:
     with pytest.raises(SpecError, match="run cml-infra up --cloud local on the machine"):
         pools_from_config([{"name": "box", "cloud": "local"}], {})

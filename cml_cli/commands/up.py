@@ -81,8 +81,8 @@ def up(
     if cloud is Cloud.local:
         return local_up.up_local_command(
             spec, token=token, api_url=api_url, gitlab_runner_url=gitlab_runner_url,
-            gitlab_runner_sha256=gitlab_runner_sha256, forge_url=forge_url, dry_run=dry_run,
-            json_output=json_output)
+            gitlab_runner_sha256=gitlab_runner_sha256, forge_url=forge_url, stack=stack,
+            dry_run=dry_run, json_output=json_output)
     if dry_run:
         from infra.plan import render_json, render_tree, run_plan
 
