@@ -86,3 +86,22 @@ def build_forge(ctx: CIContext) -> Forge:
                         private_token=None if job else ctx.token)
     return GitLabForge(lab, ctx.repo, server_url=ctx.server_url,
                        token_source=ctx.token_source, backoff=retry_backoff())
+
+
+def build_runner_client(ctx: CIContext) -> object:
+    """The raw PyGithub or python-gitlab client for runner calls (infra.forge_runners)."""
+    from reporting.context import Driver
+
+    if ctx.driver is Driver.GITHUB:
+        from github import Auth, Github
+
+        from reporting.forges.github import github_retry
+
+        return Github(base_url=ctx.api_url, auth=Auth.Token(ctx.token), per_page=100,
+                      retry=github_retry(retry_backoff()), timeout=30, lazy=True)
+    import gitlab
+
+    job = ctx.token if ctx.is_job_token else None
+    return gitlab.Gitlab(url=ctx.api_url.removesuffix("/api/v4"), per_page=100, timeout=30,
+                         retry_transient_errors=True, job_token=job,
+                         private_token=None if job else ctx.token)

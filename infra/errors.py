@@ -7,7 +7,8 @@ the CLI prints it as it is. The tree::
     ├── SpecError          a runner pool description that cannot work
     ├── MissingExtraError  a cloud SDK that is not installed
     ├── StackError         the Pulumi engine refused or failed an operation
-    └── ForgeError         GitHub or GitLab refused or failed a runner call
+    ├── ForgeError         GitHub or GitLab refused or failed a runner call
+    └── LocalRunError      the runner started by `up --cloud local` ended with an error
 """
 
 
@@ -29,3 +30,7 @@ class StackError(InfraError):
 
 class ForgeError(InfraError):
     """GitHub or GitLab refused or failed a call about self-hosted runners."""
+
+
+class LocalRunError(InfraError):
+    """The startup script run by `--cloud local` ended with an error (after cleaning up)."""

@@ -123,6 +123,13 @@ def create_gitlab_runner(gl: Any, project_id: int | str, description: str,
     return GitLabRunner(int(runner.id), runner.token)
 
 
+def gitlab_project_id(gl: Any, project: str) -> int:
+    """The numeric id `POST /user/runners` needs, for a project path such as group/name."""
+    if project.isdigit():
+        return int(project)
+    return int(_gitlab(f"find project {project}", lambda: gl.projects.get(project)).id)
+
+
 def delete_gitlab_runner(gl: Any, runner_id: int) -> None:
     """Delete a runner; one that is gone already (the machine removed itself with its own
     token at teardown) is not an error."""

@@ -25,6 +25,7 @@ REPO_PATTERN = re.compile(r"[\w.-]+(/[\w.-]+)+")
 FORGES = ("github", "gitlab")
 FORGE_URLS = {"github": "https://github.com", "gitlab": "https://gitlab.com"}
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
+LOCAL = "local"  # this machine: no catalog, no region; see infra/local.py
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class RunnerSpec:
     """AWS instance profile, GCP service account e-mail, Azure identity id, Alibaba RAM role."""
     image: str | None = None
     """A native image overriding the catalog's GPU-ready image."""
+    idle_mode: bool = False
+    """Keep taking jobs until the idle timeout instead of one job (see the README's trade-off)."""
 
 
 def parse_duration(value: str | int, what: str) -> int:
@@ -73,8 +76,9 @@ def _check_name(name: str) -> str:
 
 
 def _check_cloud(cloud: str) -> str:
-    if cloud not in catalog.CLOUDS:
-        raise SpecError(f"Unknown cloud {cloud!r}; choose one of: {', '.join(catalog.CLOUDS)}.")
+    if cloud not in (*catalog.CLOUDS, LOCAL):
+        raise SpecError(f"Unknown cloud {cloud!r}; choose one of: "
+                        f"{', '.join((*catalog.CLOUDS, LOCAL))}.")
     return cloud
 
 
@@ -158,9 +162,19 @@ def build_spec(*, name: str = "cml-runner", cloud: str = "aws", region: str = "u
                forge: str = "github", repo: str = "", forge_url: str | None = None,
                idle_timeout: str | int = "5m", max_runtime: str | int = "6h",
                count: int = 1, extra_commands: Iterable[str] = (),
-               identity: str | None = None, image: str | None = None) -> RunnerSpec:
+               identity: str | None = None, image: str | None = None,
+               idle_mode: bool = False) -> RunnerSpec:
     """Validate every field once and return the frozen spec, or raise SpecError."""
     cloud = _check_cloud(str(cloud).lower())
+    if cloud == LOCAL:
+        from infra.local_spec import check_local_flags, local_spec
+
+        check_local_flags(region=region not in ("us-east", LOCAL), zone=zone, type=size, spot=spot,
+                           max_price=max_price, disk_size=disk_size, identity=identity,
+                           image=image)
+        return local_spec(name, gpu or gpu_model is not None or gpu_count is not None,
+                           gpu_model, gpu_count, labels, forge, repo, forge_url, idle_timeout,
+                           max_runtime, count, extra_commands, idle_mode)
     machine = _machine(cloud, size, gpu, gpu_model, gpu_count)
     placement = catalog.resolve_region(cloud, str(region), zone)
     idle_s = parse_duration(idle_timeout, "idle timeout")
@@ -178,6 +192,7 @@ def build_spec(*, name: str = "cml-runner", cloud: str = "aws", region: str = "u
         forge_url=(forge_url or FORGE_URLS.get(forge, "")).rstrip("/"),
         idle_timeout_s=idle_s, max_runtime_s=runtime_s, count=_check_count(int(count)),
         extra_commands=tuple(extra_commands), identity=identity or None, image=image or None,
+        idle_mode=bool(idle_mode),
     )
 
 
@@ -188,7 +203,7 @@ CONFIG_KEYS = {
     "spot": "spot", "maxPrice": "max_price", "diskSize": "disk_size", "labels": "labels",
     "forge": "forge", "repo": "repo", "forgeUrl": "forge_url", "idleTimeout": "idle_timeout",
     "maxRuntime": "max_runtime", "count": "count", "extraCommands": "extra_commands",
-    "identity": "identity", "image": "image",
+    "identity": "identity", "image": "image", "idleMode": "idle_mode",
 }
 
 
@@ -202,6 +217,9 @@ def spec_from_config(entry: Mapping[str, object], defaults: Mapping[str, object]
         raise SpecError(f"Unknown pool setting {unknown[0]!r}; valid settings are: "
                         f"{', '.join(CONFIG_KEYS)}.")
     kwargs = {**defaults, **{CONFIG_KEYS[k]: v for k, v in entry.items()}}
+    if str(entry.get("cloud", defaults.get("cloud", ""))).lower() == LOCAL:
+        raise SpecError("A stack cannot hold a cloud local pool; run cml-infra up --cloud local "
+                        "on the machine that should be the runner.")
     if entry.get("forge") == "gitlab" and "forgeUrl" not in entry:
         kwargs.pop("forge_url", None)  # the project default points at github.com
     try:

@@ -85,7 +85,7 @@ def test_retired_families_are_not_offered():
 
 
 BAD_INPUT = [
-    (dict(cloud="moon"), "Unknown cloud 'moon'; choose one of: aws, gcp, azure, alicloud."),
+    (dict(cloud="moon"), "Unknown cloud 'moon'; choose one of: aws, gcp, azure, alicloud, local."),
     (dict(cloud="azure", gpu_model="l4"),
      "GPU model l4 is not offered on azure; choose one of: t4, a10, a100, a100-80gb, h100."),
     (dict(cloud="aws", gpu_model="k80"),

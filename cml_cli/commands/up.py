@@ -7,12 +7,15 @@ from typing import Annotated
 
 import typer
 
+from cml_cli import local_up
+
 
 class Cloud(str, Enum):
     aws = "aws"
     gcp = "gcp"
     azure = "azure"
     alicloud = "alicloud"
+    local = "local"
 
 
 class ForgeName(str, Enum):
@@ -23,6 +26,8 @@ class ForgeName(str, Enum):
 HELP = (
     "Start GPU runner machines for GitHub Actions or GitLab CI as a Pulumi stack, or print "
     "the plan with --dry-run (no credentials needed).\n\n"
+    "--cloud local registers this machine instead, in the foreground, until its job or the "
+    "idle timeout ends.\n\n"
     "Example: cml-infra up --cloud aws --gpu --dry-run"
 )
 
@@ -59,6 +64,11 @@ def up(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; create "
                                                             "nothing.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Plan as one JSON object.")] = False,
+    idle_mode: local_up.IdleModeOption = False,
+    token: local_up.TokenOption = None,
+    api_url: local_up.ApiUrlOption = None,
+    gitlab_runner_url: local_up.GitLabRunnerUrlOption = None,
+    gitlab_runner_sha256: local_up.GitLabRunnerShaOption = None,
 ) -> None:
     from infra.spec import build_spec
 
@@ -67,7 +77,12 @@ def up(
         gpu_model=gpu_model, gpu_count=gpu_count, spot=spot, max_price=max_price,
         disk_size=disk_size, labels=labels, forge=forge.value, repo=repo, forge_url=forge_url,
         idle_timeout=idle_timeout, max_runtime=max_runtime, count=count, identity=identity,
-        image=image, extra_commands=extra_command or ())
+        image=image, extra_commands=extra_command or (), idle_mode=idle_mode)
+    if cloud is Cloud.local:
+        return local_up.up_local_command(
+            spec, token=token, api_url=api_url, gitlab_runner_url=gitlab_runner_url,
+            gitlab_runner_sha256=gitlab_runner_sha256, forge_url=forge_url, stack=stack,
+            dry_run=dry_run, json_output=json_output)
     if dry_run:
         from infra.plan import render_json, render_tree, run_plan
 
