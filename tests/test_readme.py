@@ -24,6 +24,8 @@ from infra.spec import pools_from_config
 from tests.conftest import ROOT
 from tests.fakes.fixtures import GITHUB_APP_TOKEN
 from tests.forge_scenarios import HEAD_SHA, PR_NUMBER, github_actions_env, write_report
+from tests.sandbox.runner import Sandbox
+from tests.test_local_up import HOST_ENDING, _github
 
 README = (ROOT / "README.md").read_text()
 SETUP_PREFIX = "python3 -m venv .venv && .venv/bin/pip install -e '.[aws]' && .venv/bin/"
@@ -49,6 +51,8 @@ def _kind(command: str) -> str:
     words = command.split()
     if words[:2] == ["cml-infra", "up"] and "--dry-run" in words:
         return "plan"
+    if words[:4] == ["cml-infra", "up", "--cloud", "local"]:
+        return "local"
     if words[:2] in (["cml-infra", "comment"], ["cml-infra", "check"]):
         return "report"
     if words[:2] in (["cml-infra", "metrics"], ["cml-infra", "plot"]):
@@ -148,3 +152,24 @@ def test_yaml_pools_in_the_readme_are_valid():
     assert pools, "the README shows a stack config"
     for entries in pools:
         assert pools_from_config(entries, {})
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS if _kind(c) == "local"])
+def test_local_runner_commands(command: str, shim: dict[str, str], tmp_path: Path,
+                               fake_github):
+    """This machine registers against the fake GitHub, takes the job the stub runner
+    simulates at once, then unregisters; the sandbox's stubs stand in for the host."""
+    sandbox = Sandbox(tmp_path / "sandbox", forge="github", cloud="local", waits="0")
+    try:
+        env = {**shim, **_github(fake_github, sandbox)}
+        env["PATH"] = f"{sandbox.root / 'bin'}:{shim['PATH']}"
+        result = _bash(command, env, tmp_path)
+    finally:
+        sandbox.forge_server.stop()
+        sandbox.cloud_server.stop()
+    assert result.returncode == 0, result.stderr
+    assert fake_github.rejections == []
+    if "--dry-run" not in command:
+        calls = [c[0] for c in sandbox.read_calls()]
+        assert "job-start" in calls and not set(calls) & set(HOST_ENDING)
+        assert fake_github.repos["acme/models"].runners == {}
