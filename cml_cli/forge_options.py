@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from infra.registration import ForgeSettings
     from reporting.context import CIContext
     from reporting.forges.base import Forge
 
@@ -86,3 +87,22 @@ def build_forge(ctx: CIContext) -> Forge:
                         private_token=None if job else ctx.token)
     return GitLabForge(lab, ctx.repo, server_url=ctx.server_url,
                        token_source=ctx.token_source, backoff=retry_backoff())
+
+
+def runner_forge(forge: str, repo: str, token: str | None, api_url: str | None,
+                 forge_url: str | None) -> tuple[str, ForgeSettings]:
+    """The repository and the settings `cml-infra up` registers runners with, from the same
+    flags and variables as the reporting commands; fails before anything is created."""
+    from infra.errors import ForgeError
+    from infra.registration import ForgeSettings, default_api_url
+
+    if forge_url and not api_url:
+        api_url = default_api_url(forge, forge_url)
+    ctx = read_context(repo or None, token, DriverChoice(forge), api_url)
+    if ctx.is_job_token:
+        raise ForgeError("A CI job token cannot create runners; pass --token or set REPO_TOKEN "
+                         "to a token with the create_runner scope.")
+    from cml_cli.redact import register_secret
+
+    register_secret(ctx.token)
+    return ctx.repo, ForgeSettings(token=ctx.token, api_url=ctx.api_url)

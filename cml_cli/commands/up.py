@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from cml_cli.forge_options import ApiUrlOption, TokenOption
+
 
 class Cloud(str, Enum):
     aws = "aws"
@@ -59,9 +61,18 @@ def up(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; create "
                                                             "nothing.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Plan as one JSON object.")] = False,
+    token: TokenOption = None,
+    api_url: ApiUrlOption = None,
+    keep_on_failure: Annotated[bool, typer.Option(
+        "--keep-on-failure", help="Keep what a failed run created, to debug it.")] = False,
 ) -> None:
     from infra.spec import build_spec
 
+    settings = None
+    if not dry_run:  # the token and repository are checked before anything is created
+        from cml_cli.forge_options import runner_forge
+
+        repo, settings = runner_forge(forge.value, repo, token, api_url, forge_url)
     spec = build_spec(
         name=name, cloud=cloud.value, region=region, zone=zone, size=size, gpu=gpu,
         gpu_model=gpu_model, gpu_count=gpu_count, spot=spot, max_price=max_price,
@@ -74,17 +85,12 @@ def up(
         plan = run_plan([spec], stack=stack or spec.name)
         typer.echo(render_json(plan) if json_output else render_tree(plan), nl=False)
         return
+    from infra.registration import forge_registrar
     from infra.stack import up_stack
 
-    up_stack([spec], stack_name=stack or spec.name, registrar=registrar(), printer=typer.echo)
-
-
-def registrar():
-    """Seam for the forge registrar (GitHub JIT config, GitLab runner creation)."""
-    from infra.errors import StackError
-
-    raise StackError("Registering runners with GitHub or GitLab is not wired in yet; "
-                     "run with --dry-run to see the plan.")
+    assert settings is not None
+    up_stack([spec], stack_name=stack or spec.name, registrar=forge_registrar(settings),
+             printer=typer.echo, keep_on_failure=keep_on_failure)
 
 
 def register(app: typer.Typer) -> None:
