@@ -149,7 +149,9 @@ def forge_registrar(settings: ForgeSettings) -> Registrar:
     def register(spec: RunnerSpec, index: int) -> Registration:
         resource = RunnerRegistration(f"{spec.name}-{index}-registration",
                                       registration_inputs(spec, index, settings))
-        return Registration(runner_name=resource.runner_name, secret=resource.registration,
+        # Secret here too: the engine applies additional_secret_outputs, mocks do not.
+        return Registration(runner_name=resource.runner_name,
+                            secret=pulumi.Output.secret(resource.registration),
                             package_url=resource.package_url,
                             package_sha256=resource.package_sha256)
 
