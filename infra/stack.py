@@ -99,12 +99,13 @@ def _run_streaming(operation: Callable[[Callable[[Any], None]], Any], printer: P
     return outcome["result"]
 
 
-def _note_created(event: Any, created: list[str]) -> None:
-    """Remember each resource the engine finished creating (called on the worker thread;
-    list.append is atomic)."""
+def _note_created(event: Any, *, created: list[str], then: Callable[[Any], None]) -> None:
+    """Remember each resource the engine finished creating, then pass the event on (runs
+    on the worker thread; list.append is atomic)."""
     done = event.res_outputs_event
     if done is not None and getattr(done.metadata.op, "value", done.metadata.op) == "create":
         created.append(done.metadata.urn)
+    then(event)
 
 
 def capacity_short(error: Exception) -> bool:
@@ -177,7 +178,8 @@ def _up_once(pools: Sequence[RunnerSpec], *, stack_name: str, registrar: Registr
             stack_name, project_name=PROJECT, program=lambda: program(pools, registrar),
             opts=_workspace_options(stack_name, env, home, command))
         result = _run_streaming(lambda on_event: stack.up(
-            on_event=lambda event: (_note_created(event, created), on_event(event))), printer)
+            on_event=functools.partial(_note_created, created=created, then=on_event)),
+            printer)
     except FileNotFoundError:
         raise StackError(f"The pulumi CLI is not installed; install it ({INSTALL_URL}) or "
                          "run with --dry-run.") from None

@@ -121,3 +121,30 @@ def test_main_takes_repo_token_from_the_environment(monkeypatch) -> None:
     inputs = by_name(plan, "lab-0-registration")["inputs"]
     assert unwrap_rpc_secret(inputs["token"]) == TOKEN
     assert inputs["api_url"] == "https://gl.acme.io/api/v4"
+
+
+def test_on_demand_retry_keeps_the_registrations_of_unchanged_machines() -> None:
+    """What stack.up_stack's spot retry changes: the on-demand pool's registrations have the
+    same inputs (the engine's diff says no change: no second mint); the spot pool's machines
+    are replaced, and so are their registrations, rather than reusing a consumed one."""
+    from dataclasses import replace
+
+    from infra.registration import RunnerRegistrationProvider
+
+    spot = build_spec(name="cheap", gpu=True, spot=True, repo="acme/models")
+    steady = build_spec(name="steady", gpu=True, repo="acme/models")
+    settings = ForgeSettings(token=TOKEN)
+    first = run(lambda: program([spot, steady], forge_registrar(settings)))
+    retry = run(lambda: program([replace(spot, spot=False), steady], forge_registrar(settings)))
+
+    def inputs(plan: Plan, name: str) -> dict[str, Any]:
+        return {k: unwrap_rpc_secret(v) for k, v in by_name(plan, name)["inputs"].items()
+                if k != "__provider"}
+
+    provider = RunnerRegistrationProvider()
+    kept = provider.diff("1", inputs(first, "steady-0-registration"),
+                         inputs(retry, "steady-0-registration"))
+    assert not kept.changes
+    moved = provider.diff("2", inputs(first, "cheap-0-registration"),
+                          inputs(retry, "cheap-0-registration"))
+    assert moved.replaces == ["machine"]
