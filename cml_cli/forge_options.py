@@ -90,9 +90,10 @@ def build_forge(ctx: CIContext) -> Forge:
 
 
 def runner_forge(forge: str, repo: str, token: str | None, api_url: str | None,
-                 forge_url: str | None) -> tuple[str, ForgeSettings]:
-    """The repository and the settings `cml-infra up` registers runners with, from the same
-    flags and variables as the reporting commands; fails before anything is created."""
+                 forge_url: str | None) -> tuple[str, str, ForgeSettings]:
+    """The repository, the forge's web address and the settings `cml-infra up` registers
+    runners with, from the same flags and variables as the reporting commands (a repository
+    URL names the instance too); fails before anything is created."""
     from infra.errors import ForgeError
     from infra.registration import ForgeSettings, default_api_url
 
@@ -105,4 +106,5 @@ def runner_forge(forge: str, repo: str, token: str | None, api_url: str | None,
     from cml_cli.redact import register_secret
 
     register_secret(ctx.token)
-    return ctx.repo, ForgeSettings(token=ctx.token, api_url=ctx.api_url)
+    return ctx.repo, forge_url or ctx.server_url, ForgeSettings(token=ctx.token,
+                                                                api_url=ctx.api_url)

@@ -108,3 +108,15 @@ def test_keep_on_failure_keeps_them(fake, capsys) -> None:
     assert cli("--repo", "acme/models", "--token", TOKEN, "--keep-on-failure") == 1
     assert not any(call[0] == "destroy" for call in failing.calls)
     assert "are kept (--keep-on-failure)" in capsys.readouterr().err
+
+
+def test_repository_url_names_the_gitlab_instance(fake, monkeypatch) -> None:
+    from infra.spec import RunnerSpec
+
+    seen: list[RunnerSpec] = []
+    real = infra.stack.up_stack
+    monkeypatch.setattr(infra.stack, "up_stack", lambda pools, **kw: (
+        seen.extend(pools), real(pools, **kw))[1])
+    assert cli("--forge", "gitlab", "--repo", "https://gitlab.acme.io/ml/eval",
+               "--token", "glpat-" + "p" * 20) == 0
+    assert (seen[0].repo, seen[0].forge_url) == ("ml/eval", "https://gitlab.acme.io")

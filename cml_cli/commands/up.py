@@ -49,7 +49,8 @@ def up(
     count: Annotated[int, typer.Option(help="Number of machines.")] = 1,
     name: Annotated[str, typer.Option(help="Pool name.")] = "cml-runner",
     forge: Annotated[ForgeName, typer.Option(help="Where runners register.")] = ForgeName.github,
-    repo: Annotated[str, typer.Option(help="owner/name the runners serve.")] = "",
+    repo: Annotated[str, typer.Option(help="owner/name or URL of the repository the runners "
+                                           "serve (default: the CI job's).")] = "",
     forge_url: Annotated[str | None, typer.Option(help="GitHub/GitLab web address.")] = None,
     identity: Annotated[str | None, typer.Option(
         help="Machine identity for bucket access (profile, account, role).")] = None,
@@ -72,7 +73,7 @@ def up(
     if not dry_run:  # the token and repository are checked before anything is created
         from cml_cli.forge_options import runner_forge
 
-        repo, settings = runner_forge(forge.value, repo, token, api_url, forge_url)
+        repo, forge_url, settings = runner_forge(forge.value, repo, token, api_url, forge_url)
     spec = build_spec(
         name=name, cloud=cloud.value, region=region, zone=zone, size=size, gpu=gpu,
         gpu_model=gpu_model, gpu_count=gpu_count, spot=spot, max_price=max_price,
