@@ -8,6 +8,7 @@ the CLI prints it as it is. The tree::
     ├── MissingExtraError  a cloud SDK that is not installed
     ├── StackError         the Pulumi engine refused or failed an operation
     └── ForgeError         GitHub or GitLab refused or failed a runner call
+        └── ForgeUnsureError  a 5xx or a lost answer: the call may have taken effect
 """
 
 
@@ -29,3 +30,7 @@ class StackError(InfraError):
 
 class ForgeError(InfraError):
     """GitHub or GitLab refused or failed a call about self-hosted runners."""
+
+
+class ForgeUnsureError(ForgeError):
+    """The forge answered 5xx or the answer was lost: what was asked may have happened."""

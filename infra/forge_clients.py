@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from infra.errors import ForgeError
+from infra.errors import ForgeError, ForgeUnsureError
 from infra.forge_runners import (
     GitHubScope,
     create_gitlab_runner,
@@ -26,11 +26,15 @@ SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 def github_client(props: dict[str, Any]) -> Any:
     from github import Auth, Github, GithubRetry
+    from urllib3.util.retry import Retry
 
-    # urllib3's default allowed_methods leave out POST: a 5xx or a read error after a
-    # POST is never repeated. https://urllib3.readthedocs.io/en/stable/reference/urllib3.util.html
+    # GithubRetry adds POST to the retried methods; leaving it out means a 5xx or a lost
+    # answer after a POST is never repeated (a repeat could mint a second runner).
+    # https://urllib3.readthedocs.io/en/stable/reference/urllib3.util.html
+    retry = GithubRetry(total=3, backoff_factor=1, status_forcelist=[429, *range(500, 600)],
+                        allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | {"GET"})
     return Github(base_url=props["api_url"], auth=Auth.Token(props["token"]),
-                  timeout=TIMEOUT_S, retry=GithubRetry(total=3, backoff_factor=1))
+                  timeout=TIMEOUT_S, retry=retry)
 
 
 def gitlab_client(props: dict[str, Any], retry: bool) -> Any:
@@ -47,7 +51,7 @@ def create_runner(props: dict[str, Any], name: str) -> dict[str, Any]:
         gh = github_client(props)
         scope = GitHubScope.parse(props["repo"])
         package = runner_package(gh, scope)
-        jit = mint_jit_config(gh, scope, name, props["labels"])
+        jit = mint_or_clean_up(gh, scope, name, props["labels"])
         return {"runner_id": str(jit.runner_id), "registration": jit.encoded_jit_config,
                 "package_url": package.url, "package_sha256": package.sha256}
     url = props["package_url"]
@@ -57,6 +61,30 @@ def create_runner(props: dict[str, Any], name: str) -> dict[str, Any]:
                                   props["labels"], int(props["max_timeout_s"]))
     return {"runner_id": str(runner.runner_id), "registration": runner.token,
             "package_url": url, "package_sha256": sha256}
+
+
+def mint_or_clean_up(gh: Any, scope: GitHubScope, name: str, labels: list[str]) -> Any:
+    """Mint; when the answer is a 5xx or lost, the runner may exist all the same: delete
+    whatever carries this machine's unique name, so a failed create leaves nothing."""
+    try:
+        return mint_jit_config(gh, scope, name, labels)
+    except ForgeUnsureError:
+        _delete_named(gh, scope, name)
+        raise
+
+
+def _delete_named(gh: Any, scope: GitHubScope, name: str) -> None:
+    """Best effort: the error being reported matters more than this clean-up's own."""
+    from github import GithubException
+    from requests import RequestException
+
+    try:
+        _, found = gh.requester.requestJsonAndCheck(
+            "GET", f"{scope.path}/actions/runners", parameters={"name": name})
+        for runner in (found or {}).get("runners", []):
+            delete_github_runner(gh, scope, int(runner["id"]))
+    except (GithubException, RequestException, ForgeError):
+        pass
 
 
 def delete_runner(props: dict[str, Any]) -> None:

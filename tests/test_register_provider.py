@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
-from infra.errors import ForgeError
+from infra.errors import ForgeError, ForgeUnsureError
 from infra.forge_clients import checksum_for
 from infra.registration import RunnerRegistrationProvider, default_api_url
 from tests.fakes.fixtures import GITHUB_PAT, GITHUB_READ_TOKEN, GITLAB_READ_TOKEN, GITLAB_TOKEN
 from tests.fakes.github import FakeGitHub
 from tests.fakes.gitlab import FakeGitLab
+from tests.fakes.http import Fault
 
 SHA = "ab" * 32
 
@@ -145,3 +146,31 @@ def test_checksum_listing_and_api_roots() -> None:
     assert default_api_url("github", "https://github.com") == "https://api.github.com"
     assert default_api_url("github", "https://ghe.acme.io/") == "https://ghe.acme.io/api/v3"
     assert default_api_url("gitlab", "https://gitlab.com") == "https://gitlab.com/api/v4"
+
+
+def test_github_answer_lost_after_minting_leaves_no_runner(github: FakeGitHub) -> None:
+    """The POST reached GitHub but its answer was lost: the create fails (the engine records
+    nothing) and the runner that was made all the same is found by its name and deleted."""
+    github.server.faults.add(Fault(drop=True, after=True, method="POST",
+                                   path_contains="/generate-jitconfig"))
+    with pytest.raises(ForgeUnsureError, match="Could not reach GitHub to create the runner"):
+        RunnerRegistrationProvider().create(_props("github", github.api_url, GITHUB_PAT))
+    assert github.repos["acme/models"].runners == {}
+    methods = [(method, status) for method, path, status in github.api_requests()
+               if "/downloads" not in path]
+    assert methods == [("POST", 0), ("GET", 200), ("DELETE", 204)]
+
+
+def test_github_5xx_on_mint_is_cleaned_and_a_duplicate_name_is_not(github: FakeGitHub,
+                                                                   monkeypatch) -> None:
+    github.server.faults.add(Fault(status=502, after=True, method="POST",
+                                   path_contains="/generate-jitconfig"))
+    with pytest.raises(ForgeUnsureError, match="GitHub answered 502"):
+        RunnerRegistrationProvider().create(_props("github", github.api_url, GITHUB_PAT))
+    assert github.repos["acme/models"].runners == {}
+    monkeypatch.setattr("infra.registration.secrets.token_hex", lambda n: "abcdef")
+    RunnerRegistrationProvider().create(_props("github", github.api_url, GITHUB_PAT))
+    with pytest.raises(ForgeError) as info:  # someone else's runner: never deleted
+        RunnerRegistrationProvider().create(_props("github", github.api_url, GITHUB_PAT))
+    assert not isinstance(info.value, ForgeUnsureError)
+    assert len(github.repos["acme/models"].runners) == 1
