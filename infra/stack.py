@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import queue
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -71,6 +72,10 @@ def _workspace_options(stack_name: str, env: Mapping[str, str], home: Path,
     settings = auto.ProjectSettings(name=PROJECT, runtime="python",
                                     backend=auto.ProjectBackend(url=backend_url(env, home)))
     passthrough = {k: v for k, v in env.items() if k.startswith("PULUMI_CONFIG_PASSPHRASE")}
+    # The runner registrations' dynamic provider runs in a Python the engine starts; make it
+    # this one, where `infra` is importable (the shim honours PULUMI_PYTHON_CMD):
+    # https://github.com/pulumi/pulumi/blob/master/sdk/python/dist/pulumi-resource-pulumi-python
+    passthrough["PULUMI_PYTHON_CMD"] = sys.executable
     return auto.LocalWorkspaceOptions(work_dir=str(work_dir), project_settings=settings,
                                       env_vars=passthrough, secrets_provider="passphrase",
                                       pulumi_command=command)

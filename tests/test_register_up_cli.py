@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,7 @@ def test_token_stays_off_the_pulumi_command_line(fake, capsys, monkeypatch) -> N
     assert "--stack" in up and "gpu" in up
     assert not any(TOKEN in arg for call in fake.calls for arg in call)
     assert not any(TOKEN in value for env in fake.envs for value in env.values())
+    assert {env.get("PULUMI_PYTHON_CMD") for env in fake.envs} == {sys.executable}
     out = capsys.readouterr()
     assert TOKEN not in out.out + out.err
 
