@@ -39,8 +39,9 @@ GITLAB_RUNNER_URL = ("https://gitlab-runner-downloads.s3.amazonaws.com/v17.11.0/
                      "gitlab-runner-linux-amd64")
 SECRET_OUTPUTS = ["registration", "token"]
 # A change to any of these means another runner for another machine: replace, mint anew.
+# Inputs only: outputs such as package_url are what the forge answered and may differ.
 REPLACE_KEYS = ("forge", "api_url", "repo", "name_prefix", "labels", "max_timeout_s",
-                "machine", "package_url", "package_sha256")
+                "machine", "gitlab_runner_url", "gitlab_runner_sha256")
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,8 @@ class RunnerRegistration(pulumi.dynamic.Resource):
 
     def __init__(self, name: str, props: dict[str, Any],
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        outputs = {"runner_id": None, "runner_name": None, "registration": None}
+        outputs = {"runner_id": None, "runner_name": None, "registration": None,
+                   "package_url": None, "package_sha256": None}
         secret = pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS)
         super().__init__(RunnerRegistrationProvider(), name, {**outputs, **props},
                          pulumi.ResourceOptions.merge(secret, opts))
@@ -136,8 +138,8 @@ def registration_inputs(spec: RunnerSpec, index: int, settings: ForgeSettings) -
         "name_prefix": f"{spec.name}-{pulumi.get_stack()}-{index}",
         "labels": list(runner_labels(spec.labels, spec.machine.gpu_model)),
         "max_timeout_s": spec.max_runtime_s, "machine": machine_fingerprint(spec),
-        "package_url": settings.gitlab_runner_url if gitlab else None,
-        "package_sha256": settings.gitlab_runner_sha256 if gitlab else None,
+        "gitlab_runner_url": settings.gitlab_runner_url if gitlab else None,
+        "gitlab_runner_sha256": settings.gitlab_runner_sha256 if gitlab else None,
         "token": pulumi.Output.secret(settings.token),
     }
 

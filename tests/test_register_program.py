@@ -102,8 +102,8 @@ def test_main_reads_token_and_gitlab_runner_from_config() -> None:
     plan = run(lambda: runpy.run_path(str(ROOT / "infra" / "__main__.py")), config)
     inputs = by_name(plan, "lab-0-registration")["inputs"]
     assert inputs["api_url"] == "https://gitlab.acme.io/api/v4"
-    assert inputs["package_sha256"] == "ef" * 32
-    assert inputs["package_url"].endswith("/binaries/gitlab-runner-linux-amd64")
+    assert inputs["gitlab_runner_sha256"] == "ef" * 32
+    assert inputs["gitlab_runner_url"].endswith("/binaries/gitlab-runner-linux-amd64")
     assert is_rpc_secret(inputs["token"]) and unwrap_rpc_secret(inputs["token"]) == TOKEN
 
 

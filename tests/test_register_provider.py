@@ -37,12 +37,13 @@ def gitlab_fake(fake_gitlab: FakeGitLab) -> Iterator[FakeGitLab]:
 def _props(forge: str, api_url: str, token: str, **extra: Any) -> dict[str, Any]:
     return {"forge": forge, "repo": "acme/models", "api_url": api_url, "token": token,
             "name_prefix": "gpu-dev-0", "labels": ["gpu", "t4"], "max_timeout_s": 3600,
-            "machine": "f" * 16, "package_url": None, "package_sha256": None, **extra}
+            "machine": "f" * 16, "gitlab_runner_url": None, "gitlab_runner_sha256": None,
+            **extra}
 
 
 def _gitlab_props(fake: FakeGitLab, token: str = GITLAB_TOKEN) -> dict[str, Any]:
-    return _props("gitlab", fake.api_url, token, package_url="https://dl.invalid/binaries/"
-                  "gitlab-runner-linux-amd64", package_sha256=SHA)
+    return _props("gitlab", fake.api_url, token, gitlab_runner_url="https://dl.invalid/"
+                  "binaries/gitlab-runner-linux-amd64", gitlab_runner_sha256=SHA)
 
 
 def test_github_create_mints_one_jit_runner_then_delete_removes_it(github: FakeGitHub) -> None:
@@ -174,3 +175,14 @@ def test_github_5xx_on_mint_is_cleaned_and_a_duplicate_name_is_not(github: FakeG
         RunnerRegistrationProvider().create(_props("github", github.api_url, GITHUB_PAT))
     assert not isinstance(info.value, ForgeUnsureError)
     assert len(github.repos["acme/models"].runners) == 1
+
+
+@pytest.mark.parametrize("forge", ["github", "gitlab"])
+def test_running_up_again_changes_nothing(github: FakeGitHub, gitlab_fake: FakeGitLab,
+                                          forge: str) -> None:
+    """The engine diffs the stored outputs against the same inputs: no change, no mint."""
+    provider = RunnerRegistrationProvider()
+    props = (_props("github", github.api_url, GITHUB_PAT) if forge == "github"
+             else _gitlab_props(gitlab_fake))
+    outs = provider.create(dict(props)).outs or {}
+    assert not provider.diff("1", outs, props).changes
