@@ -38,6 +38,9 @@ from infra.spec import RunnerSpec
 GITLAB_RUNNER_URL = ("https://gitlab-runner-downloads.s3.amazonaws.com/v17.11.0/binaries/"
                      "gitlab-runner-linux-amd64")
 SECRET_OUTPUTS = ["registration", "token"]
+# A GitLab runner's maximum job timeout must be at least 10 minutes (verify):
+# https://docs.gitlab.com/ci/runners/configure_runners/#set-the-maximum-job-timeout
+GITLAB_MIN_TIMEOUT_S = 600
 # A change to any of these means another runner for another machine: replace, mint anew.
 # Inputs only: outputs such as package_url are what the forge answered and may differ.
 REPLACE_KEYS = ("forge", "api_url", "repo", "name_prefix", "labels", "max_timeout_s",
@@ -137,7 +140,8 @@ def registration_inputs(spec: RunnerSpec, index: int, settings: ForgeSettings) -
         "api_url": (settings.api_url or default_api_url(spec.forge, spec.forge_url)).rstrip("/"),
         "name_prefix": f"{spec.name}-{pulumi.get_stack()}-{index}",
         "labels": list(runner_labels(spec.labels, spec.machine.gpu_model)),
-        "max_timeout_s": spec.max_runtime_s, "machine": machine_fingerprint(spec),
+        "max_timeout_s": max(spec.max_runtime_s, GITLAB_MIN_TIMEOUT_S) if gitlab
+        else spec.max_runtime_s, "machine": machine_fingerprint(spec),
         "gitlab_runner_url": settings.gitlab_runner_url if gitlab else None,
         "gitlab_runner_sha256": settings.gitlab_runner_sha256 if gitlab else None,
         "token": pulumi.Output.secret(settings.token),
