@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from infra.registration import ForgeSettings
     from reporting.context import CIContext
     from reporting.forges.base import Forge
 
@@ -105,3 +106,27 @@ def build_runner_client(ctx: CIContext) -> object:
     return gitlab.Gitlab(url=ctx.api_url.removesuffix("/api/v4"), per_page=100, timeout=30,
                          retry_transient_errors=True, job_token=job,
                          private_token=None if job else ctx.token)
+
+
+def runner_forge(forge: str, repo: str, token: str | None, api_url: str | None,
+                 forge_url: str | None, gitlab_runner_url: str | None = None,
+                 gitlab_runner_sha256: str | None = None) -> tuple[str, str, ForgeSettings]:
+    """The repository, the forge's web address and the settings `cml-infra up` registers
+    runners with, from the same flags and variables as the reporting commands (a repository
+    URL names the instance too); fails before anything is created."""
+    from infra.errors import ForgeError
+    from infra.registration import ForgeSettings, default_api_url
+
+    if forge_url and not api_url:
+        api_url = default_api_url(forge, forge_url)
+    ctx = read_context(repo or None, token, DriverChoice(forge), api_url)
+    if ctx.is_job_token:
+        raise ForgeError("A CI job token cannot create runners; pass --token or set REPO_TOKEN "
+                         "to a token with the create_runner scope.")
+    from cml_cli.redact import register_secret
+
+    register_secret(ctx.token)
+    binary = {"gitlab_runner_url": gitlab_runner_url} if gitlab_runner_url else {}
+    return ctx.repo, forge_url or ctx.server_url, ForgeSettings(
+        token=ctx.token, api_url=ctx.api_url, gitlab_runner_sha256=gitlab_runner_sha256,
+        **binary)

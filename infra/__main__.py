@@ -1,19 +1,22 @@
 """Entry point of `pulumi up` (Pulumi.yaml's `main: infra/`): pools from stack config.
 
 Reads `cml-infra:pools` with `require_object` and validates each pool exactly as the CLI
-validates its flags. The registrar is the seam where the real forge registration (GitHub
-just-in-time config, GitLab runner creation) is injected: `REGISTRAR` below.
+validates its flags. Each machine is registered with its pool's forge through a
+`RunnerRegistration` (infra/registration.py); the forge token comes from the secret setting
+`cml-infra:forgeToken` (`pulumi config set --secret cml-infra:forgeToken`) or REPO_TOKEN.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+
 import pulumi
 
-from infra.program import Registrar, placeholder_registrar, program
+from infra.errors import ForgeError
+from infra.program import program
+from infra.registration import GITLAB_RUNNER_URL, ForgeSettings, forge_registrar
 from infra.spec import pools_from_config
-
-# Seam: replace with the real registrar once it exists (see infra/program.py, Registrar).
-REGISTRAR: Registrar = placeholder_registrar
 
 
 def defaults(config: pulumi.Config) -> dict[str, object]:
@@ -24,9 +27,23 @@ def defaults(config: pulumi.Config) -> dict[str, object]:
     return {key: value for key, value in values.items() if value is not None}
 
 
+def forge_settings(config: pulumi.Config, env: Mapping[str, str]) -> ForgeSettings:
+    """Token (secret setting, else REPO_TOKEN), API root and gitlab-runner binary."""
+    token = config.get_secret("forgeToken")
+    if token is None and not env.get("REPO_TOKEN"):
+        raise ForgeError("No forge token; run 'pulumi config set --secret cml-infra:forgeToken' "
+                         "with a token that may create runners, or set REPO_TOKEN.")
+    return ForgeSettings(
+        token=token if token is not None else env["REPO_TOKEN"],
+        api_url=config.get("forgeApiUrl"),
+        gitlab_runner_url=config.get("gitlabRunnerUrl") or GITLAB_RUNNER_URL,
+        gitlab_runner_sha256=config.get("gitlabRunnerSha256"))
+
+
 def main() -> None:
     config = pulumi.Config("cml-infra")
-    program(pools_from_config(config.require_object("pools"), defaults(config)), REGISTRAR)
+    pools = pools_from_config(config.require_object("pools"), defaults(config))
+    program(pools, forge_registrar(forge_settings(config, os.environ)))
 
 
 main()

@@ -8,6 +8,7 @@ the CLI prints it as it is. The tree::
     ├── MissingExtraError  a cloud SDK that is not installed
     ├── StackError         the Pulumi engine refused or failed an operation
     ├── ForgeError         GitHub or GitLab refused or failed a runner call
+    │   └── ForgeUnsureError  a 5xx or a lost answer: the call may have taken effect
     └── LocalRunError      the runner started by `up --cloud local` ended with an error
 """
 
@@ -34,3 +35,7 @@ class ForgeError(InfraError):
 
 class LocalRunError(InfraError):
     """The startup script run by `--cloud local` ended with an error (after cleaning up)."""
+
+
+class ForgeUnsureError(ForgeError):
+    """The forge answered 5xx or the answer was lost: what was asked may have happened."""

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
-from infra.errors import ForgeError
+from infra.errors import ForgeError, ForgeUnsureError
 
 T = TypeVar("T")
 DEFAULT_RUNNER_GROUP = 1  # "Default" group; generate-jitconfig requires one
@@ -146,9 +146,10 @@ def _github(action: str, scope: GitHubScope, call: Callable[[], T], name: str = 
     except GithubException as exc:
         if missing_ok and exc.status == 404:  # only deletes, which return nothing, pass it
             return cast(T, None)
-        raise ForgeError(_github_sentence(exc.status, action, scope, name)) from None
+        error = ForgeUnsureError if exc.status >= 500 else ForgeError
+        raise error(_github_sentence(exc.status, action, scope, name)) from None
     except RequestException:
-        raise ForgeError(f"Could not reach GitHub to {action}; check the network and the "
+        raise ForgeUnsureError(f"Could not reach GitHub to {action}; check the network and the "
                          "API URL.") from None
 
 
@@ -177,9 +178,10 @@ def _gitlab(action: str, call: Callable[[], T], missing_ok: bool = False) -> T:
     except GitlabError as exc:
         if missing_ok and exc.response_code == 404:  # only deletes pass it
             return cast(T, None)
-        raise ForgeError(_gitlab_sentence(exc.response_code, action)) from None
+        error = ForgeUnsureError if (exc.response_code or 0) >= 500 else ForgeError
+        raise error(_gitlab_sentence(exc.response_code, action)) from None
     except RequestException:
-        raise ForgeError(f"Could not reach GitLab to {action}; check the network and the "
+        raise ForgeUnsureError(f"Could not reach GitLab to {action}; check the network and the "
                          "instance URL.") from None
 
 

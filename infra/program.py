@@ -32,11 +32,12 @@ USER_DATA_LIMITS = {"aws": 16 * 1024, "gcp": 256 * 1024, "azure": 64 * 1024,
 class Registration:
     """How one machine joins its forge: a single-use secret and the runner package."""
 
-    runner_name: str
+    runner_name: pulumi.Input[str]
     secret: pulumi.Input[str] = field(repr=False)
     """GitHub: the encoded just-in-time runner configuration; GitLab: the glrt- token."""
-    package_url: str
-    package_sha256: str
+    package_url: pulumi.Input[str]
+    package_sha256: pulumi.Input[str]
+    """All four are known only once the forge answered, at deploy time: inputs, not str."""
 
 
 Registrar = Callable[[RunnerSpec, int], Registration]
@@ -54,15 +55,17 @@ def placeholder_registrar(spec: RunnerSpec, index: int) -> Registration:
 
 
 def startup_config(spec: RunnerSpec, registration: Registration, secret: str) -> StartupConfig:
+    """The script's settings; `registration` holds plain values by now (see user_data)."""
     extra = spec.extra_commands
     if spec.cloud == "alicloud" and spec.machine.gpu_count:
         extra = catalog.table("alicloud").DRIVER_COMMANDS + extra
     return StartupConfig(
         forge=spec.forge,  # type: ignore[arg-type]
         cloud=spec.cloud,  # type: ignore[arg-type]
-        runner_name=registration.runner_name, forge_url=spec.forge_url, registration=secret,
-        runner_package_url=registration.package_url,
-        runner_package_sha256=registration.package_sha256, labels=spec.labels,
+        runner_name=str(registration.runner_name), forge_url=spec.forge_url,
+        registration=secret,
+        runner_package_url=str(registration.package_url),
+        runner_package_sha256=str(registration.package_sha256), labels=spec.labels,
         gpu_model=spec.machine.gpu_model, gpu_count=spec.machine.gpu_count,
         idle_timeout_s=spec.idle_timeout_s, max_runtime_s=spec.max_runtime_s,
         extra_commands=extra, job_metadata_access=spec.identity is not None,
@@ -83,9 +86,10 @@ def checked_size(spec: RunnerSpec, script: str) -> str:
 
 def user_data(spec: RunnerSpec, registration: Registration) -> pulumi.Output[str]:
     """The rendered startup script, secret because it carries the registration."""
-    script = pulumi.Output.from_input(registration.secret).apply(
-        lambda secret: checked_size(
-            spec, render_startup_script(startup_config(spec, registration, secret))))
+    resolved = pulumi.Output.all(registration.runner_name, registration.secret,
+                                 registration.package_url, registration.package_sha256)
+    script = resolved.apply(lambda values: checked_size(
+        spec, render_startup_script(startup_config(spec, Registration(*values), values[1]))))
     return pulumi.Output.secret(script)
 
 

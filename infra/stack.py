@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import queue
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -71,6 +72,10 @@ def _workspace_options(stack_name: str, env: Mapping[str, str], home: Path,
     settings = auto.ProjectSettings(name=PROJECT, runtime="python",
                                     backend=auto.ProjectBackend(url=backend_url(env, home)))
     passthrough = {k: v for k, v in env.items() if k.startswith("PULUMI_CONFIG_PASSPHRASE")}
+    # The runner registrations' dynamic provider runs in a Python the engine starts; make it
+    # this one, where `infra` is importable (the shim honours PULUMI_PYTHON_CMD):
+    # https://github.com/pulumi/pulumi/blob/master/sdk/python/dist/pulumi-resource-pulumi-python
+    passthrough["PULUMI_PYTHON_CMD"] = sys.executable
     return auto.LocalWorkspaceOptions(work_dir=str(work_dir), project_settings=settings,
                                       env_vars=passthrough, secrets_provider="passphrase",
                                       pulumi_command=command)
@@ -99,6 +104,15 @@ def _run_streaming(operation: Callable[[Callable[[Any], None]], Any], printer: P
     return outcome["result"]
 
 
+def _note_created(event: Any, *, created: list[str], then: Callable[[Any], None]) -> None:
+    """Remember each resource the engine finished creating, then pass the event on (runs
+    on the worker thread; list.append is atomic)."""
+    done = event.res_outputs_event
+    if done is not None and getattr(done.metadata.op, "value", done.metadata.op) == "create":
+        created.append(done.metadata.urn)
+    then(event)
+
+
 def capacity_short(error: Exception) -> bool:
     """Whether the engine failed for lack of (spot) capacity, worth an on-demand retry."""
     return any(code in str(error) for code in CAPACITY_ERRORS)
@@ -106,41 +120,71 @@ def capacity_short(error: Exception) -> bool:
 
 def up_stack(pools: Sequence[RunnerSpec], *, stack_name: str, registrar: Registrar,
              printer: Printer, env: Mapping[str, str] | None = None,
-             home: Path = DEFAULT_HOME, command: Any | None = None) -> dict[str, Any]:
+             home: Path = DEFAULT_HOME, command: Any | None = None,
+             keep_on_failure: bool = False) -> dict[str, Any]:
     """Create or update the stack holding `pools`; when spot capacity is short, retry the
-    spot pools on demand once. Returns the stack's outputs."""
+    spot pools on demand once. Returns the stack's outputs. When the update fails, what it
+    created (machines and their forge registrations) is destroyed unless `keep_on_failure`.
+
+    The on-demand retry is an update of the same stack: machines and registrations that the
+    first attempt created and that do not change are kept (no second mint); a spot machine
+    turned on-demand is replaced together with its registration (`machine_fingerprint`)."""
     from pulumi import automation as auto
 
+    created: list[str] = []
+    env = os.environ if env is None else env
     run = functools.partial(_up_once, stack_name=stack_name, registrar=registrar,
-                            printer=printer, env=os.environ if env is None else env,
-                            home=home, command=command)
+                            printer=printer, env=env, home=home, command=command,
+                            created=created)
     try:
         return run(pools)
     except auto.CommandError as exc:
         if not (capacity_short(exc) and any(pool.spot for pool in pools)):
-            raise _engine_failure(stack_name) from None
+            raise _failed(stack_name, created, keep_on_failure, env, home, command) from None
     printer("spot capacity is short; retrying on demand")
     try:
         return run([replace(pool, spot=False, max_price=None) for pool in pools])
     except auto.CommandError:
-        raise _engine_failure(stack_name) from None
+        raise _failed(stack_name, created, keep_on_failure, env, home, command) from None
 
 
-def _engine_failure(stack_name: str) -> StackError:
-    return StackError(f"Pulumi could not update stack {stack_name}; the lines above say why, "
-                      "and --debug shows the engine's full output.")
+def _failed(stack_name: str, created: list[str], keep: bool, env: Mapping[str, str],
+            home: Path, command: Any | None) -> StackError:
+    """The failure sentence, after destroying what the failed run created unless `keep`."""
+    head = f"Pulumi could not update stack {stack_name}; the lines above say why"
+    urns = list(dict.fromkeys(created))
+    if not urns:
+        return StackError(f"{head}, nothing was created, and --debug shows the engine's "
+                          "full output.")
+    if keep:
+        return StackError(f"{head}, and the {len(urns)} resources it created are kept "
+                          f"(--keep-on-failure); run 'pulumi destroy' on stack {stack_name} "
+                          "to remove them.")
+    from pulumi import automation as auto
+
+    try:
+        stack = auto.select_stack(stack_name, project_name=PROJECT, program=lambda: None,
+                                  opts=_workspace_options(stack_name, env, home, command))
+        stack.destroy(target=urns, target_dependents=True)
+    except auto.CommandError:
+        return StackError(f"{head}, and removing the {len(urns)} resources it created failed "
+                          f"too; run 'pulumi destroy' on stack {stack_name} to remove them.")
+    return StackError(f"{head}; the {len(urns)} resources it created, forge runner "
+                      "registrations included, were destroyed again.")
 
 
 def _up_once(pools: Sequence[RunnerSpec], *, stack_name: str, registrar: Registrar,
              printer: Printer, env: Mapping[str, str], home: Path,
-             command: Any | None) -> dict[str, Any]:
+             command: Any | None, created: list[str]) -> dict[str, Any]:
     from pulumi import automation as auto
 
     try:
         stack = auto.create_or_select_stack(
             stack_name, project_name=PROJECT, program=lambda: program(pools, registrar),
             opts=_workspace_options(stack_name, env, home, command))
-        result = _run_streaming(lambda on_event: stack.up(on_event=on_event), printer)
+        result = _run_streaming(lambda on_event: stack.up(
+            on_event=functools.partial(_note_created, created=created, then=on_event)),
+            printer)
     except FileNotFoundError:
         raise StackError(f"The pulumi CLI is not installed; install it ({INSTALL_URL}) or "
                          "run with --dry-run.") from None

@@ -103,10 +103,15 @@ def test_missing_cloud_extra_names_the_pip_command(tmp_path):
                              "pip install 'cml-infra[gcp]'.\n")
 
 
-def test_real_up_without_registrar_says_to_use_dry_run(tmp_path):
+def test_real_up_without_repository_or_token_is_one_sentence(tmp_path):
+    """The real up checks the forge context before anything (tests/test_register_up_cli.py)."""
     result = run_bare(tmp_path, "up", "--cloud", "aws")
     assert result.returncode == 1
-    assert "run with --dry-run" in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr == ("Error: No repository given; pass --repo OWNER/NAME or a "
+                             "repository URL.\n")
+    result = run_bare(tmp_path, "up", "--cloud", "aws", "--repo", "acme/models")
+    assert result.stderr.startswith("Error: No token found;") and "Traceback" not in \
+        result.stderr
 
 
 def test_tree_attributes_children_to_the_longest_component_name():

@@ -11,17 +11,18 @@ import pytest
 import yaml
 
 from infra.errors import SpecError
-from infra.plan import PROJECT, Plan, _mocks
+from infra.plan import PROJECT, Plan
 from tests.conftest import ROOT
+from tests.register_mocks import TOKEN, ForgeMocks
 
 EXAMPLE = ROOT / "examples" / "Pulumi.dev.yaml"
 
 
 def run_main(config: dict[str, str]) -> Plan:
     record = Plan()
-    pulumi.runtime.set_all_config(config)
+    pulumi.runtime.set_all_config({"cml-infra:forgeToken": TOKEN, **config})
     try:
-        pulumi.runtime.set_mocks(_mocks(record), project=PROJECT, stack="dev", preview=False)
+        pulumi.runtime.set_mocks(ForgeMocks(record), project=PROJECT, stack="dev", preview=False)
         pulumi.runtime.test(lambda: runpy.run_path(str(ROOT / "infra" / "__main__.py")))()
     finally:
         pulumi.runtime.set_all_config({})

@@ -52,7 +52,8 @@ def up(
     count: Annotated[int, typer.Option(help="Number of machines.")] = 1,
     name: Annotated[str, typer.Option(help="Pool name.")] = "cml-runner",
     forge: Annotated[ForgeName, typer.Option(help="Where runners register.")] = ForgeName.github,
-    repo: Annotated[str, typer.Option(help="owner/name the runners serve.")] = "",
+    repo: Annotated[str, typer.Option(help="owner/name or URL of the repository the runners "
+                                           "serve (default: the CI job's).")] = "",
     forge_url: Annotated[str | None, typer.Option(help="GitHub/GitLab web address.")] = None,
     identity: Annotated[str | None, typer.Option(
         help="Machine identity for bucket access (profile, account, role).")] = None,
@@ -69,9 +70,17 @@ def up(
     api_url: local_up.ApiUrlOption = None,
     gitlab_runner_url: local_up.GitLabRunnerUrlOption = None,
     gitlab_runner_sha256: local_up.GitLabRunnerShaOption = None,
+    keep_on_failure: Annotated[bool, typer.Option(
+        "--keep-on-failure", help="Keep what a failed run created, to debug it.")] = False,
 ) -> None:
     from infra.spec import build_spec
 
+    settings = None
+    if not dry_run and cloud is not Cloud.local:  # checked before anything is created
+        from cml_cli.forge_options import runner_forge
+
+        repo, forge_url, settings = runner_forge(forge.value, repo, token, api_url, forge_url,
+                                                 gitlab_runner_url, gitlab_runner_sha256)
     spec = build_spec(
         name=name, cloud=cloud.value, region=region, zone=zone, size=size, gpu=gpu,
         gpu_model=gpu_model, gpu_count=gpu_count, spot=spot, max_price=max_price,
@@ -89,17 +98,12 @@ def up(
         plan = run_plan([spec], stack=stack or spec.name)
         typer.echo(render_json(plan) if json_output else render_tree(plan), nl=False)
         return
+    from infra.registration import forge_registrar
     from infra.stack import up_stack
 
-    up_stack([spec], stack_name=stack or spec.name, registrar=registrar(), printer=typer.echo)
-
-
-def registrar():
-    """Seam for the forge registrar (GitHub JIT config, GitLab runner creation)."""
-    from infra.errors import StackError
-
-    raise StackError("Registering runners with GitHub or GitLab is not wired in yet; "
-                     "run with --dry-run to see the plan.")
+    assert settings is not None
+    up_stack([spec], stack_name=stack or spec.name, registrar=forge_registrar(settings),
+             printer=typer.echo, keep_on_failure=keep_on_failure)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,138 @@
+"""The forge calls of `infra.registration`, with the clients it has to build itself.
+
+See `infra/registration.py` for why the dynamic provider, alone in `infra`, builds clients.
+Creating is never retried after the request may have reached the forge (a repeated POST can
+leave a second runner behind); reading and deleting are.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from infra.errors import ForgeError, ForgeUnsureError
+from infra.forge_runners import (
+    GitHubScope,
+    create_gitlab_runner,
+    delete_github_runner,
+    delete_gitlab_runner,
+    mint_jit_config,
+    runner_package,
+)
+
+TIMEOUT_S = 30
+SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def github_client(props: dict[str, Any]) -> Any:
+    from github import Auth, Github, GithubRetry
+    from urllib3.util.retry import Retry
+
+    # GithubRetry adds POST to the retried methods; leaving it out means a 5xx or a lost
+    # answer after a POST is never repeated (a repeat could mint a second runner).
+    # https://urllib3.readthedocs.io/en/stable/reference/urllib3.util.html
+    retry = GithubRetry(total=3, backoff_factor=1, status_forcelist=[429, *range(500, 600)],
+                        allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | {"GET"})
+    return Github(base_url=props["api_url"], auth=Auth.Token(props["token"]),
+                  timeout=TIMEOUT_S, retry=retry)
+
+
+def gitlab_client(props: dict[str, Any], retry: bool) -> Any:
+    import gitlab
+
+    # retry_transient_errors would repeat a POST too; only deletes and reads get it.
+    return gitlab.Gitlab(props["api_url"].removesuffix("/api/v4"), private_token=props["token"],
+                         timeout=TIMEOUT_S, retry_transient_errors=retry)
+
+
+def create_runner(props: dict[str, Any], name: str) -> dict[str, Any]:
+    """Mint the registration of runner `name`: its id, secret, and runner package."""
+    if props["forge"] == "github":
+        gh = github_client(props)
+        scope = GitHubScope.parse(props["repo"])
+        package = runner_package(gh, scope)
+        jit = mint_or_clean_up(gh, scope, name, props["labels"])
+        return {"runner_id": str(jit.runner_id), "registration": jit.encoded_jit_config,
+                "package_url": package.url, "package_sha256": package.sha256}
+    url = props["gitlab_runner_url"]
+    sha256 = props.get("gitlab_runner_sha256") or gitlab_runner_sha256(url)
+    project = gitlab_project_id(gitlab_client(props, retry=True), props["repo"])
+    runner = create_gitlab_runner(gitlab_client(props, retry=False), project, name,
+                                  props["labels"], int(props["max_timeout_s"]))
+    return {"runner_id": str(runner.runner_id), "registration": runner.token,
+            "package_url": url, "package_sha256": sha256}
+
+
+def mint_or_clean_up(gh: Any, scope: GitHubScope, name: str, labels: list[str]) -> Any:
+    """Mint; when the answer is a 5xx or lost, the runner may exist all the same: delete
+    whatever carries this machine's unique name, so a failed create leaves nothing."""
+    try:
+        return mint_jit_config(gh, scope, name, labels)
+    except ForgeUnsureError:
+        _delete_named(gh, scope, name)
+        raise
+
+
+def _delete_named(gh: Any, scope: GitHubScope, name: str) -> None:
+    """Best effort: the error being reported matters more than this clean-up's own."""
+    from github import GithubException
+    from requests import RequestException
+
+    try:
+        _, found = gh.requester.requestJsonAndCheck(
+            "GET", f"{scope.path}/actions/runners", parameters={"name": name})
+        for runner in (found or {}).get("runners", []):
+            delete_github_runner(gh, scope, int(runner["id"]))
+    except (GithubException, RequestException, ForgeError):
+        pass
+
+
+def delete_runner(props: dict[str, Any]) -> None:
+    """Delete the runner; one already gone (used, or removed by its machine) is fine."""
+    runner_id = int(props["runner_id"])
+    if props["forge"] == "github":
+        delete_github_runner(github_client(props), GitHubScope.parse(props["repo"]), runner_id)
+    else:
+        delete_gitlab_runner(gitlab_client(props, retry=True), runner_id)
+
+
+def gitlab_project_id(gl: Any, path: str) -> int:
+    from gitlab.exceptions import GitlabError
+    from requests import RequestException
+
+    try:
+        return int(gl.projects.get(path).id)
+    except GitlabError as exc:
+        if exc.response_code == 401:
+            raise ForgeError("GitLab rejected the token; pass a valid token with the "
+                             "create_runner scope.") from None
+        raise ForgeError(f"GitLab found no project {path} for this token; check the name and "
+                         "the token's access.") from None
+    except RequestException:
+        raise ForgeError("Could not reach GitLab to look up the project; check the network "
+                         "and the instance URL.") from None
+
+
+def gitlab_runner_sha256(url: str) -> str:
+    """The binary's SHA-256 from the release's `release.sha256` next to `binaries/`
+    (https://docs.gitlab.com/runner/install/linux-manually/, verify the file's format)."""
+    import requests
+
+    base, _, binary = url.rpartition("/binaries/")
+    try:
+        answer = requests.get(f"{base}/release.sha256", timeout=TIMEOUT_S)
+        answer.raise_for_status()
+    except requests.RequestException:
+        raise ForgeError(f"Could not read the checksum of {url}; set cml-infra:"
+                         "gitlabRunnerSha256 to the binary's SHA-256.") from None
+    return checksum_for(answer.text, f"binaries/{binary}", url)
+
+
+def checksum_for(listing: str, path: str, url: str) -> str:
+    """The SHA-256 of `path` in a `sha256sum`-style listing."""
+    for line in listing.splitlines():
+        digest, _, name = line.strip().partition(" ")
+        if name.strip().lstrip("*") == path and SHA256.fullmatch(digest):
+            return digest.lower()
+    raise ForgeError(f"The checksum file of {url} does not list it; set cml-infra:"
+                     "gitlabRunnerSha256 to the binary's SHA-256.")
