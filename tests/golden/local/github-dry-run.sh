@@ -24,6 +24,7 @@ CML_RETRY_BACKOFF_S=2
 CML_POLL_S=5
 CML_STOP_GRACE_S=30
 CML_METADATA_HOST=''
+CML_JOB_METADATA=0
 CML_REGISTRATION='<single-use registration, minted by up>'
 CML_EXTRA_COMMANDS=()
 
@@ -219,6 +220,10 @@ ensure_job_user() {
 
 block_metadata() {
   local host
+  if ((CML_JOB_METADATA)); then
+    log "machine identity requested: $CML_JOB_USER keeps the metadata service for its credentials"
+    return 0
+  fi
   for host in $CML_METADATA_HOST; do
     iptables -w -I OUTPUT -d "$host" -m owner --uid-owner "$CML_JOB_USER" -j REJECT || return 1
     if ((CML_DOCKER)); then
