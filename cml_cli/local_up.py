@@ -20,16 +20,16 @@ IDLE_MODE_HELP = (
     "job that can reach these labels is trusted.")
 IdleModeOption = Annotated[bool, typer.Option("--idle-mode", help=IDLE_MODE_HELP)]
 TokenOption = Annotated[str | None, typer.Option(
-    "--token", help="--cloud local: forge token that may create runners (default: REPO_TOKEN, "
-    "then GITHUB_TOKEN / GITLAB_TOKEN).", show_default=False)]
+    "--token", help="Forge token that may create runners; it never reaches the machine "
+    "(default: REPO_TOKEN, then GITHUB_TOKEN / GITLAB_TOKEN).", show_default=False)]
 ApiUrlOption = Annotated[str | None, typer.Option(
-    "--api-url", help="--cloud local: REST API root (default: GITHUB_API_URL / "
+    "--api-url", help="Forge REST API root (default: GITHUB_API_URL / "
     "CI_API_V4_URL).")]
 GitLabRunnerUrlOption = Annotated[str | None, typer.Option(
-    "--gitlab-runner-url", help="--cloud local on GitLab: gitlab-runner binary URL "
+    "--gitlab-runner-url", help="GitLab: gitlab-runner binary URL "
     "(default: GitLab's latest linux-amd64 build).")]
 GitLabRunnerShaOption = Annotated[str | None, typer.Option(
-    "--gitlab-runner-sha256", help="--cloud local on GitLab: the binary's SHA-256 (default: "
+    "--gitlab-runner-sha256", help="GitLab: the binary's SHA-256 (default: "
     "from release.sha256 beside it).")]
 
 
@@ -38,8 +38,8 @@ def up_local_command(spec: RunnerSpec, *, token: str | None, api_url: str | None
                      forge_url: str | None, stack: str | None, dry_run: bool,
                      json_output: bool) -> None:
     from infra.errors import SpecError
+    from infra.forge_runners import GITLAB_RUNNER_URL
     from infra.local import LocalForge, dry_run_script, up_local
-    from infra.local_forge import GITLAB_RUNNER_URL
 
     if stack:
         raise SpecError("--cloud local keeps no Pulumi stack; drop --stack.")

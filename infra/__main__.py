@@ -14,8 +14,9 @@ from collections.abc import Mapping
 import pulumi
 
 from infra.errors import ForgeError
+from infra.forge_runners import GITLAB_RUNNER_URL
 from infra.program import program
-from infra.registration import GITLAB_RUNNER_URL, ForgeSettings, forge_registrar
+from infra.registration import ForgeSettings, forge_registrar
 from infra.spec import pools_from_config
 
 

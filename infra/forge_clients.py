@@ -7,7 +7,6 @@ leave a second runner behind); reading and deleting are.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from infra.errors import ForgeError, ForgeUnsureError
@@ -16,12 +15,13 @@ from infra.forge_runners import (
     create_gitlab_runner,
     delete_github_runner,
     delete_gitlab_runner,
+    gitlab_project_id,
+    gitlab_runner_sha256,
     mint_jit_config,
     runner_package,
 )
 
 TIMEOUT_S = 30
-SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def github_client(props: dict[str, Any]) -> Any:
@@ -55,7 +55,7 @@ def create_runner(props: dict[str, Any], name: str) -> dict[str, Any]:
         return {"runner_id": str(jit.runner_id), "registration": jit.encoded_jit_config,
                 "package_url": package.url, "package_sha256": package.sha256}
     url = props["gitlab_runner_url"]
-    sha256 = props.get("gitlab_runner_sha256") or gitlab_runner_sha256(url)
+    sha256 = props.get("gitlab_runner_sha256") or gitlab_runner_sha256(url, fetch_text)
     project = gitlab_project_id(gitlab_client(props, retry=True), props["repo"])
     runner = create_gitlab_runner(gitlab_client(props, retry=False), project, name,
                                   props["labels"], int(props["max_timeout_s"]))
@@ -96,43 +96,14 @@ def delete_runner(props: dict[str, Any]) -> None:
         delete_gitlab_runner(gitlab_client(props, retry=True), runner_id)
 
 
-def gitlab_project_id(gl: Any, path: str) -> int:
-    from gitlab.exceptions import GitlabError
-    from requests import RequestException
-
-    try:
-        return int(gl.projects.get(path).id)
-    except GitlabError as exc:
-        if exc.response_code == 401:
-            raise ForgeError("GitLab rejected the token; pass a valid token with the "
-                             "create_runner scope.") from None
-        raise ForgeError(f"GitLab found no project {path} for this token; check the name and "
-                         "the token's access.") from None
-    except RequestException:
-        raise ForgeError("Could not reach GitLab to look up the project; check the network "
-                         "and the instance URL.") from None
-
-
-def gitlab_runner_sha256(url: str) -> str:
-    """The binary's SHA-256 from the release's `release.sha256` next to `binaries/`
-    (https://docs.gitlab.com/runner/install/linux-manually/, verify the file's format)."""
+def fetch_text(url: str) -> str:
+    """GET a small text file (a checksum listing); failures become one sentence."""
     import requests
 
-    base, _, binary = url.rpartition("/binaries/")
     try:
-        answer = requests.get(f"{base}/release.sha256", timeout=TIMEOUT_S)
+        answer = requests.get(url, timeout=TIMEOUT_S)
         answer.raise_for_status()
     except requests.RequestException:
-        raise ForgeError(f"Could not read the checksum of {url}; set cml-infra:"
-                         "gitlabRunnerSha256 to the binary's SHA-256.") from None
-    return checksum_for(answer.text, f"binaries/{binary}", url)
-
-
-def checksum_for(listing: str, path: str, url: str) -> str:
-    """The SHA-256 of `path` in a `sha256sum`-style listing."""
-    for line in listing.splitlines():
-        digest, _, name = line.strip().partition(" ")
-        if name.strip().lstrip("*") == path and SHA256.fullmatch(digest):
-            return digest.lower()
-    raise ForgeError(f"The checksum file of {url} does not list it; set cml-infra:"
-                     "gitlabRunnerSha256 to the binary's SHA-256.")
+        raise ForgeError(f"Could not read {url}; give the gitlab-runner binary's SHA-256 with "
+                         "cml-infra:gitlabRunnerSha256 (--gitlab-runner-sha256).") from None
+    return answer.text

@@ -12,6 +12,7 @@ https://docs.github.com/en/rest/actions/self-hosted-runners
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
@@ -19,6 +20,17 @@ from typing import Any, TypeVar, cast
 from infra.errors import ForgeError, ForgeUnsureError
 
 T = TypeVar("T")
+Fetch = Callable[[str], str]
+SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+# gitlab-runner is not published through the GitLab API: the static binaries and a
+# `release.sha256` listing per release live in GitLab's bucket ("Using binary file",
+# https://docs.gitlab.com/runner/install/linux-manually/; verify the listing's format).
+# `latest` follows GitLab's releases; pin a `vX.Y.Z` folder for reproducible machines.
+GITLAB_RUNNER_URL = ("https://gitlab-runner-downloads.s3.amazonaws.com/latest/binaries/"
+                     "gitlab-runner-linux-amd64")
+# A runner's maximum job timeout must be at least 10 minutes (verify against
+# https://docs.gitlab.com/ci/runners/configure_runners/#set-the-maximum-job-timeout).
+GITLAB_MIN_TIMEOUT_S = 600
 DEFAULT_RUNNER_GROUP = 1  # "Default" group; generate-jitconfig requires one
 # generate-jitconfig's `labels`: 1 to 100 items (GitHub's OpenAPI description, minItems/maxItems)
 # https://docs.github.com/en/rest/actions/self-hosted-runners#create-configuration-for-a-just-in-time-runner-for-a-repository
@@ -128,6 +140,26 @@ def gitlab_project_id(gl: Any, project: str) -> int:
     if project.isdigit():
         return int(project)
     return int(_gitlab(f"find project {project}", lambda: gl.projects.get(project)).id)
+
+
+def gitlab_runner_sha256(binary_url: str, fetch: Fetch) -> str:
+    """The binary's SHA-256 from `release.sha256` in the release folder above `binaries/`."""
+    base, sep, name = binary_url.rpartition("/binaries/")
+    digest = checksum_for(fetch(f"{base}/release.sha256"), f"binaries/{name}") if sep else None
+    if digest is None:
+        raise ForgeError(f"Found no published checksum for {binary_url}; give the binary's "
+                         "SHA-256 with --gitlab-runner-sha256 (cml-infra:gitlabRunnerSha256 "
+                         "under pulumi up).")
+    return digest
+
+
+def checksum_for(listing: str, path: str) -> str | None:
+    """The SHA-256 of `path` in a `sha256sum`-style listing (`<digest>  path` or `*path`)."""
+    for line in listing.splitlines():
+        digest, _, name = line.strip().partition(" ")
+        if name.strip().lstrip("*").removeprefix("./") == path and SHA256.fullmatch(digest):
+            return digest.lower()
+    return None
 
 
 def delete_gitlab_runner(gl: Any, runner_id: int) -> None:

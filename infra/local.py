@@ -28,7 +28,8 @@ from infra.spec import RunnerSpec
 from infra.startup import StartupConfig, render_startup_script
 
 if TYPE_CHECKING:
-    from infra.local_forge import Fetch, Printer, Registration
+    from infra.forge_runners import Fetch
+    from infra.local_forge import Printer, Registration
 
 TUNING_ENV = "CML_INFRA_LOCAL_TUNING"
 TUNABLE = ("network_timeout_s", "download_attempts", "retry_backoff_s", "poll_interval_s",

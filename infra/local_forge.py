@@ -12,22 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra import forge_runners as fr
-from infra.errors import SpecError
 from infra.spec import RunnerSpec
 
 Printer = Callable[[str], None]
-Fetch = Callable[[str], str]
 # Idle mode on GitHub: one single-use just-in-time configuration per job, so the machine takes
 # at most this many jobs before it ends (each unused one is deleted at the end).
 GITHUB_IDLE_JOBS = 10
-# The static binary and the checksum list GitLab publishes beside it ("verify" the format:
-# `<sha256> *binaries/<name>` or with two spaces).
-# https://docs.gitlab.com/runner/install/linux-manually/
-GITLAB_RUNNER_URL = ("https://gitlab-runner-downloads.s3.amazonaws.com/latest/binaries/"
-                     "gitlab-runner-linux-amd64")
-# A runner's maximum job timeout must be at least 10 minutes (verify against
-# https://docs.gitlab.com/ci/runners/configure_runners/#set-the-maximum-job-timeout).
-GITLAB_MIN_TIMEOUT_S = 600
 
 
 @dataclass
@@ -72,12 +62,12 @@ def delete_github(gh: Any, repo: str, minted: Registration, printer: Printer) ->
 
 
 def register_gitlab(gl: Any, project: str, spec: RunnerSpec, name: str, binary_url: str,
-                    binary_sha256: str | None, fetch: Fetch, printer: Printer) -> Registration:
-    sha = (binary_sha256 or gitlab_runner_sha256(binary_url, fetch)).lower()
+                    binary_sha256: str | None, fetch: fr.Fetch, printer: Printer) -> Registration:
+    sha = (binary_sha256 or fr.gitlab_runner_sha256(binary_url, fetch)).lower()
     project_id = fr.gitlab_project_id(gl, project)
     runner = fr.create_gitlab_runner(
         gl, project_id, name, fr.runner_labels(spec.labels, spec.machine.gpu_model),
-        max(spec.max_runtime_s, GITLAB_MIN_TIMEOUT_S))
+        max(spec.max_runtime_s, fr.GITLAB_MIN_TIMEOUT_S))
     printer(f"Created GitLab runner {runner.runner_id} ({name}) in {project}")
     return Registration(runner.token, binary_url, sha, [runner.runner_id])
 
@@ -87,18 +77,3 @@ def delete_gitlab(gl: Any, minted: Registration, printer: Printer) -> None:
     for runner_id in minted.runner_ids:
         fr.delete_gitlab_runner(gl, runner_id)
     printer("Checked that the GitLab runner is removed")
-
-
-def gitlab_runner_sha256(binary_url: str, fetch: Fetch) -> str:
-    """The binary's checksum from `release.sha256` in the release folder above `binaries/`."""
-    base, sep, name = binary_url.partition("/binaries/")
-    if not sep:
-        raise SpecError("Pass --gitlab-runner-sha256 with a gitlab-runner URL that has no "
-                        "release.sha256 beside it.")
-    text = fetch(f"{base}/release.sha256")
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].lstrip("*").removeprefix("./") == f"binaries/{name}":
-            return parts[0]
-    raise SpecError(f"{base}/release.sha256 lists no checksum for binaries/{name}; pass "
-                    "--gitlab-runner-sha256.")

@@ -29,18 +29,11 @@ import pulumi
 import pulumi.dynamic
 
 from infra.errors import ForgeError
+from infra.forge_runners import GITLAB_MIN_TIMEOUT_S, GITLAB_RUNNER_URL
 from infra.program import Registrar, Registration
 from infra.spec import RunnerSpec
 
-# gitlab-runner is not published through the GitLab API; its binaries and a checksum file
-# per release live in GitLab's bucket (https://docs.gitlab.com/runner/install/linux-manually/,
-# "Using binary file"). Pinned so the checksum below stays true; override both to upgrade.
-GITLAB_RUNNER_URL = ("https://gitlab-runner-downloads.s3.amazonaws.com/v17.11.0/binaries/"
-                     "gitlab-runner-linux-amd64")
 SECRET_OUTPUTS = ["registration", "token"]
-# A GitLab runner's maximum job timeout must be at least 10 minutes (verify):
-# https://docs.gitlab.com/ci/runners/configure_runners/#set-the-maximum-job-timeout
-GITLAB_MIN_TIMEOUT_S = 600
 # A change to any of these means another runner for another machine: replace, mint anew.
 # Inputs only: outputs such as package_url are what the forge answered and may differ.
 REPLACE_KEYS = ("forge", "api_url", "repo", "name_prefix", "labels", "max_timeout_s",

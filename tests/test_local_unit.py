@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from infra.errors import ForgeError, LocalRunError, SpecError
+from infra.forge_runners import gitlab_runner_sha256
 from infra.local import LocalForge, dry_run_script, local_config, up_local
-from infra.local_forge import Registration, gitlab_runner_sha256
+from infra.local_forge import Registration
 from infra.spec import build_spec, pools_from_config
 from tests.conftest import run_cli
 from tests.fakes.fixtures import GITHUB_PAT
@@ -114,9 +115,9 @@ def test_gitlab_runner_checksum_comes_from_release_sha256() -> None:
 
     assert gitlab_runner_sha256("https://dl.example/v1/binaries/x-amd64", fetch) == "d" * 64
     assert fetched == ["https://dl.example/v1/release.sha256"]
-    with pytest.raises(SpecError, match="lists no checksum for binaries/y"):
+    with pytest.raises(ForgeError, match=r"no published checksum for .*/binaries/y; give"):
         gitlab_runner_sha256("https://dl.example/v1/binaries/y", fetch)
-    with pytest.raises(SpecError, match="Pass --gitlab-runner-sha256"):
+    with pytest.raises(ForgeError, match="--gitlab-runner-sha256"):
         gitlab_runner_sha256("https://dl.example/gitlab-runner", fetch)
 
 

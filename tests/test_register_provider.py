@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from infra.errors import ForgeError, ForgeUnsureError
-from infra.forge_clients import checksum_for
+from infra.forge_runners import checksum_for
 from infra.registration import RunnerRegistrationProvider, default_api_url
 from tests.fakes.fixtures import GITHUB_PAT, GITHUB_READ_TOKEN, GITLAB_READ_TOKEN, GITLAB_TOKEN
 from tests.fakes.github import FakeGitHub
@@ -140,10 +140,9 @@ def test_token_rotation_updates_without_a_new_runner() -> None:
 
 def test_checksum_listing_and_api_roots() -> None:
     listing = f"{SHA}  binaries/gitlab-runner-linux-amd64\n{'cd' * 32} *binaries/other\n"
-    assert checksum_for(listing, "binaries/gitlab-runner-linux-amd64", "u") == SHA
-    assert checksum_for(listing, "binaries/other", "u") == "cd" * 32
-    with pytest.raises(ForgeError, match="does not list it"):
-        checksum_for(listing, "binaries/missing", "u")
+    assert checksum_for(listing, "binaries/gitlab-runner-linux-amd64") == SHA
+    assert checksum_for(listing, "binaries/other") == "cd" * 32
+    assert checksum_for(listing, "binaries/missing") is None
     assert default_api_url("github", "https://github.com") == "https://api.github.com"
     assert default_api_url("github", "https://ghe.acme.io/") == "https://ghe.acme.io/api/v3"
     assert default_api_url("gitlab", "https://gitlab.com") == "https://gitlab.com/api/v4"
