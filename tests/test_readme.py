@@ -9,9 +9,11 @@ be given one here.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
+import shlex
 import stat
 import subprocess
 import sys
@@ -20,11 +22,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+import infra.stack
+from cml_cli.app import main
 from infra.spec import pools_from_config
 from tests.conftest import ROOT
 from tests.fakes.fixtures import GITHUB_APP_TOKEN
 from tests.forge_scenarios import HEAD_SHA, PR_NUMBER, github_actions_env, write_report
 from tests.sandbox.runner import Sandbox
+from tests.test_infra_stack import FakeCommand
 from tests.test_local_up import HOST_ENDING, _github
 
 README = (ROOT / "README.md").read_text()
@@ -53,6 +58,10 @@ def _kind(command: str) -> str:
         return "plan"
     if words[:4] == ["cml-infra", "up", "--cloud", "local"]:
         return "local"
+    if words[:2] == ["cml-infra", "up"]:
+        return "up"
+    if words[0] == "pulumi":
+        return "pulumi"
     if words[:2] in (["cml-infra", "comment"], ["cml-infra", "check"]):
         return "report"
     if words[:2] in (["cml-infra", "metrics"], ["cml-infra", "plot"]):
@@ -173,3 +182,32 @@ def test_local_runner_commands(command: str, shim: dict[str, str], tmp_path: Pat
         calls = [c[0] for c in sandbox.read_calls()]
         assert "job-start" in calls and not set(calls) & set(HOST_ENDING)
         assert fake_github.repos["acme/models"].runners == {}
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS if _kind(c) == "up"])
+def test_up_commands(command: str, tmp_path: Path, monkeypatch, capsys):
+    """The real `up`, in-process, with the recording stand-in for the `pulumi` command: the
+    flags parse, the forge context resolves, the stack is updated, and the token stays in
+    the program (the stand-in never runs it, so no forge is contacted)."""
+    token = "github_pat_" + "r" * 40
+    for name in list(os.environ):
+        if name.startswith(("GITHUB_", "CI_", "GITLAB")) or name == "CML_INFRA_DEBUG":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("REPO_TOKEN", token)
+    pulumi = FakeCommand()
+    monkeypatch.setattr(infra.stack, "up_stack", functools.partial(
+        infra.stack.up_stack, command=pulumi, home=tmp_path,
+        env={"PULUMI_CONFIG_PASSPHRASE": "readme"}))
+    with pytest.raises(SystemExit) as exit_info:
+        main(shlex.split(command)[1:])
+    out = capsys.readouterr()
+    assert exit_info.value.code == 0, out.err
+    assert any(call[0] == "up" for call in pulumi.calls)
+    assert token not in json.dumps(pulumi.calls) + json.dumps(pulumi.envs) + out.out + out.err
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS if _kind(c) == "pulumi"])
+def test_pulumi_cli_commands(command: str):
+    pytest.skip("the Pulumi CLI cannot be installed on the test machines; the program it runs "
+                "is tested under the mock runtime in tests/test_infra_program_config.py and "
+                "tests/test_register_program.py")
