@@ -138,3 +138,40 @@ def test_help_groups_commands_by_panel():
                                                           "Commands:"))
     assert infra < text.index("Start runners.") < reporting < text.index("Post a report.")
     assert commands < text.index("No panel.")
+
+
+CLOUD_AND_PLOTTING = ("pulumi", "pulumi_aws", "pulumi_gcp", "pulumi_azure_native",
+                      "pulumi_alicloud", "matplotlib")
+
+
+def _modules_after(args: list[str], env: dict[str, str], cwd) -> list[str]:  # type: ignore[no-untyped-def]
+    """Run `cml-infra ARGS` in a fresh interpreter; return the heavy modules it imported."""
+    probe = (
+        "import atexit, json, sys\n"
+        f"atexit.register(lambda: print('MODULES=' + json.dumps(sorted(m for m in "
+        f"{list(CLOUD_AND_PLOTTING)!r} if m in sys.modules))))\n"
+        "from cml_cli.app import main\n"
+        f"main({args!r})\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            cwd=cwd, env={**env, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert result.returncode == 0, result.stderr
+    line = next(ln for ln in result.stdout.splitlines() if ln.startswith("MODULES="))
+    return json.loads(line.removeprefix("MODULES="))
+
+
+def test_reporting_commands_import_no_pulumi_cloud_sdk_or_matplotlib(tmp_path, fake_github):
+    import os
+
+    from tests.fakes.fixtures import GITHUB_APP_TOKEN
+    from tests.forge_scenarios import HEAD_SHA, PR_NUMBER, github_actions_env, write_report
+
+    fake_github.add_repo("acme/models")
+    fake_github.add_pull("acme/models", PR_NUMBER, HEAD_SHA)
+    write_report(tmp_path)
+    (tmp_path / "metrics.json").write_text('{"accuracy": 0.9}')
+    (tmp_path / "loss.csv").write_text("epoch,loss\n1,0.5\n2,0.3\n")
+    env = {**os.environ, **github_actions_env(fake_github, tmp_path, GITHUB_APP_TOKEN)}
+    for args in (["comment", "update", "report.md"], ["metrics", "show", "metrics.json"],
+                 ["plot", "loss.csv", "--out", "loss.png"]):
+        assert _modules_after(args, env, tmp_path) == [], args
