@@ -47,12 +47,14 @@ _INVOKE_RESULTS: dict[str, dict[str, Any]] = {
 
 def _state(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     """Inputs echoed back as outputs, plus the computed outputs the components read.
-    Azure answers `identity.userAssignedIdentities` as a map keyed by id, not a list."""
+    Azure answers `identity.userAssignedIdentities` as a map keyed by id, not a list, and
+    adds the system-assigned identity's `principalId`."""
     echoed = dict(inputs)
     identity = inputs.get("identity")
-    if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
-        ids = identity["userAssignedIdentities"]
-        echoed["identity"] = {**identity, "userAssignedIdentities": {i: {} for i in ids}}
+    if isinstance(identity, dict):
+        ids = identity.get("userAssignedIdentities") or []
+        echoed["identity"] = {**identity, "principalId": f"{PLACEHOLDER}-principal-id",
+                              **({"userAssignedIdentities": {i: {} for i in ids}} if ids else {})}
     return {**echoed, "name": inputs.get("name", name), "instanceId": f"{name}-instance-id",
             "vmId": f"{name}-vm-id", "privateIp": "10.0.0.10",
             "principalId": f"{PLACEHOLDER}-principal-id"}

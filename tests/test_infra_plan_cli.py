@@ -41,7 +41,8 @@ def test_dry_run_json_without_credentials(cloud, tmp_path):
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
     types = [r["type"] for r in plan["resources"]]
-    assert len([t for t in types if t.startswith("cml-infra:clouds:")]) == 1
+    assert len([t for t in types if t.startswith("cml-infra:clouds:")
+                and t.endswith("Runner")]) == 1
     assert all(set(r) == {"type", "name", "inputs"} for r in plan["resources"])
     assert "PLACEHOLDER" in result.stdout
     assert not list(tmp_path.iterdir()), "a dry run must create nothing"
@@ -127,4 +128,8 @@ def test_golden_plan(cloud, golden):
                       labels="gpu,cml")
     plan = run_plan([spec], clock=lambda: NOW, stack="dev")
     golden(f"plans/{cloud}.json", render_json(plan))
-    assert render_tree(plan).count("(cml-infra:clouds:") == 1
+    tree = render_tree(plan)
+    assert tree.count("Runner)") == 1
+    assert tree.count("Pool)") == (1 if cloud in ("azure", "gcp") else 0)
+    assert tree.count("\n├─ ") + tree.count("\n└─ ") == len(plan.resources) - tree.count(
+        "(cml-infra:clouds:"), "every resource appears under its component"

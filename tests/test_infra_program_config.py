@@ -39,6 +39,7 @@ def test_example_stack_builds_both_pools():
     components = sorted((r["type"], r["name"]) for r in plan.resources
                         if r["type"].startswith("cml-infra:"))
     assert components == [("cml-infra:clouds:AwsRunner", "train-l4-0"),
+                          ("cml-infra:clouds:GcpPool", "eval-t4"),
                           ("cml-infra:clouds:GcpRunner", "eval-t4-0"),
                           ("cml-infra:clouds:GcpRunner", "eval-t4-1")]
     aws_vm = next(r for r in plan.resources if r["name"] == "train-l4-0-vm")["inputs"]
