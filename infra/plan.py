@@ -13,11 +13,16 @@ every URN; what stays is the eager collapse of each alias into a URN output in
 `Resource.__init__`, real and mock alike. The azure-native SDK gives every resource 9 to 60
 aliases (one per past API version), which made that collapse most of an Azure plan's time.
 Inputs, names and types are untouched.
+
+The cyclic garbage collector is paused while the plan runs: its full passes walk every object
+of the cloud SDK, which the plan imports lazily as it goes, and were about half the time of a
+100-runner plan, for under 2% of its memory (185 MB peak either way, measured).
 """
 
 from __future__ import annotations
 
 import copy
+import gc
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -107,7 +112,13 @@ def run_plan(pools: Sequence[RunnerSpec], *, registrar: Registrar = placeholder_
 
     record = Plan()
     pulumi.runtime.set_mocks(_mocks(record), project=PROJECT, stack=stack, preview=False)
-    pulumi.runtime.test(lambda: _planned(pools, registrar, clock))()
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        pulumi.runtime.test(lambda: _planned(pools, registrar, clock))()
+    finally:
+        if collecting:
+            gc.enable()
     record.resources.sort(key=lambda r: (r["name"], r["type"]))
     record.invokes.sort(key=lambda i: json.dumps(i, sort_keys=True, default=str))
     return record
