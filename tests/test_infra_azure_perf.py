@@ -19,7 +19,7 @@ from infra.spec import build_spec
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
 # Resources each additional machine adds, its component included.
-PER_MACHINE = {"aws": 3, "gcp": 2, "azure": 6, "alicloud": 6}
+PER_MACHINE = {"aws": 2, "gcp": 2, "azure": 6, "alicloud": 2}
 
 
 def plan(cloud: str, count: int):
@@ -52,6 +52,12 @@ def test_the_mock_engine_reports_alias_specs_like_the_real_one():
 
     plan("aws", 1)
     assert monitor_supports_feature(resource_pb2.RESOURCE_MONITOR_FEATURE_ALIAS_SPECS)
+
+
+@pytest.mark.parametrize("cloud", catalog.CLOUDS)
+def test_image_and_zone_look_ups_are_per_pool(cloud):
+    assert len(plan(cloud, 3).invokes) == len(plan(cloud, 1).invokes)
+    assert len(plan(cloud, 1).invokes) == (0 if cloud == "azure" else 1)
 
 
 @pytest.mark.parametrize("enabled", [True, False])

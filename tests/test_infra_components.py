@@ -95,7 +95,7 @@ def test_aws_instance_inputs():
     assert secret_text(vm["userData"]).startswith("#!")
     group = only(plan, "aws:ec2/securityGroup:SecurityGroup")
     assert group["ingress"] == [] and group["tags"] == TAGS
-    assert vm["vpcSecurityGroupIds"] == ["gpu-0-sg-id"]
+    assert vm["vpcSecurityGroupIds"] == ["gpu-pool-sg-id"]
 
 
 def test_aws_without_gpu_or_spot_uses_ubuntu_on_demand():
@@ -144,22 +144,23 @@ def test_azure_inputs():
     assert profile["value"]["linuxConfiguration"]["disablePasswordAuthentication"] is True
     assert vm["identity"] == {"type": "SystemAssigned, UserAssigned",
                               "userAssignedIdentities": ["/subscriptions/s/id/data"]}
-    assert vm["tags"] == TAGS and vm["resourceGroupName"] == "gpu-rg"
+    assert vm["tags"] == TAGS and vm["resourceGroupName"] == "gpu-pool-rg"
     assert vm["storageProfile"]["osDisk"]["deleteOption"] == "Delete"
     assert vm["networkProfile"]["networkInterfaces"][0]["deleteOption"] == "Delete"
     assert only(plan, "azure-native:network:NetworkSecurityGroup")["securityRules"] == []
     nic = only(plan, "azure-native:network:NetworkInterface")
-    assert nic["networkSecurityGroup"] == {"id": "gpu-nsg-id"}
-    assert nic["ipConfigurations"][0]["subnet"] == {"id": "gpu-subnet-id"}
+    assert nic["networkSecurityGroup"] == {"id": "gpu-pool-nsg-id"}
+    assert nic["ipConfigurations"][0]["subnet"] == {"id": "gpu-pool-subnet-id"}
     assert only(plan, "azure-native:network:PublicIPAddress")["deleteOption"] == "Delete"
     role = only(plan, "azure-native:authorization:RoleDefinition")
-    assert role["assignableScopes"] == ["gpu-rg-id"] and role["scope"] == "gpu-rg-id"
+    assert role["assignableScopes"] == ["gpu-pool-rg-id"] and role["scope"] == "gpu-pool-rg-id"
     assert "Microsoft.Compute/virtualMachines/delete" in role["permissions"][0]["actions"]
     assert not [a for a in role["permissions"][0]["actions"] if a.startswith("*")]
     assignment = only(plan, "azure-native:authorization:RoleAssignment")
     assert assignment == {"principalId": "PLACEHOLDER-principal-id",
                           "principalType": "ServicePrincipal",
-                          "roleDefinitionId": "gpu-self-delete-role-id", "scope": "gpu-0-vm-id"}
+                          "roleDefinitionId": "gpu-pool-self-delete-role-id",
+                          "scope": "gpu-0-vm-id"}
     for resource in plan.resources:
         if "tags" in resource["inputs"]:
             assert resource["inputs"]["tags"] == TAGS, resource["name"]
@@ -167,17 +168,18 @@ def test_azure_inputs():
 
 def test_azure_machines_share_their_pools_group_but_each_may_delete_only_itself():
     _, plan = plan_for(cloud="azure", count=3)
-    pool_pieces = {"resources:ResourceGroup": "gpu-rg", "network:VirtualNetwork": "gpu-vnet",
-                   "network:Subnet": "gpu-subnet", "network:NetworkSecurityGroup": "gpu-nsg",
-                   "authorization:RoleDefinition": "gpu-self-delete-role"}
-    for token, name in pool_pieces.items():
+    pool_pieces = {"resources:ResourceGroup": "rg", "network:VirtualNetwork": "vnet",
+                   "network:Subnet": "subnet", "network:NetworkSecurityGroup": "nsg",
+                   "authorization:RoleDefinition": "self-delete-role"}
+    for token, piece in pool_pieces.items():
+        name = f"gpu-pool-{piece}"
         assert [r["name"] for r in plan.resources if r["type"] == f"azure-native:{token}"] \
             == [name]
     scopes = sorted(r["inputs"]["scope"] for r in plan.resources
                     if r["type"] == "azure-native:authorization:RoleAssignment")
     assert scopes == ["gpu-0-vm-id", "gpu-1-vm-id", "gpu-2-vm-id"]
     vms = [r for r in plan.resources if r["type"] == "azure-native:compute:VirtualMachine"]
-    assert {vm["inputs"]["resourceGroupName"] for vm in vms} == {"gpu-rg"}
+    assert {vm["inputs"]["resourceGroupName"] for vm in vms} == {"gpu-pool-rg"}
     assert vms[0]["inputs"]["identity"] == {"type": "SystemAssigned"}
 
 
@@ -237,8 +239,8 @@ def test_children_are_prefixed_and_count_multiplies(cloud):
     assert [r["name"] for r in runners] == ["gpu-0", "gpu-1", "gpu-2"]
     assert {r["type"] for r in runners} == {f"cml-infra:clouds:{CLASSES[cloud]}Runner"}
     pools = [r["name"] for r in plan.resources if r["type"].endswith("Pool")]
-    assert pools == (["gpu"] if cloud in ("azure", "gcp") else [])
-    assert all(r["name"] == "gpu" or r["name"].startswith("gpu-") for r in plan.resources)
+    assert pools == ["gpu-pool"]
+    assert all(r["name"].startswith("gpu-") for r in plan.resources)
     for index in range(3):
         own = [r for r in plan.resources if r["name"].startswith(f"gpu-{index}-")]
         assert [r["type"] for r in own].count(VM_TYPES[cloud]) == 1
@@ -247,11 +249,12 @@ def test_children_are_prefixed_and_count_multiplies(cloud):
 
 def test_gcp_machines_share_their_pools_network():
     _, plan = plan_for(cloud="gcp", count=3)
-    assert [r["name"] for r in plan.resources if "compute/network:" in r["type"]] == ["gpu-net"]
+    networks = [r["name"] for r in plan.resources if "compute/network:" in r["type"]]
+    assert networks == ["gpu-pool-net"]
     subnet = only(plan, "gcp:compute/subnetwork:Subnetwork")
-    assert (subnet["network"], subnet["region"]) == ("gpu-net-id", "us-east1")
+    assert (subnet["network"], subnet["region"]) == ("gpu-pool-net-id", "us-east1")
     vms = [r["inputs"] for r in plan.resources if r["type"] == VM_TYPES["gcp"]]
-    assert {vm["networkInterfaces"][0]["subnetwork"] for vm in vms} == {"gpu-subnet-id"}
+    assert {vm["networkInterfaces"][0]["subnetwork"] for vm in vms} == {"gpu-pool-subnet-id"}
 
 
 def test_registration_secret_reaches_the_script_only_as_secret():

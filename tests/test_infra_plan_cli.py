@@ -116,9 +116,13 @@ def test_tree_attributes_children_to_the_longest_component_name():
     components = [line for line in tree.splitlines() if "(cml-infra:clouds:" in line]
     assert components == ["ab-0  (cml-infra:clouds:AwsRunner)",
                           "ab-1  (cml-infra:clouds:AwsRunner)",
-                          "ab-1-0  (cml-infra:clouds:AwsRunner)"]
+                          "ab-1-0  (cml-infra:clouds:AwsRunner)",
+                          "ab-1-pool  (cml-infra:clouds:AwsPool)",
+                          "ab-pool  (cml-infra:clouds:AwsPool)"]
     block_ab1 = tree.split("ab-1  (")[1].split("ab-1-0  (")[0]
     assert "ab-1-vm" in block_ab1 and "ab-1-0-vm" not in block_ab1
+    assert "ab-1-pool-sg" in tree.split("ab-1-pool  (")[1].split("ab-pool  (")[0]
+    assert "ab-pool-sg" in tree.split("ab-pool  (")[1]
     assert tree.count("(aws:ec2/instance:Instance)") == 3
 
 
@@ -130,6 +134,6 @@ def test_golden_plan(cloud, golden):
     golden(f"plans/{cloud}.json", render_json(plan))
     tree = render_tree(plan)
     assert tree.count("Runner)") == 1
-    assert tree.count("Pool)") == (1 if cloud in ("azure", "gcp") else 0)
+    assert tree.count("Pool)") == 1
     assert tree.count("\n├─ ") + tree.count("\n└─ ") == len(plan.resources) - tree.count(
         "(cml-infra:clouds:"), "every resource appears under its component"

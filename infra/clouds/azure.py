@@ -24,7 +24,7 @@ import pulumi
 from pulumi_azure_native import authorization, compute, network, resources
 
 from infra.catalog import azure as table
-from infra.clouds.common import RunnerArgs, b64, iso, outputs, shared
+from infra.clouds.common import RunnerArgs, b64, iso, outputs, pool_name, shared
 from infra.spec import RunnerSpec
 
 ADMIN_USER = "cmlrunner"
@@ -98,9 +98,9 @@ class AzurePool(pulumi.ComponentResource):
     inbound traffic, and the self-delete role that each machine is granted on its own VM."""
 
     def __init__(self, spec: RunnerSpec, stack: str, tags: dict[str, str]) -> None:
-        super().__init__("cml-infra:clouds:AzurePool", spec.name, None, None)
+        name, where = pool_name(spec), spec.region
+        super().__init__("cml-infra:clouds:AzurePool", name, None, None)
         child = pulumi.ResourceOptions(parent=self)
-        name, where = spec.name, spec.region
         self.group = resources.ResourceGroup(f"{name}-rg", location=where, tags=tags,
                                              opts=child)
         rg = self.group.name
@@ -118,7 +118,7 @@ class AzurePool(pulumi.ComponentResource):
                                      address_prefix="10.0.0.0/24",
                                      network_security_group={"id": self.nsg.id}, opts=child)
         self.role = authorization.RoleDefinition(
-            f"{name}-self-delete-role", role_name=f"cml-infra-self-delete-{stack}-{name}",
+            f"{name}-self-delete-role", role_name=f"cml-infra-self-delete-{stack}-{spec.name}",
             description="Lets a cml-infra runner delete its own VM, NIC, address and disk.",
             scope=self.group.id, assignable_scopes=[self.group.id],
             permissions=[{"actions": SELF_DELETE_ACTIONS}], opts=child)

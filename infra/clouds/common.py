@@ -85,6 +85,12 @@ def outputs(instance_id: Any, private_ip: Any, expires_at: datetime) -> dict[str
             "expires_at": iso(expires_at)}
 
 
+def pool_name(spec: RunnerSpec) -> str:
+    """Name of a pool's component and prefix of its children. Machines are `<pool>-<index>`,
+    so the suffix keeps pool `ab-1` apart from machine 1 of pool `ab`."""
+    return f"{spec.name}-pool"
+
+
 def shared(key: tuple[str, ...], build: Callable[[], T]) -> T:
     """One value per key and program run: the pool-level pieces that every machine of a pool
     uses, built by the first machine. The components keep one constructor, so they find the

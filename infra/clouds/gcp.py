@@ -18,7 +18,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from infra.catalog import gcp as table
-from infra.clouds.common import RunnerArgs, gcp_labels, iso, outputs, shared
+from infra.clouds.common import RunnerArgs, gcp_labels, iso, outputs, pool_name, shared
 from infra.spec import RunnerSpec
 
 
@@ -53,19 +53,25 @@ def accelerators(spec: RunnerSpec) -> list[gcp.compute.InstanceGuestAcceleratorA
 
 
 class GcpPool(pulumi.ComponentResource):
-    """What the machines of one pool share: a network without firewall rules and a subnet."""
+    """What the machines of one pool share: a network without firewall rules, a subnet and
+    the image."""
 
     def __init__(self, spec: RunnerSpec) -> None:
-        super().__init__("cml-infra:clouds:GcpPool", spec.name, None, None)
+        prefix = pool_name(spec)
+        super().__init__("cml-infra:clouds:GcpPool", prefix, None, None)
         child = pulumi.ResourceOptions(parent=self)
-        network = gcp.compute.Network(f"{spec.name}-net", auto_create_subnetworks=False,
+        network = gcp.compute.Network(f"{prefix}-net", auto_create_subnetworks=False,
                                       description=f"cml-infra runner pool {spec.name}",
                                       opts=child)
         # 252 usable addresses, enough for the largest pool:
         # https://cloud.google.com/vpc/docs/subnets#unusable-ip-addresses-in-every-subnet
-        self.subnet = gcp.compute.Subnetwork(f"{spec.name}-subnet", network=network.id,
+        self.subnet = gcp.compute.Subnetwork(f"{prefix}-subnet", network=network.id,
                                              region=spec.region, ip_cidr_range="10.64.0.0/24",
                                              opts=child)
+        source = image_source(spec)
+        self.image: pulumi.Input[str] = gcp.compute.get_image_output(
+            family=source[1], project=source[0],
+            opts=pulumi.InvokeOutputOptions(parent=self)).self_link if source else str(spec.image)
         self.register_outputs({"subnet": self.subnet.id})
 
 
@@ -83,10 +89,6 @@ class GcpRunner(pulumi.ComponentResource):
         spec = args.spec
         labels = gcp_labels(spec.name, args.stack, args.expires_at)
         pool = shared(("gcp", args.stack, spec.name), lambda: GcpPool(spec))
-        source = image_source(spec)
-        image: pulumi.Input[str] = gcp.compute.get_image_output(
-            family=source[1], project=source[0],
-            opts=pulumi.InvokeOutputOptions(parent=self)).self_link if source else str(spec.image)
         metadata: dict[str, pulumi.Input[str]] = {"block-project-ssh-keys": "true"}
         if spec.machine.gpu_count:
             # Deep Learning VM images install the driver at first boot when asked:
@@ -95,7 +97,7 @@ class GcpRunner(pulumi.ComponentResource):
         vm = gcp.compute.Instance(
             f"{name}-vm", machine_type=spec.machine.instance_type, zone=spec.zone,
             boot_disk={"auto_delete": True, "initialize_params": {
-                "image": image, "size": spec.disk_size_gb, "type": "pd-balanced",
+                "image": pool.image, "size": spec.disk_size_gb, "type": "pd-balanced",
                 "labels": labels}},
             # An ephemeral external address for egress only; no rule admits inbound traffic.
             network_interfaces=[{"subnetwork": pool.subnet.id, "access_configs": [{}]}],
