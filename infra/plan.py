@@ -7,10 +7,10 @@ values marked PLACEHOLDER. No credentials, no `pulumi` binary, no network.
 Aliases are dropped before the SDK collapses them into URNs (`_without_aliases`). An alias
 only tells the engine which resource of an earlier deployment's state this one used to be;
 the offline plan has no state, and the mock monitor discards aliases unread
-(`MockMonitor.RegisterResource` in pulumi/runtime/mocks.py). The mock already reports the `aliasSpecs` feature the real engine
-has (`MockMonitor.GetDeploymentInfo`; the engine's `resmon.SupportsFeature` in pulumi/pulumi
-pkg/resource/deploy/source_eval.go), so the SDK sends alias specs rather than expanding
-every URN; what stays is the eager collapse of each alias into a URN output in
+(`MockMonitor.RegisterResource` in pulumi/runtime/mocks.py). The mock already reports the
+`aliasSpecs` feature the real engine has (`MockMonitor.GetDeploymentInfo`; the engine's
+`resmon.SupportsFeature` in pulumi/pulumi pkg/resource/deploy/source_eval.go), so the SDK
+sends alias specs rather than expanding every URN; what stays is the eager collapse of each alias into a URN output in
 `Resource.__init__`, real and mock alike. The azure-native SDK gives every resource 9 to 60
 aliases (one per past API version), which made that collapse most of an Azure plan's time.
 Inputs, names and types are untouched.
