@@ -10,10 +10,10 @@ the offline plan has no state, and the mock monitor discards aliases unread
 (`MockMonitor.RegisterResource` in pulumi/runtime/mocks.py). The mock already reports the
 `aliasSpecs` feature the real engine has (`MockMonitor.GetDeploymentInfo`; the engine's
 `resmon.SupportsFeature` in pulumi/pulumi pkg/resource/deploy/source_eval.go), so the SDK
-sends alias specs rather than expanding every URN; what stays is the eager collapse of each alias into a URN output in
-`Resource.__init__`, real and mock alike. The azure-native SDK gives every resource 9 to 60
-aliases (one per past API version), which made that collapse most of an Azure plan's time.
-Inputs, names and types are untouched.
+sends alias specs rather than expanding every URN; what stays is the eager collapse of each
+alias into a URN output in `Resource.__init__`, real and mock alike. The azure-native SDK
+gives every resource 9 to 60 aliases (one per past API version), which made that collapse
+most of an Azure plan's time. Inputs, names and types are untouched.
 
 The cyclic garbage collector is paused while the plan runs: its full passes walk every object
 of the cloud SDK, which the plan imports lazily as it goes, and were about 40% of the time of a
