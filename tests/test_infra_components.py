@@ -22,6 +22,7 @@ GCP_LABELS = {"cml-infra-pool": "gpu", "cml-infra-stack": "test",
 VM_TYPES = {"aws": "aws:ec2/instance:Instance", "gcp": "gcp:compute/instance:Instance",
             "azure": "azure-native:compute:VirtualMachine",
             "alicloud": "alicloud:ecs/instance:Instance"}
+CLASSES = {"aws": "Aws", "gcp": "Gcp", "azure": "Azure", "alicloud": "Alicloud"}
 CASES = [(cloud, model, count)
          for cloud in catalog.CLOUDS
          for model, family in catalog.table(cloud).GPUS.items()
@@ -94,7 +95,7 @@ def test_aws_instance_inputs():
     assert secret_text(vm["userData"]).startswith("#!")
     group = only(plan, "aws:ec2/securityGroup:SecurityGroup")
     assert group["ingress"] == [] and group["tags"] == TAGS
-    assert vm["vpcSecurityGroupIds"] == ["gpu-0-sg-id"]
+    assert vm["vpcSecurityGroupIds"] == ["gpu-pool-sg-id"]
 
 
 def test_aws_without_gpu_or_spot_uses_ubuntu_on_demand():
@@ -141,20 +142,51 @@ def test_azure_inputs():
     assert is_rpc_secret(profile)
     assert base64.b64decode(profile["value"]["customData"]).decode().startswith("#!")
     assert profile["value"]["linuxConfiguration"]["disablePasswordAuthentication"] is True
-    assert vm["identity"] == {"type": "UserAssigned", "userAssignedIdentities": [
-        "gpu-0-identity-id", "/subscriptions/s/id/data"]}
-    assert vm["tags"] == TAGS
+    assert vm["identity"] == {"type": "SystemAssigned, UserAssigned",
+                              "userAssignedIdentities": ["/subscriptions/s/id/data"]}
+    assert vm["tags"] == TAGS and vm["resourceGroupName"] == "gpu-pool-rg"
+    assert vm["storageProfile"]["osDisk"]["deleteOption"] == "Delete"
+    assert vm["networkProfile"]["networkInterfaces"][0]["deleteOption"] == "Delete"
     assert only(plan, "azure-native:network:NetworkSecurityGroup")["securityRules"] == []
     nic = only(plan, "azure-native:network:NetworkInterface")
-    assert nic["networkSecurityGroup"] == {"id": "gpu-0-nsg-id"}
+    assert nic["networkSecurityGroup"] == {"id": "gpu-pool-nsg-id"}
+    assert nic["ipConfigurations"][0]["subnet"] == {"id": "gpu-pool-subnet-id"}
+    assert only(plan, "azure-native:network:PublicIPAddress")["deleteOption"] == "Delete"
     role = only(plan, "azure-native:authorization:RoleDefinition")
-    assert role["assignableScopes"] == ["gpu-0-rg-id"] and role["scope"] == "gpu-0-rg-id"
+    assert role["assignableScopes"] == ["gpu-pool-rg-id"] and role["scope"] == "gpu-pool-rg-id"
+    assert "Microsoft.Compute/virtualMachines/delete" in role["permissions"][0]["actions"]
+    assert not [a for a in role["permissions"][0]["actions"] if a.startswith("*")]
     assignment = only(plan, "azure-native:authorization:RoleAssignment")
-    assert assignment["scope"] == "gpu-0-rg-id"
-    assert assignment["roleDefinitionId"] == "gpu-0-self-delete-role-id"
+    assert assignment == {"principalId": "PLACEHOLDER-principal-id",
+                          "principalType": "ServicePrincipal",
+                          "roleDefinitionId": "gpu-pool-self-delete-role-id",
+                          "scope": "gpu-0-vm-id"}
     for resource in plan.resources:
         if "tags" in resource["inputs"]:
             assert resource["inputs"]["tags"] == TAGS, resource["name"]
+
+
+def test_azure_machines_share_their_pools_group_but_each_may_delete_only_itself():
+    _, plan = plan_for(cloud="azure", count=3)
+    pool_pieces = {"resources:ResourceGroup": "rg", "network:VirtualNetwork": "vnet",
+                   "network:Subnet": "subnet", "network:NetworkSecurityGroup": "nsg",
+                   "authorization:RoleDefinition": "self-delete-role"}
+    for token, piece in pool_pieces.items():
+        name = f"gpu-pool-{piece}"
+        assert [r["name"] for r in plan.resources if r["type"] == f"azure-native:{token}"] \
+            == [name]
+    scopes = sorted(r["inputs"]["scope"] for r in plan.resources
+                    if r["type"] == "azure-native:authorization:RoleAssignment")
+    assert scopes == ["gpu-0-vm-id", "gpu-1-vm-id", "gpu-2-vm-id"]
+    vms = [r for r in plan.resources if r["type"] == "azure-native:compute:VirtualMachine"]
+    assert {vm["inputs"]["resourceGroupName"] for vm in vms} == {"gpu-pool-rg"}
+    assert vms[0]["inputs"]["identity"] == {"type": "SystemAssigned"}
+
+
+def test_a_second_plan_in_one_process_builds_its_own_pool():
+    for _ in range(2):
+        _, plan = plan_for(cloud="azure")
+        assert len([r for r in plan.resources if r["type"].endswith("ResourceGroup")]) == 1
 
 
 def test_azure_regular_vm_without_gpu_has_no_driver():
@@ -203,10 +235,26 @@ def test_alicloud_price_cap():
 @pytest.mark.parametrize("cloud", catalog.CLOUDS)
 def test_children_are_prefixed_and_count_multiplies(cloud):
     _, plan = plan_for(cloud=cloud, count=3)
-    components = [r["name"] for r in plan.resources if r["type"].startswith("cml-infra:clouds:")]
-    assert components == ["gpu-0", "gpu-1", "gpu-2"]
-    assert all(r["name"].startswith(("gpu-0", "gpu-1", "gpu-2")) for r in plan.resources)
+    runners = [r for r in plan.resources if r["type"].endswith("Runner")]
+    assert [r["name"] for r in runners] == ["gpu-0", "gpu-1", "gpu-2"]
+    assert {r["type"] for r in runners} == {f"cml-infra:clouds:{CLASSES[cloud]}Runner"}
+    pools = [r["name"] for r in plan.resources if r["type"].endswith("Pool")]
+    assert pools == ["gpu-pool"]
+    assert all(r["name"].startswith("gpu-") for r in plan.resources)
+    for index in range(3):
+        own = [r for r in plan.resources if r["name"].startswith(f"gpu-{index}-")]
+        assert [r["type"] for r in own].count(VM_TYPES[cloud]) == 1
     assert len([r for r in plan.resources if r["type"] == VM_TYPES[cloud]]) == 3
+
+
+def test_gcp_machines_share_their_pools_network():
+    _, plan = plan_for(cloud="gcp", count=3)
+    networks = [r["name"] for r in plan.resources if "compute/network:" in r["type"]]
+    assert networks == ["gpu-pool-net"]
+    subnet = only(plan, "gcp:compute/subnetwork:Subnetwork")
+    assert (subnet["network"], subnet["region"]) == ("gpu-pool-net-id", "us-east1")
+    vms = [r["inputs"] for r in plan.resources if r["type"] == VM_TYPES["gcp"]]
+    assert {vm["networkInterfaces"][0]["subnetwork"] for vm in vms} == {"gpu-pool-subnet-id"}
 
 
 def test_registration_secret_reaches_the_script_only_as_secret():

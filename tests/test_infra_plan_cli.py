@@ -41,7 +41,8 @@ def test_dry_run_json_without_credentials(cloud, tmp_path):
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
     types = [r["type"] for r in plan["resources"]]
-    assert len([t for t in types if t.startswith("cml-infra:clouds:")]) == 1
+    assert len([t for t in types if t.startswith("cml-infra:clouds:")
+                and t.endswith("Runner")]) == 1
     assert all(set(r) == {"type", "name", "inputs"} for r in plan["resources"])
     assert "PLACEHOLDER" in result.stdout
     assert not list(tmp_path.iterdir()), "a dry run must create nothing"
@@ -120,9 +121,13 @@ def test_tree_attributes_children_to_the_longest_component_name():
     components = [line for line in tree.splitlines() if "(cml-infra:clouds:" in line]
     assert components == ["ab-0  (cml-infra:clouds:AwsRunner)",
                           "ab-1  (cml-infra:clouds:AwsRunner)",
-                          "ab-1-0  (cml-infra:clouds:AwsRunner)"]
+                          "ab-1-0  (cml-infra:clouds:AwsRunner)",
+                          "ab-1-pool  (cml-infra:clouds:AwsPool)",
+                          "ab-pool  (cml-infra:clouds:AwsPool)"]
     block_ab1 = tree.split("ab-1  (")[1].split("ab-1-0  (")[0]
     assert "ab-1-vm" in block_ab1 and "ab-1-0-vm" not in block_ab1
+    assert "ab-1-pool-sg" in tree.split("ab-1-pool  (")[1].split("ab-pool  (")[0]
+    assert "ab-pool-sg" in tree.split("ab-pool  (")[1]
     assert tree.count("(aws:ec2/instance:Instance)") == 3
 
 
@@ -132,4 +137,8 @@ def test_golden_plan(cloud, golden):
                       labels="gpu,cml")
     plan = run_plan([spec], clock=lambda: NOW, stack="dev")
     golden(f"plans/{cloud}.json", render_json(plan))
-    assert render_tree(plan).count("(cml-infra:clouds:") == 1
+    tree = render_tree(plan)
+    assert tree.count("Runner)") == 1
+    assert tree.count("Pool)") == 1
+    assert tree.count("\n├─ ") + tree.count("\n└─ ") == len(plan.resources) - tree.count(
+        "(cml-infra:clouds:"), "every resource appears under its component"

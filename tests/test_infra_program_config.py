@@ -39,7 +39,9 @@ def test_example_stack_builds_both_pools():
     plan = run_main(example_config())
     components = sorted((r["type"], r["name"]) for r in plan.resources
                         if r["type"].startswith("cml-infra:"))
-    assert components == [("cml-infra:clouds:AwsRunner", "train-l4-0"),
+    assert components == [("cml-infra:clouds:AwsPool", "train-l4-pool"),
+                          ("cml-infra:clouds:AwsRunner", "train-l4-0"),
+                          ("cml-infra:clouds:GcpPool", "eval-t4-pool"),
                           ("cml-infra:clouds:GcpRunner", "eval-t4-0"),
                           ("cml-infra:clouds:GcpRunner", "eval-t4-1")]
     aws_vm = next(r for r in plan.resources if r["name"] == "train-l4-0-vm")["inputs"]

@@ -13,6 +13,7 @@ import pytest
 
 from tests.fakes.http import Fault
 from tests.sandbox.runner import JIT, PACKAGE_PATH, Outcome, Sandbox
+from tests.sandbox.servers import AZURE_VM
 
 T4 = "GPU 0: Tesla T4 (UUID: GPU-0000)\n"
 Scenario = Callable[[Path], Outcome]
@@ -162,7 +163,7 @@ def test_idle_mode_takes_jobs_until_the_idle_timeout(outcomes: dict[str, Outcome
     assert out.returncode == 0, out.log
     assert len(out.called("run.sh")) == 2 and out.names().count("job-done") == 1
     assert "stop requested: idle timeout" in out.log
-    assert len(out.cloud.hits("DELETE", "/subscriptions/sub-1/resourcegroups/rg-1")) == 1
+    assert len(out.cloud.hits("DELETE", AZURE_VM)) == 1
 
 
 def test_gitlab_idle_mode_uses_docker_with_gpus(outcomes: dict[str, Outcome]) -> None:

@@ -1,7 +1,10 @@
-"""AWS: one EC2 instance with a security group that admits nothing.
+"""AWS: one EC2 instance per machine, behind its pool's security group that admits nothing.
 
 Kill switches: instance-initiated shutdown terminates it, and the startup script schedules
 that shutdown at the maximum runtime. https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/terminating-instances.html
+The security group and the AMI look-up are per pool: every machine of a pool runs the same
+image in the same region, and an empty security group costs nothing after its machines end;
+it goes with the stack.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.catalog import aws as table
-from infra.clouds.common import RunnerArgs, iso, outputs
+from infra.clouds.common import RunnerArgs, iso, outputs, pool_name, shared
 from infra.spec import RunnerSpec
 
 
@@ -35,6 +38,23 @@ def market_options(spec: RunnerSpec) -> aws.ec2.InstanceInstanceMarketOptionsArg
     return {"market_type": "spot", "spot_options": spot}
 
 
+class AwsPool(pulumi.ComponentResource):
+    """What the machines of one pool share: the security group and the image."""
+
+    def __init__(self, spec: RunnerSpec, tags: dict[str, str]) -> None:
+        super().__init__("cml-infra:clouds:AwsPool", pool_name(spec), None, None)
+        self.group = aws.ec2.SecurityGroup(
+            f"{pool_name(spec)}-sg", region=spec.region,
+            description=f"cml-infra runner pool {spec.name}: no inbound traffic",
+            ingress=[], egress=[{"protocol": "-1", "from_port": 0, "to_port": 0,
+                                 "cidr_blocks": ["0.0.0.0/0"], "ipv6_cidr_blocks": ["::/0"]}],
+            tags=tags, opts=pulumi.ResourceOptions(parent=self))
+        self.ami: pulumi.Input[str] = spec.image if spec.image and spec.image.startswith("ami-") \
+            else aws.ssm.get_parameter_output(name=image_parameter(spec), region=spec.region,
+                                              opts=pulumi.InvokeOutputOptions(parent=self)).value
+        self.register_outputs({"security_group": self.group.id})
+
+
 class AwsRunner(pulumi.ComponentResource):
     """One runner machine on EC2."""
 
@@ -45,19 +65,11 @@ class AwsRunner(pulumi.ComponentResource):
     def __init__(self, name: str, args: RunnerArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("cml-infra:clouds:AwsRunner", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         spec, tags = args.spec, args.tags
-        group = aws.ec2.SecurityGroup(
-            f"{name}-sg", region=spec.region,
-            description=f"cml-infra runner {name}: no inbound traffic",
-            ingress=[], egress=[{"protocol": "-1", "from_port": 0, "to_port": 0,
-                                 "cidr_blocks": ["0.0.0.0/0"], "ipv6_cidr_blocks": ["::/0"]}],
-            tags=tags, opts=child)
-        ami: pulumi.Input[str] = spec.image if spec.image and spec.image.startswith("ami-") \
-            else aws.ssm.get_parameter_output(name=image_parameter(spec), region=spec.region,
-                                              opts=pulumi.InvokeOutputOptions(parent=self)).value
+        pool = shared(("aws", args.stack, spec.name), lambda: AwsPool(spec, tags))
         vm = aws.ec2.Instance(
-            f"{name}-vm", region=spec.region, ami=ami, instance_type=spec.machine.instance_type,
+            f"{name}-vm", region=spec.region, ami=pool.ami,
+            instance_type=spec.machine.instance_type,
             user_data=args.user_data, user_data_replace_on_change=True,
             instance_initiated_shutdown_behavior="terminate",
             # IMDSv2 only; hop limit 2 so that job containers reach it too:
@@ -66,9 +78,9 @@ class AwsRunner(pulumi.ComponentResource):
                               "http_put_response_hop_limit": 2},
             root_block_device={"volume_size": spec.disk_size_gb, "volume_type": "gp3",
                                "encrypted": True, "delete_on_termination": True},
-            vpc_security_group_ids=[group.id], iam_instance_profile=spec.identity,
+            vpc_security_group_ids=[pool.group.id], iam_instance_profile=spec.identity,
             instance_market_options=market_options(spec), tags=tags, volume_tags=tags,
-            opts=child)
+            opts=pulumi.ResourceOptions(parent=self))
         self.instance_id = vm.id
         self.private_ip = vm.private_ip
         self.expires_at = pulumi.Output.from_input(iso(args.expires_at))

@@ -1,7 +1,18 @@
-"""Azure: a resource group per machine holding its network, identity and VM.
+"""Azure: a resource group per pool with the network; per machine a VM that can delete itself.
 
-Azure has no expiry of its own, so the VM's user-assigned identity may delete its own
-resource group and nothing else (the fourth kill switch after the runner and the shutdown).
+Azure has no expiry of its own, so each VM ends itself (after the runner and the dead-man
+shutdown, which only stops a still-billed VM): its system-assigned identity holds a role
+assigned at the VM's own scope, so it can delete that VM and nothing else, not a sibling.
+The NIC, public address and OS disk carry `deleteOption: Delete`, so they go with the VM:
+https://learn.microsoft.com/azure/virtual-machines/delete (verify that the cascade needs no
+permission beyond the VM's; if it does, only the free NIC or a Standard IP is left for gc).
+
+Why per pool, not per machine as before: a group per machine meant 11 resources per machine
+(now 5; the group, VNet, subnet, NSG and role definition once per pool), and Azure allows 980
+resource groups per subscription: https://learn.microsoft.com/azure/azure-resource-manager/management/azure-subscription-service-limits
+What a pool keeps after its machines are gone costs nothing, is tagged with the expiry like
+everything else, and goes with the stack (`cml-infra destroy`, or `cml-infra gc` past expiry).
+The system identity also goes with the VM, where a user-assigned one would be left behind.
 """
 
 from __future__ import annotations
@@ -10,16 +21,20 @@ from collections.abc import Sequence
 from typing import Any
 
 import pulumi
-from pulumi_azure_native import authorization, compute, managedidentity, network, resources
+from pulumi_azure_native import authorization, compute, network, resources
 
 from infra.catalog import azure as table
-from infra.clouds.common import RunnerArgs, b64, iso, outputs
+from infra.clouds.common import RunnerArgs, b64, iso, outputs, pool_name, shared
 from infra.spec import RunnerSpec
 
 ADMIN_USER = "cmlrunner"
-# Only what deleting the group needs: https://learn.microsoft.com/azure/role-based-access-control/custom-roles
-SELF_DELETE_ACTIONS = ["Microsoft.Resources/subscriptions/resourceGroups/read",
-                       "Microsoft.Resources/subscriptions/resourceGroups/delete", "*/delete"]
+# Only what deleting a VM and what goes with it needs, granted at the VM's scope:
+# https://learn.microsoft.com/azure/role-based-access-control/permissions/compute
+SELF_DELETE_ACTIONS = ["Microsoft.Compute/virtualMachines/read",
+                       "Microsoft.Compute/virtualMachines/delete",
+                       "Microsoft.Network/networkInterfaces/delete",
+                       "Microsoft.Network/publicIPAddresses/delete",
+                       "Microsoft.Compute/disks/delete"]
 
 
 def throwaway_ssh_key() -> str:
@@ -66,15 +81,52 @@ def first_private_ip(configurations: Sequence[Any] | None) -> str:
     return getattr(first, "private_ip_address", None) or ""
 
 
-def identities(own: pulumi.Input[str],
-               spec: RunnerSpec) -> compute.VirtualMachineIdentityArgsDict:
-    """The self-delete identity, plus the team's identity for data access when given."""
-    ids: list[pulumi.Input[str]] = [own, spec.identity] if spec.identity else [own]
-    return {"type": compute.ResourceIdentityType.USER_ASSIGNED, "user_assigned_identities": ids}
+def identities(spec: RunnerSpec) -> compute.VirtualMachineIdentityArgsDict:
+    """The VM's own identity (it deletes the VM), plus the team's for data access if given."""
+    if not spec.identity:
+        return {"type": compute.ResourceIdentityType.SYSTEM_ASSIGNED}
+    return {"type": compute.ResourceIdentityType.SYSTEM_ASSIGNED_USER_ASSIGNED,
+            "user_assigned_identities": [spec.identity]}
+
+
+def principal(identity: Any) -> str:
+    return getattr(identity, "principal_id", None) or ""
+
+
+class AzurePool(pulumi.ComponentResource):
+    """What the machines of one pool share: the resource group, a network that admits no
+    inbound traffic, and the self-delete role that each machine is granted on its own VM."""
+
+    def __init__(self, spec: RunnerSpec, stack: str, tags: dict[str, str]) -> None:
+        name, where = pool_name(spec), spec.region
+        super().__init__("cml-infra:clouds:AzurePool", name, None, None)
+        child = pulumi.ResourceOptions(parent=self)
+        self.group = resources.ResourceGroup(f"{name}-rg", location=where, tags=tags,
+                                             opts=child)
+        rg = self.group.name
+        # No rules: Azure's defaults then deny inbound from the internet.
+        self.nsg = network.NetworkSecurityGroup(f"{name}-nsg", resource_group_name=rg,
+                                                location=where, security_rules=[], tags=tags,
+                                                opts=child)
+        vnet = network.VirtualNetwork(f"{name}-vnet", resource_group_name=rg, location=where,
+                                      address_space={"address_prefixes": ["10.0.0.0/16"]},
+                                      tags=tags, opts=child)
+        # 251 usable addresses, enough for the largest pool:
+        # https://learn.microsoft.com/azure/virtual-network/virtual-networks-faq#are-there-any-restrictions-on-using-ip-addresses-within-these-subnets
+        self.subnet = network.Subnet(f"{name}-subnet", resource_group_name=rg,
+                                     virtual_network_name=vnet.name,
+                                     address_prefix="10.0.0.0/24",
+                                     network_security_group={"id": self.nsg.id}, opts=child)
+        self.role = authorization.RoleDefinition(
+            f"{name}-self-delete-role", role_name=f"cml-infra-self-delete-{stack}-{spec.name}",
+            description="Lets a cml-infra runner delete its own VM, NIC, address and disk.",
+            scope=self.group.id, assignable_scopes=[self.group.id],
+            permissions=[{"actions": SELF_DELETE_ACTIONS}], opts=child)
+        self.register_outputs({"resource_group": rg})
 
 
 class AzureRunner(pulumi.ComponentResource):
-    """One runner machine on Azure."""
+    """One runner machine on Azure, in its pool's resource group and subnet."""
 
     instance_id: pulumi.Output[str]
     private_ip: pulumi.Output[str]
@@ -85,77 +137,54 @@ class AzureRunner(pulumi.ComponentResource):
         super().__init__("cml-infra:clouds:AzureRunner", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         spec, tags, where = args.spec, args.tags, args.spec.region
-        group = resources.ResourceGroup(f"{name}-rg", location=where, tags=tags, opts=child)
-        nic = self._network(name, group, where, tags, child)
-        identity = managedidentity.UserAssignedIdentity(
-            f"{name}-identity", resource_group_name=group.name, location=where, tags=tags,
-            opts=child)
-        self._self_delete(name, args.stack, group, identity, child)
+        pool = shared(("azure", args.stack, spec.name),
+                      lambda: AzurePool(spec, args.stack, tags))
+        nic = self._nic(name, pool, where, tags, child)
         vm = compute.VirtualMachine(
-            f"{name}-vm", resource_group_name=group.name, location=where, tags=tags,
+            f"{name}-vm", resource_group_name=pool.group.name, location=where, tags=tags,
             hardware_profile={"vm_size": spec.machine.instance_type},
             storage_profile=storage(spec), os_profile=os_profile(name, args.user_data),
-            network_profile=nic_profile(nic.id),
-            identity=identities(identity.id, spec),
+            network_profile=nic_profile(nic.id), identity=identities(spec),
             # Spot machines are deleted, not deallocated, when evicted.
             priority="Spot" if spec.spot else "Regular",
             eviction_policy="Delete" if spec.spot else None, billing_profile=billing(spec),
             opts=child)
+        # The pool's role, at this VM's scope only: the machine cannot delete its siblings.
+        authorization.RoleAssignment(
+            f"{name}-self-delete", principal_id=vm.identity.apply(principal),
+            principal_type="ServicePrincipal", role_definition_id=pool.role.id, scope=vm.id,
+            opts=child)
         if spec.machine.gpu_count:
-            self._driver(name, group, vm, spec, tags)
+            self._driver(name, pool, vm, spec, tags)
         self.instance_id = vm.vm_id
         self.private_ip = nic.ip_configurations.apply(first_private_ip)
         self.expires_at = pulumi.Output.from_input(iso(args.expires_at))
         self.register_outputs(outputs(vm.vm_id, self.private_ip, args.expires_at))
 
-    def _network(self, name: str, group: resources.ResourceGroup, where: str,
-                 tags: dict[str, str], child: pulumi.ResourceOptions) -> network.NetworkInterface:
-        """VNet, subnet and NIC behind a security group without inbound rules (Azure's
-        defaults then deny inbound from the internet)."""
-        rg = group.name
-        nsg = network.NetworkSecurityGroup(f"{name}-nsg", resource_group_name=rg,
-                                           location=where, security_rules=[], tags=tags,
-                                           opts=child)
-        vnet = network.VirtualNetwork(f"{name}-vnet", resource_group_name=rg, location=where,
-                                      address_space={"address_prefixes": ["10.0.0.0/16"]},
-                                      tags=tags, opts=child)
-        subnet = network.Subnet(f"{name}-subnet", resource_group_name=rg,
-                                virtual_network_name=vnet.name, address_prefix="10.0.0.0/24",
-                                network_security_group={"id": nsg.id}, opts=child)
-        # A Standard public address for egress; closed to inbound unless an NSG opens it:
-        # https://learn.microsoft.com/azure/virtual-network/ip-services/public-ip-addresses#sku
+    def _nic(self, name: str, pool: AzurePool, where: str, tags: dict[str, str],
+             child: pulumi.ResourceOptions) -> network.NetworkInterface:
+        """The machine's NIC in the pool's subnet, with a public address for egress."""
+        rg = pool.group.name
+        # A Standard public address, closed to inbound unless an NSG opens it, deleted with
+        # the VM: https://learn.microsoft.com/azure/virtual-network/ip-services/public-ip-addresses#sku
         address = network.PublicIPAddress(f"{name}-ip", resource_group_name=rg, location=where,
                                           sku={"name": "Standard"},
-                                          public_ip_allocation_method="Static", tags=tags,
-                                          opts=child)
+                                          public_ip_allocation_method="Static",
+                                          delete_option="Delete", tags=tags, opts=child)
         return network.NetworkInterface(
             f"{name}-nic", resource_group_name=rg, location=where, tags=tags,
-            network_security_group={"id": nsg.id},
-            ip_configurations=[{"name": "primary", "subnet": {"id": subnet.id},
+            network_security_group={"id": pool.nsg.id},
+            ip_configurations=[{"name": "primary", "subnet": {"id": pool.subnet.id},
                                 "public_ip_address": {"id": address.id},
                                 "private_ip_allocation_method": "Dynamic"}],
             opts=child)
 
-    def _self_delete(self, name: str, stack: str, group: resources.ResourceGroup,
-                     identity: managedidentity.UserAssignedIdentity,
-                     child: pulumi.ResourceOptions) -> None:
-        """A custom role that can delete this resource group only, given to the VM."""
-        role = authorization.RoleDefinition(
-            f"{name}-self-delete-role", role_name=f"cml-infra-self-delete-{stack}-{name}",
-            description="Lets a cml-infra runner delete its own resource group.",
-            scope=group.id, assignable_scopes=[group.id],
-            permissions=[{"actions": SELF_DELETE_ACTIONS}], opts=child)
-        authorization.RoleAssignment(
-            f"{name}-self-delete", principal_id=identity.principal_id,
-            principal_type="ServicePrincipal", role_definition_id=role.id, scope=group.id,
-            opts=child)
-
-    def _driver(self, name: str, group: resources.ResourceGroup, vm: compute.VirtualMachine,
+    def _driver(self, name: str, pool: AzurePool, vm: compute.VirtualMachine,
                 spec: RunnerSpec, tags: dict[str, str]) -> None:
         """NVIDIA driver extension: CUDA for NC/ND, GRID for NVadsA10_v5 (its default):
         https://learn.microsoft.com/azure/virtual-machines/extensions/hpccompute-gpu-linux"""
         compute.VirtualMachineExtension(
-            f"{name}-gpu-driver", resource_group_name=group.name, vm_name=vm.name,
+            f"{name}-gpu-driver", resource_group_name=pool.group.name, vm_name=vm.name,
             location=spec.region, publisher="Microsoft.HpcCompute", type="NvidiaGpuDriverLinux",
             type_handler_version="1.6", auto_upgrade_minor_version=True, tags=tags,
             opts=pulumi.ResourceOptions(parent=self))

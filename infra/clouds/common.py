@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from infra.spec import RunnerSpec
 
@@ -21,6 +21,9 @@ Clock = Callable[[], datetime]
 TAG_POOL = "cml-infra-pool"
 TAG_STACK = "cml-infra-stack"
 TAG_EXPIRES = "cml-infra-expires"
+T = TypeVar("T")
+# key -> (resource monitor of the run that built it, value)
+_SHARED: dict[tuple[str, ...], tuple[Any, Any]] = {}
 
 
 def utc_now() -> datetime:
@@ -80,3 +83,23 @@ def outputs(instance_id: Any, private_ip: Any, expires_at: datetime) -> dict[str
     """The outputs every component registers, under the same names."""
     return {"instance_id": instance_id, "private_ip": private_ip,
             "expires_at": iso(expires_at)}
+
+
+def pool_name(spec: RunnerSpec) -> str:
+    """Name of a pool's component and prefix of its children. Machines are `<pool>-<index>`,
+    so the suffix keeps pool `ab-1` apart from machine 1 of pool `ab`."""
+    return f"{spec.name}-pool"
+
+
+def shared(key: tuple[str, ...], build: Callable[[], T]) -> T:
+    """One value per key and program run: the pool-level pieces that every machine of a pool
+    uses, built by the first machine. The components keep one constructor, so they find the
+    pool's pieces here. A run is known by its resource monitor (the engine's, or a new mock
+    per `set_mocks`), so a second run in the same process builds its own."""
+    from pulumi.runtime.settings import get_monitor
+
+    monitor = get_monitor()
+    hit = _SHARED.get(key)
+    if hit is None or hit[0] is not monitor:
+        hit = _SHARED[key] = (monitor, build())
+    return hit[1]

@@ -1,9 +1,15 @@
-"""Google Cloud: one Compute Engine VM on its own network, which has no firewall rules.
+"""Google Cloud: one Compute Engine VM per machine, on its pool's network, which has no firewall
+rules.
 
 Kill switches: `maxRunDuration` with `instanceTerminationAction: DELETE` deletes the VM at the
 maximum runtime: https://cloud.google.com/compute/docs/instances/limit-vm-runtime
 A network without firewall rules admits no inbound traffic (the implied deny-ingress rule):
 https://cloud.google.com/firewall/docs/firewalls#default_firewall_rules
+
+The network and subnet are per pool, not per machine: a project may hold 15 networks by
+default (https://cloud.google.com/vpc/docs/quota#per_project), the VMs need nothing of their
+own there, and a network costs nothing once its VMs have deleted themselves; it goes with the
+stack. Networks and subnets take no labels; the VMs and disks carry the pool, stack and expiry.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from infra.catalog import gcp as table
-from infra.clouds.common import RunnerArgs, gcp_labels, iso, outputs
+from infra.clouds.common import RunnerArgs, gcp_labels, iso, outputs, pool_name, shared
 from infra.spec import RunnerSpec
 
 
@@ -46,6 +52,29 @@ def accelerators(spec: RunnerSpec) -> list[gcp.compute.InstanceGuestAcceleratorA
     return [{"type": spec.machine.accelerator, "count": spec.machine.gpu_count}]
 
 
+class GcpPool(pulumi.ComponentResource):
+    """What the machines of one pool share: a network without firewall rules, a subnet and
+    the image."""
+
+    def __init__(self, spec: RunnerSpec) -> None:
+        prefix = pool_name(spec)
+        super().__init__("cml-infra:clouds:GcpPool", prefix, None, None)
+        child = pulumi.ResourceOptions(parent=self)
+        network = gcp.compute.Network(f"{prefix}-net", auto_create_subnetworks=False,
+                                      description=f"cml-infra runner pool {spec.name}",
+                                      opts=child)
+        # 252 usable addresses, enough for the largest pool:
+        # https://cloud.google.com/vpc/docs/subnets#unusable-ip-addresses-in-every-subnet
+        self.subnet = gcp.compute.Subnetwork(f"{prefix}-subnet", network=network.id,
+                                             region=spec.region, ip_cidr_range="10.64.0.0/24",
+                                             opts=child)
+        source = image_source(spec)
+        self.image: pulumi.Input[str] = gcp.compute.get_image_output(
+            family=source[1], project=source[0],
+            opts=pulumi.InvokeOutputOptions(parent=self)).self_link if source else str(spec.image)
+        self.register_outputs({"subnet": self.subnet.id})
+
+
 class GcpRunner(pulumi.ComponentResource):
     """One runner machine on Compute Engine."""
 
@@ -59,15 +88,7 @@ class GcpRunner(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         spec = args.spec
         labels = gcp_labels(spec.name, args.stack, args.expires_at)
-        network = gcp.compute.Network(f"{name}-net", auto_create_subnetworks=False,
-                                      description=f"cml-infra runner {name}", opts=child)
-        subnet = gcp.compute.Subnetwork(f"{name}-subnet", network=network.id,
-                                        region=spec.region, ip_cidr_range="10.64.0.0/24",
-                                        opts=child)
-        source = image_source(spec)
-        image: pulumi.Input[str] = gcp.compute.get_image_output(
-            family=source[1], project=source[0],
-            opts=pulumi.InvokeOutputOptions(parent=self)).self_link if source else str(spec.image)
+        pool = shared(("gcp", args.stack, spec.name), lambda: GcpPool(spec))
         metadata: dict[str, pulumi.Input[str]] = {"block-project-ssh-keys": "true"}
         if spec.machine.gpu_count:
             # Deep Learning VM images install the driver at first boot when asked:
@@ -76,10 +97,10 @@ class GcpRunner(pulumi.ComponentResource):
         vm = gcp.compute.Instance(
             f"{name}-vm", machine_type=spec.machine.instance_type, zone=spec.zone,
             boot_disk={"auto_delete": True, "initialize_params": {
-                "image": image, "size": spec.disk_size_gb, "type": "pd-balanced",
+                "image": pool.image, "size": spec.disk_size_gb, "type": "pd-balanced",
                 "labels": labels}},
             # An ephemeral external address for egress only; no rule admits inbound traffic.
-            network_interfaces=[{"subnetwork": subnet.id, "access_configs": [{}]}],
+            network_interfaces=[{"subnetwork": pool.subnet.id, "access_configs": [{}]}],
             guest_accelerators=accelerators(spec), scheduling=scheduling(spec),
             # Kept apart from `metadata` so that only the script is secret in state and plans.
             metadata_startup_script=args.user_data, metadata=metadata, labels=labels,

@@ -75,6 +75,10 @@ def _gcp(s: CloudState) -> Routes:
     return routes
 
 
+AZURE_VM = ("/subscriptions/sub-1/resourceGroups/rg-1"
+            "/providers/Microsoft.Compute/virtualMachines/vm-1")
+
+
 def _azure(s: CloudState) -> Routes:
     events = {"DocumentIncarnation": 1, "Events": [{"EventId": "e1", "EventType": "Preempt"}]}
 
@@ -89,7 +93,8 @@ def _azure(s: CloudState) -> Routes:
             lambda: json.dumps({"access_token": "eyJ.fake", "token_type": "Bearer"})),
         ("GET", "/metadata/instance/compute/subscriptionId"): md(lambda: "sub-1"),
         ("GET", "/metadata/instance/compute/resourceGroupName"): md(lambda: "rg-1"),
-        ("DELETE", "/subscriptions/sub-1/resourcegroups/rg-1"): (
+        ("GET", "/metadata/instance/compute/name"): md(lambda: "vm-1"),
+        ("DELETE", AZURE_VM): (
             lambda r: _bearer(r, "eyJ.fake", 202 if s.delete_status == 200 else s.delete_status)),
     }
 

@@ -328,19 +328,20 @@ cloud_spot_notice() {
 CML_ARM_RESOURCE='https%3A%2F%2Fmanagement.azure.com%2F'
 
 cloud_end_machine() {
-  local token subscription group query='api-version=2021-02-01&format=text'
+  local token subscription group vm query='api-version=2021-02-01&format=text'
   if ! {
     token=$(azure_metadata "identity/oauth2/token?api-version=2018-02-01&resource=$CML_ARM_RESOURCE" |
       json_field access_token) &&
       subscription=$(azure_metadata "instance/compute/subscriptionId?$query") &&
-      group=$(azure_metadata "instance/compute/resourceGroupName?$query") && [[ -n "$token" ]]
+      group=$(azure_metadata "instance/compute/resourceGroupName?$query") &&
+      vm=$(azure_metadata "instance/compute/name?$query") && [[ -n "$token" ]]
   }; then
-    log "Azure: could not read the managed-identity token or the VM's resource group"
+    log "Azure: could not read the managed-identity token or the VM's name"
     return 1
   fi
-  log "Azure: deleting resource group $group"
+  log "Azure: deleting VM $vm"
   curl_with_header "Authorization: Bearer $token" -X DELETE -o /dev/null \
-    "$CML_CLOUD_API_URL/subscriptions/$subscription/resourcegroups/$group?api-version=2021-04-01"
+    "$CML_CLOUD_API_URL/subscriptions/$subscription/resourceGroups/$group/providers/Microsoft.Compute/virtualMachines/$vm?api-version=2024-07-01"
 }
 
 
