@@ -35,6 +35,10 @@ DEFAULT_RUNNER_GROUP = 1  # "Default" group; generate-jitconfig requires one
 # generate-jitconfig's `labels`: 1 to 100 items (GitHub's OpenAPI description, minItems/maxItems)
 # https://docs.github.com/en/rest/actions/self-hosted-runners#create-configuration-for-a-just-in-time-runner-for-a-repository
 MAX_JIT_LABELS = 100
+# A just-in-time runner has only the labels it is created with (GitHub's own example passes
+# "self-hosted" and the platform explicitly), and `runs-on: [self-hosted, gpu]` is how
+# workflows pick a self-hosted runner, so every runner we create carries these three.
+GITHUB_DEFAULT_LABELS = ("self-hosted", "linux", "x64")
 
 
 @dataclass(frozen=True)
@@ -99,8 +103,8 @@ def mint_jit_config(gh: Any, scope: GitHubScope, name: str, labels: Iterable[str
                     runner_group_id: int = DEFAULT_RUNNER_GROUP,
                     work_folder: str = "_work") -> JitRunner:
     """A single-use runner registration: the runner takes one job, then GitHub removes it."""
-    labels = list(labels)
-    if not 1 <= len(labels) <= MAX_JIT_LABELS:
+    labels = list(dict.fromkeys([*GITHUB_DEFAULT_LABELS, *labels]))
+    if len(labels) > MAX_JIT_LABELS:
         raise ForgeError(f"Give the runner between 1 and {MAX_JIT_LABELS} labels, not "
                          f"{len(labels)}; GitHub requires them for a just-in-time runner.")
     body = {"name": name, "runner_group_id": runner_group_id, "labels": labels,
@@ -156,7 +160,8 @@ def gitlab_runner_sha256(binary_url: str, fetch: Fetch) -> str:
 def checksum_for(listing: str, path: str) -> str | None:
     """The SHA-256 of `path` in a `sha256sum`-style listing (`<digest>  path` or `*path`)."""
     for line in listing.splitlines():
-        digest, _, name = line.strip().partition(" ")
+        fields = line.split(None, 1)  # a space or a tab, as sha256sum writes either
+        digest, name = (fields[0], fields[1]) if len(fields) == 2 else ("", "")
         if name.strip().lstrip("*").removeprefix("./") == path and SHA256.fullmatch(digest):
             return digest.lower()
     return None

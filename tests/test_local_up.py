@@ -67,7 +67,7 @@ def test_github_registers_this_machine_then_unregisters_after_the_idle_timeout(
     assert result.returncode == 0, result.stderr
     [mint] = fake_github.server.hits("POST", "/api/v3/repos/acme/models/actions/runners/"
                                              "generate-jitconfig")
-    assert mint.json()["labels"] == ["gpu-box"]
+    assert mint.json()["labels"] == ["self-hosted", "linux", "x64", "gpu-box"]
     run = next(c for c in sandbox.read_calls() if c[0] == "run.sh")
     assert run[1] == "--jitconfig" and run[2].strip()
     assert "job-start" not in [c[0] for c in sandbox.read_calls()]

@@ -54,7 +54,8 @@ def test_github_create_mints_one_jit_runner_then_delete_removes_it(github: FakeG
     runners = github.repos["acme/models"].runners
     runner = runners[int(result.id)]
     assert outs["runner_name"] == runner["name"] and outs["runner_name"].startswith("gpu-dev-0-")
-    assert runner["labels"] == ["gpu", "t4"] and outs["registration"]
+    assert runner["labels"] == ["self-hosted", "linux", "x64", "gpu", "t4"]
+    assert outs["registration"]
     linux = next(d for d in github.runner_downloads if (d["os"], d["architecture"])
                  == ("linux", "x64"))
     assert (outs["package_url"], outs["package_sha256"]) == (linux["download_url"],
@@ -143,6 +144,8 @@ def test_checksum_listing_and_api_roots() -> None:
     assert checksum_for(listing, "binaries/gitlab-runner-linux-amd64") == SHA
     assert checksum_for(listing, "binaries/other") == "cd" * 32
     assert checksum_for(listing, "binaries/missing") is None
+    tabbed = f"{'ef' * 32}\tbinaries/gitlab-runner-linux-arm64\n"  # GitLab's older listings
+    assert checksum_for(tabbed, "binaries/gitlab-runner-linux-arm64") == "ef" * 32
     assert default_api_url("github", "https://github.com") == "https://api.github.com"
     assert default_api_url("github", "https://ghe.acme.io/") == "https://ghe.acme.io/api/v3"
     assert default_api_url("gitlab", "https://gitlab.com") == "https://gitlab.com/api/v4"

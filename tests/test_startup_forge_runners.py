@@ -98,7 +98,7 @@ def test_runner_package_picks_the_platform(github: FakeGitHub, scope: GitHubScop
 def test_jit_runner_is_created_then_deleted(github: FakeGitHub, scope: GitHubScope) -> None:
     runners = github.repos["acme/models"].runners if scope.repo else github.orgs["acme"]
     jit = mint_jit_config(_gh(github), scope, "cml-1", runner_labels(["gpu"], "t4"))
-    assert runners[jit.runner_id]["labels"] == ["gpu", "t4"]
+    assert runners[jit.runner_id]["labels"] == ["self-hosted", "linux", "x64", "gpu", "t4"]
     assert runners[jit.runner_id]["runner_group_id"] == 1
     assert jit.encoded_jit_config and jit.encoded_jit_config not in repr(jit)
     delete_github_runner(_gh(github), scope, jit.runner_id)
@@ -127,12 +127,18 @@ def test_github_refusals_are_one_sentence(github: FakeGitHub, token: str, scope:
     assert github.repos["acme/models"].runners == {} and github.orgs["acme"] == {}
 
 
-@pytest.mark.parametrize("count", [0, 101])
-def test_label_count_is_checked_before_asking(github: FakeGitHub, count: int) -> None:
-    labels = [f"l{i}" for i in range(count)]
-    with pytest.raises(ForgeError, match=f"between 1 and 100 labels, not {count}"):
+def test_label_count_is_checked_before_asking(github: FakeGitHub) -> None:
+    labels = [f"l{i}" for i in range(98)]  # with the three defaults: one too many
+    with pytest.raises(ForgeError, match="between 1 and 100 labels, not 101"):
         mint_jit_config(_gh(github), REPO, "cml-1", labels)
     assert github.api_requests() == []
+
+
+def test_every_runner_carries_the_self_hosted_labels(github: FakeGitHub) -> None:
+    """`runs-on: [self-hosted, ...]` must match: a JIT runner has only the labels given."""
+    jit = mint_jit_config(_gh(github), REPO, "cml-1", ["x64", "gpu"])
+    labels = github.repos["acme/models"].runners[jit.runner_id]["labels"]
+    assert labels == ["self-hosted", "linux", "x64", "gpu"]
 
 
 def test_the_fake_refuses_what_github_refuses(github: FakeGitHub) -> None:
