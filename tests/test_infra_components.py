@@ -156,11 +156,14 @@ def test_azure_inputs():
     assert role["assignableScopes"] == ["gpu-pool-rg-id"] and role["scope"] == "gpu-pool-rg-id"
     assert "Microsoft.Compute/virtualMachines/delete" in role["permissions"][0]["actions"]
     assert not [a for a in role["permissions"][0]["actions"] if a.startswith("*")]
-    assignment = only(plan, "azure-native:authorization:RoleAssignment")
-    assert assignment == {"principalId": "PLACEHOLDER-principal-id",
-                          "principalType": "ServicePrincipal",
-                          "roleDefinitionId": "gpu-pool-self-delete-role-id",
-                          "scope": "gpu-0-vm-id"}
+    assert vm["storageProfile"]["osDisk"]["name"] == "gpu-0-osdisk"
+    assignments = [r["inputs"] for r in plan.resources
+                   if r["type"] == "azure-native:authorization:RoleAssignment"]
+    assert sorted(a["scope"] for a in assignments) == [
+        "gpu-0-ip-id", "gpu-0-nic-id", "gpu-0-vm-id",
+        "gpu-pool-rg-id/providers/Microsoft.Compute/disks/gpu-0-osdisk"]
+    assert {(a["principalId"], a["principalType"], a["roleDefinitionId"]) for a in assignments} \
+        == {("PLACEHOLDER-principal-id", "ServicePrincipal", "gpu-pool-self-delete-role-id")}
     for resource in plan.resources:
         if "tags" in resource["inputs"]:
             assert resource["inputs"]["tags"] == TAGS, resource["name"]
@@ -177,7 +180,9 @@ def test_azure_machines_share_their_pools_group_but_each_may_delete_only_itself(
             == [name]
     scopes = sorted(r["inputs"]["scope"] for r in plan.resources
                     if r["type"] == "azure-native:authorization:RoleAssignment")
-    assert scopes == ["gpu-0-vm-id", "gpu-1-vm-id", "gpu-2-vm-id"]
+    assert len(scopes) == 12  # each machine: its VM, NIC, address and OS disk, no more
+    for machine in ("gpu-0-", "gpu-1-", "gpu-2-"):
+        assert len([scope for scope in scopes if machine in scope]) == 4
     vms = [r for r in plan.resources if r["type"] == "azure-native:compute:VirtualMachine"]
     assert {vm["inputs"]["resourceGroupName"] for vm in vms} == {"gpu-pool-rg"}
     assert vms[0]["inputs"]["identity"] == {"type": "SystemAssigned"}

@@ -1,11 +1,13 @@
 """Azure: a resource group per pool with the network; per machine a VM that can delete itself.
 
 Azure has no expiry of its own, so each VM ends itself (after the runner and the dead-man
-shutdown, which only stops a still-billed VM): its system-assigned identity holds a role
-assigned at the VM's own scope, so it can delete that VM and nothing else, not a sibling.
-The NIC, public address and OS disk carry `deleteOption: Delete`, so they go with the VM:
-https://learn.microsoft.com/azure/virtual-machines/delete (verify that the cascade needs no
-permission beyond the VM's; if it does, only the free NIC or a Standard IP is left for gc).
+shutdown, which only stops a still-billed VM): its system-assigned identity holds the pool's
+self-delete role on exactly four resources, its VM, NIC, public address and OS disk, so it
+can delete itself and nothing else, not a sibling. The NIC, address and disk carry
+`deleteOption: Delete`, so they go with the VM:
+https://learn.microsoft.com/azure/virtual-machines/delete. The page does not say whether
+that cascade checks the caller's rights on each of them; they are separate resources, not
+children of the VM, so the role is granted on each, and no billed disk is left behind.
 
 Why per pool, not per machine as before: a group per machine meant 11 resources per machine
 (now 5; the group, VNet, subnet, NSG and role definition once per pool), and Azure allows 980
@@ -47,12 +49,17 @@ def throwaway_ssh_key() -> str:
                             serialization.PublicFormat.OpenSSH).decode()
 
 
-def storage(spec: RunnerSpec) -> compute.StorageProfileArgsDict:
+def os_disk_name(machine: str) -> str:
+    return f"{machine}-osdisk"
+
+
+def storage(name: str, spec: RunnerSpec) -> compute.StorageProfileArgsDict:
     """Ubuntu on a premium disk deleted with the VM (managed disks are encrypted at rest)."""
     image = table.IMAGE
     return {"image_reference": {"publisher": image["publisher"], "offer": image["offer"],
                                 "sku": image["sku"], "version": image["version"]},
-            "os_disk": {"create_option": "FromImage", "delete_option": "Delete",
+            "os_disk": {"name": os_disk_name(name), "create_option": "FromImage",
+                        "delete_option": "Delete",
                         "disk_size_gb": spec.disk_size_gb,
                         "managed_disk": {"storage_account_type": "Premium_LRS"}}}
 
@@ -139,21 +146,20 @@ class AzureRunner(pulumi.ComponentResource):
         spec, tags, where = args.spec, args.tags, args.spec.region
         pool = shared(("azure", args.stack, spec.name),
                       lambda: AzurePool(spec, args.stack, tags))
-        nic = self._nic(name, pool, where, tags, child)
+        nic, address = self._nic(name, pool, where, tags, child)
         vm = compute.VirtualMachine(
             f"{name}-vm", resource_group_name=pool.group.name, location=where, tags=tags,
             hardware_profile={"vm_size": spec.machine.instance_type},
-            storage_profile=storage(spec), os_profile=os_profile(name, args.user_data),
+            storage_profile=storage(name, spec), os_profile=os_profile(name, args.user_data),
             network_profile=nic_profile(nic.id), identity=identities(spec),
             # Spot machines are deleted, not deallocated, when evicted.
             priority="Spot" if spec.spot else "Regular",
             eviction_policy="Delete" if spec.spot else None, billing_profile=billing(spec),
             opts=child)
-        # The pool's role, at this VM's scope only: the machine cannot delete its siblings.
-        authorization.RoleAssignment(
-            f"{name}-self-delete", principal_id=vm.identity.apply(principal),
-            principal_type="ServicePrincipal", role_definition_id=pool.role.id, scope=vm.id,
-            opts=child)
+        disk_id = pulumi.Output.concat(pool.group.id, "/providers/Microsoft.Compute/disks/",
+                                       os_disk_name(name))
+        self._self_delete(name, pool, vm, {"vm": vm.id, "nic": nic.id, "ip": address.id,
+                                           "disk": disk_id})
         if spec.machine.gpu_count:
             self._driver(name, pool, vm, spec, tags)
         self.instance_id = vm.vm_id
@@ -161,8 +167,19 @@ class AzureRunner(pulumi.ComponentResource):
         self.expires_at = pulumi.Output.from_input(iso(args.expires_at))
         self.register_outputs(outputs(vm.vm_id, self.private_ip, args.expires_at))
 
+    def _self_delete(self, name: str, pool: AzurePool, vm: compute.VirtualMachine,
+                     scopes: dict[str, pulumi.Input[str]]) -> None:
+        """The pool's role on this machine's own resources only: never on a sibling's."""
+        after_vm = pulumi.ResourceOptions(parent=self, depends_on=[vm])  # the disk exists
+        for what, scope in scopes.items():
+            authorization.RoleAssignment(
+                f"{name}-self-delete-{what}", principal_id=vm.identity.apply(principal),
+                principal_type="ServicePrincipal", role_definition_id=pool.role.id,
+                scope=scope, opts=after_vm)
+
     def _nic(self, name: str, pool: AzurePool, where: str, tags: dict[str, str],
-             child: pulumi.ResourceOptions) -> network.NetworkInterface:
+             child: pulumi.ResourceOptions,
+             ) -> tuple[network.NetworkInterface, network.PublicIPAddress]:
         """The machine's NIC in the pool's subnet, with a public address for egress."""
         rg = pool.group.name
         # A Standard public address, closed to inbound unless an NSG opens it, deleted with
@@ -177,7 +194,7 @@ class AzureRunner(pulumi.ComponentResource):
             ip_configurations=[{"name": "primary", "subnet": {"id": pool.subnet.id},
                                 "public_ip_address": {"id": address.id},
                                 "private_ip_allocation_method": "Dynamic"}],
-            opts=child)
+            opts=child), address
 
     def _driver(self, name: str, pool: AzurePool, vm: compute.VirtualMachine,
                 spec: RunnerSpec, tags: dict[str, str]) -> None:
