@@ -126,6 +126,7 @@ def test_a_long_lived_token_is_refused(registration: str) -> None:
     ("job_user", "root", "job user"),
     ("gpu_count", 2, "Name the GPU model"),
     ("max_runtime_s", 0, "max_runtime_s"),
+    ("gpu_wait_s", 0, "gpu_wait_s"),
     ("docker", True, "docker executor"),
     ("registration", "two jit", "exactly one"),
     ("metadata_url", "169.254.169.254", "metadata URL"),

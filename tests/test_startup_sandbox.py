@@ -57,7 +57,16 @@ def spot(cloud: str) -> Scenario:
 
 def gpu_missing(root: Path) -> Outcome:
     sb = Sandbox(root)
-    return sb.run(sb.config(gpu_model="t4", gpu_count=1))
+    return sb.run(sb.config(gpu_model="t4", gpu_count=1, gpu_wait_s=2))
+
+
+def gpu_late(root: Path) -> Outcome:
+    """The driver appears after boot (GCP metadata flag, Azure extension): the check waits."""
+    sb = Sandbox(root, cloud="gcp")
+    proc = sb.start(sb.config(gpu_model="t4", gpu_count=1, gpu_wait_s=20))
+    assert sb.wait_for_call("nvidia-smi")
+    (root / "gpu").write_text(T4)
+    return sb.finish(proc)
 
 
 def checksum_mismatch(root: Path) -> Outcome:
@@ -97,7 +106,7 @@ def local_github(root: Path) -> Outcome:
 SCENARIOS: dict[str, Scenario] = {
     "single_job": single_job, "gitlab_single_job": gitlab_single_job,
     "github_idle": github_idle, "gitlab_idle_docker": gitlab_idle_docker,
-    "max_runtime": max_runtime, "gpu_missing": gpu_missing,
+    "max_runtime": max_runtime, "gpu_missing": gpu_missing, "gpu_late": gpu_late,
     "checksum_mismatch": checksum_mismatch, "download_retried": download_retried,
     "forge_unreachable": forge_unreachable, "teardown_fails": teardown_fails,
     "local_github": local_github, "machine_identity": machine_identity,
@@ -199,9 +208,20 @@ def test_spot_notice_stops_the_runner_then_tears_down(
 def test_missing_gpu_never_registers(outcomes: dict[str, Outcome]) -> None:
     out = outcomes["gpu_missing"]
     assert out.returncode == 1
-    assert "nvidia-smi failed" in out.log and "aborting: the GPU check failed" in out.log
+    assert "waiting for the GPU driver: nvidia-smi failed" in out.log
+    assert "no usable GPU after 2s" in out.log and "aborting: the GPU check failed" in out.log
+    assert len(out.called("nvidia-smi")) >= 2, "polled, not single-shot"
+    assert out.log.index("dead-man switch armed") < out.log.index("waiting for the GPU driver")
     assert not out.called("run.sh") and not out.forge.hits("GET", PACKAGE_PATH["github"])
     assert ["-h", "now"] in out.called("shutdown")
+
+
+def test_gpu_driver_arriving_after_boot_is_waited_for(outcomes: dict[str, Outcome]) -> None:
+    out = outcomes["gpu_late"]
+    assert out.returncode == 0, out.log
+    assert "waiting for the GPU driver" in out.log and "GPU check passed" in out.log
+    assert out.log.index("dead-man switch armed") < out.log.index("waiting for the GPU driver")
+    assert "job-done" in out.names()
 
 
 def test_checksum_mismatch_runs_nothing(outcomes: dict[str, Outcome]) -> None:

@@ -87,7 +87,10 @@ class StartupConfig:
     download_attempts: int = 5
     retry_backoff_s: int = 2
     poll_interval_s: int = 5
-    """How often the spot and idle watchers look."""
+    """How often the spot and idle watchers (and the GPU wait) look."""
+    gpu_wait_s: int = 900
+    """How long to wait for `nvidia-smi` to see the GPUs: on GCP, Azure and Alibaba the driver
+    is installed after boot (metadata flag, VM extension, extra commands)."""
     stop_grace_s: int = 30
     """How long a stopping runner gets between SIGTERM and SIGKILL."""
     job_metadata_access: bool = False
@@ -161,7 +164,7 @@ def _parameters(c: StartupConfig) -> list[tuple[str, str]]:
         ("CML_PACKAGE_URL", c.runner_package_url),
         ("CML_PACKAGE_SHA256", c.runner_package_sha256.lower()),
         ("CML_LABELS", ",".join(_labels(c))), ("CML_GPU_MODEL", c.gpu_model or "none"),
-        ("CML_GPU_COUNT", str(c.gpu_count)),
+        ("CML_GPU_COUNT", str(c.gpu_count)), ("CML_GPU_WAIT_S", str(c.gpu_wait_s)),
         ("CML_IDLE_MODE", str(int(c.idle_mode))), ("CML_IDLE_TIMEOUT_S", str(c.idle_timeout_s)),
         ("CML_MAX_RUNTIME_S", str(c.max_runtime_s)), ("CML_INSTALL_DIR", c.install_dir),
         ("CML_JOB_USER", c.job_user), ("CML_DOCKER", str(int(c.docker))),

@@ -94,19 +94,35 @@ wait_for_forge() {
   log "network up; $CML_FORGE_URL answers"
 }
 
+# The driver may arrive minutes after boot (GCP's install-nvidia-driver metadata, Azure's
+# NvidiaGpuDriverLinux extension, Alibaba's install commands): poll up to CML_GPU_WAIT_S.
 check_gpu() {
-  local out found
+  local deadline=$((SECONDS + CML_GPU_WAIT_S)) reason
   ((CML_GPU_COUNT == 0)) && return 0
+  until reason=$(gpu_problem); do
+    if ((SECONDS >= deadline)); then
+      log "no usable GPU after ${CML_GPU_WAIT_S}s: $reason"
+      return 1
+    fi
+    log "waiting for the GPU driver: $reason"
+    sleep "$CML_POLL_S"
+  done
+  log "GPU check passed: $reason"
+}
+
+# Prints what is wrong and fails, or prints the GPUs and succeeds.
+gpu_problem() {
+  local out found
   if ! out=$(nvidia-smi -L 2>&1); then
-    log "nvidia-smi failed: ${out//$'\n'/ }"
+    printf 'nvidia-smi failed: %s' "${out//$'\n'/ }"
     return 1
   fi
   found=$(grep -c '^GPU ' <<<"$out" || true)
   if ((found < CML_GPU_COUNT)); then
-    log "expected $CML_GPU_COUNT GPU(s) ($CML_GPU_MODEL), nvidia-smi lists $found"
+    printf 'expected %s GPU(s) (%s), nvidia-smi lists %s' "$CML_GPU_COUNT" "$CML_GPU_MODEL" "$found"
     return 1
   fi
-  log "GPU check passed: ${out//$'\n'/; }"
+  printf '%s' "${out//$'\n'/; }"
 }
 
 ensure_job_user() {

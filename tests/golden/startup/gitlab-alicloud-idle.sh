@@ -12,6 +12,7 @@ CML_PACKAGE_SHA256=ababababababababababababababababababababababababababababababa
 CML_LABELS=cml,gpu,t4
 CML_GPU_MODEL=t4
 CML_GPU_COUNT=1
+CML_GPU_WAIT_S=900
 CML_IDLE_MODE=1
 CML_IDLE_TIMEOUT_S=600
 CML_MAX_RUNTIME_S=7200
@@ -197,18 +198,31 @@ wait_for_forge() {
 }
 
 check_gpu() {
-  local out found
+  local deadline=$((SECONDS + CML_GPU_WAIT_S)) reason
   ((CML_GPU_COUNT == 0)) && return 0
+  until reason=$(gpu_problem); do
+    if ((SECONDS >= deadline)); then
+      log "no usable GPU after ${CML_GPU_WAIT_S}s: $reason"
+      return 1
+    fi
+    log "waiting for the GPU driver: $reason"
+    sleep "$CML_POLL_S"
+  done
+  log "GPU check passed: $reason"
+}
+
+gpu_problem() {
+  local out found
   if ! out=$(nvidia-smi -L 2>&1); then
-    log "nvidia-smi failed: ${out//$'\n'/ }"
+    printf 'nvidia-smi failed: %s' "${out//$'\n'/ }"
     return 1
   fi
   found=$(grep -c '^GPU ' <<<"$out" || true)
   if ((found < CML_GPU_COUNT)); then
-    log "expected $CML_GPU_COUNT GPU(s) ($CML_GPU_MODEL), nvidia-smi lists $found"
+    printf 'expected %s GPU(s) (%s), nvidia-smi lists %s' "$CML_GPU_COUNT" "$CML_GPU_MODEL" "$found"
     return 1
   fi
-  log "GPU check passed: ${out//$'\n'/; }"
+  printf '%s' "${out//$'\n'/; }"
 }
 
 ensure_job_user() {
@@ -365,7 +379,7 @@ main() {
   trap 'request_stop "terminated by a signal"' TERM INT
   wait_for_forge || abort "the forge at $CML_FORGE_URL is unreachable"
   start_spot_watcher
-  check_gpu || abort "the GPU check failed"
+  check_gpu || abort "the GPU check failed: no usable GPU after ${CML_GPU_WAIT_S}s"
   ensure_job_user || abort "could not create the job user $CML_JOB_USER"
   block_metadata || abort "could not block the job user from the metadata service"
   forge_install || abort "the runner could not be installed"
