@@ -69,6 +69,14 @@ def gpu_late(root: Path) -> Outcome:
     return sb.finish(proc)
 
 
+def driver_by_extra_command(root: Path) -> Outcome:
+    """Alibaba installs the driver with extra commands: they must run before the GPU check."""
+    sb = Sandbox(root, cloud="alicloud")
+    install = f"printf 'GPU 0: Tesla T4 (UUID: GPU-0000)\\n' >'{root}/gpu'"
+    return sb.run(sb.config(gpu_model="t4", gpu_count=1, gpu_wait_s=1,
+                            extra_commands=(install,)))
+
+
 def checksum_mismatch(root: Path) -> Outcome:
     sb = Sandbox(root)
     return sb.run(sb.config(runner_package_sha256="0" * 64))
@@ -107,6 +115,7 @@ SCENARIOS: dict[str, Scenario] = {
     "single_job": single_job, "gitlab_single_job": gitlab_single_job,
     "github_idle": github_idle, "gitlab_idle_docker": gitlab_idle_docker,
     "max_runtime": max_runtime, "gpu_missing": gpu_missing, "gpu_late": gpu_late,
+    "driver_by_extra_command": driver_by_extra_command,
     "checksum_mismatch": checksum_mismatch, "download_retried": download_retried,
     "forge_unreachable": forge_unreachable, "teardown_fails": teardown_fails,
     "local_github": local_github, "machine_identity": machine_identity,
@@ -221,6 +230,15 @@ def test_gpu_driver_arriving_after_boot_is_waited_for(outcomes: dict[str, Outcom
     assert out.returncode == 0, out.log
     assert "waiting for the GPU driver" in out.log and "GPU check passed" in out.log
     assert out.log.index("dead-man switch armed") < out.log.index("waiting for the GPU driver")
+    assert "job-done" in out.names()
+
+
+def test_extra_commands_run_before_the_gpu_check(outcomes: dict[str, Outcome]) -> None:
+    out = outcomes["driver_by_extra_command"]
+    assert out.returncode == 0, out.log
+    assert out.called("nvidia-smi") == [["-L"]], "the driver was there at the first look"
+    assert out.log.index("running an extra setup command") < out.log.index("GPU check passed")
+    assert _before(out, "useradd", "nvidia-smi") and _before(out, "iptables", "nvidia-smi")
     assert "job-done" in out.names()
 
 

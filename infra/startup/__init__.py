@@ -76,7 +76,9 @@ class StartupConfig:
     docker: bool = False
     """GitLab only: the docker executor with all GPUs instead of the shell executor."""
     extra_commands: tuple[str, ...] = ()
-    """Shell commands run as root after the runner is installed and before it registers."""
+    """Shell commands run as root during setup: after the job user exists and is blocked from
+    the metadata service, before the GPU check (so they may install the driver, as on Alibaba)
+    and before the runner is installed."""
     forge_api_url: str = ""
     """GitLab REST base (empty: forge_url + /api/v4), used to delete the runner at teardown."""
     cloud_api_url: str = ""

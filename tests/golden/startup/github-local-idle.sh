@@ -390,11 +390,11 @@ main() {
   trap 'request_stop "terminated by a signal"' TERM INT
   wait_for_forge || abort "the forge at $CML_FORGE_URL is unreachable"
   start_spot_watcher
-  check_gpu || abort "the GPU check failed: no usable GPU after ${CML_GPU_WAIT_S}s"
   ensure_job_user || abort "could not create the job user $CML_JOB_USER"
   block_metadata || abort "could not block the job user from the metadata service"
-  forge_install || abort "the runner could not be installed"
   run_extra_commands || abort "an extra setup command failed"
+  check_gpu || abort "the GPU check failed: no usable GPU after ${CML_GPU_WAIT_S}s"
+  forge_install || abort "the runner could not be installed"
   stop_requested && finish "$(stop_reason "stopped before registration")"
   forge_run || CML_EXIT=1
   finish "$(stop_reason "the runner finished")"
