@@ -5,6 +5,8 @@ file takes about as long as its slowest scenario; each test then checks one outc
 from __future__ import annotations
 
 import re
+import stat
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -77,6 +79,22 @@ def driver_by_extra_command(root: Path) -> Outcome:
                             extra_commands=(install,)))
 
 
+def later_boot(cloud: str, deadline_in_s: int) -> Scenario:
+    """A reboot: the unit runs the kept script with `rearm` and the first boot's deadline."""
+    def scenario(root: Path) -> Outcome:
+        sb = Sandbox(root, cloud=cloud)
+        state = root / "install" / "state"
+        state.mkdir(parents=True)
+        (state / "deadline").write_text(str(int(time.time()) + deadline_in_s))
+        proc = sb.start(sb.config(), "rearm")
+        if deadline_in_s > 0:  # the re-armed dead-man waits: look once it is armed
+            assert sb.wait_for_call("shutdown")
+            return sb.finish(proc, timeout=2)
+        return sb.finish(proc)
+
+    return scenario
+
+
 def checksum_mismatch(root: Path) -> Outcome:
     sb = Sandbox(root)
     return sb.run(sb.config(runner_package_sha256="0" * 64))
@@ -116,6 +134,8 @@ SCENARIOS: dict[str, Scenario] = {
     "github_idle": github_idle, "gitlab_idle_docker": gitlab_idle_docker,
     "max_runtime": max_runtime, "gpu_missing": gpu_missing, "gpu_late": gpu_late,
     "driver_by_extra_command": driver_by_extra_command,
+    "reboot_past_deadline": later_boot("azure", -10),
+    "reboot_before_deadline": later_boot("aws", 600),
     "checksum_mismatch": checksum_mismatch, "download_retried": download_retried,
     "forge_unreachable": forge_unreachable, "teardown_fails": teardown_fails,
     "local_github": local_github, "machine_identity": machine_identity,
@@ -152,6 +172,35 @@ def test_dead_man_is_armed_before_anything_else(outcomes: dict[str, Outcome]) ->
     out = outcomes["single_job"]
     assert out.called("shutdown")[0] == ["-h", "+2"]
     assert out.log.index("dead-man switch armed") < out.log.index("network up")
+
+
+def test_first_boot_keeps_the_deadline_for_later_boots(outcomes: dict[str, Outcome]) -> None:
+    out = outcomes["single_job"]
+    state = out.root / "install" / "state"
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    assert stat.S_IMODE((state / "deadline").stat().st_mode) == 0o600
+    assert int((state / "deadline").read_text()) > time.time() - 60
+    assert stat.S_IMODE((state / "startup.sh").stat().st_mode) == 0o700
+    unit = (out.root / "systemd" / "cml-infra-rearm.service").read_text()
+    assert f"ExecStart=/bin/bash {state}/startup.sh rearm" in unit
+    assert ["enable", "cml-infra-rearm.service"] in out.called("systemctl")
+    assert not (outcomes["local_github"].root / "systemd" / "cml-infra-rearm.service").exists()
+
+
+def test_a_reboot_past_the_deadline_tears_down(outcomes: dict[str, Outcome]) -> None:
+    out = outcomes["reboot_past_deadline"]
+    assert out.returncode == 0, out.log
+    assert "teardown: maximum runtime reached (after a reboot)" in out.log
+    assert len(out.cloud.hits("DELETE", AZURE_VM)) == 1
+    assert not out.called("run.sh") and not out.called("gitlab-runner")
+
+
+def test_a_reboot_before_the_deadline_rearms_for_the_rest(outcomes: dict[str, Outcome]) -> None:
+    out = outcomes["reboot_before_deadline"]
+    assert out.returncode is None, "still waiting on the re-armed dead-man switch"
+    assert out.called("shutdown") == [["-h", "+11"]], "600s left: 10 minutes plus the margin"
+    assert "dead-man switch armed for 59" in out.log or "armed for 600s" in out.log
+    assert not out.called("run.sh") and not out.cloud.hits("DELETE", "/")
 
 
 def test_logs_go_to_the_journal_with_timestamps(outcomes: dict[str, Outcome]) -> None:
@@ -218,7 +267,8 @@ def test_missing_gpu_never_registers(outcomes: dict[str, Outcome]) -> None:
     out = outcomes["gpu_missing"]
     assert out.returncode == 1
     assert "waiting for the GPU driver: nvidia-smi failed" in out.log
-    assert "no usable GPU after 2s" in out.log and "aborting: the GPU check failed" in out.log
+    assert "no usable GPU after 2s: nvidia-smi failed" in out.log
+    assert "aborting: the GPU check failed" in out.log
     assert len(out.called("nvidia-smi")) >= 2, "polled, not single-shot"
     assert out.log.index("dead-man switch armed") < out.log.index("waiting for the GPU driver")
     assert not out.called("run.sh") and not out.forge.hits("GET", PACKAGE_PATH["github"])

@@ -44,7 +44,7 @@ DEFAULT_CLOUD_API: dict[str, str] = {
 # https://cloud.google.com/compute/docs/metadata/setting-custom-metadata#limitations
 USER_DATA_LIMIT = {"aws": 16 * 1024, "alicloud": 16 * 1024, "azure": 64 * 1024,
                    "gcp": 256 * 1024}
-PARTS = ("prelude", "guards", "forge_{forge}", "cloud_{cloud}", "teardown", "main")
+PARTS = ("prelude", "guards", "reboot", "forge_{forge}", "cloud_{cloud}", "teardown", "main")
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,8 @@ class StartupConfig:
     metadata_url: str = ""
     """Base of the cloud metadata endpoint; empty means the cloud's documented default."""
     install_dir: str = "/opt/cml-infra"
+    systemd_dir: str = "/etc/systemd/system"
+    """Where the unit that re-arms the dead-man switch after a reboot goes."""
     job_user: str = "cml-runner"
     docker: bool = False
     """GitLab only: the docker executor with all GPUs instead of the shell executor."""
@@ -126,10 +128,11 @@ def render_startup_script(config: StartupConfig) -> str:
 
 
 def _read_part(name: str) -> str:
-    """A template without its comment lines: they cost user-data bytes (16 KB on AWS)."""
+    """A template without comment lines, blank lines and indentation: they cost user-data
+    bytes (16 KB on AWS). The templates have no heredocs, so no line's indent matters."""
     text = resources.files(__package__).joinpath(f"templates/{name}.sh").read_text()
-    return "".join(line for line in text.splitlines(keepends=True)
-                   if not line.lstrip().startswith("#"))
+    lines = (line.lstrip(" ") for line in text.splitlines(keepends=True))
+    return "".join(line for line in lines if line.strip() and not line.startswith("#"))
 
 
 def _check_size(cloud: str, script: str) -> None:
@@ -169,6 +172,7 @@ def _parameters(c: StartupConfig) -> list[tuple[str, str]]:
         ("CML_GPU_COUNT", str(c.gpu_count)), ("CML_GPU_WAIT_S", str(c.gpu_wait_s)),
         ("CML_IDLE_MODE", str(int(c.idle_mode))), ("CML_IDLE_TIMEOUT_S", str(c.idle_timeout_s)),
         ("CML_MAX_RUNTIME_S", str(c.max_runtime_s)), ("CML_INSTALL_DIR", c.install_dir),
+        ("CML_SYSTEMD_DIR", c.systemd_dir),
         ("CML_JOB_USER", c.job_user), ("CML_DOCKER", str(int(c.docker))),
         ("CML_NETWORK_TIMEOUT_S", str(c.network_timeout_s)),
         ("CML_DOWNLOAD_ATTEMPTS", str(c.download_attempts)),

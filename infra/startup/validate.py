@@ -51,6 +51,8 @@ def validate_config(c: StartupConfig) -> None:
     _validate_numbers(c)
     _check(_full(PATH, c.install_dir) and ".." not in c.install_dir,
            "Give the install directory as an absolute path of plain characters, not '/'.")
+    _check(_full(PATH, c.systemd_dir) and ".." not in c.systemd_dir,
+           "Give the systemd unit directory as an absolute path of plain characters.")
     _check(_full(USER, c.job_user) and c.job_user != "root",
            "Give the job user as a lowercase Unix user name other than root.")
     _check(not c.docker or c.forge == "gitlab", "The docker executor is a GitLab option; "

@@ -54,6 +54,7 @@ class Sandbox:
     def __post_init__(self) -> None:
         self.calls = self.root / "calls.log"
         (self.root / "rc").mkdir(parents=True, exist_ok=True)
+        (self.root / "systemd").mkdir()
         stubs.write_host_stubs(self.root / "bin", self.root, self.calls)
         build = stubs.github_package if self.forge == "github" else stubs.gitlab_binary
         self.package = build(self.root, self.calls)
@@ -75,7 +76,8 @@ class Sandbox:
             labels=("sandbox",), idle_timeout_s=3, max_runtime_s=30,
             metadata_url=self.cloud_server.url if self.cloud != "local" else "",
             cloud_api_url=self.cloud_server.url if self.cloud in ("gcp", "azure") else "",
-            install_dir=str(self.root / "install"), network_timeout_s=2, download_attempts=3,
+            install_dir=str(self.root / "install"), systemd_dir=str(self.root / "systemd"),
+            network_timeout_s=2, download_attempts=3,
             retry_backoff_s=0, poll_interval_s=1, stop_grace_s=2,
         )
         return replace(base, **overrides)
@@ -83,12 +85,13 @@ class Sandbox:
     def set_rc(self, command: str, rc: int) -> None:
         (self.root / "rc" / command).write_text(str(rc))
 
-    def start(self, config: StartupConfig) -> subprocess.Popen[bytes]:
+    def start(self, config: StartupConfig, *args: str) -> subprocess.Popen[bytes]:
+        """Run the script as user data would (`rearm`: as the unit does on a later boot)."""
         script = self.root / "startup.sh"
         script.write_text(render_startup_script(config))
         env = {**os.environ, "PATH": f"{self.root / 'bin'}:{os.environ['PATH']}"}
         self.output = (self.root / "console.log").open("wb")
-        return subprocess.Popen(["bash", str(script)], stdout=self.output,
+        return subprocess.Popen(["bash", str(script), *args], stdout=self.output,
                                 stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
     def finish(self, proc: subprocess.Popen[bytes], timeout: float = 30) -> Outcome:

@@ -119,7 +119,7 @@ gpu_problem() {
   fi
   found=$(grep -c '^GPU ' <<<"$out" || true)
   if ((found < CML_GPU_COUNT)); then
-    printf 'expected %s GPU(s) (%s), nvidia-smi lists %s' "$CML_GPU_COUNT" "$CML_GPU_MODEL" "$found"
+    printf 'nvidia-smi lists %s of %s %s GPU(s)' "$found" "$CML_GPU_COUNT" "$CML_GPU_MODEL"
     return 1
   fi
   printf '%s' "${out//$'\n'/; }"
