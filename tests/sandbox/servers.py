@@ -100,8 +100,18 @@ def _azure(s: CloudState) -> Routes:
 
 
 def _alicloud(s: CloudState) -> Routes:
-    return {("GET", "/latest/meta-data/instance/spot/termination-time"):
-            lambda r: Response(200, b"2026-01-01T00:02:00Z") if s.spot else Response(404, b"")}
+    """Security hardening mode (httpTokens=required): a read without a token gets 403."""
+    def token(req: Request) -> Response:
+        ttl = req.headers.get("x-aliyun-ecs-metadata-token-ttl-seconds", "")
+        return Response(200, b"ecs-session") if ttl.isdigit() else Response(400, b"")
+
+    def notice(req: Request) -> Response:
+        if req.headers.get("x-aliyun-ecs-metadata-token") != "ecs-session":
+            return Response(403, b"")
+        return Response(200, b"2026-01-01T00:02:00Z") if s.spot else Response(404, b"")
+
+    return {("PUT", "/latest/api/token"): token,
+            ("GET", "/latest/meta-data/instance/spot/termination-time"): notice}
 
 
 def _static(data: bytes) -> Callable[[Request], Response]:

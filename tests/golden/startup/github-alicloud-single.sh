@@ -319,9 +319,15 @@ forge_unregister() {
 log "GitHub removes the just-in-time runner after its job; cml-infra gc removes an unused one"
 }
 
+alicloud_metadata_token() {
+curl -fsS --connect-timeout 2 --max-time 5 -X PUT \
+-H 'X-aliyun-ecs-metadata-token-ttl-seconds: 300' "$CML_METADATA_URL/latest/api/token"
+}
 cloud_spot_notice() {
-curl -fsS --connect-timeout 2 --max-time 5 -o /dev/null \
-"$CML_METADATA_URL/latest/meta-data/instance/spot/termination-time" 2>/dev/null
+local token
+token=$(alicloud_metadata_token 2>/dev/null) || return 1
+curl -fsS --connect-timeout 2 --max-time 5 -H "X-aliyun-ecs-metadata-token: $token" \
+-o /dev/null "$CML_METADATA_URL/latest/meta-data/instance/spot/termination-time" 2>/dev/null
 }
 cloud_end_machine() {
 log "Alibaba Cloud: powering off; the auto-release time releases the instance"
