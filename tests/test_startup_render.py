@@ -86,7 +86,7 @@ def test_values_are_quoted_for_bash() -> None:
     nasty = "echo 'it''s' $(id) `x`; rm -rf /tmp/nothing \\ \"q\""
     script = render_startup_script(replace(
         config("github", "aws", "single"), extra_commands=(nasty, "true"), runner_name="r-1"))
-    params = script[script.index("# ---- parameters ----"):script.index("set -euo pipefail")]
+    params = script[script.index("CML_FORGE="):script.index("set -euo pipefail")]
     shown = subprocess.run(
         ["bash", "-c", params + 'printf "%s|" "${CML_EXTRA_COMMANDS[@]}" "$CML_RUNNER_NAME"'],
         capture_output=True, text=True, check=True).stdout

@@ -119,6 +119,15 @@ def teardown_fails(root: Path) -> Outcome:
     return sb.run(sb.config(max_runtime_s=6))
 
 
+def local_planted_link(root: Path) -> Outcome:
+    """A reused `local` machine: an earlier job left `.env` pointing at a file of root's."""
+    sb = Sandbox(root, cloud="local")
+    runner_dir = root / "install" / "actions-runner"
+    runner_dir.mkdir(parents=True)
+    (runner_dir / ".env").symlink_to(root / "victim")
+    return sb.run(sb.config())
+
+
 def machine_identity(root: Path) -> Outcome:
     sb = Sandbox(root)
     return sb.run(sb.config(job_metadata_access=True))
@@ -139,6 +148,7 @@ SCENARIOS: dict[str, Scenario] = {
     "checksum_mismatch": checksum_mismatch, "download_retried": download_retried,
     "forge_unreachable": forge_unreachable, "teardown_fails": teardown_fails,
     "local_github": local_github, "machine_identity": machine_identity,
+    "local_planted_link": local_planted_link,
     **{f"spot_{cloud}": spot(cloud) for cloud in ("aws", "gcp", "azure", "alicloud")},
 }
 
@@ -329,6 +339,22 @@ def test_local_never_powers_off_the_host(outcomes: dict[str, Outcome]) -> None:
     assert "job-done" in out.names()
     assert not out.called("shutdown") and not out.called("poweroff")
     assert not out.called("iptables")
+
+
+def test_root_writes_nothing_into_job_owned_places(outcomes: dict[str, Outcome]) -> None:
+    out = outcomes["github_idle"]
+    activity = str(out.root / "install" / "activity")
+    as_job_user = [c[3:] for c in out.called("runuser") if c[:3] == ["-u", "cml-runner", "--"]]
+    assert ["touch", f"{activity}/last-activity"] in as_job_user
+    assert ["tee", "-a", str(out.root / "install" / "actions-runner" / ".env")] in as_job_user
+
+
+def test_a_planted_link_in_the_runner_dir_is_not_followed(outcomes: dict[str, Outcome]) -> None:
+    out = outcomes["local_planted_link"]
+    assert out.returncode == 0, out.log
+    assert not (out.root / "victim").exists()
+    env = out.root / "install" / "actions-runner" / ".env"
+    assert not env.is_symlink() and "ACTIONS_RUNNER_HOOK_JOB_STARTED" in env.read_text()
 
 
 def test_machine_identity_keeps_metadata_for_the_job(outcomes: dict[str, Outcome]) -> None:

@@ -115,14 +115,13 @@ def render_startup_script(config: StartupConfig) -> str:
     header = (
         "#!/usr/bin/env bash\n"
         f"# cml-infra startup script: forge {config.forge}, cloud {config.cloud}, {mode} mode.\n"
-        "# Rendered by infra.startup from infra/startup/templates/ (comments are there).\n\n"
-        "# ---- parameters ----\n"
+        "# Rendered by infra.startup from infra/startup/templates/ (comments are there).\n"
     )
     parts = [p.format(forge=config.forge, cloud=config.cloud) for p in PARTS]
     if config.cloud in DEFAULT_CLOUD_API:
         parts.insert(parts.index(f"cloud_{config.cloud}"), "identity")
     body = [_read_part(name) for name in parts]
-    script = header + _parameter_block(config) + "\n" + "\n".join(body)
+    script = header + _parameter_block(config) + "".join(body)
     _check_size(config.cloud, script)
     return script
 

@@ -3,14 +3,21 @@
 
 CML_RUNNER_DIR="$CML_INSTALL_DIR/actions-runner"
 
+# Writes into job-owned places run as the job user: a planted symlink then gains nothing.
+as_job_user() {
+  if [[ "$(id -un)" == "$CML_JOB_USER" ]]; then "$@"; else runuser -u "$CML_JOB_USER" -- "$@"; fi
+}
+
 forge_install() {
   local tarball="$CML_INSTALL_DIR/actions-runner.tar.gz"
   download_verified "$CML_PACKAGE_URL" "$CML_PACKAGE_SHA256" "$tarball" || return 1
+  # A fresh directory: a previous job (on a reused `local` machine) may have planted links.
+  rm -rf "$CML_RUNNER_DIR"
   mkdir -p "$CML_RUNNER_DIR"
   tar -xzf "$tarball" -C "$CML_RUNNER_DIR" || return 1
   rm -f "$tarball"
-  write_job_hooks
   give_to_job_user "$CML_RUNNER_DIR"
+  write_job_hooks
 }
 
 # Job hooks mark when a job runs, so the idle watcher never stops a busy runner.
@@ -23,7 +30,8 @@ write_job_hooks() {
     "$activity" "$activity" "$activity" >"$hooks/job-completed.sh"
   chmod 755 "$hooks/job-started.sh" "$hooks/job-completed.sh"
   printf 'ACTIONS_RUNNER_HOOK_JOB_STARTED=%s\nACTIONS_RUNNER_HOOK_JOB_COMPLETED=%s\n' \
-    "$hooks/job-started.sh" "$hooks/job-completed.sh" >>"$CML_RUNNER_DIR/.env"
+    "$hooks/job-started.sh" "$hooks/job-completed.sh" |
+    as_job_user tee -a "$CML_RUNNER_DIR/.env" >/dev/null
 }
 
 # Kill switch (a) for GitHub: no job started within the idle timeout.
@@ -50,9 +58,8 @@ forge_run() {
   for config in "${configs[@]}"; do
     stop_requested && break
     n=$((n + 1))
-    rm -f "$CML_ACTIVITY_DIR/job-active"
-    touch "$CML_ACTIVITY_DIR/last-activity"
-    give_to_job_user "$CML_ACTIVITY_DIR/last-activity"
+    as_job_user rm -f "$CML_ACTIVITY_DIR/job-active"
+    as_job_user touch "$CML_ACTIVITY_DIR/last-activity"
     log "starting the GitHub runner (just-in-time configuration $n of ${#configs[@]})"
     start_runner ./run.sh --jitconfig "$config"
     watch_idle &
@@ -65,5 +72,5 @@ forge_run() {
 # A just-in-time runner deregisters itself after its job; an unused one can only be removed
 # with an API token, which this machine never has: `cml-infra gc` sweeps it.
 forge_unregister() {
-  log "GitHub removes the just-in-time runner after its job; cml-infra gc removes an unused one"
+  log "GitHub removes the runner after its job; cml-infra gc removes an unused one"
 }

@@ -141,7 +141,7 @@ block_metadata() {
   local host
   # A pool with a machine identity: its jobs fetch that identity's credentials here.
   if ((CML_JOB_METADATA)); then
-    log "machine identity requested: $CML_JOB_USER keeps the metadata service for its credentials"
+    log "machine identity: jobs keep the metadata service"
     return 0
   fi
   for host in $CML_METADATA_HOST; do

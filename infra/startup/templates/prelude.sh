@@ -39,7 +39,7 @@ download_verified() {
   got=$(sha256sum "$dest.part" | cut -d ' ' -f 1)
   if [[ "$got" != "$want" ]]; then
     rm -f "$dest.part"
-    log "checksum mismatch for $url: expected $want, got $got; nothing from it will run"
+    log "checksum mismatch for $url: expected $want, got $got; not running it"
     return 2
   fi
   mv "$dest.part" "$dest"

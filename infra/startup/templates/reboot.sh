@@ -16,9 +16,9 @@ arm_reboot_survival() {
     printf '%s\n' '[Service]' "ExecStart=/bin/bash $CML_STATE_DIR/startup.sh rearm" \
       '[Install]' 'WantedBy=multi-user.target' >"$CML_SYSTEMD_DIR/$unit" &&
     systemctl daemon-reload && systemctl enable "$unit"; then
-    log "$unit re-arms the dead-man switch after a reboot"
+    log "installed $unit to re-arm the dead-man after a reboot"
   else
-    log "could not install $unit: a reboot would disarm the dead-man switch"
+    log "could not install $unit"
   fi
 }
 

@@ -1,8 +1,6 @@
 #!/usr/bin/env bash
 # cml-infra startup script: forge github, cloud alicloud, idle mode.
 # Rendered by infra.startup from infra/startup/templates/ (comments are there).
-
-# ---- parameters ----
 CML_FORGE=github
 CML_CLOUD=alicloud
 CML_RUNNER_NAME=cml-gpu-1
@@ -30,7 +28,6 @@ CML_JOB_METADATA=0
 CML_METADATA_URL=http://100.100.100.200
 CML_REGISTRATION=eyJkIjoiZXhhbXBsZS1qaXQtY29uZmlnIn0=
 CML_EXTRA_COMMANDS=('pip install dvc')
-
 set -euo pipefail
 umask 022
 CML_STATE_DIR="$CML_INSTALL_DIR/state"
@@ -64,7 +61,7 @@ done
 got=$(sha256sum "$dest.part" | cut -d ' ' -f 1)
 if [[ "$got" != "$want" ]]; then
 rm -f "$dest.part"
-log "checksum mismatch for $url: expected $want, got $got; nothing from it will run"
+log "checksum mismatch for $url: expected $want, got $got; not running it"
 return 2
 fi
 mv "$dest.part" "$dest"
@@ -99,7 +96,6 @@ if [[ "$(id -un)" != "$CML_JOB_USER" ]]; then
 chown -R "$CML_JOB_USER:" "$@"
 fi
 }
-
 stop_requested() { [[ -e "$CML_STATE_DIR/stop-reason" ]]; }
 stop_reason() {
 if stop_requested; then cat "$CML_STATE_DIR/stop-reason"; else printf '%s' "$1"; fi
@@ -216,7 +212,7 @@ give_to_job_user "$CML_ACTIVITY_DIR"
 block_metadata() {
 local host
 if ((CML_JOB_METADATA)); then
-log "machine identity requested: $CML_JOB_USER keeps the metadata service for its credentials"
+log "machine identity: jobs keep the metadata service"
 return 0
 fi
 for host in $CML_METADATA_HOST; do
@@ -234,7 +230,6 @@ log "running an extra setup command"
 bash -c "$command" || return 1
 done
 }
-
 CML_DEADLINE_FILE="$CML_STATE_DIR/deadline"
 arm_reboot_survival() {
 local unit=cml-infra-rearm.service
@@ -245,9 +240,9 @@ if [[ -f "$0" ]] && install -m 700 "$0" "$CML_STATE_DIR/startup.sh" &&
 printf '%s\n' '[Service]' "ExecStart=/bin/bash $CML_STATE_DIR/startup.sh rearm" \
 '[Install]' 'WantedBy=multi-user.target' >"$CML_SYSTEMD_DIR/$unit" &&
 systemctl daemon-reload && systemctl enable "$unit"; then
-log "$unit re-arms the dead-man switch after a reboot"
+log "installed $unit to re-arm the dead-man after a reboot"
 else
-log "could not install $unit: a reboot would disarm the dead-man switch"
+log "could not install $unit"
 fi
 }
 rearm() {
@@ -263,16 +258,19 @@ log "after a reboot: ${CML_MAX_RUNTIME_S}s left"
 start_deadman
 wait "$DEADMAN_PID" || true
 }
-
 CML_RUNNER_DIR="$CML_INSTALL_DIR/actions-runner"
+as_job_user() {
+if [[ "$(id -un)" == "$CML_JOB_USER" ]]; then "$@"; else runuser -u "$CML_JOB_USER" -- "$@"; fi
+}
 forge_install() {
 local tarball="$CML_INSTALL_DIR/actions-runner.tar.gz"
 download_verified "$CML_PACKAGE_URL" "$CML_PACKAGE_SHA256" "$tarball" || return 1
+rm -rf "$CML_RUNNER_DIR"
 mkdir -p "$CML_RUNNER_DIR"
 tar -xzf "$tarball" -C "$CML_RUNNER_DIR" || return 1
 rm -f "$tarball"
-write_job_hooks
 give_to_job_user "$CML_RUNNER_DIR"
+write_job_hooks
 }
 write_job_hooks() {
 local hooks="$CML_INSTALL_DIR/hooks" activity=$CML_ACTIVITY_DIR
@@ -282,7 +280,8 @@ printf '#!/bin/sh\nrm -f "%s/job-active" "%s/last-activity"\ntouch "%s/last-acti
 "$activity" "$activity" "$activity" >"$hooks/job-completed.sh"
 chmod 755 "$hooks/job-started.sh" "$hooks/job-completed.sh"
 printf 'ACTIONS_RUNNER_HOOK_JOB_STARTED=%s\nACTIONS_RUNNER_HOOK_JOB_COMPLETED=%s\n' \
-"$hooks/job-started.sh" "$hooks/job-completed.sh" >>"$CML_RUNNER_DIR/.env"
+"$hooks/job-started.sh" "$hooks/job-completed.sh" |
+as_job_user tee -a "$CML_RUNNER_DIR/.env" >/dev/null
 }
 watch_idle() {
 local last
@@ -304,9 +303,8 @@ cd "$CML_RUNNER_DIR"
 for config in "${configs[@]}"; do
 stop_requested && break
 n=$((n + 1))
-rm -f "$CML_ACTIVITY_DIR/job-active"
-touch "$CML_ACTIVITY_DIR/last-activity"
-give_to_job_user "$CML_ACTIVITY_DIR/last-activity"
+as_job_user rm -f "$CML_ACTIVITY_DIR/job-active"
+as_job_user touch "$CML_ACTIVITY_DIR/last-activity"
 log "starting the GitHub runner (just-in-time configuration $n of ${#configs[@]})"
 start_runner ./run.sh --jitconfig "$config"
 watch_idle &
@@ -316,9 +314,8 @@ kill "$watcher" 2>/dev/null || true
 done
 }
 forge_unregister() {
-log "GitHub removes the just-in-time runner after its job; cml-infra gc removes an unused one"
+log "GitHub removes the runner after its job; cml-infra gc removes an unused one"
 }
-
 alicloud_metadata_token() {
 curl -fsS --connect-timeout 2 --max-time 5 -X PUT \
 -H 'X-aliyun-ecs-metadata-token-ttl-seconds: 300' "$CML_METADATA_URL/latest/api/token"
@@ -333,7 +330,6 @@ cloud_end_machine() {
 log "Alibaba Cloud: powering off; the auto-release time releases the instance"
 shutdown -h now
 }
-
 end_machine_with_retries() {
 local attempt=1 delay=$CML_RETRY_BACKOFF_S
 until cloud_end_machine; do
@@ -352,7 +348,7 @@ exec 9>>"$CML_STATE_DIR/teardown.lock"
 flock 9
 log "teardown: $1"
 stop_runner
-forge_unregister || log "could not unregister the runner; cml-infra gc removes it later"
+forge_unregister || log "could not unregister the runner; cml-infra gc will"
 if end_machine_with_retries; then
 touch "$CML_STATE_DIR/torn-down"
 log "teardown complete"
@@ -385,7 +381,6 @@ fi
 log "startup script done (exit $CML_EXIT)"
 exit "$CML_EXIT"
 }
-
 main() {
 mkdir -p "$CML_STATE_DIR" "$CML_ACTIVITY_DIR"
 chmod 700 "$CML_STATE_DIR"

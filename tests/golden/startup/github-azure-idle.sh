@@ -1,8 +1,6 @@
 #!/usr/bin/env bash
 # cml-infra startup script: forge github, cloud azure, idle mode.
 # Rendered by infra.startup from infra/startup/templates/ (comments are there).
-
-# ---- parameters ----
 CML_FORGE=github
 CML_CLOUD=azure
 CML_RUNNER_NAME=cml-gpu-1
@@ -31,7 +29,6 @@ CML_METADATA_URL=http://169.254.169.254
 CML_CLOUD_API_URL=https://management.azure.com
 CML_REGISTRATION=eyJkIjoiZXhhbXBsZS1qaXQtY29uZmlnIn0=
 CML_EXTRA_COMMANDS=('pip install dvc')
-
 set -euo pipefail
 umask 022
 CML_STATE_DIR="$CML_INSTALL_DIR/state"
@@ -65,7 +62,7 @@ done
 got=$(sha256sum "$dest.part" | cut -d ' ' -f 1)
 if [[ "$got" != "$want" ]]; then
 rm -f "$dest.part"
-log "checksum mismatch for $url: expected $want, got $got; nothing from it will run"
+log "checksum mismatch for $url: expected $want, got $got; not running it"
 return 2
 fi
 mv "$dest.part" "$dest"
@@ -100,7 +97,6 @@ if [[ "$(id -un)" != "$CML_JOB_USER" ]]; then
 chown -R "$CML_JOB_USER:" "$@"
 fi
 }
-
 stop_requested() { [[ -e "$CML_STATE_DIR/stop-reason" ]]; }
 stop_reason() {
 if stop_requested; then cat "$CML_STATE_DIR/stop-reason"; else printf '%s' "$1"; fi
@@ -217,7 +213,7 @@ give_to_job_user "$CML_ACTIVITY_DIR"
 block_metadata() {
 local host
 if ((CML_JOB_METADATA)); then
-log "machine identity requested: $CML_JOB_USER keeps the metadata service for its credentials"
+log "machine identity: jobs keep the metadata service"
 return 0
 fi
 for host in $CML_METADATA_HOST; do
@@ -235,7 +231,6 @@ log "running an extra setup command"
 bash -c "$command" || return 1
 done
 }
-
 CML_DEADLINE_FILE="$CML_STATE_DIR/deadline"
 arm_reboot_survival() {
 local unit=cml-infra-rearm.service
@@ -246,9 +241,9 @@ if [[ -f "$0" ]] && install -m 700 "$0" "$CML_STATE_DIR/startup.sh" &&
 printf '%s\n' '[Service]' "ExecStart=/bin/bash $CML_STATE_DIR/startup.sh rearm" \
 '[Install]' 'WantedBy=multi-user.target' >"$CML_SYSTEMD_DIR/$unit" &&
 systemctl daemon-reload && systemctl enable "$unit"; then
-log "$unit re-arms the dead-man switch after a reboot"
+log "installed $unit to re-arm the dead-man after a reboot"
 else
-log "could not install $unit: a reboot would disarm the dead-man switch"
+log "could not install $unit"
 fi
 }
 rearm() {
@@ -264,16 +259,19 @@ log "after a reboot: ${CML_MAX_RUNTIME_S}s left"
 start_deadman
 wait "$DEADMAN_PID" || true
 }
-
 CML_RUNNER_DIR="$CML_INSTALL_DIR/actions-runner"
+as_job_user() {
+if [[ "$(id -un)" == "$CML_JOB_USER" ]]; then "$@"; else runuser -u "$CML_JOB_USER" -- "$@"; fi
+}
 forge_install() {
 local tarball="$CML_INSTALL_DIR/actions-runner.tar.gz"
 download_verified "$CML_PACKAGE_URL" "$CML_PACKAGE_SHA256" "$tarball" || return 1
+rm -rf "$CML_RUNNER_DIR"
 mkdir -p "$CML_RUNNER_DIR"
 tar -xzf "$tarball" -C "$CML_RUNNER_DIR" || return 1
 rm -f "$tarball"
-write_job_hooks
 give_to_job_user "$CML_RUNNER_DIR"
+write_job_hooks
 }
 write_job_hooks() {
 local hooks="$CML_INSTALL_DIR/hooks" activity=$CML_ACTIVITY_DIR
@@ -283,7 +281,8 @@ printf '#!/bin/sh\nrm -f "%s/job-active" "%s/last-activity"\ntouch "%s/last-acti
 "$activity" "$activity" "$activity" >"$hooks/job-completed.sh"
 chmod 755 "$hooks/job-started.sh" "$hooks/job-completed.sh"
 printf 'ACTIONS_RUNNER_HOOK_JOB_STARTED=%s\nACTIONS_RUNNER_HOOK_JOB_COMPLETED=%s\n' \
-"$hooks/job-started.sh" "$hooks/job-completed.sh" >>"$CML_RUNNER_DIR/.env"
+"$hooks/job-started.sh" "$hooks/job-completed.sh" |
+as_job_user tee -a "$CML_RUNNER_DIR/.env" >/dev/null
 }
 watch_idle() {
 local last
@@ -305,9 +304,8 @@ cd "$CML_RUNNER_DIR"
 for config in "${configs[@]}"; do
 stop_requested && break
 n=$((n + 1))
-rm -f "$CML_ACTIVITY_DIR/job-active"
-touch "$CML_ACTIVITY_DIR/last-activity"
-give_to_job_user "$CML_ACTIVITY_DIR/last-activity"
+as_job_user rm -f "$CML_ACTIVITY_DIR/job-active"
+as_job_user touch "$CML_ACTIVITY_DIR/last-activity"
 log "starting the GitHub runner (just-in-time configuration $n of ${#configs[@]})"
 start_runner ./run.sh --jitconfig "$config"
 watch_idle &
@@ -317,9 +315,8 @@ kill "$watcher" 2>/dev/null || true
 done
 }
 forge_unregister() {
-log "GitHub removes the just-in-time runner after its job; cml-infra gc removes an unused one"
+log "GitHub removes the runner after its job; cml-infra gc removes an unused one"
 }
-
 curl_with_header() {
 local header=$1
 shift
@@ -328,7 +325,6 @@ printf '%s\n' "$header" | curl -fsS --connect-timeout 5 --max-time 60 -H @- "$@"
 json_field() {
 sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"\\([^\"]*\\)\".*/\\1/p" | head -n 1
 }
-
 azure_metadata() {
 curl -fsS --connect-timeout 2 --max-time 5 -H 'Metadata: true' "$CML_METADATA_URL/metadata/$1"
 }
@@ -353,7 +349,6 @@ log "Azure: deleting VM $vm"
 curl_with_header "Authorization: Bearer $token" -X DELETE -o /dev/null \
 "$CML_CLOUD_API_URL/subscriptions/$subscription/resourceGroups/$group/providers/Microsoft.Compute/virtualMachines/$vm?api-version=2024-07-01"
 }
-
 end_machine_with_retries() {
 local attempt=1 delay=$CML_RETRY_BACKOFF_S
 until cloud_end_machine; do
@@ -372,7 +367,7 @@ exec 9>>"$CML_STATE_DIR/teardown.lock"
 flock 9
 log "teardown: $1"
 stop_runner
-forge_unregister || log "could not unregister the runner; cml-infra gc removes it later"
+forge_unregister || log "could not unregister the runner; cml-infra gc will"
 if end_machine_with_retries; then
 touch "$CML_STATE_DIR/torn-down"
 log "teardown complete"
@@ -405,7 +400,6 @@ fi
 log "startup script done (exit $CML_EXIT)"
 exit "$CML_EXIT"
 }
-
 main() {
 mkdir -p "$CML_STATE_DIR" "$CML_ACTIVITY_DIR"
 chmod 700 "$CML_STATE_DIR"

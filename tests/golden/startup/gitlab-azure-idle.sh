@@ -1,8 +1,6 @@
 #!/usr/bin/env bash
 # cml-infra startup script: forge gitlab, cloud azure, idle mode.
 # Rendered by infra.startup from infra/startup/templates/ (comments are there).
-
-# ---- parameters ----
 CML_FORGE=gitlab
 CML_CLOUD=azure
 CML_RUNNER_NAME=cml-gpu-1
@@ -33,7 +31,6 @@ CML_FORGE_API_URL=https://gitlab.example.com/api/v4
 CML_DOCKER_IMAGE=ubuntu:24.04
 CML_REGISTRATION=glrt-t1_ExampleRunnerToken
 CML_EXTRA_COMMANDS=('pip install dvc')
-
 set -euo pipefail
 umask 022
 CML_STATE_DIR="$CML_INSTALL_DIR/state"
@@ -67,7 +64,7 @@ done
 got=$(sha256sum "$dest.part" | cut -d ' ' -f 1)
 if [[ "$got" != "$want" ]]; then
 rm -f "$dest.part"
-log "checksum mismatch for $url: expected $want, got $got; nothing from it will run"
+log "checksum mismatch for $url: expected $want, got $got; not running it"
 return 2
 fi
 mv "$dest.part" "$dest"
@@ -102,7 +99,6 @@ if [[ "$(id -un)" != "$CML_JOB_USER" ]]; then
 chown -R "$CML_JOB_USER:" "$@"
 fi
 }
-
 stop_requested() { [[ -e "$CML_STATE_DIR/stop-reason" ]]; }
 stop_reason() {
 if stop_requested; then cat "$CML_STATE_DIR/stop-reason"; else printf '%s' "$1"; fi
@@ -219,7 +215,7 @@ give_to_job_user "$CML_ACTIVITY_DIR"
 block_metadata() {
 local host
 if ((CML_JOB_METADATA)); then
-log "machine identity requested: $CML_JOB_USER keeps the metadata service for its credentials"
+log "machine identity: jobs keep the metadata service"
 return 0
 fi
 for host in $CML_METADATA_HOST; do
@@ -237,7 +233,6 @@ log "running an extra setup command"
 bash -c "$command" || return 1
 done
 }
-
 CML_DEADLINE_FILE="$CML_STATE_DIR/deadline"
 arm_reboot_survival() {
 local unit=cml-infra-rearm.service
@@ -248,9 +243,9 @@ if [[ -f "$0" ]] && install -m 700 "$0" "$CML_STATE_DIR/startup.sh" &&
 printf '%s\n' '[Service]' "ExecStart=/bin/bash $CML_STATE_DIR/startup.sh rearm" \
 '[Install]' 'WantedBy=multi-user.target' >"$CML_SYSTEMD_DIR/$unit" &&
 systemctl daemon-reload && systemctl enable "$unit"; then
-log "$unit re-arms the dead-man switch after a reboot"
+log "installed $unit to re-arm the dead-man after a reboot"
 else
-log "could not install $unit: a reboot would disarm the dead-man switch"
+log "could not install $unit"
 fi
 }
 rearm() {
@@ -266,7 +261,6 @@ log "after a reboot: ${CML_MAX_RUNTIME_S}s left"
 start_deadman
 wait "$DEADMAN_PID" || true
 }
-
 CML_GITLAB_RUNNER="$CML_INSTALL_DIR/bin/gitlab-runner"
 CML_GITLAB_DIR="$CML_INSTALL_DIR/gitlab-runner"
 forge_install() {
@@ -305,7 +299,6 @@ curl -fsS --connect-timeout 5 --max-time 30 -X DELETE --data @- -o /dev/null \
 "$CML_FORGE_API_URL/runners" || return 1
 log "deleted the GitLab runner through the API"
 }
-
 curl_with_header() {
 local header=$1
 shift
@@ -314,7 +307,6 @@ printf '%s\n' "$header" | curl -fsS --connect-timeout 5 --max-time 60 -H @- "$@"
 json_field() {
 sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"\\([^\"]*\\)\".*/\\1/p" | head -n 1
 }
-
 azure_metadata() {
 curl -fsS --connect-timeout 2 --max-time 5 -H 'Metadata: true' "$CML_METADATA_URL/metadata/$1"
 }
@@ -339,7 +331,6 @@ log "Azure: deleting VM $vm"
 curl_with_header "Authorization: Bearer $token" -X DELETE -o /dev/null \
 "$CML_CLOUD_API_URL/subscriptions/$subscription/resourceGroups/$group/providers/Microsoft.Compute/virtualMachines/$vm?api-version=2024-07-01"
 }
-
 end_machine_with_retries() {
 local attempt=1 delay=$CML_RETRY_BACKOFF_S
 until cloud_end_machine; do
@@ -358,7 +349,7 @@ exec 9>>"$CML_STATE_DIR/teardown.lock"
 flock 9
 log "teardown: $1"
 stop_runner
-forge_unregister || log "could not unregister the runner; cml-infra gc removes it later"
+forge_unregister || log "could not unregister the runner; cml-infra gc will"
 if end_machine_with_retries; then
 touch "$CML_STATE_DIR/torn-down"
 log "teardown complete"
@@ -391,7 +382,6 @@ fi
 log "startup script done (exit $CML_EXIT)"
 exit "$CML_EXIT"
 }
-
 main() {
 mkdir -p "$CML_STATE_DIR" "$CML_ACTIVITY_DIR"
 chmod 700 "$CML_STATE_DIR"

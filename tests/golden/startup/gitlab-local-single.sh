@@ -1,8 +1,6 @@
 #!/usr/bin/env bash
 # cml-infra startup script: forge gitlab, cloud local, single-job mode.
 # Rendered by infra.startup from infra/startup/templates/ (comments are there).
-
-# ---- parameters ----
 CML_FORGE=gitlab
 CML_CLOUD=local
 CML_RUNNER_NAME=cml-gpu-1
@@ -31,7 +29,6 @@ CML_FORGE_API_URL=https://gitlab.example.com/api/v4
 CML_DOCKER_IMAGE=ubuntu:24.04
 CML_REGISTRATION=glrt-t1_ExampleRunnerToken
 CML_EXTRA_COMMANDS=('pip install dvc')
-
 set -euo pipefail
 umask 022
 CML_STATE_DIR="$CML_INSTALL_DIR/state"
@@ -65,7 +62,7 @@ done
 got=$(sha256sum "$dest.part" | cut -d ' ' -f 1)
 if [[ "$got" != "$want" ]]; then
 rm -f "$dest.part"
-log "checksum mismatch for $url: expected $want, got $got; nothing from it will run"
+log "checksum mismatch for $url: expected $want, got $got; not running it"
 return 2
 fi
 mv "$dest.part" "$dest"
@@ -100,7 +97,6 @@ if [[ "$(id -un)" != "$CML_JOB_USER" ]]; then
 chown -R "$CML_JOB_USER:" "$@"
 fi
 }
-
 stop_requested() { [[ -e "$CML_STATE_DIR/stop-reason" ]]; }
 stop_reason() {
 if stop_requested; then cat "$CML_STATE_DIR/stop-reason"; else printf '%s' "$1"; fi
@@ -217,7 +213,7 @@ give_to_job_user "$CML_ACTIVITY_DIR"
 block_metadata() {
 local host
 if ((CML_JOB_METADATA)); then
-log "machine identity requested: $CML_JOB_USER keeps the metadata service for its credentials"
+log "machine identity: jobs keep the metadata service"
 return 0
 fi
 for host in $CML_METADATA_HOST; do
@@ -235,7 +231,6 @@ log "running an extra setup command"
 bash -c "$command" || return 1
 done
 }
-
 CML_DEADLINE_FILE="$CML_STATE_DIR/deadline"
 arm_reboot_survival() {
 local unit=cml-infra-rearm.service
@@ -246,9 +241,9 @@ if [[ -f "$0" ]] && install -m 700 "$0" "$CML_STATE_DIR/startup.sh" &&
 printf '%s\n' '[Service]' "ExecStart=/bin/bash $CML_STATE_DIR/startup.sh rearm" \
 '[Install]' 'WantedBy=multi-user.target' >"$CML_SYSTEMD_DIR/$unit" &&
 systemctl daemon-reload && systemctl enable "$unit"; then
-log "$unit re-arms the dead-man switch after a reboot"
+log "installed $unit to re-arm the dead-man after a reboot"
 else
-log "could not install $unit: a reboot would disarm the dead-man switch"
+log "could not install $unit"
 fi
 }
 rearm() {
@@ -264,7 +259,6 @@ log "after a reboot: ${CML_MAX_RUNTIME_S}s left"
 start_deadman
 wait "$DEADMAN_PID" || true
 }
-
 CML_GITLAB_RUNNER="$CML_INSTALL_DIR/bin/gitlab-runner"
 CML_GITLAB_DIR="$CML_INSTALL_DIR/gitlab-runner"
 forge_install() {
@@ -303,12 +297,10 @@ curl -fsS --connect-timeout 5 --max-time 30 -X DELETE --data @- -o /dev/null \
 "$CML_FORGE_API_URL/runners" || return 1
 log "deleted the GitLab runner through the API"
 }
-
 cloud_spot_notice() { return 1; }
 cloud_end_machine() {
 log "local: the runner is stopped and unregistered; this machine stays up"
 }
-
 end_machine_with_retries() {
 local attempt=1 delay=$CML_RETRY_BACKOFF_S
 until cloud_end_machine; do
@@ -327,7 +319,7 @@ exec 9>>"$CML_STATE_DIR/teardown.lock"
 flock 9
 log "teardown: $1"
 stop_runner
-forge_unregister || log "could not unregister the runner; cml-infra gc removes it later"
+forge_unregister || log "could not unregister the runner; cml-infra gc will"
 if end_machine_with_retries; then
 touch "$CML_STATE_DIR/torn-down"
 log "teardown complete"
@@ -360,7 +352,6 @@ fi
 log "startup script done (exit $CML_EXIT)"
 exit "$CML_EXIT"
 }
-
 main() {
 mkdir -p "$CML_STATE_DIR" "$CML_ACTIVITY_DIR"
 chmod 700 "$CML_STATE_DIR"
