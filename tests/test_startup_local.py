@@ -21,7 +21,7 @@ def test_local_runner_registers_then_unregisters_after_idle_timeout(tmp_path: Pa
     sb.forge_server.stop()
     calls = sb.read_calls()
     register = next(c for c in calls if c[:2] == ["gitlab-runner", "register"])
-    assert register[register.index("--token") + 1] == GLRT
+    assert GLRT not in register and ["register-env", GLRT] in calls
     assert [c[0] for c in calls].count("job-done") == 1
     assert [r.body for r in sb.forge_server.hits("DELETE", "/api/v4/runners")] == [
         f"token={GLRT}".encode()]

@@ -67,7 +67,7 @@ CONFIG_SH = """#!/usr/bin/env bash
 GITLAB_RUNNER = """#!/usr/bin/env bash
 {record}record gitlab-runner "$@"
 case "$1" in
-  register) exit 0 ;;
+  register) record register-env "${{CI_SERVER_TOKEN:-}}"; exit 0 ;;
   run-single) ;;
   *) exit 0 ;;
 esac

@@ -3,11 +3,6 @@
 
 CML_RUNNER_DIR="$CML_INSTALL_DIR/actions-runner"
 
-# Writes into job-owned places run as the job user: a planted symlink then gains nothing.
-as_job_user() {
-  if [[ "$(id -un)" == "$CML_JOB_USER" ]]; then "$@"; else runuser -u "$CML_JOB_USER" -- "$@"; fi
-}
-
 forge_install() {
   local tarball="$CML_INSTALL_DIR/actions-runner.tar.gz"
   download_verified "$CML_PACKAGE_URL" "$CML_PACKAGE_SHA256" "$tarball" || return 1

@@ -28,8 +28,10 @@ forge_run() {
   job_command_prefix
   cd "$CML_GITLAB_DIR/work"
   log "registering the GitLab runner $CML_RUNNER_NAME"
-  if ! "${JOB_PREFIX[@]}" "$CML_GITLAB_RUNNER" register --non-interactive \
-    --config "$CML_GITLAB_DIR/config.toml" --url "$CML_FORGE_URL" --token "$CML_REGISTRATION" \
+  # `register` reads --token from CI_SERVER_TOKEN: the token stays out of argv (`ps`).
+  # https://docs.gitlab.com/runner/register/#register-with-a-runner-authentication-token
+  if ! CI_SERVER_TOKEN=$CML_REGISTRATION as_job_user "$CML_GITLAB_RUNNER" register \
+    --non-interactive --config "$CML_GITLAB_DIR/config.toml" --url "$CML_FORGE_URL" \
     --name "$CML_RUNNER_NAME" "${executor[@]}"; then
     log "gitlab-runner register failed"
     return 1

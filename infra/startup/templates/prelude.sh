@@ -78,6 +78,11 @@ wait_runner() {
   log "the runner exited with status $rc"
 }
 
+# As the job user: root's writes into job-owned places could follow a planted symlink.
+as_job_user() {
+  if [[ "$(id -un)" == "$CML_JOB_USER" ]]; then "$@"; else runuser -u "$CML_JOB_USER" -- "$@"; fi
+}
+
 give_to_job_user() {
   if [[ "$(id -un)" != "$CML_JOB_USER" ]]; then
     chown -R "$CML_JOB_USER:" "$@"

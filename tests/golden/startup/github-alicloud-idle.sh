@@ -91,6 +91,9 @@ done
 rm -f "$CML_STATE_DIR/runner.pid"
 log "the runner exited with status $rc"
 }
+as_job_user() {
+if [[ "$(id -un)" == "$CML_JOB_USER" ]]; then "$@"; else runuser -u "$CML_JOB_USER" -- "$@"; fi
+}
 give_to_job_user() {
 if [[ "$(id -un)" != "$CML_JOB_USER" ]]; then
 chown -R "$CML_JOB_USER:" "$@"
@@ -259,9 +262,6 @@ start_deadman
 wait "$DEADMAN_PID" || true
 }
 CML_RUNNER_DIR="$CML_INSTALL_DIR/actions-runner"
-as_job_user() {
-if [[ "$(id -un)" == "$CML_JOB_USER" ]]; then "$@"; else runuser -u "$CML_JOB_USER" -- "$@"; fi
-}
 forge_install() {
 local tarball="$CML_INSTALL_DIR/actions-runner.tar.gz"
 download_verified "$CML_PACKAGE_URL" "$CML_PACKAGE_SHA256" "$tarball" || return 1

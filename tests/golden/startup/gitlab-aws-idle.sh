@@ -93,6 +93,9 @@ done
 rm -f "$CML_STATE_DIR/runner.pid"
 log "the runner exited with status $rc"
 }
+as_job_user() {
+if [[ "$(id -un)" == "$CML_JOB_USER" ]]; then "$@"; else runuser -u "$CML_JOB_USER" -- "$@"; fi
+}
 give_to_job_user() {
 if [[ "$(id -un)" != "$CML_JOB_USER" ]]; then
 chown -R "$CML_JOB_USER:" "$@"
@@ -282,8 +285,8 @@ fi
 job_command_prefix
 cd "$CML_GITLAB_DIR/work"
 log "registering the GitLab runner $CML_RUNNER_NAME"
-if ! "${JOB_PREFIX[@]}" "$CML_GITLAB_RUNNER" register --non-interactive \
---config "$CML_GITLAB_DIR/config.toml" --url "$CML_FORGE_URL" --token "$CML_REGISTRATION" \
+if ! CI_SERVER_TOKEN=$CML_REGISTRATION as_job_user "$CML_GITLAB_RUNNER" register \
+--non-interactive --config "$CML_GITLAB_DIR/config.toml" --url "$CML_FORGE_URL" \
 --name "$CML_RUNNER_NAME" "${executor[@]}"; then
 log "gitlab-runner register failed"
 return 1
