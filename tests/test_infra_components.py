@@ -125,10 +125,11 @@ def test_gcp_instance_inputs():
     assert only(plan, "gcp:compute/network:Network")["autoCreateSubnetworks"] is False
 
 
-def test_gcp_standard_vm_has_no_service_account_and_no_accelerator():
+def test_gcp_standard_vm_runs_as_its_pools_account_and_has_no_accelerator():
     _, plan = plan_for(cloud="gcp")
     vm = only(plan, "gcp:compute/instance:Instance")
-    assert "serviceAccount" not in vm and not vm.get("guestAccelerators")
+    assert vm["serviceAccount"]["email"].startswith("cml-gpu-")
+    assert not vm.get("guestAccelerators")
     assert vm["scheduling"]["provisioningModel"] == "STANDARD"
     assert "onHostMaintenance" not in vm["scheduling"]
 

@@ -1,0 +1,53 @@
+"""Regression tests for the reviewer's findings on the cloud program (one block per finding)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from infra.plan import GCP_PROJECT, run_plan
+from infra.spec import build_spec
+
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+ROLE = "projects/placeholder-gcp-project-from-provider-config/roles/cmlInfraSelfDelete_446b90d6"
+
+
+def plan_of(**kwargs):
+    spec = build_spec(name=kwargs.pop("name", "gpu"), **kwargs)
+    return run_plan([spec], clock=lambda: NOW, stack="test")
+
+
+def of_type(plan, suffix):
+    return {r["name"]: r["inputs"] for r in plan.resources if r["type"].endswith(suffix)}
+
+
+# 1. A GCP VM always has a service account that may delete that VM and nothing else.
+@pytest.mark.parametrize("identity", [None, "team@data.iam.gserviceaccount.com"])
+def test_gcp_vm_may_delete_itself_only(identity):
+    plan = plan_of(cloud="gcp", count=2, identity=identity)
+    email = identity or f"cml-gpu-446b90d6@{GCP_PROJECT}.iam.gserviceaccount.com"
+    accounts = of_type(plan, "serviceaccount/account:Account")
+    assert accounts == ({} if identity else {"gpu-pool-sa": {
+        "accountId": "cml-gpu-446b90d6", "displayName": "cml-infra runner pool gpu",
+        "project": GCP_PROJECT}})
+    assert of_type(plan, ":IAMCustomRole") == {"gpu-pool-self-delete": {
+        "roleId": "cmlInfraSelfDelete_446b90d6", "project": GCP_PROJECT, "stage": "GA",
+        "permissions": ["compute.instances.delete", "compute.instances.get"],
+        "title": "cml-infra self-delete (gpu)",
+        "description": "Lets a cml-infra runner VM delete itself; granted per VM."}}
+    for index, vm in enumerate(of_type(plan, "compute/instance:Instance").values()):
+        assert vm["serviceAccount"] == {"email": email, "scopes": ["cloud-platform"]}
+        assert of_type(plan, ":InstanceIAMMember")[f"gpu-{index}-self-delete"] == {
+            "instanceName": f"gpu-{index}-vm", "zone": "us-east1-c", "project": GCP_PROJECT,
+            "role": ROLE, "member": f"serviceAccount:{email}"}
+
+
+def test_gcp_account_id_fits_for_a_long_pool_name():
+    from infra.clouds.gcp_iam import account_id, role_id
+
+    name = "a" * 15 + "-" + "b" * 24
+    assert len(account_id("some-very-long-stack-name", name)) <= 30
+    assert account_id("s1", name) != account_id("s2", name)
+    assert account_id("s", name).rstrip("0123456789abcdef").endswith("a-")  # no "--"
+    assert len(role_id("s", name)) <= 64
