@@ -64,8 +64,17 @@ def test_every_gpu_model_and_count(cloud, model, count):
                                            "project": "deeplearning-platform-release"}
     elif cloud == "azure":
         assert vm["hardwareProfile"] == {"vmSize": machine.instance_type}
-        ext = only(plan, "azure-native:compute:VirtualMachineExtension")
-        assert (ext["publisher"], ext["type"]) == ("Microsoft.HpcCompute", "NvidiaGpuDriverLinux")
+        exts = [r["inputs"] for r in plan.resources
+                if r["type"] == "azure-native:compute:VirtualMachineExtension"]
+        image = vm["storageProfile"]["imageReference"]
+        if machine.driver == "grid":  # NVadsA10_v5: GRID driver from the extension
+            assert [(e["publisher"], e["type"]) for e in exts] == [
+                ("Microsoft.HpcCompute", "NvidiaGpuDriverLinux")]
+            assert image["publisher"] == "Canonical"
+        else:  # CUDA sizes boot the HPC image, which has the driver
+            assert exts == []
+            assert image == {"publisher": "microsoft-dsvm", "offer": "ubuntu-hpc",
+                             "sku": "2204", "version": "latest"}
     else:
         assert vm["instanceType"] == machine.instance_type
         assert secret_text_b64(vm["userData"]).startswith("#!")
