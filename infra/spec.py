@@ -136,6 +136,15 @@ def _check_price(cloud: str, spot: bool, max_price: float | None) -> None:
         raise SpecError(f"The maximum price must be a positive hourly price, not {max_price}.")
 
 
+def _check_idle_mode(forge: str, idle_mode: bool) -> None:
+    """A cloud machine is handed one GitHub just-in-time configuration, which takes one job:
+    https://docs.github.com/rest/actions/self-hosted-runners#create-configuration-for-a-just-in-time-runner-for-a-repository
+    (a GitLab runner token takes any number of jobs, so idle mode works there)."""
+    if idle_mode and forge == "github":
+        raise SpecError("Idle mode is not available for cloud runners on GitHub, whose "
+                        "single-use just-in-time registration takes one job; drop --idle-mode.")
+
+
 def _check_repo(forge: str, repo: str) -> str:
     if forge not in FORGES:
         raise SpecError(f"Unknown forge {forge!r}; choose one of: {', '.join(FORGES)}.")
@@ -175,6 +184,7 @@ def build_spec(*, name: str = "cml-runner", cloud: str = "aws", region: str = "u
         return local_spec(name, gpu or gpu_model is not None or gpu_count is not None,
                            gpu_model, gpu_count, labels, forge, repo, forge_url, idle_timeout,
                            max_runtime, count, extra_commands, idle_mode)
+    _check_idle_mode(forge, idle_mode)
     machine = _machine(cloud, size, gpu, gpu_model, gpu_count)
     placement = catalog.resolve_region(cloud, str(region), zone)
     idle_s = parse_duration(idle_timeout, "idle timeout")

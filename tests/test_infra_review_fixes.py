@@ -51,3 +51,29 @@ def test_gcp_account_id_fits_for_a_long_pool_name():
     assert account_id("s1", name) != account_id("s2", name)
     assert account_id("s", name).rstrip("0123456789abcdef").endswith("a-")  # no "--"
     assert len(role_id("s", name)) <= 64
+
+
+# 3. Idle mode reaches the startup script; GitHub cloud pools refuse it.
+def test_idle_mode_reaches_the_startup_config_on_gitlab():
+    from infra.program import placeholder_registrar, startup_config
+
+    spec = build_spec(name="gpu", cloud="aws", forge="gitlab", idle_mode=True)
+    assert startup_config(spec, placeholder_registrar(spec, 0), "glrt-x").idle_mode is True
+    plain = build_spec(name="gpu", cloud="aws", forge="gitlab")
+    assert startup_config(plain, placeholder_registrar(plain, 0), "glrt-x").idle_mode is False
+
+
+def test_idle_mode_is_refused_for_github_cloud_pools():
+    from infra.errors import SpecError
+    from infra.spec import spec_from_config
+
+    message = ("Idle mode is not available for cloud runners on GitHub, whose single-use "
+               "just-in-time registration takes one job; drop --idle-mode.")
+    with pytest.raises(SpecError) as info:
+        build_spec(cloud="gcp", idle_mode=True)
+    assert str(info.value) == message
+    with pytest.raises(SpecError) as info:
+        spec_from_config({"name": "gpu", "cloud": "aws", "idleMode": True}, {})
+    assert str(info.value) == message
+    assert spec_from_config({"name": "gpu", "cloud": "aws", "forge": "gitlab",
+                             "idleMode": True}, {}).idle_mode
