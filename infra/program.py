@@ -6,6 +6,7 @@ all call `program(pools, registrar)`, so they build exactly the same resources.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -19,6 +20,10 @@ from infra.spec import RunnerSpec
 from infra.startup import StartupConfig, render_startup_script
 
 PLACEHOLDER = "PLACEHOLDER"
+# The startup script accepts runner names of at most 64 characters (infra/startup/validate.py);
+# RunnerRegistrationProvider.create appends "-" and 6 random hex digits to the prefix.
+RUNNER_NAME_MAX = 64
+RUNNER_SUFFIX = 7
 # Largest startup script each cloud accepts, in bytes as sent (base64 for Azure and Alibaba):
 # https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/user-data.html (16 KB)
 # https://cloud.google.com/compute/docs/metadata/setting-custom-metadata#limitations (256 KB)
@@ -43,10 +48,23 @@ class Registration:
 Registrar = Callable[[RunnerSpec, int], Registration]
 
 
+def runner_name_prefix(pool: str, stack: str, index: int) -> str:
+    """`<pool>-<stack>-<index>`, short enough that the runner name (prefix plus `-<6 hex>`)
+    fits 64 characters: a long stack name is cut and tagged with a hash of the whole name, so
+    two long stacks stay apart and a deploy never fails on length after a runner was minted."""
+    room = RUNNER_NAME_MAX - RUNNER_SUFFIX - len(f"{pool}--{index}")
+    if len(stack) > room:
+        digest = hashlib.sha256(stack.encode()).hexdigest()[:6]
+        stack = f"{stack[:max(room - 7, 0)]}-{digest}".lstrip("-")[-room:]
+    return f"{pool}-{stack}-{index}"
+
+
 def placeholder_registrar(spec: RunnerSpec, index: int) -> Registration:
-    """Clearly fake registrations for the offline plan; no forge is contacted."""
+    """Clearly fake registrations for the offline plan; no forge is contacted. The runner
+    name has the real shape (`<prefix>-<6 hex>`), so its length is checked as at deploy."""
+    prefix = runner_name_prefix(spec.name, pulumi.get_stack(), index)
     return Registration(
-        runner_name=f"{spec.name}-{index}",
+        runner_name=f"{prefix}-000000",
         # Shaped like the real thing, so the startup script's validation accepts it.
         secret=f"{'glrt-' if spec.forge == 'gitlab' else ''}{PLACEHOLDER}-created-at-deploy-time",
         package_url=f"https://{PLACEHOLDER.lower()}.invalid/runner-package.tar.gz",

@@ -77,3 +77,46 @@ def test_idle_mode_is_refused_for_github_cloud_pools():
     assert str(info.value) == message
     assert spec_from_config({"name": "gpu", "cloud": "aws", "forge": "gitlab",
                              "idleMode": True}, {}).idle_mode
+
+
+# 4. The runner name always fits the startup script's 64 characters.
+LONG_POOL = "p" * 39 + "x"
+LONG_STACK = "organisation-production-eu-west-nightly-training"
+
+
+@pytest.mark.parametrize(("pool", "stack", "index"), [
+    (LONG_POOL, LONG_STACK, 49), (LONG_POOL, "dev", 0), ("gpu", LONG_STACK * 2, 7)])
+def test_runner_name_fits_64_characters(pool, stack, index):
+    from infra.program import runner_name_prefix
+
+    prefix = runner_name_prefix(pool, stack, index)
+    assert len(f"{prefix}-abcdef") <= 64
+    assert prefix.startswith(f"{pool}-") and prefix.endswith(f"-{index}")
+    assert "--" not in prefix
+
+
+def test_short_names_are_kept_and_long_stacks_stay_apart():
+    from infra.program import runner_name_prefix
+
+    assert runner_name_prefix("gpu", "dev", 1) == "gpu-dev-1"
+    assert runner_name_prefix(LONG_POOL, LONG_STACK, 0) != \
+        runner_name_prefix(LONG_POOL, LONG_STACK + "-2", 0)
+
+
+def test_long_pool_and_stack_render_a_valid_startup_script():
+    """The placeholder has the real name shape, so a too-long name fails the dry run."""
+    from infra.program import placeholder_registrar, startup_config
+    from infra.startup import render_startup_script
+
+    spec = build_spec(name=LONG_POOL, cloud="aws", count=50)
+    names = []
+
+    def spy(spec, index):
+        registration = placeholder_registrar(spec, index)
+        names.append(registration.runner_name)
+        render_startup_script(startup_config(spec, registration, "jit-config-blob"))
+        return registration
+
+    run_plan([spec], registrar=spy, clock=lambda: NOW, stack=LONG_STACK)
+    assert len(names) == 50 and all(len(n) <= 64 for n in names)
+    assert names[49].startswith(f"{LONG_POOL}-") and names[49].endswith("-49-000000")
