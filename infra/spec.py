@@ -160,7 +160,7 @@ def _machine(cloud: str, size: str | None, gpu: bool, gpu_model: str | None,
     if gpu_count is not None and gpu_count < 1:
         raise SpecError(f"The GPU count must be 1 or more, not {gpu_count}; drop it for no GPU.")
     model = (gpu_model or catalog.table(cloud).DEFAULT_GPU) if wants_gpu else None
-    return catalog.resolve_machine(cloud, size, model, gpu_count or 1)
+    return catalog.resolve_machine(cloud, size, model, gpu_count)
 
 
 def build_spec(*, name: str = "cml-runner", cloud: str = "aws", region: str = "us-east",

@@ -120,3 +120,40 @@ def test_long_pool_and_stack_render_a_valid_startup_script():
     run_plan([spec], registrar=spy, clock=lambda: NOW, stack=LONG_STACK)
     assert len(names) == 50 and all(len(n) <= 64 for n in names)
     assert names[49].startswith(f"{LONG_POOL}-") and names[49].endswith("-49-000000")
+
+
+# 5. A native type is looked up within the requested GPU family, with the requested count.
+@pytest.mark.parametrize(("kwargs", "machine"), [
+    ({"size": "n1-standard-8", "gpu_model": "v100"}, ("nvidia-tesla-v100", "v100", 1)),
+    ({"size": "n1-standard-16", "gpu_model": "t4", "gpu_count": 2}, ("nvidia-tesla-t4", "t4", 2)),
+    ({"size": "n1-standard-16", "gpu_model": "t4"}, ("nvidia-tesla-t4", "t4", 1)),
+    ({"size": "g2-standard-24"}, (None, "l4", 2)),
+    ({"size": "n1-standard-8"}, (None, None, 0)),
+])
+def test_native_gcp_type_takes_the_requested_gpu(kwargs, machine):
+    got = build_spec(cloud="gcp", **kwargs).machine
+    assert (got.accelerator, got.gpu_model, got.gpu_count) == machine
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"size": "n1-standard-16", "gpu_model": "t4", "gpu_count": 4},
+     "Machine type n1-standard-16 takes t4 GPU counts 1, 2 on gcp, not 4; choose one of "
+     "those GPU counts."),
+    ({"size": "g2-standard-8", "gpu_model": "t4"},
+     "Machine type g2-standard-8 comes with l4 GPUs, not t4; drop the GPU model or choose a "
+     "type from: n1-standard-4, n1-standard-8, n1-standard-16, n1-standard-32, n1-standard-64."),
+    ({"size": "n1-standard-2", "gpu_model": "t4", "gpu_count": 3},
+     "t4 is attached on gcp in 1, 2, 4 GPUs per machine, not 3; choose one of those GPU counts."),
+])
+def test_native_type_conflicting_with_the_gpu_request_is_refused(kwargs, message):
+    from infra.errors import SpecError
+
+    with pytest.raises(SpecError) as info:
+        build_spec(cloud="gcp", **kwargs)
+    assert str(info.value) == message
+
+
+def test_native_gcp_type_plans_the_requested_accelerator():
+    plan = plan_of(cloud="gcp", size="n1-standard-16", gpu_model="t4", gpu_count=2)
+    vm = of_type(plan, "compute/instance:Instance")["gpu-0-vm"]
+    assert vm["guestAccelerators"] == [{"type": "nvidia-tesla-t4", "count": 2.0}]
