@@ -106,7 +106,20 @@ def format_duration(seconds: int) -> str:
     return f"{seconds}s"
 
 
+# A runner is a CI job's machine, not a server: a week bounds a forgotten one's bill and stays
+# far inside every cloud's own limit (GCP maxRunDuration 120 days:
+# https://cloud.google.com/compute/docs/instances/limit-vm-runtime ; Alibaba auto-release
+# 3 years: https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-runinstances).
+MAX_RUNTIME_S = 7 * 24 * 3600
+
+
 def _check_times(idle_s: int, runtime_s: int) -> None:
+    if idle_s < 1:
+        raise SpecError("--idle-timeout (idleTimeout) must be at least 1s; give a duration "
+                        "such as 5m.")
+    if runtime_s > MAX_RUNTIME_S:
+        raise SpecError(f"--max-runtime (maxRuntime) may be at most {MAX_RUNTIME_S // 3600}h "
+                        f"(7 days), not {format_duration(runtime_s)}; lower it.")
     if runtime_s <= idle_s:
         raise SpecError(f"The maximum runtime ({format_duration(runtime_s)}) must be longer than "
                         f"the idle timeout ({format_duration(idle_s)}); raise the maximum runtime "

@@ -157,3 +157,24 @@ def test_native_gcp_type_plans_the_requested_accelerator():
     plan = plan_of(cloud="gcp", size="n1-standard-16", gpu_model="t4", gpu_count=2)
     vm = of_type(plan, "compute/instance:Instance")["gpu-0-vm"]
     assert vm["guestAccelerators"] == [{"type": "nvidia-tesla-t4", "count": 2.0}]
+
+
+# 6. The maximum runtime has an upper bound and the idle timeout a lower one, named as flags.
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"max_runtime": "100000h"},
+     "--max-runtime (maxRuntime) may be at most 168h (7 days), not 100000h; lower it."),
+    ({"max_runtime": "169h"},
+     "--max-runtime (maxRuntime) may be at most 168h (7 days), not 169h; lower it."),
+    ({"idle_timeout": "0s"},
+     "--idle-timeout (idleTimeout) must be at least 1s; give a duration such as 5m."),
+])
+def test_durations_out_of_bounds_are_refused_naming_the_flag(kwargs, message):
+    from infra.errors import SpecError
+
+    with pytest.raises(SpecError) as info:
+        build_spec(cloud="alicloud", **kwargs)
+    assert str(info.value) == message
+
+
+def test_a_week_of_runtime_is_allowed():
+    assert build_spec(cloud="gcp", max_runtime="168h").max_runtime_s == 7 * 24 * 3600
