@@ -112,6 +112,32 @@ def user_data(spec: RunnerSpec, registration: Registration) -> pulumi.Output[str
     return pulumi.Output.secret(script)
 
 
+# Inputs that carry the machine's expiry, which `program` computes from the clock at each run.
+# Ignored after creation, so that a re-run neither extends Alibaba's auto-release time nor
+# rewrites expiry tags and labels on machines already running: each machine keeps the expiry it
+# was created with. (GCP's maxRunDuration is a duration from the VM's start, stable across runs;
+# and a new machine is created with the new values as usual.)
+# https://www.pulumi.com/docs/iac/concepts/options/ignorechanges/
+EXPIRY_INPUTS = ("tags", "labels", "volume_tags", "auto_release_time")
+GCP_DISK_LABELS = "bootDisk.initializeParams.labels"
+
+
+def keep_expiry(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult:
+    """A transformation for a runner component and its children: ignore later changes to the
+    expiry-bearing inputs the resource has (a missing one must not be named)."""
+    props = args.props
+    ignored = [key for key in EXPIRY_INPUTS
+               if isinstance(props.get(key), (dict, str)) and not
+               (key == "tags" and args.type_ == "gcp:compute/instance:Instance")]
+    disk = props.get("boot_disk")
+    if isinstance(disk, dict) and (disk.get("initialize_params") or {}).get("labels"):
+        ignored.append(GCP_DISK_LABELS)
+    opts = args.opts
+    if ignored:
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(ignore_changes=ignored))
+    return pulumi.ResourceTransformationResult(props, opts)
+
+
 def program(pools: Sequence[RunnerSpec], registrar: Registrar = placeholder_registrar,
             *, clock: Clock = utc_now) -> None:
     """Declare every machine of every pool; call inside a Pulumi program run."""
@@ -122,7 +148,8 @@ def program(pools: Sequence[RunnerSpec], registrar: Registrar = placeholder_regi
             name = f"{spec.name}-{index}"
             runner = component(name, RunnerArgs(
                 spec=spec, index=index, user_data=user_data(spec, registrar(spec, index)),
-                stack=stack, expires_at=expiry(clock, spec.max_runtime_s)))
+                stack=stack, expires_at=expiry(clock, spec.max_runtime_s)),
+                pulumi.ResourceOptions(transformations=[keep_expiry]))
             pulumi.export(name, {"instance_id": runner.instance_id,
                                  "private_ip": runner.private_ip,
                                  "expires_at": runner.expires_at})

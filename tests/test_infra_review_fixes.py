@@ -178,3 +178,35 @@ def test_durations_out_of_bounds_are_refused_naming_the_flag(kwargs, message):
 
 def test_a_week_of_runtime_is_allowed():
     assert build_spec(cloud="gcp", max_runtime="168h").max_runtime_s == 7 * 24 * 3600
+
+
+# 7. A re-run keeps each machine's expiry: the expiry-bearing inputs are ignored after creation.
+EXPECTED_IGNORED = {
+    "aws:ec2/instance:Instance": ["tags", "volume_tags"],
+    "alicloud:ecs/instance:Instance": ["tags", "volume_tags", "auto_release_time"],
+    "gcp:compute/instance:Instance": ["labels", "bootDisk.initializeParams.labels"],
+    "azure-native:compute:VirtualMachine": ["tags"],
+    "azure-native:network:NetworkInterface": ["tags"],
+}
+
+
+@pytest.mark.parametrize("cloud", ["aws", "alicloud", "gcp", "azure"])
+def test_machines_ignore_later_changes_to_their_expiry(cloud):
+    import pulumi
+
+    from infra.program import placeholder_registrar
+
+    seen: dict[str, list[str] | None] = {}
+
+    def spy(args):  # a stack transformation runs after the component's own
+        seen[args.type_] = args.opts.ignore_changes
+        return None
+
+    def registrar(spec, index):
+        pulumi.runtime.register_stack_transformation(spy)
+        return placeholder_registrar(spec, index)
+
+    run_plan([build_spec(name="gpu", cloud=cloud)], registrar=registrar, clock=lambda: NOW,
+             stack="test")
+    expected = {t: v for t, v in EXPECTED_IGNORED.items() if t.startswith(cloud)}
+    assert expected and {t: seen[t] for t in expected} == expected
