@@ -15,7 +15,6 @@ import pulumi
 from infra import catalog
 from infra.clouds import component_for
 from infra.clouds.common import Clock, RunnerArgs, expiry, utc_now
-from infra.errors import SpecError
 from infra.spec import RunnerSpec
 from infra.startup import StartupConfig, render_startup_script
 
@@ -24,15 +23,6 @@ PLACEHOLDER = "PLACEHOLDER"
 # RunnerRegistrationProvider.create appends "-" and 6 random hex digits to the prefix.
 RUNNER_NAME_MAX = 64
 RUNNER_SUFFIX = 7
-# Largest startup script each cloud accepts, in bytes as sent (base64 for Azure and Alibaba):
-# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/user-data.html (16 KB)
-# https://cloud.google.com/compute/docs/metadata/setting-custom-metadata#limitations (256 KB)
-# https://learn.microsoft.com/azure/virtual-machines/custom-data (64 KB; Alibaba: 32 KB)
-# https://www.alibabacloud.com/help/en/ecs/user-guide/customize-the-initialization-configuration-for-an-instance
-USER_DATA_LIMITS = {"aws": 16 * 1024, "gcp": 256 * 1024, "azure": 64 * 1024,
-                    "alicloud": 32 * 1024}
-
-
 @dataclass(frozen=True)
 class Registration:
     """How one machine joins its forge: a single-use secret and the runner package."""
@@ -91,24 +81,13 @@ def startup_config(spec: RunnerSpec, registration: Registration, secret: str) ->
     )
 
 
-def checked_size(spec: RunnerSpec, script: str) -> str:
-    """The script, or a SpecError when the cloud would refuse its size."""
-    size = len(script.encode())
-    if spec.cloud in ("azure", "alicloud"):
-        size = (size + 2) // 3 * 4
-    limit = USER_DATA_LIMITS[spec.cloud]
-    if size > limit:
-        raise SpecError(f"The startup script of pool {spec.name} is {size} bytes but "
-                        f"{spec.cloud} accepts at most {limit}; shorten the extra commands.")
-    return script
-
-
 def user_data(spec: RunnerSpec, registration: Registration) -> pulumi.Output[str]:
-    """The rendered startup script, secret because it carries the registration."""
+    """The rendered startup script, secret because it carries the registration. Rendering
+    refuses a script over the cloud's user-data limit (infra/startup, USER_DATA_LIMIT)."""
     resolved = pulumi.Output.all(registration.runner_name, registration.secret,
                                  registration.package_url, registration.package_sha256)
-    script = resolved.apply(lambda values: checked_size(
-        spec, render_startup_script(startup_config(spec, Registration(*values), values[1]))))
+    script = resolved.apply(lambda values: render_startup_script(
+        startup_config(spec, Registration(*values), values[1])))
     return pulumi.Output.secret(script)
 
 
