@@ -23,6 +23,7 @@ PLACEHOLDER = "PLACEHOLDER"
 # RunnerRegistrationProvider.create appends "-" and 6 random hex digits to the prefix.
 RUNNER_NAME_MAX = 64
 RUNNER_SUFFIX = 7
+DYNAMIC_TYPE = "pulumi-python:dynamic:Resource"  # the type of every Python dynamic resource
 @dataclass(frozen=True)
 class Registration:
     """How one machine joins its forge: a single-use secret and the runner package."""
@@ -51,8 +52,10 @@ def runner_name_prefix(pool: str, stack: str, index: int) -> str:
 
 def placeholder_registrar(spec: RunnerSpec, index: int) -> Registration:
     """Clearly fake registrations for the offline plan; no forge is contacted. The runner
-    name has the real shape (`<prefix>-<6 hex>`), so its length is checked as at deploy."""
+    name has the real shape (`<prefix>-<6 hex>`), so its length is checked as at deploy, and
+    the plan lists a pseudo-resource where `up` creates the machine's RunnerRegistration."""
     prefix = runner_name_prefix(spec.name, pulumi.get_stack(), index)
+    _pseudo_registration(spec, index, prefix)
     return Registration(
         runner_name=f"{prefix}-000000",
         # Shaped like the real thing, so the startup script's validation accepts it.
@@ -60,6 +63,18 @@ def placeholder_registrar(spec: RunnerSpec, index: int) -> Registration:
         package_url=f"https://{PLACEHOLDER.lower()}.invalid/runner-package.tar.gz",
         package_sha256="0" * 64,
     )
+
+
+def _pseudo_registration(spec: RunnerSpec, index: int, prefix: str) -> None:
+    """Only ever declared under the plan's mock runtime (the real program uses
+    infra.registration.forge_registrar): the same type and name as the real dynamic resource,
+    its public inputs, no token, and a marker saying what it stands for."""
+    from infra.forge_runners import runner_labels
+
+    pulumi.CustomResource(DYNAMIC_TYPE, f"{spec.name}-{index}-registration", {
+        "placeholder": f"{PLACEHOLDER}: the forge runner registration created at deploy time",
+        "forge": spec.forge, "repo": spec.repo, "name_prefix": prefix,
+        "labels": list(runner_labels(spec.labels, spec.machine.gpu_model))})
 
 
 def startup_config(spec: RunnerSpec, registration: Registration, secret: str) -> StartupConfig:

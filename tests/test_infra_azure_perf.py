@@ -19,8 +19,9 @@ from infra.spec import build_spec
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
 # Resources each additional machine adds, its component included.
-# GCP: component, VM, self-delete binding; Azure's CUDA sizes need no driver extension.
-PER_MACHINE = {"aws": 2, "gcp": 3, "azure": 8, "alicloud": 2}
+# Each: component, VM and the plan's pseudo registration; GCP adds the self-delete binding;
+# Azure's CUDA sizes need no driver extension.
+PER_MACHINE = {"aws": 3, "gcp": 4, "azure": 9, "alicloud": 3}
 
 
 def plan(cloud: str, count: int):
@@ -44,7 +45,7 @@ def test_aliases_are_never_collapsed_into_urns(monkeypatch):
 
     monkeypatch.setattr(pulumi.resource, "collapse_alias_to_urn", counting)
     resources = plan("azure", 2).resources
-    assert len(resources) == 22 and calls == []
+    assert len(resources) == 24 and calls == []
 
 
 def test_the_mock_engine_reports_alias_specs_like_the_real_one():

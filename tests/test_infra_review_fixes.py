@@ -210,3 +210,17 @@ def test_machines_ignore_later_changes_to_their_expiry(cloud):
              stack="test")
     expected = {t: v for t, v in EXPECTED_IGNORED.items() if t.startswith(cloud)}
     assert expected and {t: seen[t] for t in expected} == expected
+
+
+# 9. The plan shows where `up` creates each machine's registration, without any token.
+def test_plan_lists_a_pseudo_registration_per_machine():
+    from infra.plan import render_json
+
+    plan = plan_of(cloud="aws", count=2, repo="acme/models", labels="gpu")
+    found = of_type(plan, "pulumi-python:dynamic:Resource")
+    assert found == {f"gpu-{i}-registration": {
+        "placeholder": "PLACEHOLDER: the forge runner registration created at deploy time",
+        "forge": "github", "repo": "acme/models", "name_prefix": f"gpu-test-{i}",
+        "labels": ["gpu"]} for i in range(2)}
+    assert all("token" not in r["inputs"] for r in plan.resources) and "PLACEHOLDER-created" \
+        not in render_json(plan)
