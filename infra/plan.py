@@ -35,6 +35,9 @@ from infra.spec import RunnerSpec
 
 PROJECT = "cml-infra"
 SECRET_MASK = "[secret]"
+# The GCP project comes from the deployer's `gcp:project` setting (or the provider's default);
+# the plan shows this instead (infra/clouds/gcp_iam.py).
+GCP_PROJECT = f"{PLACEHOLDER.lower()}-gcp-project-from-provider-config"
 # Realistic outputs for the resources and invokes the components read back; a missing
 # output would silently drop the inputs that depend on it.
 _INVOKE_RESULTS: dict[str, dict[str, Any]] = {
@@ -63,7 +66,16 @@ def _state(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
                               **({"userAssignedIdentities": {i: {} for i in ids}} if ids else {})}
     return {**echoed, "name": inputs.get("name", name), "instanceId": f"{name}-instance-id",
             "vmId": f"{name}-vm-id", "privateIp": "10.0.0.10",
-            "principalId": f"{PLACEHOLDER}-principal-id"}
+            "principalId": f"{PLACEHOLDER}-principal-id", **_gcp_iam_state(inputs)}
+
+
+def _gcp_iam_state(inputs: dict[str, Any]) -> dict[str, Any]:
+    """A GCP service account's e-mail and a custom role's full name, as the API forms them."""
+    if "accountId" in inputs:
+        return {"email": f"{inputs['accountId']}@{GCP_PROJECT}.iam.gserviceaccount.com"}
+    if "roleId" in inputs:
+        return {"name": f"projects/{GCP_PROJECT}/roles/{inputs['roleId']}"}
+    return {}
 
 
 @dataclass
@@ -110,14 +122,17 @@ def run_plan(pools: Sequence[RunnerSpec], *, registrar: Registrar = placeholder_
              clock: Clock = utc_now, stack: str = "dry-run") -> Plan:
     """Run `program(pools)` under the mock runtime and return what it would create."""
     import pulumi
+    from pulumi.runtime.config import CONFIG
 
     record = Plan()
     pulumi.runtime.set_mocks(_mocks(record), project=PROJECT, stack=stack, preview=False)
     collecting = gc.isenabled()
     gc.disable()
+    config = CONFIG.set({**CONFIG.get(), "gcp:project": GCP_PROJECT})
     try:
         pulumi.runtime.test(lambda: _planned(pools, registrar, clock))()
     finally:
+        CONFIG.reset(config)
         if collecting:
             gc.enable()
     record.resources.sort(key=lambda r: (r["name"], r["type"]))

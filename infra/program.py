@@ -6,6 +6,7 @@ all call `program(pools, registrar)`, so they build exactly the same resources.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -14,20 +15,15 @@ import pulumi
 from infra import catalog
 from infra.clouds import component_for
 from infra.clouds.common import Clock, RunnerArgs, expiry, utc_now
-from infra.errors import SpecError
 from infra.spec import RunnerSpec
 from infra.startup import StartupConfig, render_startup_script
 
 PLACEHOLDER = "PLACEHOLDER"
-# Largest startup script each cloud accepts, in bytes as sent (base64 for Azure and Alibaba):
-# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/user-data.html (16 KB)
-# https://cloud.google.com/compute/docs/metadata/setting-custom-metadata#limitations (256 KB)
-# https://learn.microsoft.com/azure/virtual-machines/custom-data (64 KB; Alibaba: 32 KB)
-# https://www.alibabacloud.com/help/en/ecs/user-guide/customize-the-initialization-configuration-for-an-instance
-USER_DATA_LIMITS = {"aws": 16 * 1024, "gcp": 256 * 1024, "azure": 64 * 1024,
-                    "alicloud": 32 * 1024}
-
-
+# The startup script accepts runner names of at most 64 characters (infra/startup/validate.py);
+# RunnerRegistrationProvider.create appends "-" and 6 random hex digits to the prefix.
+RUNNER_NAME_MAX = 64
+RUNNER_SUFFIX = 7
+DYNAMIC_TYPE = "pulumi-python:dynamic:Resource"  # the type of every Python dynamic resource
 @dataclass(frozen=True)
 class Registration:
     """How one machine joins its forge: a single-use secret and the runner package."""
@@ -43,15 +39,42 @@ class Registration:
 Registrar = Callable[[RunnerSpec, int], Registration]
 
 
+def runner_name_prefix(pool: str, stack: str, index: int) -> str:
+    """`<pool>-<stack>-<index>`, short enough that the runner name (prefix plus `-<6 hex>`)
+    fits 64 characters: a long stack name is cut and tagged with a hash of the whole name, so
+    two long stacks stay apart and a deploy never fails on length after a runner was minted."""
+    room = RUNNER_NAME_MAX - RUNNER_SUFFIX - len(f"{pool}--{index}")
+    if len(stack) > room:
+        digest = hashlib.sha256(stack.encode()).hexdigest()[:6]
+        stack = f"{stack[:max(room - 7, 0)]}-{digest}".lstrip("-")[-room:]
+    return f"{pool}-{stack}-{index}"
+
+
 def placeholder_registrar(spec: RunnerSpec, index: int) -> Registration:
-    """Clearly fake registrations for the offline plan; no forge is contacted."""
+    """Clearly fake registrations for the offline plan; no forge is contacted. The runner
+    name has the real shape (`<prefix>-<6 hex>`), so its length is checked as at deploy, and
+    the plan lists a pseudo-resource where `up` creates the machine's RunnerRegistration."""
+    prefix = runner_name_prefix(spec.name, pulumi.get_stack(), index)
+    _pseudo_registration(spec, index, prefix)
     return Registration(
-        runner_name=f"{spec.name}-{index}",
+        runner_name=f"{prefix}-000000",
         # Shaped like the real thing, so the startup script's validation accepts it.
         secret=f"{'glrt-' if spec.forge == 'gitlab' else ''}{PLACEHOLDER}-created-at-deploy-time",
         package_url=f"https://{PLACEHOLDER.lower()}.invalid/runner-package.tar.gz",
         package_sha256="0" * 64,
     )
+
+
+def _pseudo_registration(spec: RunnerSpec, index: int, prefix: str) -> None:
+    """Only ever declared under the plan's mock runtime (the real program uses
+    infra.registration.forge_registrar): the same type and name as the real dynamic resource,
+    its public inputs, no token, and a marker saying what it stands for."""
+    from infra.forge_runners import runner_labels
+
+    pulumi.CustomResource(DYNAMIC_TYPE, f"{spec.name}-{index}-registration", {
+        "placeholder": f"{PLACEHOLDER}: the forge runner registration created at deploy time",
+        "forge": spec.forge, "repo": spec.repo, "name_prefix": prefix,
+        "labels": list(runner_labels(spec.labels, spec.machine.gpu_model))})
 
 
 def startup_config(spec: RunnerSpec, registration: Registration, secret: str) -> StartupConfig:
@@ -69,28 +92,44 @@ def startup_config(spec: RunnerSpec, registration: Registration, secret: str) ->
         gpu_model=spec.machine.gpu_model, gpu_count=spec.machine.gpu_count,
         idle_timeout_s=spec.idle_timeout_s, max_runtime_s=spec.max_runtime_s,
         extra_commands=extra, job_metadata_access=spec.identity is not None,
+        idle_mode=spec.idle_mode,
     )
 
 
-def checked_size(spec: RunnerSpec, script: str) -> str:
-    """The script, or a SpecError when the cloud would refuse its size."""
-    size = len(script.encode())
-    if spec.cloud in ("azure", "alicloud"):
-        size = (size + 2) // 3 * 4
-    limit = USER_DATA_LIMITS[spec.cloud]
-    if size > limit:
-        raise SpecError(f"The startup script of pool {spec.name} is {size} bytes but "
-                        f"{spec.cloud} accepts at most {limit}; shorten the extra commands.")
-    return script
-
-
 def user_data(spec: RunnerSpec, registration: Registration) -> pulumi.Output[str]:
-    """The rendered startup script, secret because it carries the registration."""
+    """The rendered startup script, secret because it carries the registration. Rendering
+    refuses a script over the cloud's user-data limit (infra/startup, USER_DATA_LIMIT)."""
     resolved = pulumi.Output.all(registration.runner_name, registration.secret,
                                  registration.package_url, registration.package_sha256)
-    script = resolved.apply(lambda values: checked_size(
-        spec, render_startup_script(startup_config(spec, Registration(*values), values[1]))))
+    script = resolved.apply(lambda values: render_startup_script(
+        startup_config(spec, Registration(*values), values[1])))
     return pulumi.Output.secret(script)
+
+
+# Inputs that carry the machine's expiry, which `program` computes from the clock at each run.
+# Ignored after creation, so that a re-run neither extends Alibaba's auto-release time nor
+# rewrites expiry tags and labels on machines already running: each machine keeps the expiry it
+# was created with. (GCP's maxRunDuration is a duration from the VM's start, stable across runs;
+# and a new machine is created with the new values as usual.)
+# https://www.pulumi.com/docs/iac/concepts/options/ignorechanges/
+EXPIRY_INPUTS = ("tags", "labels", "volume_tags", "auto_release_time")
+GCP_DISK_LABELS = "bootDisk.initializeParams.labels"
+
+
+def keep_expiry(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult:
+    """A transformation for a runner component and its children: ignore later changes to the
+    expiry-bearing inputs the resource has (a missing one must not be named)."""
+    props = args.props
+    ignored = [key for key in EXPIRY_INPUTS
+               if isinstance(props.get(key), (dict, str)) and not
+               (key == "tags" and args.type_ == "gcp:compute/instance:Instance")]
+    disk = props.get("boot_disk")
+    if isinstance(disk, dict) and (disk.get("initialize_params") or {}).get("labels"):
+        ignored.append(GCP_DISK_LABELS)
+    opts = args.opts
+    if ignored:
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(ignore_changes=ignored))
+    return pulumi.ResourceTransformationResult(props, opts)
 
 
 def program(pools: Sequence[RunnerSpec], registrar: Registrar = placeholder_registrar,
@@ -103,7 +142,8 @@ def program(pools: Sequence[RunnerSpec], registrar: Registrar = placeholder_regi
             name = f"{spec.name}-{index}"
             runner = component(name, RunnerArgs(
                 spec=spec, index=index, user_data=user_data(spec, registrar(spec, index)),
-                stack=stack, expires_at=expiry(clock, spec.max_runtime_s)))
+                stack=stack, expires_at=expiry(clock, spec.max_runtime_s)),
+                pulumi.ResourceOptions(transformations=[keep_expiry]))
             pulumi.export(name, {"instance_id": runner.instance_id,
                                  "private_ip": runner.private_ip,
                                  "expires_at": runner.expires_at})

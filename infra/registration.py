@@ -30,7 +30,7 @@ import pulumi.dynamic
 
 from infra.errors import ForgeError
 from infra.forge_runners import GITLAB_MIN_TIMEOUT_S, GITLAB_RUNNER_URL
-from infra.program import Registrar, Registration
+from infra.program import Registrar, Registration, runner_name_prefix
 from infra.spec import RunnerSpec
 
 SECRET_OUTPUTS = ["registration", "token"]
@@ -131,7 +131,7 @@ def registration_inputs(spec: RunnerSpec, index: int, settings: ForgeSettings) -
     return {
         "forge": spec.forge, "repo": spec.repo,
         "api_url": (settings.api_url or default_api_url(spec.forge, spec.forge_url)).rstrip("/"),
-        "name_prefix": f"{spec.name}-{pulumi.get_stack()}-{index}",
+        "name_prefix": runner_name_prefix(spec.name, pulumi.get_stack(), index),
         "labels": list(runner_labels(spec.labels, spec.machine.gpu_model)),
         "max_timeout_s": max(spec.max_runtime_s, GITLAB_MIN_TIMEOUT_S) if gitlab
         else spec.max_runtime_s, "machine": machine_fingerprint(spec),

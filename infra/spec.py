@@ -106,7 +106,20 @@ def format_duration(seconds: int) -> str:
     return f"{seconds}s"
 
 
+# A runner is a CI job's machine, not a server: a week bounds a forgotten one's bill and stays
+# far inside every cloud's own limit (GCP maxRunDuration 120 days:
+# https://cloud.google.com/compute/docs/instances/limit-vm-runtime ; Alibaba auto-release
+# 3 years: https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-runinstances).
+MAX_RUNTIME_S = 7 * 24 * 3600
+
+
 def _check_times(idle_s: int, runtime_s: int) -> None:
+    if idle_s < 1:
+        raise SpecError("--idle-timeout (idleTimeout) must be at least 1s; give a duration "
+                        "such as 5m.")
+    if runtime_s > MAX_RUNTIME_S:
+        raise SpecError(f"--max-runtime (maxRuntime) may be at most {MAX_RUNTIME_S // 3600}h "
+                        f"(7 days), not {format_duration(runtime_s)}; lower it.")
     if runtime_s <= idle_s:
         raise SpecError(f"The maximum runtime ({format_duration(runtime_s)}) must be longer than "
                         f"the idle timeout ({format_duration(idle_s)}); raise the maximum runtime "
@@ -136,6 +149,15 @@ def _check_price(cloud: str, spot: bool, max_price: float | None) -> None:
         raise SpecError(f"The maximum price must be a positive hourly price, not {max_price}.")
 
 
+def _check_idle_mode(forge: str, idle_mode: bool) -> None:
+    """A cloud machine is handed one GitHub just-in-time configuration, which takes one job:
+    https://docs.github.com/rest/actions/self-hosted-runners#create-configuration-for-a-just-in-time-runner-for-a-repository
+    (a GitLab runner token takes any number of jobs, so idle mode works there)."""
+    if idle_mode and forge == "github":
+        raise SpecError("Idle mode is not available for cloud runners on GitHub, whose "
+                        "single-use just-in-time registration takes one job; drop --idle-mode.")
+
+
 def _check_repo(forge: str, repo: str) -> str:
     if forge not in FORGES:
         raise SpecError(f"Unknown forge {forge!r}; choose one of: {', '.join(FORGES)}.")
@@ -151,7 +173,7 @@ def _machine(cloud: str, size: str | None, gpu: bool, gpu_model: str | None,
     if gpu_count is not None and gpu_count < 1:
         raise SpecError(f"The GPU count must be 1 or more, not {gpu_count}; drop it for no GPU.")
     model = (gpu_model or catalog.table(cloud).DEFAULT_GPU) if wants_gpu else None
-    return catalog.resolve_machine(cloud, size, model, gpu_count or 1)
+    return catalog.resolve_machine(cloud, size, model, gpu_count)
 
 
 def build_spec(*, name: str = "cml-runner", cloud: str = "aws", region: str = "us-east",
@@ -175,6 +197,7 @@ def build_spec(*, name: str = "cml-runner", cloud: str = "aws", region: str = "u
         return local_spec(name, gpu or gpu_model is not None or gpu_count is not None,
                            gpu_model, gpu_count, labels, forge, repo, forge_url, idle_timeout,
                            max_runtime, count, extra_commands, idle_mode)
+    _check_idle_mode(forge, idle_mode)
     machine = _machine(cloud, size, gpu, gpu_model, gpu_count)
     placement = catalog.resolve_region(cloud, str(region), zone)
     idle_s = parse_duration(idle_timeout, "idle timeout")

@@ -19,7 +19,9 @@ from infra.spec import build_spec
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
 # Resources each additional machine adds, its component included.
-PER_MACHINE = {"aws": 2, "gcp": 2, "azure": 9, "alicloud": 2}
+# Each: component, VM and the plan's pseudo registration; GCP adds the self-delete binding;
+# Azure's CUDA sizes need no driver extension.
+PER_MACHINE = {"aws": 3, "gcp": 4, "azure": 9, "alicloud": 3}
 
 
 def plan(cloud: str, count: int):

@@ -54,7 +54,7 @@ def test_dry_run_tree_is_readable(tmp_path):
                       "--count", "2", "--region", "eu-west", "--dry-run")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert out.startswith("Plan: 6 resources would be created (nothing was created).")
+    assert out.startswith("Plan: 8 resources would be created (nothing was created).")
     assert "instanceType: g6.xlarge" in out and "userData: [secret]" in out
     assert "cml-runner-1-vm  (aws:ec2/instance:Instance)" in out
 

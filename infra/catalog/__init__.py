@@ -77,43 +77,76 @@ def canonical_gpu(cloud: str, model: str) -> str:
 
 
 def resolve_machine(cloud: str, size: str | None, gpu_model: str | None,
-                    gpu_count: int) -> Machine:
-    """The native machine for a portable size and GPU, or a native type passed through."""
+                    gpu_count: int | None) -> Machine:
+    """The native machine for a portable size and GPU, or a native type passed through.
+    `gpu_count` None means "not asked": one GPU, or what a native type comes with."""
     if size and size not in SIZES:
         return native_machine(cloud, size, gpu_model, gpu_count)
     if gpu_model is None:
         return Machine(table(cloud).CPU_SIZES[size or "m"])
     model = canonical_gpu(cloud, gpu_model)
     family: GpuFamily = table(cloud).GPUS[model]
-    if gpu_count not in family.counts:
+    count = gpu_count or 1
+    if count not in family.counts:
         raise SpecError(f"{model} is sold on {cloud} with {_choices(family.counts)} GPUs per "
-                        f"machine, not {gpu_count}; choose one of those GPU counts.")
-    by_size = family.counts[gpu_count]
+                        f"machine, not {count}; choose one of those GPU counts.")
+    by_size = family.counts[count]
     chosen = size or next(iter(by_size))
     if chosen not in by_size:
-        raise SpecError(f"Size {chosen} has no {gpu_count}x {model} variant on {cloud}; "
+        raise SpecError(f"Size {chosen} has no {count}x {model} variant on {cloud}; "
                         f"choose a size from: {_choices(by_size)}.")
-    return Machine(by_size[chosen], model, gpu_count, family.accelerator, family.driver)
+    return Machine(by_size[chosen], model, count, family.accelerator, family.driver)
+
+
+def _counts_of(family: GpuFamily, instance_type: str) -> list[int]:
+    """The GPU counts with which `family` lists `instance_type`, smallest first."""
+    return sorted(n for n, by_size in family.counts.items() if instance_type in by_size.values())
+
+
+def _types_of(family: GpuFamily) -> list[str]:
+    return list(dict.fromkeys(t for by_size in family.counts.values() for t in by_size.values()))
 
 
 def native_machine(cloud: str, instance_type: str, gpu_model: str | None,
-                   gpu_count: int) -> Machine:
-    """A native type: refused if retired, else described from the table when listed there."""
+                   gpu_count: int | None) -> Machine:
+    """A native type: refused if retired, else described from the table when listed there.
+    With a GPU model the type is looked up in that model's family only, so an N1 type gets the
+    requested accelerator and count, and a type with other GPUs built in is refused."""
     for pattern, reason in table(cloud).RETIRED_TYPES.items():
         if re.fullmatch(pattern, instance_type, flags=re.IGNORECASE):
             raise SpecError(f"Machine type {instance_type} is retired ({reason}); "
                             f"use a current family such as {table(cloud).GPUS_EXAMPLE}.")
-    for model, family in table(cloud).GPUS.items():
-        for count, by_size in family.counts.items():
-            if instance_type in by_size.values():
-                return Machine(instance_type, model, count, family.accelerator, family.driver)
+    gpus: Mapping[str, GpuFamily] = table(cloud).GPUS
     if gpu_model is None:
+        # Only built-in GPUs describe a type; an N1 type without a GPU request stays GPU-less.
+        for model, family in gpus.items():
+            counts = _counts_of(family, instance_type)
+            if counts and family.accelerator is None:
+                return Machine(instance_type, model, counts[0], None, family.driver)
         return Machine(instance_type)
-    accelerator = None
-    family = table(cloud).GPUS.get(canonical_gpu(cloud, gpu_model))
-    if family is not None:
-        accelerator = family.accelerator
-    return Machine(instance_type, canonical_gpu(cloud, gpu_model), gpu_count, accelerator)
+    model = canonical_gpu(cloud, gpu_model)
+    family = gpus[model]
+    counts = _counts_of(family, instance_type)
+    if not counts:
+        _refuse_other_builtin(cloud, instance_type, model, gpus)
+    elif gpu_count is not None and gpu_count not in counts:
+        raise SpecError(f"Machine type {instance_type} takes {model} GPU counts {_choices(counts)} "
+                        f"on {cloud}, not {gpu_count}; choose one of those GPU counts.")
+    count = gpu_count or (counts[0] if counts else 1)
+    if family.accelerator and count not in family.counts:
+        raise SpecError(f"{model} is attached on {cloud} in {_choices(family.counts)} GPUs per "
+                        f"machine, not {count}; choose one of those GPU counts.")
+    return Machine(instance_type, model, count, family.accelerator, family.driver)
+
+
+def _refuse_other_builtin(cloud: str, instance_type: str, model: str,
+                          gpus: Mapping[str, GpuFamily]) -> None:
+    """A type listed with other GPUs built in cannot take `model`."""
+    for other, family in gpus.items():
+        if family.accelerator is None and _counts_of(family, instance_type):
+            raise SpecError(f"Machine type {instance_type} comes with {other} GPUs, not "
+                            f"{model}; drop the GPU model or choose a type from: "
+                            f"{_choices(_types_of(gpus[model]))}.")
 
 
 def resolve_region(cloud: str, region: str, zone: str | None = None) -> Placement:

@@ -58,10 +58,29 @@ REGIONS = {
 NATIVE_REGION = r"[a-z]+[a-z0-9]*"
 REGION_EXAMPLE = "eastus"
 
-# Canonical Ubuntu 22.04, Gen2; GPU drivers come from the NvidiaGpuDriverLinux extension:
+# Canonical Ubuntu 22.04, Gen2: CPU machines, and GRID sizes (NVadsA10_v5), whose driver comes
+# from the NvidiaGpuDriverLinux extension after the VM exists (it may reboot the VM):
 # https://learn.microsoft.com/azure/virtual-machines/extensions/hpccompute-gpu-linux
 IMAGE = {"publisher": "Canonical", "offer": "0001-com-ubuntu-server-jammy",
          "sku": "22_04-lts-gen2", "version": "latest"}
+# CUDA sizes (NCasT4_v3, NC/ND A100 v4, NC/ND H100 v5): Microsoft's Ubuntu-HPC 22.04 image, Gen2,
+# which ships the NVIDIA data-center driver, CUDA, NCCL and Fabric Manager (for ND), so the
+# driver is there at first boot and no extension is needed:
+# https://github.com/Azure/azhpc-images (README: microsoft-dsvm:ubuntu-hpc:2204:latest) and
+# https://github.com/Azure/azhpc-images/blob/master/ubuntu/ubuntu-22.x/ubuntu-22.04-hpc/README.md
+# ("GPU Drivers - Nvidia GPU Driver"). It carries no GRID driver, hence IMAGE for NVadsA10_v5.
+CUDA_IMAGE = {"publisher": "microsoft-dsvm", "offer": "ubuntu-hpc", "sku": "2204",
+              "version": "latest"}
+
+
+def image_for(driver: str | None) -> dict[str, str]:
+    """The image of a machine: the driver-ready HPC image for CUDA GPUs, else plain Ubuntu."""
+    return CUDA_IMAGE if driver == "cuda" else IMAGE
+
+
+def needs_driver_extension(driver: str | None) -> bool:
+    """Only GRID sizes get the driver from the extension; the CUDA image has it built in."""
+    return driver == "grid"
 
 
 def default_zone(region: str) -> None:

@@ -54,8 +54,9 @@ def os_disk_name(machine: str) -> str:
 
 
 def storage(name: str, spec: RunnerSpec) -> compute.StorageProfileArgsDict:
-    """Ubuntu on a premium disk deleted with the VM (managed disks are encrypted at rest)."""
-    image = table.IMAGE
+    """Ubuntu (driver-ready for CUDA GPUs) on a premium disk deleted with the VM (managed disks
+    are encrypted at rest)."""
+    image = table.image_for(spec.machine.driver if spec.machine.gpu_count else None)
     return {"image_reference": {"publisher": image["publisher"], "offer": image["offer"],
                                 "sku": image["sku"], "version": image["version"]},
             "os_disk": {"name": os_disk_name(name), "create_option": "FromImage",
@@ -160,7 +161,7 @@ class AzureRunner(pulumi.ComponentResource):
                                        os_disk_name(name))
         self._self_delete(name, pool, vm, {"vm": vm.id, "nic": nic.id, "ip": address.id,
                                            "disk": disk_id})
-        if spec.machine.gpu_count:
+        if spec.machine.gpu_count and table.needs_driver_extension(spec.machine.driver):
             self._driver(name, pool, vm, spec, tags)
         self.instance_id = vm.vm_id
         self.private_ip = nic.ip_configurations.apply(first_private_ip)
@@ -198,7 +199,8 @@ class AzureRunner(pulumi.ComponentResource):
 
     def _driver(self, name: str, pool: AzurePool, vm: compute.VirtualMachine,
                 spec: RunnerSpec, tags: dict[str, str]) -> None:
-        """NVIDIA driver extension: CUDA for NC/ND, GRID for NVadsA10_v5 (its default):
+        """NVIDIA driver extension, for GRID sizes (NVadsA10_v5) only: the CUDA sizes boot an
+        image that has the driver (infra/catalog/azure.py):
         https://learn.microsoft.com/azure/virtual-machines/extensions/hpccompute-gpu-linux"""
         compute.VirtualMachineExtension(
             f"{name}-gpu-driver", resource_group_name=pool.group.name, vm_name=vm.name,

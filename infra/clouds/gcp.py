@@ -19,6 +19,7 @@ import pulumi_gcp as gcp
 
 from infra.catalog import gcp as table
 from infra.clouds.common import RunnerArgs, gcp_labels, iso, outputs, pool_name, shared
+from infra.clouds.gcp_iam import SCOPES, PoolIdentity
 from infra.spec import RunnerSpec
 
 
@@ -54,9 +55,9 @@ def accelerators(spec: RunnerSpec) -> list[gcp.compute.InstanceGuestAcceleratorA
 
 class GcpPool(pulumi.ComponentResource):
     """What the machines of one pool share: a network without firewall rules, a subnet and
-    the image."""
+    the image, and the self-delete role and service account (infra/clouds/gcp_iam.py)."""
 
-    def __init__(self, spec: RunnerSpec) -> None:
+    def __init__(self, spec: RunnerSpec, stack: str) -> None:
         prefix = pool_name(spec)
         super().__init__("cml-infra:clouds:GcpPool", prefix, None, None)
         child = pulumi.ResourceOptions(parent=self)
@@ -72,6 +73,7 @@ class GcpPool(pulumi.ComponentResource):
         self.image: pulumi.Input[str] = gcp.compute.get_image_output(
             family=source[1], project=source[0],
             opts=pulumi.InvokeOutputOptions(parent=self)).self_link if source else str(spec.image)
+        self.identity = PoolIdentity(spec, stack, self)
         self.register_outputs({"subnet": self.subnet.id})
 
 
@@ -88,7 +90,7 @@ class GcpRunner(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         spec = args.spec
         labels = gcp_labels(spec.name, args.stack, args.expires_at)
-        pool = shared(("gcp", args.stack, spec.name), lambda: GcpPool(spec))
+        pool = shared(("gcp", args.stack, spec.name), lambda: GcpPool(spec, args.stack))
         metadata: dict[str, pulumi.Input[str]] = {"block-project-ssh-keys": "true"}
         if spec.machine.gpu_count:
             # Deep Learning VM images install the driver at first boot when asked:
@@ -104,11 +106,12 @@ class GcpRunner(pulumi.ComponentResource):
             guest_accelerators=accelerators(spec), scheduling=scheduling(spec),
             # Kept apart from `metadata` so that only the script is secret in state and plans.
             metadata_startup_script=args.user_data, metadata=metadata, labels=labels,
-            service_account={"email": spec.identity, "scopes": ["cloud-platform"]}
-            if spec.identity else None,
+            # Always an account: the startup script deletes the VM with its token.
+            service_account={"email": pool.identity.email, "scopes": SCOPES},
             shielded_instance_config={"enable_integrity_monitoring": True,
                                       "enable_vtpm": True},
             opts=child)
+        pool.identity.bind(name, vm, spec.zone, self)
         self.instance_id = vm.instance_id
         self.private_ip = vm.network_interfaces.apply(lambda nics: nics[0].network_ip or "")
         self.expires_at = pulumi.Output.from_input(iso(args.expires_at))
