@@ -4,6 +4,8 @@ per GPU model of the catalog."""
 from __future__ import annotations
 
 import base64
+import gzip
+import random
 from datetime import datetime, timezone
 
 import pytest
@@ -77,7 +79,7 @@ def test_every_gpu_model_and_count(cloud, model, count):
                              "sku": "2204", "version": "latest"}
     else:
         assert vm["instanceType"] == machine.instance_type
-        assert secret_text_b64(vm["userData"]).startswith("#!")
+        assert gzipped_script(vm["userData"]).startswith("#!")
         config = startup_config(spec, placeholder_registrar(spec, 0), "x")
         assert "ubuntu-drivers install" in config.extra_commands[0]
         assert (config.gpu_model, config.gpu_count) == (model, count)
@@ -85,6 +87,11 @@ def test_every_gpu_model_and_count(cloud, model, count):
 
 def secret_text_b64(value) -> str:
     return base64.b64decode(secret_text(value)).decode()
+
+
+def gzipped_script(value) -> str:
+    """AWS and Alibaba user data: the startup script, gzip-compressed, in base64."""
+    return gzip.decompress(base64.b64decode(secret_text(value))).decode()
 
 
 def test_aws_instance_inputs():
@@ -101,7 +108,7 @@ def test_aws_instance_inputs():
     assert vm["ami"] == "ami-PLACEHOLDER-resolved-at-deploy-time"
     assert vm["iamInstanceProfile"] == "ci-data"
     assert vm["tags"] == TAGS and vm["volumeTags"] == TAGS
-    assert secret_text(vm["userData"]).startswith("#!")
+    assert gzipped_script(vm["userDataBase64"]).startswith("#!") and "userData" not in vm
     group = only(plan, "aws:ec2/securityGroup:SecurityGroup")
     assert group["ingress"] == [] and group["tags"] == TAGS
     assert vm["vpcSecurityGroupIds"] == ["gpu-pool-sg-id"]
@@ -217,7 +224,7 @@ def test_alicloud_inputs():
     assert vm["autoReleaseTime"] == EXPIRES
     assert (vm["httpTokens"], vm["systemDiskEncrypted"], vm["roleName"]) \
         == ("required", True, "ci-data-role")
-    assert secret_text_b64(vm["userData"]).startswith("#!")
+    assert gzipped_script(vm["userData"]).startswith("#!")
     assert vm["tags"] == TAGS
     group = only(plan, "alicloud:ecs/securityGroup:SecurityGroup")
     assert "ingress" not in str(group).lower() and group["tags"] == TAGS
@@ -281,7 +288,7 @@ def test_registration_secret_reaches_the_script_only_as_secret():
     spec = build_spec(name="gpu", cloud="aws")
     plan = run_plan([spec], registrar=registrar, clock=lambda: NOW, stack="test")
     vm = only(plan, "aws:ec2/instance:Instance")
-    assert "jit-config-blob" in secret_text(vm["userData"])
+    assert "jit-config-blob" in gzipped_script(vm["userDataBase64"])
     from infra.plan import render_json, render_tree
     assert "jit-config-blob" not in render_json(plan) + render_tree(plan)
 
@@ -294,7 +301,24 @@ def test_oversized_startup_script_is_refused_before_anything_exists(cloud, limit
     from infra.errors import SpecError
 
     assert not hasattr(program, "USER_DATA_LIMITS") and not hasattr(program, "checked_size")
-    spec = build_spec(name="big", cloud=cloud, extra_commands=["echo " + "x" * 70000])
+    noise = random.Random(0).randbytes(45000).hex()  # incompressible, unlike "x" * N
+    spec = build_spec(name="big", cloud=cloud, extra_commands=["echo " + noise])
     with pytest.raises(SpecError) as info:
         run_plan([spec], clock=lambda: NOW, stack="test")
     assert f"over the {limit}-byte user-data limit of {cloud}" in str(info.value)
+
+
+def test_a_realistic_aws_script_leaves_room_under_16_kb():
+    """A just-in-time configuration is a few KB of base64; compressed, the whole script
+    must stay well inside AWS's 16 KB, where uncompressed it barely fit."""
+    from infra.startup import StartupConfig, render_startup_script, user_data_bytes
+
+    jit = base64.b64encode(random.Random(1).randbytes(3000)).decode()
+    script = render_startup_script(StartupConfig(
+        forge="github", cloud="aws", runner_name="gpu-test-0-abcdef",
+        forge_url="https://github.com", registration=jit,
+        runner_package_url="https://example.com/runner.tar.gz", runner_package_sha256="a" * 64,
+        extra_commands=("pip install dvc[s3]",)))
+    assert len(script.encode()) > 12000
+    assert len(user_data_bytes("aws", script)) < 16384 // 2
+    assert gzip.decompress(user_data_bytes("aws", script)).decode() == script

@@ -55,7 +55,7 @@ def test_dry_run_tree_is_readable(tmp_path):
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert out.startswith("Plan: 8 resources would be created (nothing was created).")
-    assert "instanceType: g6.xlarge" in out and "userData: [secret]" in out
+    assert "instanceType: g6.xlarge" in out and "userDataBase64: [secret]" in out
     assert "cml-runner-1-vm  (aws:ec2/instance:Instance)" in out
 
 

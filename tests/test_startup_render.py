@@ -3,8 +3,10 @@ file; values are validated and quoted; the user data carries no long-lived secre
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
+import random
 import re
 import shutil
 import subprocess
@@ -16,7 +18,7 @@ from typing import Any
 import pytest
 
 from infra.errors import SpecError
-from infra.startup import StartupConfig, render_startup_script
+from infra.startup import StartupConfig, render_startup_script, user_data_bytes
 
 FORGES = ("github", "gitlab")
 CLOUDS = ("aws", "gcp", "azure", "alicloud", "local")
@@ -168,7 +170,9 @@ def test_config_repr_hides_the_registration() -> None:
 
 
 def test_user_data_over_the_cloud_limit_is_refused() -> None:
-    many = " ".join([JIT * 40] * 8)  # eight ~1.5 KB configurations
+    # Ten ~3 KB configurations of random base64: compression cannot bring them under 16 KB.
+    rng = random.Random(0)
+    many = " ".join(base64.b64encode(rng.randbytes(2400)).decode() for _ in range(10))
     for cloud in ("aws", "alicloud"):
         with pytest.raises(SpecError, match=f"user-data limit of {cloud}"):
             render_startup_script(replace(config("github", cloud, "idle"), registration=many))
@@ -176,7 +180,7 @@ def test_user_data_over_the_cloud_limit_is_refused() -> None:
 
 
 def test_a_realistic_single_job_script_fits_aws_user_data() -> None:
-    realistic_jit = "A" * 4000  # generate-jitconfig answers are a few KB of base64
+    realistic_jit = base64.b64encode(random.Random(1).randbytes(3000)).decode()
     script = render_startup_script(replace(config("github", "aws", "single"),
                                            registration=realistic_jit))
-    assert len(script.encode()) < 16 * 1024
+    assert len(user_data_bytes("aws", script)) < 16 * 1024 // 2  # sent gzip-compressed

@@ -18,7 +18,7 @@ import pulumi
 import pulumi_alicloud as alicloud
 
 from infra.catalog import alicloud as table
-from infra.clouds.common import RunnerArgs, b64, iso, outputs, pool_name, shared
+from infra.clouds.common import RunnerArgs, iso, outputs, pool_name, shared, user_data_b64
 from infra.spec import RunnerSpec
 
 
@@ -81,7 +81,8 @@ class AlicloudRunner(pulumi.ComponentResource):
             image_id=pool.image, vswitch_id=pool.switch.id, security_groups=[pool.group.id],
             instance_charge_type="PostPaid", spot_strategy=spot_strategy(spec),
             spot_price_limit=spec.max_price if spec.spot else None,
-            user_data=pulumi.Output.from_input(args.user_data).apply(b64),
+            user_data=pulumi.Output.from_input(args.user_data).apply(
+                lambda script: user_data_b64("alicloud", script)),
             auto_release_time=iso(args.expires_at),
             system_disk_category="cloud_essd", system_disk_size=spec.disk_size_gb,
             system_disk_encrypted=True,

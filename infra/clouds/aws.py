@@ -13,7 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.catalog import aws as table
-from infra.clouds.common import RunnerArgs, iso, outputs, pool_name, shared
+from infra.clouds.common import RunnerArgs, iso, outputs, pool_name, shared, user_data_b64
 from infra.spec import RunnerSpec
 
 
@@ -70,7 +70,9 @@ class AwsRunner(pulumi.ComponentResource):
         vm = aws.ec2.Instance(
             f"{name}-vm", region=spec.region, ami=pool.ami,
             instance_type=spec.machine.instance_type,
-            user_data=args.user_data, user_data_replace_on_change=True,
+            user_data_base64=pulumi.Output.from_input(args.user_data).apply(
+                lambda script: user_data_b64("aws", script)),
+            user_data_replace_on_change=True,
             instance_initiated_shutdown_behavior="terminate",
             # IMDSv2 only; hop limit 2 so that job containers reach it too:
             # https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/configuring-IMDS-existing-instances.html

@@ -59,6 +59,13 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
+def user_data_b64(cloud: str, script: str) -> str:
+    """The startup script, compressed where the cloud's limit calls for it, in base64."""
+    from infra.startup import user_data_bytes
+
+    return base64.b64encode(user_data_bytes(cloud, script)).decode()
+
+
 @dataclass(frozen=True)
 class RunnerArgs:
     """The same arguments for every cloud's component."""
