@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from cml_cli import local_up
+from cml_cli.up_support import STACK_HELP
 
 
 class Cloud(str, Enum):
@@ -61,7 +62,7 @@ def up(
                                                       "GPU-ready default.")] = None,
     extra_command: Annotated[list[str] | None, typer.Option(
         help="Shell command to run before the runner starts (repeatable).")] = None,
-    stack: Annotated[str | None, typer.Option(help="Stack (default: the pool name).")] = None,
+    stack: Annotated[str | None, typer.Option(help=STACK_HELP)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; create "
                                                             "nothing.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Plan as one JSON object.")] = False,
@@ -73,6 +74,9 @@ def up(
     keep_on_failure: Annotated[bool, typer.Option(
         "--keep-on-failure", help="Keep what a failed run created, to debug it.")] = False,
 ) -> None:
+    import os
+
+    from cml_cli.up_support import default_stack, state_warning
     from infra.spec import build_spec
 
     settings = None
@@ -95,15 +99,18 @@ def up(
     if dry_run:
         from infra.plan import render_json, render_tree, run_plan
 
-        plan = run_plan([spec], stack=stack or spec.name)
+        plan = run_plan([spec], stack=stack or default_stack(spec.name, os.environ))
         typer.echo(render_json(plan) if json_output else render_tree(plan), nl=False)
         return
     from infra.registration import forge_registrar
     from infra.stack import up_stack
 
     assert settings is not None
-    up_stack([spec], stack_name=stack or spec.name, registrar=forge_registrar(settings),
-             printer=typer.echo, keep_on_failure=keep_on_failure)
+    if warning := state_warning(os.environ):
+        typer.echo(warning, err=True)
+    up_stack([spec], stack_name=stack or default_stack(spec.name, os.environ),
+             registrar=forge_registrar(settings), printer=typer.echo,
+             keep_on_failure=keep_on_failure)
 
 
 def register(app: typer.Typer) -> None:
