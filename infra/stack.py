@@ -42,8 +42,16 @@ def backend_url(env: Mapping[str, str], home: Path) -> str:
     if env.get("PULUMI_BACKEND_URL"):
         return env["PULUMI_BACKEND_URL"]
     state = (home / "state").expanduser().resolve()
-    state.mkdir(parents=True, exist_ok=True)
+    private_dir(state)
     return f"file://{state}"
+
+
+def private_dir(path: Path) -> None:
+    """Create `path` (and its parent, our home) readable by the owner only: the state holds
+    the forge token, encrypted with the passphrase, and the passphrase is all that guards it."""
+    for folder in (path.parent, path):
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o700)
 
 
 def describe(event: Any) -> str | None:
@@ -64,11 +72,13 @@ def _workspace_options(stack_name: str, env: Mapping[str, str], home: Path,
                        command: Any | None) -> Any:
     from pulumi import automation as auto
 
-    if "PULUMI_CONFIG_PASSPHRASE" not in env and "PULUMI_CONFIG_PASSPHRASE_FILE" not in env:
-        raise StackError("Set PULUMI_CONFIG_PASSPHRASE (it encrypts the runners' registrations "
-                         "in the stack state); an empty value is allowed.")
+    if not env.get("PULUMI_CONFIG_PASSPHRASE") and not env.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
+        raise StackError("Set PULUMI_CONFIG_PASSPHRASE to a non-empty secret (or "
+                         "PULUMI_CONFIG_PASSPHRASE_FILE to a file holding one); it encrypts the "
+                         "forge token kept in the stack state.")
     work_dir = (home / "workspaces" / stack_name).expanduser().resolve()
-    work_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(work_dir.parent)
+    work_dir.mkdir(exist_ok=True)
     settings = auto.ProjectSettings(name=PROJECT, runtime="python",
                                     backend=auto.ProjectBackend(url=backend_url(env, home)))
     passthrough = {k: v for k, v in env.items() if k.startswith("PULUMI_CONFIG_PASSPHRASE")}

@@ -95,10 +95,23 @@ def test_backend_url_honours_the_environment(tmp_path):
     assert backend_url({}, tmp_path) == f"file://{(tmp_path / 'state').resolve()}"
 
 
-def test_missing_passphrase_is_one_sentence(tmp_path):
-    with pytest.raises(StackError, match=r"^Set PULUMI_CONFIG_PASSPHRASE"):
+@pytest.mark.parametrize("env", [{}, {"PULUMI_CONFIG_PASSPHRASE": ""},
+                                 {"PULUMI_CONFIG_PASSPHRASE_FILE": ""}])
+def test_missing_or_empty_passphrase_is_one_sentence(tmp_path, env):
+    fake = FakeCommand()
+    with pytest.raises(StackError, match=r"^Set PULUMI_CONFIG_PASSPHRASE to a non-empty secret"
+                       r" .*stack state\.$"):
         up_stack([build_spec()], stack_name="s1", registrar=placeholder_registrar,
-                 printer=print, env={}, home=tmp_path, command=FakeCommand())
+                 printer=print, env=env, home=tmp_path, command=fake)
+    assert fake.calls == []
+
+
+def test_state_and_workspaces_are_private(tmp_path, env):
+    home = tmp_path / "home" / ".cml-infra"
+    up_stack([build_spec(name="gpu")], stack_name="gpu", registrar=placeholder_registrar,
+             printer=lambda line: None, env=env, home=home, command=FakeCommand())
+    for folder in (home, home / "state", home / "workspaces"):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder
 
 
 def test_locked_stack_becomes_one_sentence(tmp_path, env):
