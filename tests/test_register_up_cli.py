@@ -170,3 +170,14 @@ def test_help_documents_the_stack_default() -> None:
 
     text = "".join(run_cli("up", "--help").stdout.split())  # rich wraps mid-word
     assert "<name>-gh-<GITHUB_RUN_ID>-<GITHUB_RUN_ATTEMPT>or<name>-gl-<CI_PIPELINE_ID>" in text
+
+
+def test_interrupt_says_what_was_cleaned_up(fake, capsys) -> None:
+    from tests.test_infra_stack import InterruptedUp
+
+    fake.use(InterruptedUp("sigint"))
+    assert cli("--repo", "acme/models", "--token", TOKEN) == 130
+    out = capsys.readouterr()
+    assert out.err == "Error: Interrupted.\n"
+    assert "was interrupted; the 1 resources it created, forge runner registrations " \
+        "included, were destroyed again." in out.out
