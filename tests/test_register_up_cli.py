@@ -181,3 +181,24 @@ def test_interrupt_says_what_was_cleaned_up(fake, capsys) -> None:
     assert out.err == "Error: Interrupted.\n"
     assert "was interrupted; the 1 resources it created, forge runner registrations " \
         "included, were destroyed again." in out.out
+
+
+class LeakyEngine(FakeCommand):
+    """The engine's error diagnostic quotes the token (a provider echoing its input)."""
+
+    def run(self, args, cwd, additional_env, on_output=None, on_error=None):
+        if args[0] != "up":
+            return super().run(args, cwd, additional_env, on_output, on_error)
+        self.calls.append(list(args))
+        Path(args[args.index("--event-log") + 1]).write_text(json.dumps(
+            {"sequence": 1, "timestamp": 1, "diagnosticEvent": {
+                "message": f"bad credentials {TOKEN}\n", "color": "never",
+                "severity": "error"}}) + "\n")
+        return CommandResult("", "", 0)
+
+
+def test_engine_progress_lines_are_redacted(fake, capsys) -> None:
+    fake.use(LeakyEngine())
+    assert cli("--repo", "acme/models", "--token", TOKEN) == 0
+    out = capsys.readouterr().out
+    assert "error: bad credentials" in out and TOKEN not in out
