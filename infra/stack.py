@@ -206,11 +206,12 @@ def _with_on_demand_retry(pools: Sequence[RunnerSpec], run: Callable[..., dict[s
 def _failed(stack_name: str, created: list[str], keep: bool, env: Mapping[str, str],
             home: Path, command: Any | None, head: str = "") -> StackError:
     """The failure sentence, after destroying what the failed run created unless `keep`."""
-    head = head or f"Pulumi could not update stack {stack_name}; the lines above say why"
     urns = list(dict.fromkeys(created))
     if not urns:
-        return StackError(f"{head}, nothing was created, and --debug shows the engine's "
-                          "full output.")
+        return StackError(f"{head} before it created anything." if head else
+                          f"Pulumi could not update stack {stack_name}; the lines above say "
+                          "why, nothing was created, and --debug shows the engine's full output.")
+    head = head or f"Pulumi could not update stack {stack_name}; the lines above say why"
     if keep:
         return StackError(f"{head}, and the {len(urns)} resources it created are kept "
                           f"(--keep-on-failure); run 'pulumi destroy' on stack {stack_name} "

@@ -212,3 +212,18 @@ def test_interrupted_up_keeps_them_with_keep_on_failure(tmp_path, env):
                  keep_on_failure=True)
     assert not any(call[0] == "destroy" for call in fake.calls)
     assert "are kept (--keep-on-failure)" in lines[-1]
+
+
+def test_interrupt_before_anything_was_created_says_so(tmp_path, env):
+    class Interrupted(FakeCommand):
+        def run(self, args, cwd, additional_env, on_output=None, on_error=None):
+            if args[0] == "up":
+                raise KeyboardInterrupt
+            return super().run(args, cwd, additional_env, on_output, on_error)
+
+    fake, lines = Interrupted(), []
+    with pytest.raises(KeyboardInterrupt):
+        up_stack([build_spec(name="gpu")], stack_name="gpu", registrar=placeholder_registrar,
+                 printer=lines.append, env=env, home=tmp_path, command=fake)
+    assert lines[-1] == "Stack gpu was interrupted before it created anything."
+    assert not any(call[0] == "destroy" for call in fake.calls)
