@@ -102,6 +102,9 @@ def _register_commands() -> None:
 _register_commands()
 
 
+INTERRUPTED = 130  # 128 + SIGINT, the shell convention
+
+
 def fail(sentence: str, code: int = 1) -> None:
     """Print one redacted sentence to stderr and exit with `code`."""
     typer.echo(f"Error: {redact(sentence)}", err=True)
@@ -115,10 +118,11 @@ def main(argv: list[str] | None = None) -> None:
     except typer.TyperException as exc:  # unknown option, bad value, missing argument
         fail(errors.usage_sentence(exc), code=getattr(exc, "exit_code", 2))
     except (typer.Abort, KeyboardInterrupt):
-        fail("Interrupted; nothing more was done.", code=130)
+        code = INTERRUPTED
     except Exception as exc:
         if debug_enabled():
             raise
         fail(errors.sentence_for(exc))
-    else:
-        sys.exit(code if isinstance(code, int) else 0)
+    if code == INTERRUPTED:  # typer turns Ctrl-C in a command into this exit code
+        fail("Interrupted.", code=INTERRUPTED)  # `up` has printed what it cleaned up, if any
+    sys.exit(code if isinstance(code, int) else 0)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -57,6 +57,24 @@ def retry_backoff() -> float:
 
 
 def build_forge(ctx: CIContext) -> Forge:
+    """The reporting commands' forge, around the client of `build_runner_client`."""
+    from reporting.context import Driver
+
+    client = build_runner_client(ctx)
+    if ctx.driver is Driver.GITHUB:
+        from reporting.forges.github import GitHubForge
+
+        return GitHubForge(client, ctx.repo, server_url=ctx.server_url,
+                           token_source=ctx.token_source)
+    from reporting.forges.gitlab import GitLabForge
+
+    return GitLabForge(client, ctx.repo, server_url=ctx.server_url,
+                       token_source=ctx.token_source, backoff=retry_backoff())
+
+
+def build_runner_client(ctx: CIContext) -> Any:
+    """The one place a PyGithub or python-gitlab client is built, for the reporting forges
+    and for runner calls (infra.forge_runners) alike."""
     from reporting.context import Driver
 
     if ctx.driver is Driver.GITHUB:
@@ -64,42 +82,15 @@ def build_forge(ctx: CIContext) -> Forge:
 
         from github import Auth, Github
 
-        # GithubRetry logs each retry at INFO; a retry that works is not the user's business.
-        logging.getLogger("github").setLevel(logging.WARNING)
-
-        from reporting.forges.github import GitHubForge, github_retry
-
-        # No client-side throttling: a report makes a handful of writes, and secondary
-        # rate limits are honoured through Retry-After by the retry policy.
-        client = Github(base_url=ctx.api_url, auth=Auth.Token(ctx.token), per_page=100,
-                        retry=github_retry(retry_backoff()), timeout=30,
-                        seconds_between_requests=None, seconds_between_writes=None,
-                        lazy=True)
-        return GitHubForge(client, ctx.repo, server_url=ctx.server_url,
-                           token_source=ctx.token_source)
-    import gitlab
-
-    from reporting.forges.gitlab import GitLabForge
-
-    job = ctx.token if ctx.is_job_token else None
-    lab = gitlab.Gitlab(url=ctx.api_url.removesuffix("/api/v4"), per_page=100, timeout=30,
-                        retry_transient_errors=True, job_token=job,
-                        private_token=None if job else ctx.token)
-    return GitLabForge(lab, ctx.repo, server_url=ctx.server_url,
-                       token_source=ctx.token_source, backoff=retry_backoff())
-
-
-def build_runner_client(ctx: CIContext) -> object:
-    """The raw PyGithub or python-gitlab client for runner calls (infra.forge_runners)."""
-    from reporting.context import Driver
-
-    if ctx.driver is Driver.GITHUB:
-        from github import Auth, Github
-
         from reporting.forges.github import github_retry
 
+        # GithubRetry logs each retry at INFO; a retry that works is not the user's business.
+        logging.getLogger("github").setLevel(logging.WARNING)
+        # No client-side throttling: a report makes a handful of writes, and secondary
+        # rate limits are honoured through Retry-After by the retry policy.
         return Github(base_url=ctx.api_url, auth=Auth.Token(ctx.token), per_page=100,
-                      retry=github_retry(retry_backoff()), timeout=30, lazy=True)
+                      retry=github_retry(retry_backoff()), timeout=30,
+                      seconds_between_requests=None, seconds_between_writes=None, lazy=True)
     import gitlab
 
     job = ctx.token if ctx.is_job_token else None

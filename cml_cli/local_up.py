@@ -7,6 +7,7 @@ The forge token, repository and API URL are resolved exactly as for the reportin
 from __future__ import annotations
 
 import json
+import os
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -21,7 +22,11 @@ IDLE_MODE_HELP = (
 IdleModeOption = Annotated[bool, typer.Option("--idle-mode", help=IDLE_MODE_HELP)]
 TokenOption = Annotated[str | None, typer.Option(
     "--token", help="Forge token that may create runners; it never reaches the machine "
-    "(default: REPO_TOKEN, then GITHUB_TOKEN / GITLAB_TOKEN).", show_default=False)]
+    "(default: REPO_TOKEN, then GITHUB_TOKEN / GITLAB_TOKEN; --cloud local takes only "
+    "those variables).", show_default=False)]
+# Dropped from this process's environment once the forge client holds the token, so that
+# nothing started later (the startup script, the runner, jobs) inherits them.
+TOKEN_VARIABLES = ("REPO_TOKEN", "GITHUB_TOKEN", "GITLAB_TOKEN", "CI_JOB_TOKEN")
 ApiUrlOption = Annotated[str | None, typer.Option(
     "--api-url", help="Forge REST API root (default: GITHUB_API_URL / "
     "CI_API_V4_URL).")]
@@ -43,6 +48,10 @@ def up_local_command(spec: RunnerSpec, *, token: str | None, api_url: str | None
 
     if stack:
         raise SpecError("--cloud local keeps no Pulumi stack; drop --stack.")
+    if token:  # the process runs for hours; its command line is readable by every local user
+        raise SpecError("--cloud local does not take --token, which would stay readable in "
+                        "this process's command line; set REPO_TOKEN, GITHUB_TOKEN or "
+                        "GITLAB_TOKEN instead.")
     binary_url = gitlab_runner_url or GITLAB_RUNNER_URL
     if dry_run:
         script = dry_run_script(spec, binary_url, gitlab_runner_sha256)
@@ -50,9 +59,11 @@ def up_local_command(spec: RunnerSpec, *, token: str | None, api_url: str | None
         return
     from cml_cli.forge_options import DriverChoice, build_runner_client, read_context
 
-    ctx = read_context(spec.repo or None, token, DriverChoice(spec.forge), api_url)
+    ctx = read_context(spec.repo or None, None, DriverChoice(spec.forge), api_url)
     forge = LocalForge(build_runner_client(ctx), ctx.repo, forge_url or ctx.server_url,
                        ctx.api_url, binary_url, gitlab_runner_sha256)
+    for name in TOKEN_VARIABLES:
+        os.environ.pop(name, None)
     up_local(spec, forge, printer=typer.echo, fetch=fetch_text)
 
 

@@ -49,8 +49,18 @@ class LocalForge:
     gitlab_runner_sha256: str | None = None
 
 
+# All the script gets from our environment: it runs as root and starts the runner, so
+# anything else (REPO_TOKEN, GITHUB_TOKEN, cloud keys of the CI job) would reach the jobs.
+SCRIPT_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "USER", "LOGNAME", TUNING_ENV)
+
+
+def script_env(env: Mapping[str, str]) -> dict[str, str]:
+    return {name: env[name] for name in SCRIPT_ENV if name in env}
+
+
 def run_local(config: StartupConfig, env: Mapping[str, str] | None = None) -> int:
     """Run the script for `config` until the runner is done; return the script's exit status.
+    The script sees only `script_env` of `env` (default: this process's environment).
 
     Ctrl-C reaches the script too (same process group): it stops the runner and unregisters
     it, and we wait for that instead of killing it halfway.
@@ -61,7 +71,8 @@ def run_local(config: StartupConfig, env: Mapping[str, str] | None = None) -> in
         # The script holds the single-use registration: readable by this user only.
         script.touch(mode=0o600)
         script.write_text(render_startup_script(config))
-        proc = subprocess.Popen(["bash", str(script)], env=dict(env) if env else None)
+        proc = subprocess.Popen(["bash", str(script)],
+                                env=script_env(os.environ if env is None else env))
         while True:
             try:
                 return proc.wait()

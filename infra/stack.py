@@ -9,12 +9,14 @@ thread and are handed to the printer on the calling thread through a queue.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import queue
+import signal
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ PROJECT = "cml-infra"
 DEFAULT_HOME = Path("~/.cml-infra")
 INSTALL_URL = "https://www.pulumi.com/docs/iac/download-install/"
 Printer = Callable[[str], None]
+STOP_WAIT = 30.0  # seconds an interrupted engine gets to stop before its creations are removed
 # Errors meaning "no capacity of this kind right now", per cloud:
 # https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/troubleshooting-launch.html#troubleshooting-launch-capacity
 # https://cloud.google.com/compute/docs/troubleshooting/troubleshooting-resource-availability
@@ -42,8 +45,16 @@ def backend_url(env: Mapping[str, str], home: Path) -> str:
     if env.get("PULUMI_BACKEND_URL"):
         return env["PULUMI_BACKEND_URL"]
     state = (home / "state").expanduser().resolve()
-    state.mkdir(parents=True, exist_ok=True)
+    private_dir(state)
     return f"file://{state}"
+
+
+def private_dir(path: Path) -> None:
+    """Create `path` (and its parent, our home) readable by the owner only: the state holds
+    the forge token, encrypted with the passphrase, and the passphrase is all that guards it."""
+    for folder in (path.parent, path):
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o700)
 
 
 def describe(event: Any) -> str | None:
@@ -64,11 +75,13 @@ def _workspace_options(stack_name: str, env: Mapping[str, str], home: Path,
                        command: Any | None) -> Any:
     from pulumi import automation as auto
 
-    if "PULUMI_CONFIG_PASSPHRASE" not in env and "PULUMI_CONFIG_PASSPHRASE_FILE" not in env:
-        raise StackError("Set PULUMI_CONFIG_PASSPHRASE (it encrypts the runners' registrations "
-                         "in the stack state); an empty value is allowed.")
+    if not env.get("PULUMI_CONFIG_PASSPHRASE") and not env.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
+        raise StackError("Set PULUMI_CONFIG_PASSPHRASE to a non-empty secret (or "
+                         "PULUMI_CONFIG_PASSPHRASE_FILE to a file holding one); it encrypts the "
+                         "forge token kept in the stack state.")
     work_dir = (home / "workspaces" / stack_name).expanduser().resolve()
-    work_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(work_dir.parent)
+    work_dir.mkdir(exist_ok=True)
     settings = auto.ProjectSettings(name=PROJECT, runtime="python",
                                     backend=auto.ProjectBackend(url=backend_url(env, home)))
     passthrough = {k: v for k, v in env.items() if k.startswith("PULUMI_CONFIG_PASSPHRASE")}
@@ -81,8 +94,12 @@ def _workspace_options(stack_name: str, env: Mapping[str, str], home: Path,
                                       pulumi_command=command)
 
 
-def _run_streaming(operation: Callable[[Callable[[Any], None]], Any], printer: Printer) -> Any:
-    """Run `operation(on_event)` on a worker thread; print its events here, in order."""
+def _run_streaming(operation: Callable[[Callable[[Any], None]], Any], printer: Printer,
+                   on_interrupt: Callable[[], Any]) -> Any:
+    """Run `operation(on_event)` on a worker thread; print its events here, in order.
+
+    On Ctrl-C (or SIGTERM, see `_terminate_as_interrupt`) call `on_interrupt` (cancel the
+    update), give the engine STOP_WAIT seconds to stop, and re-raise."""
     events: queue.Queue[Any] = queue.Queue()
     outcome: dict[str, Any] = {}
 
@@ -94,14 +111,40 @@ def _run_streaming(operation: Callable[[Callable[[Any], None]], Any], printer: P
         finally:
             events.put(None)
 
-    threading.Thread(target=work, daemon=True).start()
-    while (event := events.get()) is not None:
-        line = describe(event)
-        if line:
-            printer(line)
-    if "error" in outcome:
-        raise outcome["error"]
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    try:
+        while (event := events.get()) is not None:
+            line = describe(event)
+            if line:
+                printer(line)
+        if "error" in outcome:
+            raise outcome["error"]
+    except KeyboardInterrupt:
+        printer("interrupted; stopping the update")
+        with contextlib.suppress(Exception):  # self-managed backends have nothing to cancel
+            on_interrupt()
+        worker.join(STOP_WAIT)
+        raise
     return outcome["result"]
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM (a cancelled CI job) like Ctrl-C while `up` runs, so that what it
+    created is cleaned up either way. Signal handlers can only be set on the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _note_created(event: Any, *, created: list[str], then: Callable[[Any], None]) -> None:
@@ -128,34 +171,47 @@ def up_stack(pools: Sequence[RunnerSpec], *, stack_name: str, registrar: Registr
 
     The on-demand retry is an update of the same stack: machines and registrations that the
     first attempt created and that do not change are kept (no second mint); a spot machine
-    turned on-demand is replaced together with its registration (`machine_fingerprint`)."""
-    from pulumi import automation as auto
-
+    turned on-demand is replaced together with its registration (`machine_fingerprint`).
+    Ctrl-C or SIGTERM cancels the update, cleans up the same way, and re-raises."""
     created: list[str] = []
     env = os.environ if env is None else env
     run = functools.partial(_up_once, stack_name=stack_name, registrar=registrar,
                             printer=printer, env=env, home=home, command=command,
                             created=created)
+    failed = functools.partial(_failed, stack_name, created, keep_on_failure, env, home, command)
+    with _terminate_as_interrupt():
+        try:
+            return _with_on_demand_retry(pools, run, failed, printer)
+        except KeyboardInterrupt:  # Ctrl-C or a cancelled CI job: clean up as on failure
+            printer(failed(head=f"Stack {stack_name} was interrupted").args[0])
+            raise
+
+
+def _with_on_demand_retry(pools: Sequence[RunnerSpec], run: Callable[..., dict[str, Any]],
+                          failed: Callable[[], StackError], printer: Printer) -> dict[str, Any]:
+    from pulumi import automation as auto
+
     try:
         return run(pools)
     except auto.CommandError as exc:
         if not (capacity_short(exc) and any(pool.spot for pool in pools)):
-            raise _failed(stack_name, created, keep_on_failure, env, home, command) from None
+            raise failed() from None
     printer("spot capacity is short; retrying on demand")
     try:
         return run([replace(pool, spot=False, max_price=None) for pool in pools])
     except auto.CommandError:
-        raise _failed(stack_name, created, keep_on_failure, env, home, command) from None
+        raise failed() from None
 
 
 def _failed(stack_name: str, created: list[str], keep: bool, env: Mapping[str, str],
-            home: Path, command: Any | None) -> StackError:
+            home: Path, command: Any | None, head: str = "") -> StackError:
     """The failure sentence, after destroying what the failed run created unless `keep`."""
-    head = f"Pulumi could not update stack {stack_name}; the lines above say why"
     urns = list(dict.fromkeys(created))
     if not urns:
-        return StackError(f"{head}, nothing was created, and --debug shows the engine's "
-                          "full output.")
+        return StackError(f"{head} before it created anything." if head else
+                          f"Pulumi could not update stack {stack_name}; the lines above say "
+                          "why, nothing was created, and --debug shows the engine's full output.")
+    head = head or f"Pulumi could not update stack {stack_name}; the lines above say why"
     if keep:
         return StackError(f"{head}, and the {len(urns)} resources it created are kept "
                           f"(--keep-on-failure); run 'pulumi destroy' on stack {stack_name} "
@@ -184,7 +240,7 @@ def _up_once(pools: Sequence[RunnerSpec], *, stack_name: str, registrar: Registr
             opts=_workspace_options(stack_name, env, home, command))
         result = _run_streaming(lambda on_event: stack.up(
             on_event=functools.partial(_note_created, created=created, then=on_event)),
-            printer)
+            printer, on_interrupt=stack.cancel)
     except FileNotFoundError:
         raise StackError(f"The pulumi CLI is not installed; install it ({INSTALL_URL}) or "
                          "run with --dry-run.") from None

@@ -58,23 +58,60 @@ class LocalImage:
     path: Path
 
 
-def local_images(markdown: str, base_dir: Path) -> list[LocalImage]:
-    """Every local image the report references, in order, each once; all must exist."""
+def local_images(markdown: str, base_dir: Path, workspace: Path | None = None) -> list[LocalImage]:
+    """Every local image the report references, in order, each once; all must exist.
+
+    Each must be an image file inside the report's folder or `workspace` (default: the
+    current directory, i.e. the CI checkout), so that a report cannot publish other files
+    such as `/proc/self/environ` or `~/.ssh/id_rsa` to the forge.
+    """
     prose = _FENCE.sub("", markdown)  # images inside code blocks are examples, not images
     refs = [m.group(1) for m in _MD_IMAGE.finditer(prose)]
     refs += [m.group(2) for m in _HTML_IMAGE.finditer(prose)]
+    roots = (base_dir.resolve(), (workspace or Path.cwd()).resolve())
     images: dict[str, LocalImage] = {}
     for ref in refs:
         if _REMOTE.match(ref) or ref in images:
             continue
-        path = base_dir / unquote(ref)
-        if not path.is_file():
-            raise ReportFileError(
-                f"Image {ref} referenced in the report does not exist (looked for {path}); "
-                "create it before posting or fix the path."
-            )
-        images[ref] = LocalImage(ref, path)
+        images[ref] = LocalImage(ref, _checked_image(ref, base_dir, roots))
     return list(images.values())
+
+
+_ALLOWED = ("only .png, .jpg, .jpeg, .gif, .svg and .webp image files inside the report's "
+            "folder or the current directory can be posted")
+# Leading bytes of each allowed format; SVG is text, checked separately.
+_MAGIC: dict[str, tuple[bytes, ...]] = {".png": (b"\x89PNG\r\n\x1a\n",), ".jpg": (b"\xff\xd8\xff",),
+          ".jpeg": (b"\xff\xd8\xff",), ".gif": (b"GIF87a", b"GIF89a"), ".webp": (b"RIFF",)}
+
+
+def _checked_image(ref: str, base_dir: Path, roots: tuple[Path, ...]) -> Path:
+    """The resolved path of image `ref`, or a ReportFileError naming what is allowed."""
+    path = base_dir / unquote(ref)
+    real = path.resolve()
+    if not any(real == root or root in real.parents for root in roots):
+        raise ReportFileError(f"Image {ref} referenced in the report is not allowed; {_ALLOWED}.")
+    if not real.is_file():
+        raise ReportFileError(
+            f"Image {ref} referenced in the report does not exist (looked for {path}); "
+            "create it before posting or fix the path."
+        )
+    if not _looks_like_image(real):
+        raise ReportFileError(f"Image {ref} referenced in the report is not allowed; {_ALLOWED}.")
+    return real
+
+
+def _looks_like_image(path: Path) -> bool:
+    suffix = path.suffix.lower()
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(512)
+    except OSError:
+        return False
+    if suffix == ".svg":
+        return head.lstrip().startswith((b"<svg", b"<?xml"))
+    if suffix == ".webp":
+        return head.startswith(b"RIFF") and head[8:12] == b"WEBP"
+    return head.startswith(_MAGIC.get(suffix, ()))
 
 
 def rewrite_images(markdown: str, urls: dict[str, str]) -> str:

@@ -50,3 +50,31 @@ def test_github_workflows_match_the_workflow_schema(workflow: Path):
 def test_gitlab_pipeline_matches_the_ci_schema():
     result = _schema_check("vendor.gitlab-ci", EXAMPLES / "gitlab" / ".gitlab-ci.yml")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _yaml(path: Path) -> dict:  # type: ignore[type-arg]
+    import yaml
+
+    return yaml.safe_load(path.read_text())
+
+
+def test_gitlab_runner_token_reaches_only_the_runner_job():
+    """The GPU job runs the merge request's code: it gets a report-only token."""
+    pipeline = _yaml(EXAMPLES / "gitlab" / ".gitlab-ci.yml")
+    assert "CML_INFRA_TOKEN" in json.dumps(pipeline["runner"])
+    assert pipeline["runner"]["environment"]["name"] == "cml-infra-runners"
+    train = json.dumps(pipeline["train"])
+    assert "CML_INFRA_TOKEN" not in train and "PULUMI_CONFIG_PASSPHRASE" not in train
+    assert "CML_REPORT_TOKEN" in train and "environment" not in pipeline["train"]
+    assert "CML_INFRA_TOKEN" not in json.dumps(pipeline.get("variables", {}))
+
+
+def test_github_runner_secrets_reach_only_the_runner_job():
+    workflow = _yaml(EXAMPLES / "github" / "train.yml")
+    assert "env" not in workflow and "id-token" not in workflow["permissions"]
+    runner = json.dumps(workflow["jobs"]["runner"])
+    assert "CML_INFRA_TOKEN" in runner and "PULUMI_CONFIG_PASSPHRASE" in runner
+    train = json.dumps(workflow["jobs"]["train"])
+    assert "secrets.GITHUB_TOKEN" in train
+    assert "CML_INFRA_TOKEN" not in train and "PASSPHRASE" not in train
+    assert "permissions" not in workflow["jobs"]["train"]  # the workflow's, without id-token

@@ -174,3 +174,18 @@ def test_gitlab_project_not_found(gitlab, tmp_path):
                    "--target", "pr/1", env=env),
            "Project acme/nope was not found on GitLab, or the token from REPO_TOKEN cannot see it")
     _nothing_written(gitlab)
+
+
+@pytest.mark.parametrize("forge", ["github", "gitlab"])
+@pytest.mark.parametrize("ref", ["/proc/self/environ", "../outside.png"])
+def test_an_image_outside_the_workspace_is_refused_before_any_request(
+        request, tmp_path, forge, ref):
+    fake = request.getfixturevalue(forge)
+    env = (github_actions_env(fake, tmp_path, GITHUB_APP_TOKEN) if forge == "github"
+           else gitlab_ci_env(fake, GITLAB_TOKEN))
+    folder = tmp_path / "report"
+    report = write_report(folder)
+    report.write_text(report.read_text() + f"\n![leak]({ref})\n")
+    _fails(run_cli("comment", "create", str(report), env=env, cwd=folder),
+           f"Image {ref} referenced in the report is not allowed")
+    assert fake.server.log == []

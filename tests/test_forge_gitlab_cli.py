@@ -45,6 +45,8 @@ def test_comment_create_then_update_leaves_one_note_with_working_images(project,
     second = run_cli("comment", "update", str(report), env=env, cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     [note] = project.notes_on("acme/models", THREAD)
+    url = f"{project.server.url}/acme/models/-/merge_requests/{MR_IID}#note_{note['id']}\n"
+    assert first.stdout == second.stdout == url  # GitLab's API gives notes no URL
     assert "0.931" in note["body"] and "| loss | 0.301 |" in note["body"]
     assert _fetch_all(note["body"])[1] == png(3, 3, (9, 9, 9))
 
@@ -75,11 +77,27 @@ def test_lost_answer_after_the_note_was_stored_leaves_one_copy(project, tmp_path
 def test_commit_target_uses_a_commit_discussion_and_update_edits_it(project, tmp_path):
     env = gitlab_ci_env(project, GITLAB_TOKEN)
     report = write_report(tmp_path)
+    outputs = []
     for command in ("create", "update"):
         result = run_cli("comment", command, str(report), "--target", "commit", "--no-publish",
                          env=env)
         assert result.returncode == 0, result.stderr
-    assert len(project.notes_on("acme/models", f"commit/{HEAD_SHA}")) == 1
+        outputs.append(result.stdout)
+    [note] = project.notes_on("acme/models", f"commit/{HEAD_SHA}")
+    url = f"{project.server.url}/acme/models/-/commit/{HEAD_SHA}#note_{note['id']}\n"
+    assert outputs == [url, url]
+
+
+def test_issue_note_urls() -> None:
+    from types import SimpleNamespace
+
+    from reporting.forges.base import Thread, ThreadKind
+    from reporting.forges.gitlab import GitLabForge
+
+    client = SimpleNamespace(projects=SimpleNamespace(get=lambda repo, lazy: object()))
+    forge = GitLabForge(client, "ml/eval", server_url="https://gitlab.acme.io/")  # type: ignore[arg-type]
+    assert forge._note_url(Thread(ThreadKind.ISSUE, "7"), 42) == \
+        "https://gitlab.acme.io/ml/eval/-/issues/7#note_42"
 
 
 def test_check_create_sets_a_status_and_posts_the_report_as_a_note(project, tmp_path):

@@ -16,7 +16,7 @@ from reporting.report import (
     truncate,
 )
 from reporting.target import Target, parse_target
-from tests.forge_scenarios import write_report
+from tests.forge_scenarios import png, write_report
 
 RUN = "0123456789abcdef"
 URLS = {"plots/loss.png": "https://github.com/acme/models/raw/cml-infra-assets/images/aa.png",
@@ -94,3 +94,40 @@ def test_targets(value, expected):
 def test_invalid_targets(value):
     with pytest.raises(ContextError):
         parse_target(value)
+
+
+NOT_ALLOWED = "referenced in the report is not allowed; only .png"
+
+
+@pytest.mark.parametrize("ref", [
+    "/proc/self/environ", "../secret.png", "../../etc/passwd", "notes.txt", "fake.png",
+    "../../../../../../../../../etc/passwd",
+    "link.png", "drawing.svg"])
+def test_images_outside_the_workspace_or_not_images_are_refused(tmp_path, monkeypatch, ref):
+    report_dir = tmp_path / "work" / "reports"
+    report_dir.mkdir(parents=True)
+    monkeypatch.chdir(report_dir)
+    (tmp_path / "work" / "secret.png").write_bytes(png(1, 1, (0, 0, 0)))  # outside both roots
+    (report_dir / "notes.txt").write_text("token")
+    (report_dir / "fake.png").write_text("TOKEN=abc")
+    (report_dir / "link.png").symlink_to(tmp_path / "work" / "secret.png")
+    (report_dir / "drawing.svg").write_text("#!/bin/sh\n")
+    with pytest.raises(ReportFileError) as caught:
+        local_images(f"![x]({ref})", report_dir)
+    assert str(caught.value) == f"Image {ref} {NOT_ALLOWED}, .jpg, .jpeg, .gif, .svg and .webp " \
+        "image files inside the report's folder or the current directory can be posted."
+
+
+def test_images_in_the_workspace_or_report_folder_are_accepted(tmp_path, monkeypatch):
+    workspace, report_dir = tmp_path / "ws", tmp_path / "ws" / "out" / "report"
+    report_dir.mkdir(parents=True)
+    monkeypatch.chdir(workspace)
+    (workspace / "top.png").write_bytes(png(1, 1, (0, 0, 0)))
+    (report_dir / "a.svg").write_text('  <?xml version="1.0"?><svg/>')
+    (report_dir / "b.JPG").write_bytes(b"\xff\xd8\xff\xe0rest")
+    (report_dir / "c.gif").write_bytes(b"GIF89a....")
+    (report_dir / "d.webp").write_bytes(b"RIFF\0\0\0\0WEBPVP8 ")
+    refs = ["../../top.png", "a.svg", "b.JPG", "c.gif", "d.webp"]
+    found = local_images(" ".join(f"![x]({r})" for r in refs), report_dir)
+    assert [i.path for i in found] == [
+        workspace / "top.png", *(report_dir / r for r in refs[1:])]

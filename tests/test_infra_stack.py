@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 from pathlib import Path
 
@@ -95,10 +97,23 @@ def test_backend_url_honours_the_environment(tmp_path):
     assert backend_url({}, tmp_path) == f"file://{(tmp_path / 'state').resolve()}"
 
 
-def test_missing_passphrase_is_one_sentence(tmp_path):
-    with pytest.raises(StackError, match=r"^Set PULUMI_CONFIG_PASSPHRASE"):
+@pytest.mark.parametrize("env", [{}, {"PULUMI_CONFIG_PASSPHRASE": ""},
+                                 {"PULUMI_CONFIG_PASSPHRASE_FILE": ""}])
+def test_missing_or_empty_passphrase_is_one_sentence(tmp_path, env):
+    fake = FakeCommand()
+    with pytest.raises(StackError, match=r"^Set PULUMI_CONFIG_PASSPHRASE to a non-empty secret"
+                       r" .*stack state\.$"):
         up_stack([build_spec()], stack_name="s1", registrar=placeholder_registrar,
-                 printer=print, env={}, home=tmp_path, command=FakeCommand())
+                 printer=print, env=env, home=tmp_path, command=fake)
+    assert fake.calls == []
+
+
+def test_state_and_workspaces_are_private(tmp_path, env):
+    home = tmp_path / "home" / ".cml-infra"
+    up_stack([build_spec(name="gpu")], stack_name="gpu", registrar=placeholder_registrar,
+             printer=lambda line: None, env=env, home=home, command=FakeCommand())
+    for folder in (home, home / "state", home / "workspaces"):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder
 
 
 def test_locked_stack_becomes_one_sentence(tmp_path, env):
@@ -143,3 +158,72 @@ def test_on_demand_shortage_is_not_retried(tmp_path, env):
                  registrar=placeholder_registrar, printer=lambda line: None, env=env,
                  home=tmp_path, command=fake)
     assert len([call for call in fake.calls if call[0] == "up"]) == 1
+
+
+CREATED_URN = "urn:pulumi:gpu::cml-infra::pulumi-python:dynamic:Resource::gpu-0-registration"
+
+
+class InterruptedUp(FakeCommand):
+    """`up` reports one resource created, then is interrupted: by Ctrl-C (KeyboardInterrupt
+    out of the engine call) or by SIGTERM to this process (a cancelled CI job)."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.how = how
+        self.cancelled = threading.Event()
+
+    def run(self, args, cwd, additional_env, on_output=None, on_error=None):
+        if args[0] == "cancel":
+            self.cancelled.set()
+        if args[0] != "up":
+            return super().run(args, cwd, additional_env, on_output, on_error)
+        self.calls.append(list(args))
+        Path(args[args.index("--event-log") + 1]).write_text(json.dumps(
+            {"sequence": 1, "timestamp": 1, "resOutputsEvent": {"metadata": {
+                "op": "create", "urn": CREATED_URN, "type": "x", "provider": ""}}}) + "\n")
+        if self.how == "sigint":
+            raise KeyboardInterrupt
+        os.kill(os.getpid(), signal.SIGTERM)
+        self.cancelled.wait(10)  # the engine stops once cancelled
+        raise create_command_error(CommandResult("", "error: update canceled", 255))
+
+
+@pytest.mark.parametrize("how", ["sigint", "sigterm"])
+def test_interrupted_up_cancels_and_destroys_what_it_created(tmp_path, env, how):
+    fake, lines = InterruptedUp(how), []
+    previous = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        up_stack([build_spec(name="gpu")], stack_name="gpu", registrar=placeholder_registrar,
+                 printer=lines.append, env=env, home=tmp_path, command=fake)
+    assert signal.getsignal(signal.SIGTERM) is previous
+    commands = [call[0] for call in fake.calls]
+    assert commands.index("up") < commands.index("cancel") < commands.index("destroy")
+    destroy = next(call for call in fake.calls if call[0] == "destroy")
+    assert destroy[destroy.index("--target") + 1] == CREATED_URN
+    assert lines[-1] == ("Stack gpu was interrupted; the 1 resources it created, forge runner "
+                         "registrations included, were destroyed again.")
+
+
+def test_interrupted_up_keeps_them_with_keep_on_failure(tmp_path, env):
+    fake, lines = InterruptedUp("sigint"), []
+    with pytest.raises(KeyboardInterrupt):
+        up_stack([build_spec(name="gpu")], stack_name="gpu", registrar=placeholder_registrar,
+                 printer=lines.append, env=env, home=tmp_path, command=fake,
+                 keep_on_failure=True)
+    assert not any(call[0] == "destroy" for call in fake.calls)
+    assert "are kept (--keep-on-failure)" in lines[-1]
+
+
+def test_interrupt_before_anything_was_created_says_so(tmp_path, env):
+    class Interrupted(FakeCommand):
+        def run(self, args, cwd, additional_env, on_output=None, on_error=None):
+            if args[0] == "up":
+                raise KeyboardInterrupt
+            return super().run(args, cwd, additional_env, on_output, on_error)
+
+    fake, lines = Interrupted(), []
+    with pytest.raises(KeyboardInterrupt):
+        up_stack([build_spec(name="gpu")], stack_name="gpu", registrar=placeholder_registrar,
+                 printer=lines.append, env=env, home=tmp_path, command=fake)
+    assert lines[-1] == "Stack gpu was interrupted before it created anything."
+    assert not any(call[0] == "destroy" for call in fake.calls)

@@ -62,9 +62,16 @@ def _up(*args: str, env: dict[str, str]):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("sandbox", ["github"], indirect=True)
 def test_github_registers_this_machine_then_unregisters_after_the_idle_timeout(
         fake_github, sandbox: Sandbox) -> None:
+    seen = sandbox.root / "seen-env"
+    env = {**_github(fake_github, sandbox), "REPO_TOKEN": GITHUB_PAT, "GITLAB_TOKEN": "glpat-x",
+           "AWS_SECRET_ACCESS_KEY": "aws-secret-x"}
     result = _up("--forge", "github", "--repo", "acme/models",
-                 env=_github(fake_github, sandbox))
+                 "--extra-command", f"env > {seen}", env=env)
     assert result.returncode == 0, result.stderr
+    script_env = seen.read_text()
+    assert GITHUB_PAT not in script_env and "TOKEN=" not in script_env
+    assert "aws-secret-x" not in script_env
+    assert f"PATH={sandbox.root / 'bin'}:" in script_env
     [mint] = fake_github.server.hits("POST", "/api/v3/repos/acme/models/actions/runners/"
                                              "generate-jitconfig")
     assert mint.json()["labels"] == ["self-hosted", "linux", "x64", "gpu-box"]
@@ -149,3 +156,14 @@ def test_gpu_missing_never_registers_and_leaves_no_runner(fake_gitlab, sandbox: 
     assert len(fake_gitlab.server.hits("POST", "/api/v4/user/runners")) == 1
     assert fake_gitlab.runners == {}
     assert not [c for c in sandbox.read_calls() if c[0] == "gitlab-runner"]
+
+
+@pytest.mark.parametrize("sandbox", ["github"], indirect=True)
+def test_token_flag_is_refused_before_anything(fake_github, sandbox: Sandbox) -> None:
+    result = _up("--forge", "github", "--repo", "acme/models", "--token", GITHUB_PAT,
+                 env=_github(fake_github, sandbox))
+    assert result.returncode == 1
+    assert result.stderr == (
+        "Error: --cloud local does not take --token, which would stay readable in this "
+        "process's command line; set REPO_TOKEN, GITHUB_TOKEN or GITLAB_TOKEN instead.\n")
+    assert fake_github.server.log == [] and sandbox.read_calls() == []

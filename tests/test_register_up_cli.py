@@ -41,7 +41,8 @@ class FailingAfterCreate(FakeCommand):
 def fake(monkeypatch, tmp_path):
     for name in ("REPO_TOKEN", "GITHUB_TOKEN", "GITLAB_TOKEN", "CI_JOB_TOKEN",
                  "GITHUB_REPOSITORY", "GITHUB_ACTIONS", "GITLAB_CI", "CI_PROJECT_ID",
-                 "GITHUB_API_URL", "CML_INFRA_DEBUG"):
+                 "GITHUB_API_URL", "CML_INFRA_DEBUG", "GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT",
+                 "CI_PIPELINE_ID", "CI", "PULUMI_BACKEND_URL"):
         monkeypatch.delenv(name, raising=False)
     command = FakeCommand()
 
@@ -122,3 +123,82 @@ def test_repository_url_names_the_gitlab_instance(fake, monkeypatch) -> None:
     assert cli("--forge", "gitlab", "--repo", "https://gitlab.acme.io/ml/eval",
                "--token", "glpat-" + "p" * 20) == 0
     assert (seen[0].repo, seen[0].forge_url) == ("ml/eval", "https://gitlab.acme.io")
+
+
+def _stack_of(fake) -> str:
+    up = next(call for call in fake.calls if call[0] == "up")
+    return up[up.index("--stack") + 1]
+
+
+@pytest.mark.parametrize(("env", "stack"), [
+    ({}, "gpu"),
+    ({"GITHUB_RUN_ID": "9876543210", "GITHUB_RUN_ATTEMPT": "2"}, "gpu-gh-9876543210-2"),
+    ({"GITHUB_RUN_ID": "9876543210"}, "gpu-gh-9876543210"),
+    ({"CI_PIPELINE_ID": "4242"}, "gpu-gl-4242"),
+])
+def test_default_stack_is_unique_per_ci_run(fake, monkeypatch, env, stack) -> None:
+    monkeypatch.setenv("REPO_TOKEN", TOKEN)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert cli("--repo", "acme/models") == 0
+    assert _stack_of(fake) == stack
+
+
+def test_stack_flag_overrides_the_ci_run_default(fake, monkeypatch) -> None:
+    monkeypatch.setenv("REPO_TOKEN", TOKEN)
+    monkeypatch.setenv("GITHUB_RUN_ID", "1")
+    assert cli("--repo", "acme/models", "--stack", "shared") == 0
+    assert _stack_of(fake) == "shared"
+
+
+def test_ci_without_a_backend_warns_that_state_is_lost(fake, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("REPO_TOKEN", TOKEN)
+    monkeypatch.setenv("CI", "true")
+    assert cli("--repo", "acme/models") == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "Warning" in line]
+    assert len(warnings) == 1 and "PULUMI_BACKEND_URL is unset" in warnings[0]
+    assert "lost" in warnings[0]
+    monkeypatch.setenv("PULUMI_BACKEND_URL", "s3://bucket")
+    from cml_cli.up_support import state_warning
+
+    assert state_warning({"CI": "true", "PULUMI_BACKEND_URL": "s3://b"}) is None
+    assert state_warning({}) is None
+
+
+def test_help_documents_the_stack_default() -> None:
+    from tests.conftest import run_cli
+
+    text = "".join(run_cli("up", "--help").stdout.split())  # rich wraps mid-word
+    assert "<name>-gh-<GITHUB_RUN_ID>-<GITHUB_RUN_ATTEMPT>or<name>-gl-<CI_PIPELINE_ID>" in text
+
+
+def test_interrupt_says_what_was_cleaned_up(fake, capsys) -> None:
+    from tests.test_infra_stack import InterruptedUp
+
+    fake.use(InterruptedUp("sigint"))
+    assert cli("--repo", "acme/models", "--token", TOKEN) == 130
+    out = capsys.readouterr()
+    assert out.err == "Error: Interrupted.\n"
+    assert "was interrupted; the 1 resources it created, forge runner registrations " \
+        "included, were destroyed again." in out.out
+
+
+class LeakyEngine(FakeCommand):
+    """The engine's error diagnostic quotes the token (a provider echoing its input)."""
+
+    def run(self, args, cwd, additional_env, on_output=None, on_error=None):
+        if args[0] != "up":
+            return super().run(args, cwd, additional_env, on_output, on_error)
+        self.calls.append(list(args))
+        Path(args[args.index("--event-log") + 1]).write_text(json.dumps(
+            {"sequence": 1, "timestamp": 1, "diagnosticEvent": {
+                "message": f"bad credentials {TOKEN}\n", "color": "never",
+                "severity": "error"}}) + "\n")
+        return CommandResult("", "", 0)
+
+
+def test_engine_progress_lines_are_redacted(fake, capsys) -> None:
+    fake.use(LeakyEngine())
+    assert cli("--repo", "acme/models", "--token", TOKEN) == 0
+    out = capsys.readouterr().out
+    assert "error: bad credentials" in out and TOKEN not in out

@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
-from typing import Annotated
-
 import typer
 
 from cml_cli import local_up
-
-
-class Cloud(str, Enum):
-    aws = "aws"
-    gcp = "gcp"
-    azure = "azure"
-    alicloud = "alicloud"
-    local = "local"
-
-
-class ForgeName(str, Enum):
-    github = "github"
-    gitlab = "gitlab"
-
+from cml_cli import up_support as o
 
 HELP = (
     "Start GPU runner machines for GitHub Actions or GitLab CI as a Pulumi stack, or print "
@@ -33,50 +17,27 @@ HELP = (
 
 
 def up(
-    cloud: Annotated[Cloud, typer.Option(help="Cloud to run on.")] = Cloud.aws,
-    region: Annotated[str, typer.Option(help="Portable (us-east, us-west, eu-west, eu-north, "
-                                             "ap-southeast) or native region.")] = "us-east",
-    zone: Annotated[str | None, typer.Option(help="Native zone (GCP, Alibaba).")] = None,
-    size: Annotated[str | None, typer.Option("--type", "--size",
-                                                help="s, m, l, xl or a native type.")] = None,
-    gpu: Annotated[bool, typer.Option("--gpu", help="Add the cloud's default GPU (T4).")] = False,
-    gpu_model: Annotated[str | None, typer.Option(help="t4, a10g/a10, l4, l40s, v100, "
-                                                          "a100, a100-80gb, h100.")] = None,
-    gpu_count: Annotated[int | None, typer.Option(help="GPUs per machine.")] = None,
-    spot: Annotated[bool, typer.Option("--spot", help="Use spot capacity.")] = False,
-    max_price: Annotated[float | None, typer.Option(help="Spot price cap per hour.")] = None,
-    disk_size: Annotated[int | None, typer.Option(help="Root disk in GB.")] = None,
-    labels: Annotated[str, typer.Option(help="Comma-separated runner labels.")] = "cml-infra",
-    idle_timeout: Annotated[str, typer.Option(help="Wait this long for a job.")] = "5m",
-    max_runtime: Annotated[str, typer.Option(help="Hard lifetime of a machine.")] = "6h",
-    count: Annotated[int, typer.Option(help="Number of machines.")] = 1,
-    name: Annotated[str, typer.Option(help="Pool name.")] = "cml-runner",
-    forge: Annotated[ForgeName, typer.Option(help="Where runners register.")] = ForgeName.github,
-    repo: Annotated[str, typer.Option(help="owner/name or URL of the repository the runners "
-                                           "serve (default: the CI job's).")] = "",
-    forge_url: Annotated[str | None, typer.Option(help="GitHub/GitLab web address.")] = None,
-    identity: Annotated[str | None, typer.Option(
-        help="Machine identity for bucket access (profile, account, role).")] = None,
-    image: Annotated[str | None, typer.Option(help="Native image overriding the "
-                                                      "GPU-ready default.")] = None,
-    extra_command: Annotated[list[str] | None, typer.Option(
-        help="Shell command to run before the runner starts (repeatable).")] = None,
-    stack: Annotated[str | None, typer.Option(help="Stack (default: the pool name).")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; create "
-                                                            "nothing.")] = False,
-    json_output: Annotated[bool, typer.Option("--json", help="Plan as one JSON object.")] = False,
-    idle_mode: local_up.IdleModeOption = False,
-    token: local_up.TokenOption = None,
-    api_url: local_up.ApiUrlOption = None,
+    cloud: o.CloudOption = o.Cloud.aws, region: o.RegionOption = "us-east",
+    zone: o.ZoneOption = None, size: o.SizeOption = None, gpu: o.GpuOption = False,
+    gpu_model: o.GpuModelOption = None, gpu_count: o.GpuCountOption = None,
+    spot: o.SpotOption = False, max_price: o.MaxPriceOption = None,
+    disk_size: o.DiskSizeOption = None, labels: o.LabelsOption = "cml-infra",
+    idle_timeout: o.IdleTimeoutOption = "5m", max_runtime: o.MaxRuntimeOption = "6h",
+    count: o.CountOption = 1, name: o.NameOption = "cml-runner",
+    forge: o.ForgeOption = o.ForgeName.github, repo: o.RepoOption = "",
+    forge_url: o.ForgeUrlOption = None, identity: o.IdentityOption = None,
+    image: o.ImageOption = None, extra_command: o.ExtraCommandOption = None,
+    stack: o.StackOption = None, dry_run: o.DryRunOption = False,
+    json_output: o.JsonOption = False, idle_mode: local_up.IdleModeOption = False,
+    token: local_up.TokenOption = None, api_url: local_up.ApiUrlOption = None,
     gitlab_runner_url: local_up.GitLabRunnerUrlOption = None,
     gitlab_runner_sha256: local_up.GitLabRunnerShaOption = None,
-    keep_on_failure: Annotated[bool, typer.Option(
-        "--keep-on-failure", help="Keep what a failed run created, to debug it.")] = False,
+    keep_on_failure: o.KeepOnFailureOption = False,
 ) -> None:
     from infra.spec import build_spec
 
     settings = None
-    if not dry_run and cloud is not Cloud.local:  # checked before anything is created
+    if not dry_run and cloud is not o.Cloud.local:  # checked before anything is created
         from cml_cli.forge_options import runner_forge
 
         repo, forge_url, settings = runner_forge(forge.value, repo, token, api_url, forge_url,
@@ -87,23 +48,14 @@ def up(
         disk_size=disk_size, labels=labels, forge=forge.value, repo=repo, forge_url=forge_url,
         idle_timeout=idle_timeout, max_runtime=max_runtime, count=count, identity=identity,
         image=image, extra_commands=extra_command or (), idle_mode=idle_mode)
-    if cloud is Cloud.local:
+    if cloud is o.Cloud.local:
         return local_up.up_local_command(
             spec, token=token, api_url=api_url, gitlab_runner_url=gitlab_runner_url,
             gitlab_runner_sha256=gitlab_runner_sha256, forge_url=forge_url, stack=stack,
             dry_run=dry_run, json_output=json_output)
-    if dry_run:
-        from infra.plan import render_json, render_tree, run_plan
-
-        plan = run_plan([spec], stack=stack or spec.name)
-        typer.echo(render_json(plan) if json_output else render_tree(plan), nl=False)
-        return
-    from infra.registration import forge_registrar
-    from infra.stack import up_stack
-
-    assert settings is not None
-    up_stack([spec], stack_name=stack or spec.name, registrar=forge_registrar(settings),
-             printer=typer.echo, keep_on_failure=keep_on_failure)
+    if settings is None:  # --dry-run: no forge settings were needed
+        return o.print_plan(spec, stack, json_output)
+    o.create(spec, stack, settings, keep_on_failure)
 
 
 def register(app: typer.Typer) -> None:

@@ -67,18 +67,21 @@ class GitLabForge:
                 # `.notes` of a discussion is its note manager; the notes are in attributes.
                 found = self._commit(thread).discussions.list(get_all=True)
                 firsts = [(d, d.attributes["notes"][0]) for d in found if d.attributes["notes"]]
-                return [Comment(n["id"], n["body"], handle=d) for d, n in firsts]
+                return [Comment(n["id"], n["body"], self._note_url(thread, n["id"]), handle=d)
+                        for d, n in firsts]
             notes = self._noteable(thread).notes.list(get_all=True, sort="asc",
                                                       order_by="created_at")
-        return [Comment(n.id, n.body, handle=n) for n in notes if not n.system]
+        return [Comment(n.id, n.body, self._note_url(thread, n.id), handle=n)
+                for n in notes if not n.system]
 
     def create_comment(self, thread: Thread, body: str) -> Comment:
         with self._translate("post a comment", what=thread.describe(self.name)):
             if thread.kind is ThreadKind.COMMIT:
                 made = self._commit(thread).discussions.create({"body": body}, **_ONCE)
-                return Comment(made.attributes["notes"][0]["id"], body, handle=made)
+                first = made.attributes["notes"][0]["id"]
+                return Comment(first, body, self._note_url(thread, first), handle=made)
             note = self._noteable(thread).notes.create({"body": body}, **_ONCE)
-        return Comment(note.id, body, handle=note)
+        return Comment(note.id, body, self._note_url(thread, note.id), handle=note)
 
     def update_comment(self, thread: Thread, comment: Comment, body: str) -> Comment:
         with self._translate("edit a comment", what=thread.describe(self.name)):
@@ -87,7 +90,8 @@ class GitLabForge:
                 discussion.notes.update(comment.id, {"body": body})
             else:
                 self._noteable(thread).notes.update(comment.id, {"body": body})
-        return Comment(comment.id, body, comment.url, handle=comment.handle)
+        return Comment(comment.id, body, self._note_url(thread, comment.id),
+                       handle=comment.handle)
 
     def upload_image(self, path: Path, data: bytes) -> str:
         # https://docs.gitlab.com/api/project_markdown_uploads/ (not `Project.upload`: on a
@@ -121,6 +125,12 @@ class GitLabForge:
 
     def find_check(self, sha: str, title: str, run_id: str) -> str | None:
         return None  # statuses are retried by python-gitlab itself; the newest one counts
+
+    def _note_url(self, thread: Thread, note_id: int | str) -> str:
+        """The web address of a note: GitLab's API gives none, the page anchors `note_<id>`."""
+        page = {ThreadKind.PR: "merge_requests", ThreadKind.ISSUE: "issues",
+                ThreadKind.COMMIT: "commit"}[thread.kind]
+        return f"{self._server}/{self._path}/-/{page}/{thread.ref}#note_{note_id}"
 
     def _noteable(self, thread: Thread) -> Any:
         managers: dict[ThreadKind, Any] = {ThreadKind.PR: self._project.mergerequests,
