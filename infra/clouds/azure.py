@@ -13,7 +13,7 @@ Why per pool, not per machine as before: a group per machine meant 11 resources 
 (now 5; the group, VNet, subnet, NSG and role definition once per pool), and Azure allows 980
 resource groups per subscription: https://learn.microsoft.com/azure/azure-resource-manager/management/azure-subscription-service-limits
 What a pool keeps after its machines are gone costs nothing, is tagged with the expiry like
-everything else, and goes with the stack (`cml-infra destroy`, or `cml-infra gc` past expiry).
+everything else, and goes with the stack (`pulumi destroy`; a sweep by expiry comes later).
 The system identity also goes with the VM, where a user-assigned one would be left behind.
 """
 

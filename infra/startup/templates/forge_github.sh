@@ -65,7 +65,7 @@ forge_run() {
 }
 
 # A just-in-time runner deregisters itself after its job; an unused one can only be removed
-# with an API token, which this machine never has: `cml-infra gc` sweeps it.
+# with an API token, which this machine never has: destroying the stack removes it.
 forge_unregister() {
-  log "GitHub removes the runner after its job; cml-infra gc removes an unused one"
+  log "GitHub removes the runner after its job; destroying the stack removes an unused one"
 }

@@ -1,8 +1,6 @@
 #!/usr/bin/env bash
 # cml-infra startup script: forge github, cloud local, single-job mode.
 # Rendered by infra.startup from infra/startup/templates/ (comments are there).
-
-# ---- parameters ----
 CML_FORGE=github
 CML_CLOUD=local
 CML_RUNNER_NAME=cml-runner
@@ -12,10 +10,12 @@ CML_PACKAGE_SHA256='<published checksum>'
 CML_LABELS=gpu-box,a100
 CML_GPU_MODEL=a100
 CML_GPU_COUNT=1
+CML_GPU_WAIT_S=900
 CML_IDLE_MODE=0
 CML_IDLE_TIMEOUT_S=300
 CML_MAX_RUNTIME_S=21600
 CML_INSTALL_DIR=/opt/cml-infra
+CML_SYSTEMD_DIR=/etc/systemd/system
 CML_JOB_USER=cml-runner
 CML_DOCKER=0
 CML_NETWORK_TIMEOUT_S=300
@@ -27,363 +27,371 @@ CML_METADATA_HOST=''
 CML_JOB_METADATA=0
 CML_REGISTRATION='<single-use registration, minted by up>'
 CML_EXTRA_COMMANDS=()
-
 set -euo pipefail
 umask 022
-
 CML_STATE_DIR="$CML_INSTALL_DIR/state"
 CML_ACTIVITY_DIR="$CML_INSTALL_DIR/activity"
 CML_EXIT=0
 DEADMAN_PID=""
 WATCHER_PIDS=()
-
 log() {
-  local line
-  line="$(date -u +%Y-%m-%dT%H:%M:%SZ) cml-infra: $*"
-  printf '%s\n' "$line" >&2
-  printf '%s\n' "$line" >>"$CML_STATE_DIR/startup.log" 2>/dev/null || true
-  if command -v logger >/dev/null 2>&1; then
-    logger -t cml-infra -- "$*" 2>/dev/null || true
-  elif command -v systemd-cat >/dev/null 2>&1; then
-    printf '%s\n' "$*" | systemd-cat -t cml-infra 2>/dev/null || true
-  fi
+local line
+line="$(date -u +%Y-%m-%dT%H:%M:%SZ) cml-infra: $*"
+printf '%s\n' "$line" >&2
+printf '%s\n' "$line" >>"$CML_STATE_DIR/startup.log" 2>/dev/null || true
+if command -v logger >/dev/null 2>&1; then
+logger -t cml-infra -- "$*" 2>/dev/null || true
+elif command -v systemd-cat >/dev/null 2>&1; then
+printf '%s\n' "$*" | systemd-cat -t cml-infra 2>/dev/null || true
+fi
 }
-
 download_verified() {
-  local url=$1 want=$2 dest=$3 attempt=1 delay=$CML_RETRY_BACKOFF_S got
-  until curl -fsSL --connect-timeout 10 --max-time 900 -o "$dest.part" "$url"; do
-    if ((attempt >= CML_DOWNLOAD_ATTEMPTS)); then
-      log "download of $url failed after $attempt attempts"
-      return 1
-    fi
-    log "download attempt $attempt of $url failed; retrying in ${delay}s"
-    sleep "$delay"
-    attempt=$((attempt + 1))
-    delay=$((delay * 2))
-  done
-  got=$(sha256sum "$dest.part" | cut -d ' ' -f 1)
-  if [[ "$got" != "$want" ]]; then
-    rm -f "$dest.part"
-    log "checksum mismatch for $url: expected $want, got $got; nothing from it will run"
-    return 2
-  fi
-  mv "$dest.part" "$dest"
-  log "downloaded and verified $url"
+local url=$1 want=$2 dest=$3 attempt=1 delay=$CML_RETRY_BACKOFF_S got
+until curl -fsSL --connect-timeout 10 --max-time 900 -o "$dest.part" "$url"; do
+if ((attempt >= CML_DOWNLOAD_ATTEMPTS)); then
+log "download of $url failed after $attempt attempts"
+return 1
+fi
+log "download attempt $attempt of $url failed; retrying in ${delay}s"
+sleep "$delay"
+attempt=$((attempt + 1))
+delay=$((delay * 2))
+done
+got=$(sha256sum "$dest.part" | cut -d ' ' -f 1)
+if [[ "$got" != "$want" ]]; then
+rm -f "$dest.part"
+log "checksum mismatch for $url: expected $want, got $got; not running it"
+return 2
+fi
+mv "$dest.part" "$dest"
+log "downloaded and verified $url"
 }
-
-
 job_command_prefix() {
-  local home
-  home=$(getent passwd "$CML_JOB_USER" | cut -d : -f 6) || true
-  JOB_PREFIX=(setsid)
-  if [[ "$(id -un)" != "$CML_JOB_USER" ]]; then
-    JOB_PREFIX+=(runuser -u "$CML_JOB_USER" --)
-  fi
-  JOB_PREFIX+=(env -i "HOME=${home:-/home/$CML_JOB_USER}" "USER=$CML_JOB_USER" "PATH=$PATH"
-    LANG=C.UTF-8)
+local home
+home=$(getent passwd "$CML_JOB_USER" | cut -d : -f 6) || true
+JOB_PREFIX=(setsid)
+if [[ "$(id -un)" != "$CML_JOB_USER" ]]; then
+JOB_PREFIX+=(runuser -u "$CML_JOB_USER" --)
+fi
+JOB_PREFIX+=(env -i "HOME=${home:-/home/$CML_JOB_USER}" "USER=$CML_JOB_USER" "PATH=$PATH"
+LANG=C.UTF-8)
 }
-
 start_runner() {
-  "${JOB_PREFIX[@]}" "$@" &
-  RUNNER_PID=$!
-  printf '%s' "$RUNNER_PID" >"$CML_STATE_DIR/runner.pid"
+"${JOB_PREFIX[@]}" "$@" &
+RUNNER_PID=$!
+printf '%s' "$RUNNER_PID" >"$CML_STATE_DIR/runner.pid"
 }
-
 wait_runner() {
-  local rc=0
-  wait "$RUNNER_PID" || rc=$?
-  while kill -0 "$RUNNER_PID" 2>/dev/null; do
-    wait "$RUNNER_PID" || rc=$?
-  done
-  rm -f "$CML_STATE_DIR/runner.pid"
-  log "the runner exited with status $rc"
+local rc=0
+wait "$RUNNER_PID" || rc=$?
+while kill -0 "$RUNNER_PID" 2>/dev/null; do
+wait "$RUNNER_PID" || rc=$?
+done
+rm -f "$CML_STATE_DIR/runner.pid"
+log "the runner exited with status $rc"
 }
-
+as_job_user() {
+if [[ "$(id -un)" == "$CML_JOB_USER" ]]; then "$@"; else runuser -u "$CML_JOB_USER" -- "$@"; fi
+}
 give_to_job_user() {
-  if [[ "$(id -un)" != "$CML_JOB_USER" ]]; then
-    chown -R "$CML_JOB_USER:" "$@"
-  fi
+if [[ "$(id -un)" != "$CML_JOB_USER" ]]; then
+chown -R "$CML_JOB_USER:" "$@"
+fi
 }
-
-
 stop_requested() { [[ -e "$CML_STATE_DIR/stop-reason" ]]; }
-
 stop_reason() {
-  if stop_requested; then cat "$CML_STATE_DIR/stop-reason"; else printf '%s' "$1"; fi
+if stop_requested; then cat "$CML_STATE_DIR/stop-reason"; else printf '%s' "$1"; fi
 }
-
 stop_runner() {
-  local pid waited=0
-  pid=$(cat "$CML_STATE_DIR/runner.pid" 2>/dev/null) || return 0
-  kill -0 "$pid" 2>/dev/null || return 0
-  log "stopping the runner (pid $pid)"
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  while kill -0 "$pid" 2>/dev/null && ((waited < CML_STOP_GRACE_S)); do
-    sleep 1
-    waited=$((waited + 1))
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "the runner ignored SIGTERM for ${CML_STOP_GRACE_S}s; killing it"
-    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-  fi
+local pid waited=0
+pid=$(cat "$CML_STATE_DIR/runner.pid" 2>/dev/null) || return 0
+kill -0 "$pid" 2>/dev/null || return 0
+log "stopping the runner (pid $pid)"
+kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+while kill -0 "$pid" 2>/dev/null && ((waited < CML_STOP_GRACE_S)); do
+sleep 1
+waited=$((waited + 1))
+done
+if kill -0 "$pid" 2>/dev/null; then
+log "the runner ignored SIGTERM for ${CML_STOP_GRACE_S}s; killing it"
+kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+fi
 }
-
 request_stop() {
-  if ! stop_requested; then
-    printf '%s' "$1" >"$CML_STATE_DIR/stop-reason"
-    log "stop requested: $1"
-  fi
-  stop_runner
+if ! stop_requested; then
+printf '%s' "$1" >"$CML_STATE_DIR/stop-reason"
+log "stop requested: $1"
+fi
+stop_runner
 }
-
 start_deadman() {
-  if [[ "$CML_CLOUD" != local ]]; then
-    shutdown -h "+$(((CML_MAX_RUNTIME_S + 59) / 60 + 1))" >/dev/null 2>&1 ||
-      log "could not schedule the OS-level shutdown backstop"
-  fi
-  (
-    trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
-    sleep "$CML_MAX_RUNTIME_S" &
-    sleeper=$!
-    wait "$sleeper"
-    log "dead-man switch: maximum runtime of ${CML_MAX_RUNTIME_S}s reached"
-    request_stop "maximum runtime reached"
-    wait_for_file "$CML_STATE_DIR/torn-down" "$CML_STOP_GRACE_S" && exit 0
-    teardown "maximum runtime reached (dead-man switch)" || power_off_last_resort
-  ) &
-  DEADMAN_PID=$!
-  log "dead-man switch armed for ${CML_MAX_RUNTIME_S}s"
+if [[ "$CML_CLOUD" != local ]]; then
+shutdown -h "+$(((CML_MAX_RUNTIME_S + 59) / 60 + 1))" >/dev/null 2>&1 ||
+log "could not schedule the OS-level shutdown backstop"
+fi
+(
+trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+sleep "$CML_MAX_RUNTIME_S" &
+sleeper=$!
+wait "$sleeper"
+log "dead-man switch: maximum runtime of ${CML_MAX_RUNTIME_S}s reached"
+request_stop "maximum runtime reached"
+wait_for_file "$CML_STATE_DIR/torn-down" "$CML_STOP_GRACE_S" && exit 0
+teardown "maximum runtime reached (dead-man switch)" || power_off_last_resort
+) &
+DEADMAN_PID=$!
+log "dead-man switch armed for ${CML_MAX_RUNTIME_S}s"
 }
-
 wait_for_file() {
-  local waited=0
-  until [[ -e "$1" ]]; do
-    ((waited >= $2)) && return 1
-    sleep 1
-    waited=$((waited + 1))
-  done
+local waited=0
+until [[ -e "$1" ]]; do
+((waited >= $2)) && return 1
+sleep 1
+waited=$((waited + 1))
+done
 }
-
 power_off_last_resort() {
-  [[ "$CML_CLOUD" == local ]] && return 1
-  log "teardown failed; powering off as the last resort"
-  shutdown -h now || poweroff -f
+[[ "$CML_CLOUD" == local ]] && return 1
+log "teardown failed; powering off as the last resort"
+shutdown -h now || poweroff -f
 }
-
 start_spot_watcher() {
-  [[ "$CML_CLOUD" == local ]] && return 0
-  (
-    while sleep "$CML_POLL_S"; do
-      if cloud_spot_notice; then
-        log "spot interruption notice from the metadata service"
-        request_stop "spot interruption"
-        exit 0
-      fi
-    done
-  ) &
-  WATCHER_PIDS+=("$!")
+[[ "$CML_CLOUD" == local ]] && return 0
+(
+while sleep "$CML_POLL_S"; do
+if cloud_spot_notice; then
+log "spot interruption notice from the metadata service"
+request_stop "spot interruption"
+exit 0
+fi
+done
+) &
+WATCHER_PIDS+=("$!")
 }
-
 wait_for_forge() {
-  local deadline=$((SECONDS + CML_NETWORK_TIMEOUT_S))
-  until curl -sS -o /dev/null --connect-timeout 3 --max-time 10 "$CML_FORGE_URL" 2>/dev/null; do
-    ((SECONDS >= deadline)) && return 1
-    sleep 1
-  done
-  log "network up; $CML_FORGE_URL answers"
+local deadline=$((SECONDS + CML_NETWORK_TIMEOUT_S))
+until curl -sS -o /dev/null --connect-timeout 3 --max-time 10 "$CML_FORGE_URL" 2>/dev/null; do
+((SECONDS >= deadline)) && return 1
+sleep 1
+done
+log "network up; $CML_FORGE_URL answers"
 }
-
 check_gpu() {
-  local out found
-  ((CML_GPU_COUNT == 0)) && return 0
-  if ! out=$(nvidia-smi -L 2>&1); then
-    log "nvidia-smi failed: ${out//$'\n'/ }"
-    return 1
-  fi
-  found=$(grep -c '^GPU ' <<<"$out" || true)
-  if ((found < CML_GPU_COUNT)); then
-    log "expected $CML_GPU_COUNT GPU(s) ($CML_GPU_MODEL), nvidia-smi lists $found"
-    return 1
-  fi
-  log "GPU check passed: ${out//$'\n'/; }"
+local deadline=$((SECONDS + CML_GPU_WAIT_S)) reason
+((CML_GPU_COUNT == 0)) && return 0
+until reason=$(gpu_problem); do
+if ((SECONDS >= deadline)); then
+log "no usable GPU after ${CML_GPU_WAIT_S}s: $reason"
+return 1
+fi
+log "waiting for the GPU driver: $reason"
+sleep "$CML_POLL_S"
+done
+log "GPU check passed: $reason"
 }
-
+gpu_problem() {
+local out found
+if ! out=$(nvidia-smi -L 2>&1); then
+printf 'nvidia-smi failed: %s' "${out//$'\n'/ }"
+return 1
+fi
+found=$(grep -c '^GPU ' <<<"$out" || true)
+if ((found < CML_GPU_COUNT)); then
+printf 'nvidia-smi lists %s of %s %s GPU(s)' "$found" "$CML_GPU_COUNT" "$CML_GPU_MODEL"
+return 1
+fi
+printf '%s' "${out//$'\n'/; }"
+}
 ensure_job_user() {
-  if [[ "$(id -un)" == "$CML_JOB_USER" ]]; then
-    return 0
-  elif ! id -u "$CML_JOB_USER" >/dev/null 2>&1; then
-    useradd --create-home --user-group --shell /bin/bash "$CML_JOB_USER" || return 1
-    log "created the unprivileged job user $CML_JOB_USER"
-  fi
-  give_to_job_user "$CML_ACTIVITY_DIR"
+if [[ "$(id -un)" == "$CML_JOB_USER" ]]; then
+return 0
+elif ! id -u "$CML_JOB_USER" >/dev/null 2>&1; then
+useradd --create-home --user-group --shell /bin/bash "$CML_JOB_USER" || return 1
+log "created the unprivileged job user $CML_JOB_USER"
+fi
+give_to_job_user "$CML_ACTIVITY_DIR"
 }
-
 block_metadata() {
-  local host
-  if ((CML_JOB_METADATA)); then
-    log "machine identity requested: $CML_JOB_USER keeps the metadata service for its credentials"
-    return 0
-  fi
-  for host in $CML_METADATA_HOST; do
-    iptables -w -I OUTPUT -d "$host" -m owner --uid-owner "$CML_JOB_USER" -j REJECT || return 1
-    if ((CML_DOCKER)); then
-      iptables -w -I FORWARD -d "$host" -j REJECT || return 1
-    fi
-    log "blocked $CML_JOB_USER from the metadata service at $host"
-  done
+local host
+if ((CML_JOB_METADATA)); then
+log "machine identity: jobs keep the metadata service"
+return 0
+fi
+for host in $CML_METADATA_HOST; do
+iptables -w -I OUTPUT -d "$host" -m owner --uid-owner "$CML_JOB_USER" -j REJECT || return 1
+if ((CML_DOCKER)); then
+iptables -w -I FORWARD -d "$host" -j REJECT || return 1
+fi
+log "blocked $CML_JOB_USER from the metadata service at $host"
+done
 }
-
 run_extra_commands() {
-  local command
-  for command in "${CML_EXTRA_COMMANDS[@]}"; do
-    log "running an extra setup command"
-    bash -c "$command" || return 1
-  done
+local command
+for command in "${CML_EXTRA_COMMANDS[@]}"; do
+log "running an extra setup command"
+bash -c "$command" || return 1
+done
 }
-
-
+CML_DEADLINE_FILE="$CML_STATE_DIR/deadline"
+arm_reboot_survival() {
+local unit=cml-infra-rearm.service
+[[ "$CML_CLOUD" == local ]] && return 0
+[[ -s "$CML_DEADLINE_FILE" ]] || (umask 077 &&
+printf '%s' "$(($(date +%s) + CML_MAX_RUNTIME_S))" >"$CML_DEADLINE_FILE") || true
+if [[ -f "$0" ]] && install -m 700 "$0" "$CML_STATE_DIR/startup.sh" &&
+printf '%s\n' '[Service]' "ExecStart=/bin/bash $CML_STATE_DIR/startup.sh rearm" \
+'[Install]' 'WantedBy=multi-user.target' >"$CML_SYSTEMD_DIR/$unit" &&
+systemctl daemon-reload && systemctl enable "$unit"; then
+log "installed $unit to re-arm the dead-man after a reboot"
+else
+log "could not install $unit"
+fi
+}
+rearm() {
+local deadline
+deadline=$(cat "$CML_DEADLINE_FILE" 2>/dev/null) || true
+[[ "$deadline" =~ ^[0-9]+$ ]] || deadline=0
+CML_MAX_RUNTIME_S=$((deadline - $(date +%s)))
+if ((CML_MAX_RUNTIME_S <= 0)); then
+teardown "maximum runtime reached (after a reboot)" || power_off_last_resort
+return 0
+fi
+log "after a reboot: ${CML_MAX_RUNTIME_S}s left"
+start_deadman
+wait "$DEADMAN_PID" || true
+}
 CML_RUNNER_DIR="$CML_INSTALL_DIR/actions-runner"
-
 forge_install() {
-  local tarball="$CML_INSTALL_DIR/actions-runner.tar.gz"
-  download_verified "$CML_PACKAGE_URL" "$CML_PACKAGE_SHA256" "$tarball" || return 1
-  mkdir -p "$CML_RUNNER_DIR"
-  tar -xzf "$tarball" -C "$CML_RUNNER_DIR" || return 1
-  rm -f "$tarball"
-  write_job_hooks
-  give_to_job_user "$CML_RUNNER_DIR"
+local tarball="$CML_INSTALL_DIR/actions-runner.tar.gz"
+download_verified "$CML_PACKAGE_URL" "$CML_PACKAGE_SHA256" "$tarball" || return 1
+rm -rf "$CML_RUNNER_DIR"
+mkdir -p "$CML_RUNNER_DIR"
+tar -xzf "$tarball" -C "$CML_RUNNER_DIR" || return 1
+rm -f "$tarball"
+give_to_job_user "$CML_RUNNER_DIR"
+write_job_hooks
 }
-
 write_job_hooks() {
-  local hooks="$CML_INSTALL_DIR/hooks" activity=$CML_ACTIVITY_DIR
-  mkdir -p "$hooks"
-  printf '#!/bin/sh\ntouch "%s/job-active"\n' "$activity" >"$hooks/job-started.sh"
-  printf '#!/bin/sh\nrm -f "%s/job-active" "%s/last-activity"\ntouch "%s/last-activity"\n' \
-    "$activity" "$activity" "$activity" >"$hooks/job-completed.sh"
-  chmod 755 "$hooks/job-started.sh" "$hooks/job-completed.sh"
-  printf 'ACTIONS_RUNNER_HOOK_JOB_STARTED=%s\nACTIONS_RUNNER_HOOK_JOB_COMPLETED=%s\n' \
-    "$hooks/job-started.sh" "$hooks/job-completed.sh" >>"$CML_RUNNER_DIR/.env"
+local hooks="$CML_INSTALL_DIR/hooks" activity=$CML_ACTIVITY_DIR
+mkdir -p "$hooks"
+printf '#!/bin/sh\ntouch "%s/job-active"\n' "$activity" >"$hooks/job-started.sh"
+printf '#!/bin/sh\nrm -f "%s/job-active" "%s/last-activity"\ntouch "%s/last-activity"\n' \
+"$activity" "$activity" "$activity" >"$hooks/job-completed.sh"
+chmod 755 "$hooks/job-started.sh" "$hooks/job-completed.sh"
+printf 'ACTIONS_RUNNER_HOOK_JOB_STARTED=%s\nACTIONS_RUNNER_HOOK_JOB_COMPLETED=%s\n' \
+"$hooks/job-started.sh" "$hooks/job-completed.sh" |
+as_job_user tee -a "$CML_RUNNER_DIR/.env" >/dev/null
 }
-
 watch_idle() {
-  local last
-  while sleep "$CML_POLL_S"; do
-    [[ -e "$CML_ACTIVITY_DIR/job-active" ]] && continue
-    last=$(stat -c %Y "$CML_ACTIVITY_DIR/last-activity" 2>/dev/null) || continue
-    if (($(date +%s) - last >= CML_IDLE_TIMEOUT_S)); then
-      request_stop "idle timeout: no job for ${CML_IDLE_TIMEOUT_S}s"
-      return 0
-    fi
-  done
+local last
+while sleep "$CML_POLL_S"; do
+[[ -e "$CML_ACTIVITY_DIR/job-active" ]] && continue
+last=$(stat -c %Y "$CML_ACTIVITY_DIR/last-activity" 2>/dev/null) || continue
+if (($(date +%s) - last >= CML_IDLE_TIMEOUT_S)); then
+request_stop "idle timeout: no job for ${CML_IDLE_TIMEOUT_S}s"
+return 0
+fi
+done
 }
-
 forge_run() {
-  local -a configs
-  local config n=0 watcher
-  read -r -a configs <<<"$CML_REGISTRATION"
-  job_command_prefix
-  cd "$CML_RUNNER_DIR"
-  for config in "${configs[@]}"; do
-    stop_requested && break
-    n=$((n + 1))
-    rm -f "$CML_ACTIVITY_DIR/job-active"
-    touch "$CML_ACTIVITY_DIR/last-activity"
-    give_to_job_user "$CML_ACTIVITY_DIR/last-activity"
-    log "starting the GitHub runner (just-in-time configuration $n of ${#configs[@]})"
-    start_runner ./run.sh --jitconfig "$config"
-    watch_idle &
-    watcher=$!
-    wait_runner
-    kill "$watcher" 2>/dev/null || true
-  done
+local -a configs
+local config n=0 watcher
+read -r -a configs <<<"$CML_REGISTRATION"
+job_command_prefix
+cd "$CML_RUNNER_DIR"
+for config in "${configs[@]}"; do
+stop_requested && break
+n=$((n + 1))
+as_job_user rm -f "$CML_ACTIVITY_DIR/job-active"
+as_job_user touch "$CML_ACTIVITY_DIR/last-activity"
+log "starting the GitHub runner (just-in-time configuration $n of ${#configs[@]})"
+start_runner ./run.sh --jitconfig "$config"
+watch_idle &
+watcher=$!
+wait_runner
+kill "$watcher" 2>/dev/null || true
+done
 }
-
 forge_unregister() {
-  log "GitHub removes the just-in-time runner after its job; cml-infra gc removes an unused one"
+log "GitHub removes the runner after its job; destroying the stack removes an unused one"
 }
-
-
 cloud_spot_notice() { return 1; }
-
 cloud_end_machine() {
-  log "local: the runner is stopped and unregistered; this machine stays up"
+log "local: the runner is stopped and unregistered; this machine stays up"
 }
-
-
 end_machine_with_retries() {
-  local attempt=1 delay=$CML_RETRY_BACKOFF_S
-  until cloud_end_machine; do
-    if ((attempt >= 3)); then
-      return 1
-    fi
-    log "ending the machine failed (attempt $attempt); retrying in ${delay}s"
-    sleep "$delay"
-    attempt=$((attempt + 1))
-    delay=$((delay * 2))
-  done
+local attempt=1 delay=$CML_RETRY_BACKOFF_S
+until cloud_end_machine; do
+if ((attempt >= 3)); then
+return 1
+fi
+log "ending the machine failed (attempt $attempt); retrying in ${delay}s"
+sleep "$delay"
+attempt=$((attempt + 1))
+delay=$((delay * 2))
+done
 }
-
 teardown() {
-  local rc=0
-  exec 9>>"$CML_STATE_DIR/teardown.lock"
-  flock 9
-  log "teardown: $1"
-  stop_runner
-  forge_unregister || log "could not unregister the runner; cml-infra gc removes it later"
-  if end_machine_with_retries; then
-    touch "$CML_STATE_DIR/torn-down"
-    log "teardown complete"
-  else
-    log "teardown failed: the machine could not end itself"
-    rc=1
-  fi
-  flock -u 9
-  return "$rc"
+local rc=0
+exec 9>>"$CML_STATE_DIR/teardown.lock"
+flock 9
+log "teardown: $1"
+stop_runner
+forge_unregister || log "could not unregister the runner; destroying the stack removes it"
+if end_machine_with_retries; then
+touch "$CML_STATE_DIR/torn-down"
+log "teardown complete"
+else
+log "teardown failed: the machine could not end itself"
+rc=1
+fi
+flock -u 9
+return "$rc"
 }
-
 abort() {
-  CML_EXIT=1
-  log "aborting: $1"
-  request_stop "$1"
-  finish "$1"
+CML_EXIT=1
+log "aborting: $1"
+request_stop "$1"
+finish "$1"
 }
-
 finish() {
-  local pid
-  [[ "$1" == "maximum runtime"* ]] && CML_EXIT=1
-  for pid in "${WATCHER_PIDS[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  if ! teardown "$1"; then
-    CML_EXIT=1
-    log "waiting for the dead-man switch to retry at the maximum runtime"
-    wait "$DEADMAN_PID" || true
-  elif [[ "$CML_CLOUD" == local && -n "$DEADMAN_PID" ]]; then
-    kill "$DEADMAN_PID" 2>/dev/null || true
-  fi
-  log "startup script done (exit $CML_EXIT)"
-  exit "$CML_EXIT"
+local pid
+[[ "$1" == "maximum runtime"* ]] && CML_EXIT=1
+for pid in "${WATCHER_PIDS[@]}"; do
+kill "$pid" 2>/dev/null || true
+done
+if ! teardown "$1"; then
+CML_EXIT=1
+log "waiting for the dead-man switch to retry at the maximum runtime"
+wait "$DEADMAN_PID" || true
+elif [[ "$CML_CLOUD" == local && -n "$DEADMAN_PID" ]]; then
+kill "$DEADMAN_PID" 2>/dev/null || true
+fi
+log "startup script done (exit $CML_EXIT)"
+exit "$CML_EXIT"
 }
-
-
 main() {
-  mkdir -p "$CML_STATE_DIR" "$CML_ACTIVITY_DIR"
-  chmod 700 "$CML_STATE_DIR"
-  rm -f "$CML_STATE_DIR/stop-reason" "$CML_STATE_DIR/torn-down" "$CML_STATE_DIR/runner.pid"
-  log "starting runner $CML_RUNNER_NAME ($CML_LABELS): forge $CML_FORGE, cloud $CML_CLOUD," \
-    "idle mode $CML_IDLE_MODE"
-  start_deadman
-  trap 'request_stop "terminated by a signal"' TERM INT
-  wait_for_forge || abort "the forge at $CML_FORGE_URL is unreachable"
-  start_spot_watcher
-  check_gpu || abort "the GPU check failed"
-  ensure_job_user || abort "could not create the job user $CML_JOB_USER"
-  block_metadata || abort "could not block the job user from the metadata service"
-  forge_install || abort "the runner could not be installed"
-  run_extra_commands || abort "an extra setup command failed"
-  stop_requested && finish "$(stop_reason "stopped before registration")"
-  forge_run || CML_EXIT=1
-  finish "$(stop_reason "the runner finished")"
+mkdir -p "$CML_STATE_DIR" "$CML_ACTIVITY_DIR"
+chmod 700 "$CML_STATE_DIR"
+rm -f "$CML_STATE_DIR/stop-reason" "$CML_STATE_DIR/torn-down" "$CML_STATE_DIR/runner.pid"
+if [[ "${1:-}" == rearm ]]; then
+rearm
+exit 0
+fi
+log "starting runner $CML_RUNNER_NAME ($CML_LABELS): forge $CML_FORGE, cloud $CML_CLOUD," \
+"idle mode $CML_IDLE_MODE"
+start_deadman
+arm_reboot_survival
+trap 'request_stop "terminated by a signal"' TERM INT
+wait_for_forge || abort "the forge at $CML_FORGE_URL is unreachable"
+start_spot_watcher
+ensure_job_user || abort "could not create the job user $CML_JOB_USER"
+block_metadata || abort "could not block the job user from the metadata service"
+run_extra_commands || abort "an extra setup command failed"
+check_gpu || abort "the GPU check failed"
+forge_install || abort "the runner could not be installed"
+stop_requested && finish "$(stop_reason "stopped before registration")"
+forge_run || CML_EXIT=1
+finish "$(stop_reason "the runner finished")"
 }
-
 main "$@"

@@ -315,7 +315,7 @@ kill "$watcher" 2>/dev/null || true
 done
 }
 forge_unregister() {
-log "GitHub removes the runner after its job; cml-infra gc removes an unused one"
+log "GitHub removes the runner after its job; destroying the stack removes an unused one"
 }
 curl_with_header() {
 local header=$1
@@ -367,7 +367,7 @@ exec 9>>"$CML_STATE_DIR/teardown.lock"
 flock 9
 log "teardown: $1"
 stop_runner
-forge_unregister || log "could not unregister the runner; cml-infra gc will"
+forge_unregister || log "could not unregister the runner; destroying the stack removes it"
 if end_machine_with_retries; then
 touch "$CML_STATE_DIR/torn-down"
 log "teardown complete"
