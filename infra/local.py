@@ -33,7 +33,10 @@ if TYPE_CHECKING:
 
 TUNING_ENV = "CML_INFRA_LOCAL_TUNING"
 TUNABLE = ("network_timeout_s", "download_attempts", "retry_backoff_s", "poll_interval_s",
-           "stop_grace_s")
+           "stop_grace_s", "gpu_wait_s")
+# An on-premise box has its driver installed or not; nothing installs one after start-up,
+# so a missing GPU is reported within half a minute rather than the clouds' 15.
+LOCAL_GPU_WAIT_S = 30
 PLACEHOLDER = "REGISTRATION-MINTED-WHEN-THE-RUNNER-STARTS"
 
 
@@ -102,7 +105,7 @@ def local_config(spec: RunnerSpec, forge_url: str, minted: Registration, *, name
         idle_timeout_s=spec.idle_timeout_s, max_runtime_s=spec.max_runtime_s,
         install_dir="/opt/cml-infra" if root else str(Path.home() / ".cml-infra" / "runner"),
         job_user="cml-runner" if root else getpass.getuser(),
-        extra_commands=spec.extra_commands,
+        extra_commands=spec.extra_commands, gpu_wait_s=LOCAL_GPU_WAIT_S,
         forge_api_url=api_url if spec.forge == "gitlab" else "")
     return replace(config, **_tuning(tuning or {}))
 

@@ -38,7 +38,7 @@ def sandbox(tmp_path: Path, request: pytest.FixtureRequest):  # type: ignore[no-
 
 def _env(sb: Sandbox, **forge_env: str) -> dict[str, str]:
     tuning = (f"install_dir={sb.root / 'install'},poll_interval_s=1,network_timeout_s=2,"
-              "download_attempts=2,retry_backoff_s=0,stop_grace_s=2")
+              "download_attempts=2,retry_backoff_s=0,stop_grace_s=2,gpu_wait_s=2")
     return {**{name: "" for name in NO_CI}, "PATH": f"{sb.root / 'bin'}:{os.environ['PATH']}",
             "CML_INFRA_LOCAL_TUNING": tuning, "CML_INFRA_RETRY_BACKOFF": "0.001", **forge_env}
 
@@ -112,8 +112,11 @@ def test_gitlab_creates_a_runner_then_deletes_it_after_the_idle_timeout(
     [create] = fake_gitlab.server.hits("POST", "/api/v4/user/runners")
     body = create.json()
     assert body["tag_list"] == ["gpu-box", "a100"] and body["maximum_timeout"] == 600
-    register = next(c for c in sandbox.read_calls() if c[:2] == ["gitlab-runner", "register"])
-    assert register[register.index("--token") + 1].startswith("glrt-")
+    calls = sandbox.read_calls()
+    register = next(c for c in calls if c[:2] == ["gitlab-runner", "register"])
+    assert not [arg for arg in register if arg.startswith("glrt-")]  # never on the argv
+    [token] = [c[1] for c in calls if c[0] == "register-env"]
+    assert token.startswith("glrt-")
     assert ("DELETE", "/api/v4/runners", 204) in fake_gitlab.server.log
     assert fake_gitlab.runners == {}
     assert not [c for c in sandbox.read_calls() if c[0] in HOST_ENDING]

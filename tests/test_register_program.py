@@ -4,6 +4,8 @@ machine's user data; and `pulumi up`'s __main__ reading the forge settings from 
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import runpy
 from typing import Any
@@ -55,9 +57,9 @@ def test_each_machine_gets_a_registration_with_a_secret_token() -> None:
 def test_registration_reaches_the_user_data_as_a_secret() -> None:
     spec = build_spec(name="gpu", gpu=True, repo="acme/models")
     plan = run(lambda: program([spec], forge_registrar(ForgeSettings(token=TOKEN))))
-    user_data = by_name(plan, "gpu-0-vm")["inputs"]["userData"]
+    user_data = by_name(plan, "gpu-0-vm")["inputs"]["userDataBase64"]
     assert is_rpc_secret(user_data)
-    script = unwrap_rpc_secret(user_data)
+    script = gzip.decompress(base64.b64decode(unwrap_rpc_secret(user_data))).decode()
     assert JIT in script and "https://dl.example/runner.tgz" in script
     assert "gpu-0-registration-abc123" in script and TOKEN not in script
 
