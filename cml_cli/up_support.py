@@ -89,6 +89,10 @@ StackOption = Annotated[str | None, typer.Option(help=STACK_HELP)]
 DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Print the plan; create "
                                                               "nothing.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Plan as one JSON object.")]
+DockerOption = Annotated[bool, typer.Option(
+    "--docker", help="GitLab: run jobs in Docker with all GPUs instead of the shell executor "
+    "(the image needs Docker and the NVIDIA container toolkit, as the AWS and GCP deep-learning "
+    "images have).")]
 KeepOnFailureOption = Annotated[bool, typer.Option(
     "--keep-on-failure", help="Keep what a failed run created, to debug it.")]
 

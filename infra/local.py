@@ -101,7 +101,7 @@ def local_config(spec: RunnerSpec, forge_url: str, minted: Registration, *, name
         forge_url=forge_url, registration=minted.registration,
         runner_package_url=minted.package_url, runner_package_sha256=minted.package_sha256,
         labels=spec.labels, gpu_model=spec.machine.gpu_model,
-        gpu_count=spec.machine.gpu_count, idle_mode=spec.idle_mode,
+        gpu_count=spec.machine.gpu_count, idle_mode=spec.idle_mode, docker=spec.docker,
         idle_timeout_s=spec.idle_timeout_s, max_runtime_s=spec.max_runtime_s,
         install_dir="/opt/cml-infra" if root else str(Path.home() / ".cml-infra" / "runner"),
         job_user="cml-runner" if root else getpass.getuser(),

@@ -35,7 +35,8 @@ def check_local_flags(**given: object) -> None:
 def local_spec(name: str, wants_gpu: bool, gpu_model: str | None, gpu_count: int | None,
                 labels: str | Iterable[str], forge: str, repo: str, forge_url: str | None,
                 idle_timeout: str | int, max_runtime: str | int, count: int,
-                extra_commands: Iterable[str], idle_mode: bool) -> RunnerSpec:
+                extra_commands: Iterable[str], idle_mode: bool,
+                docker: bool = False) -> RunnerSpec:
     """This machine as a pool of one: the GPU fields say what it has (nvidia-smi checks)."""
     if int(count) != 1:
         raise SpecError(f"--cloud local registers this one machine, so the count must be 1, "
@@ -56,5 +57,5 @@ def local_spec(name: str, wants_gpu: bool, gpu_model: str | None, gpu_count: int
         forge=forge, repo=_check_repo(forge, repo),
         forge_url=(forge_url or FORGE_URLS.get(forge, "")).rstrip("/"), idle_timeout_s=idle_s,
         max_runtime_s=runtime_s, count=1, extra_commands=tuple(extra_commands),
-        idle_mode=bool(idle_mode))
+        idle_mode=bool(idle_mode), docker=bool(docker))
 

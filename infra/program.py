@@ -92,7 +92,7 @@ def startup_config(spec: RunnerSpec, registration: Registration, secret: str) ->
         gpu_model=spec.machine.gpu_model, gpu_count=spec.machine.gpu_count,
         idle_timeout_s=spec.idle_timeout_s, max_runtime_s=spec.max_runtime_s,
         extra_commands=extra, job_metadata_access=spec.identity is not None,
-        idle_mode=spec.idle_mode,
+        idle_mode=spec.idle_mode, docker=spec.docker,
     )
 
 

@@ -55,6 +55,8 @@ class RunnerSpec:
     """A native image overriding the catalog's GPU-ready image."""
     idle_mode: bool = False
     """Keep taking jobs until the idle timeout instead of one job (see the README's trade-off)."""
+    docker: bool = False
+    """GitLab: run jobs with the docker executor and all GPUs instead of the shell executor."""
 
 
 def parse_duration(value: str | int, what: str) -> int:
@@ -158,6 +160,14 @@ def _check_idle_mode(forge: str, idle_mode: bool) -> None:
                         "single-use just-in-time registration takes one job; drop --idle-mode.")
 
 
+def _check_docker(forge: str, docker: bool) -> None:
+    """The executor is a GitLab runner setting; GitHub jobs pick a container in the workflow
+    (`container:`, https://docs.github.com/actions/using-jobs/running-jobs-in-a-container)."""
+    if docker and forge != "gitlab":
+        raise SpecError("--docker chooses the GitLab runner's executor; on GitHub, give the job "
+                        "a `container:` in the workflow instead and drop --docker.")
+
+
 def _check_repo(forge: str, repo: str) -> str:
     if forge not in FORGES:
         raise SpecError(f"Unknown forge {forge!r}; choose one of: {', '.join(FORGES)}.")
@@ -185,9 +195,10 @@ def build_spec(*, name: str = "cml-runner", cloud: str = "aws", region: str = "u
                idle_timeout: str | int = "5m", max_runtime: str | int = "6h",
                count: int = 1, extra_commands: Iterable[str] = (),
                identity: str | None = None, image: str | None = None,
-               idle_mode: bool = False) -> RunnerSpec:
+               idle_mode: bool = False, docker: bool = False) -> RunnerSpec:
     """Validate every field once and return the frozen spec, or raise SpecError."""
     cloud = _check_cloud(str(cloud).lower())
+    _check_docker(forge, docker)
     if cloud == LOCAL:
         from infra.local_spec import check_local_flags, local_spec
 
@@ -196,7 +207,7 @@ def build_spec(*, name: str = "cml-runner", cloud: str = "aws", region: str = "u
                            image=image)
         return local_spec(name, gpu or gpu_model is not None or gpu_count is not None,
                            gpu_model, gpu_count, labels, forge, repo, forge_url, idle_timeout,
-                           max_runtime, count, extra_commands, idle_mode)
+                           max_runtime, count, extra_commands, idle_mode, docker)
     _check_idle_mode(forge, idle_mode)
     machine = _machine(cloud, size, gpu, gpu_model, gpu_count)
     placement = catalog.resolve_region(cloud, str(region), zone)
@@ -215,7 +226,7 @@ def build_spec(*, name: str = "cml-runner", cloud: str = "aws", region: str = "u
         forge_url=(forge_url or FORGE_URLS.get(forge, "")).rstrip("/"),
         idle_timeout_s=idle_s, max_runtime_s=runtime_s, count=_check_count(int(count)),
         extra_commands=tuple(extra_commands), identity=identity or None, image=image or None,
-        idle_mode=bool(idle_mode),
+        idle_mode=bool(idle_mode), docker=bool(docker),
     )
 
 
@@ -226,7 +237,7 @@ CONFIG_KEYS = {
     "spot": "spot", "maxPrice": "max_price", "diskSize": "disk_size", "labels": "labels",
     "forge": "forge", "repo": "repo", "forgeUrl": "forge_url", "idleTimeout": "idle_timeout",
     "maxRuntime": "max_runtime", "count": "count", "extraCommands": "extra_commands",
-    "identity": "identity", "image": "image", "idleMode": "idle_mode",
+    "identity": "identity", "image": "image", "idleMode": "idle_mode", "docker": "docker",
 }
 
 

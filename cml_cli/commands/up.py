@@ -32,7 +32,7 @@ def up(
     token: local_up.TokenOption = None, api_url: local_up.ApiUrlOption = None,
     gitlab_runner_url: local_up.GitLabRunnerUrlOption = None,
     gitlab_runner_sha256: local_up.GitLabRunnerShaOption = None,
-    keep_on_failure: o.KeepOnFailureOption = False,
+    keep_on_failure: o.KeepOnFailureOption = False, docker: o.DockerOption = False,
 ) -> None:
     from infra.spec import build_spec
 
@@ -47,7 +47,7 @@ def up(
         gpu_model=gpu_model, gpu_count=gpu_count, spot=spot, max_price=max_price,
         disk_size=disk_size, labels=labels, forge=forge.value, repo=repo, forge_url=forge_url,
         idle_timeout=idle_timeout, max_runtime=max_runtime, count=count, identity=identity,
-        image=image, extra_commands=extra_command or (), idle_mode=idle_mode)
+        image=image, extra_commands=extra_command or (), idle_mode=idle_mode, docker=docker)
     if cloud is o.Cloud.local:
         return local_up.up_local_command(
             spec, token=token, api_url=api_url, gitlab_runner_url=gitlab_runner_url,
