@@ -3,7 +3,6 @@ the fake GitHub (OpenAPI-validated) and the fake GitLab."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,21 +16,6 @@ from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.http import Fault
 
 SHA = "ab" * 32
-
-
-@pytest.fixture
-def github(fake_github: FakeGitHub) -> Iterator[FakeGitHub]:
-    fake_github.add_repo("acme/models")
-    yield fake_github
-    assert fake_github.rejections == []
-    assert fake_github.server.errors == []
-
-
-@pytest.fixture
-def gitlab_fake(fake_gitlab: FakeGitLab) -> Iterator[FakeGitLab]:
-    fake_gitlab.add_project("acme/models")
-    yield fake_gitlab
-    assert fake_gitlab.server.errors == []
 
 
 def _props(forge: str, api_url: str, token: str, **extra: Any) -> dict[str, Any]:

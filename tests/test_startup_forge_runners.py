@@ -3,8 +3,6 @@ stateful fake forges (tests/fakes): state, token kinds, OpenAPI validation and f
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from infra.errors import ForgeError
@@ -30,22 +28,6 @@ from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.http import Fault
 
 REPO, ORG = GitHubScope("acme", "models"), GitHubScope("acme")
-
-
-@pytest.fixture
-def github(fake_github: FakeGitHub) -> Iterator[FakeGitHub]:
-    fake_github.add_repo("acme/models")
-    fake_github.add_org("acme")
-    yield fake_github
-    assert fake_github.rejections == []
-    assert fake_github.server.errors == []
-
-
-@pytest.fixture
-def gitlab_fake(fake_gitlab: FakeGitLab) -> Iterator[FakeGitLab]:
-    fake_gitlab.add_project("acme/models")
-    yield fake_gitlab
-    assert fake_gitlab.server.errors == []
 
 
 def _gh(fake: FakeGitHub, token: str = GITHUB_PAT, retry: bool = False):  # type: ignore[no-untyped-def]

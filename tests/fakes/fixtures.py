@@ -39,3 +39,22 @@ def fake_gitlab() -> Iterator[FakeGitLab]:
         yield fake
     finally:
         fake.server.stop()
+
+
+@pytest.fixture
+def github(fake_github: FakeGitHub) -> Iterator[FakeGitHub]:
+    """The fake GitHub with repository acme/models and organisation acme; afterwards, no
+    request may have broken GitHub's OpenAPI description and no handler may have failed."""
+    fake_github.add_repo("acme/models")
+    fake_github.add_org("acme")
+    yield fake_github
+    assert fake_github.rejections == []
+    assert fake_github.server.errors == []
+
+
+@pytest.fixture
+def gitlab_fake(fake_gitlab: FakeGitLab) -> Iterator[FakeGitLab]:
+    """The fake GitLab with project acme/models; afterwards, no handler may have failed."""
+    fake_gitlab.add_project("acme/models")
+    yield fake_gitlab
+    assert fake_gitlab.server.errors == []
