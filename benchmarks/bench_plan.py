@@ -23,7 +23,7 @@ SIZES = (1, 10, 100)
 SNIPPET = """
 import sys
 from infra.spec import build_spec
-from infra.plan import render_json, run_plan
+from infra.engine.plan import render_json, run_plan
 cloud, total = sys.argv[1], int(sys.argv[2])
 pools, left, n = [], total, 0
 while left:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from infra.registration import ForgeSettings
+    from infra.forges.registration import ForgeSettings
     from reporting.context import CIContext
     from reporting.forges.base import Forge
 
@@ -74,7 +74,7 @@ def build_forge(ctx: CIContext) -> Forge:
 
 def build_runner_client(ctx: CIContext) -> Any:
     """The one place a PyGithub or python-gitlab client is built, for the reporting forges
-    and for runner calls (infra.forge_runners) alike."""
+    and for runner calls (infra.forges.runners) alike."""
     from reporting.context import Driver
 
     if ctx.driver is Driver.GITHUB:
@@ -106,7 +106,7 @@ def runner_forge(forge: str, repo: str, token: str | None, api_url: str | None,
     runners with, from the same flags and variables as the reporting commands (a repository
     URL names the instance too); fails before anything is created."""
     from infra.errors import ForgeError
-    from infra.registration import ForgeSettings, default_api_url
+    from infra.forges.registration import ForgeSettings, default_api_url
 
     if forge_url and not api_url:
         api_url = default_api_url(forge, forge_url)

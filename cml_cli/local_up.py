@@ -43,8 +43,8 @@ def up_local_command(spec: RunnerSpec, *, token: str | None, api_url: str | None
                      forge_url: str | None, stack: str | None, dry_run: bool,
                      json_output: bool) -> None:
     from infra.errors import SpecError
-    from infra.forge_runners import GITLAB_RUNNER_URL
-    from infra.local import LocalForge, dry_run_script, up_local
+    from infra.forges.runners import GITLAB_RUNNER_URL
+    from infra.local.run import LocalForge, dry_run_script, up_local
 
     if stack:
         raise SpecError("--cloud local keeps no Pulumi stack; drop --stack.")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from infra.registration import ForgeSettings
+    from infra.forges.registration import ForgeSettings
     from infra.spec import RunnerSpec
 
 
@@ -98,7 +98,7 @@ KeepOnFailureOption = Annotated[bool, typer.Option(
 
 
 def print_plan(spec: RunnerSpec, stack: str | None, json_output: bool) -> None:
-    from infra.plan import render_json, render_tree, run_plan
+    from infra.engine.plan import render_json, render_tree, run_plan
 
     plan = run_plan([spec], stack=stack or default_stack(spec.name, os.environ))
     typer.echo(render_json(plan) if json_output else render_tree(plan), nl=False)
@@ -108,8 +108,8 @@ def create(spec: RunnerSpec, stack: str | None, settings: ForgeSettings,
            keep_on_failure: bool) -> None:
     """Create or update the stack; engine lines are redacted like every other output."""
     from cml_cli.redact import redact
-    from infra.registration import forge_registrar
-    from infra.stack import up_stack
+    from infra.engine.stack import up_stack
+    from infra.forges.registration import forge_registrar
 
     if warning := state_warning(os.environ):
         typer.echo(warning, err=True)

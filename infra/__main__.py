@@ -2,7 +2,7 @@
 
 Reads `cml-infra:pools` with `require_object` and validates each pool exactly as the CLI
 validates its flags. Each machine is registered with its pool's forge through a
-`RunnerRegistration` (infra/registration.py); the forge token comes from the secret setting
+`RunnerRegistration` (infra/forges/registration.py); the forge token comes from the secret setting
 `cml-infra:forgeToken` (`pulumi config set --secret cml-infra:forgeToken`) or REPO_TOKEN.
 """
 
@@ -13,10 +13,10 @@ from collections.abc import Mapping
 
 import pulumi
 
+from infra.engine.program import program
 from infra.errors import ForgeError
-from infra.forge_runners import GITLAB_RUNNER_URL
-from infra.program import program
-from infra.registration import ForgeSettings, forge_registrar
+from infra.forges.registration import ForgeSettings, forge_registrar
+from infra.forges.runners import GITLAB_RUNNER_URL
 from infra.spec import pools_from_config
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pulumi
 
-from infra.plan import Plan, _mocks
+from infra.engine.plan import Plan, _mocks
 
 DYNAMIC = "pulumi-python:dynamic:Resource"
 TOKEN = "ghp_" + "t" * 36

@@ -14,7 +14,7 @@ import pytest
 from pulumi.runtime import resource as runtime_resource
 
 from infra import catalog
-from infra.plan import run_plan
+from infra.engine.plan import run_plan
 from infra.spec import build_spec
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)

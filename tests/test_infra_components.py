@@ -12,8 +12,8 @@ import pytest
 from pulumi.runtime.rpc import is_rpc_secret
 
 from infra import catalog
-from infra.plan import run_plan
-from infra.program import placeholder_registrar, startup_config
+from infra.engine.plan import run_plan
+from infra.engine.program import placeholder_registrar, startup_config
 from infra.spec import build_spec
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
@@ -280,7 +280,7 @@ def test_gcp_machines_share_their_pools_network():
 
 
 def test_registration_secret_reaches_the_script_only_as_secret():
-    from infra.program import Registration
+    from infra.engine.program import Registration
 
     def registrar(spec, index):
         return Registration(f"{spec.name}-{index}", "jit-config-blob", "https://x/p.tgz", "a" * 64)
@@ -289,7 +289,7 @@ def test_registration_secret_reaches_the_script_only_as_secret():
     plan = run_plan([spec], registrar=registrar, clock=lambda: NOW, stack="test")
     vm = only(plan, "aws:ec2/instance:Instance")
     assert "jit-config-blob" in gzipped_script(vm["userDataBase64"])
-    from infra.plan import render_json, render_tree
+    from infra.engine.plan import render_json, render_tree
     assert "jit-config-blob" not in render_json(plan) + render_tree(plan)
 
 
@@ -297,7 +297,7 @@ def test_registration_secret_reaches_the_script_only_as_secret():
                                               ("azure", 65536)])
 def test_oversized_startup_script_is_refused_before_anything_exists(cloud, limit):
     """One limit table, infra/startup's; the plan fails on it before any machine exists."""
-    from infra import program
+    from infra.engine import program
     from infra.errors import SpecError
 
     assert not hasattr(program, "USER_DATA_LIMITS") and not hasattr(program, "checked_size")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from infra.engine.program import placeholder_registrar, startup_config
 from infra.errors import SpecError
-from infra.program import placeholder_registrar, startup_config
 from infra.spec import build_spec, pools_from_config
 from infra.startup import render_startup_script
 from tests.conftest import run_cli

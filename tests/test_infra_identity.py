@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.program import placeholder_registrar, startup_config
+from infra.engine.program import placeholder_registrar, startup_config
 from infra.spec import build_spec
 
 

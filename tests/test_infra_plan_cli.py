@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import pytest
 
 from infra import catalog
-from infra.plan import render_json, render_tree, run_plan
+from infra.engine.plan import render_json, render_tree, run_plan
 from infra.spec import build_spec
 from tests.conftest import run_cli
 

@@ -10,8 +10,8 @@ import pulumi
 import pytest
 import yaml
 
+from infra.engine.plan import PROJECT, Plan
 from infra.errors import SpecError
-from infra.plan import PROJECT, Plan
 from tests.conftest import ROOT
 from tests.register_mocks import TOKEN, ForgeMocks
 

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from infra.plan import GCP_PROJECT, run_plan
+from infra.engine.plan import GCP_PROJECT, run_plan
 from infra.spec import build_spec
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
@@ -55,7 +55,7 @@ def test_gcp_account_id_fits_for_a_long_pool_name():
 
 # 3. Idle mode reaches the startup script; GitHub cloud pools refuse it.
 def test_idle_mode_reaches_the_startup_config_on_gitlab():
-    from infra.program import placeholder_registrar, startup_config
+    from infra.engine.program import placeholder_registrar, startup_config
 
     spec = build_spec(name="gpu", cloud="aws", forge="gitlab", idle_mode=True)
     assert startup_config(spec, placeholder_registrar(spec, 0), "glrt-x").idle_mode is True
@@ -87,7 +87,7 @@ LONG_STACK = "organisation-production-eu-west-nightly-training"
 @pytest.mark.parametrize(("pool", "stack", "index"), [
     (LONG_POOL, LONG_STACK, 49), (LONG_POOL, "dev", 0), ("gpu", LONG_STACK * 2, 7)])
 def test_runner_name_fits_64_characters(pool, stack, index):
-    from infra.program import runner_name_prefix
+    from infra.engine.program import runner_name_prefix
 
     prefix = runner_name_prefix(pool, stack, index)
     assert len(f"{prefix}-abcdef") <= 64
@@ -96,7 +96,7 @@ def test_runner_name_fits_64_characters(pool, stack, index):
 
 
 def test_short_names_are_kept_and_long_stacks_stay_apart():
-    from infra.program import runner_name_prefix
+    from infra.engine.program import runner_name_prefix
 
     assert runner_name_prefix("gpu", "dev", 1) == "gpu-dev-1"
     assert runner_name_prefix(LONG_POOL, LONG_STACK, 0) != \
@@ -105,7 +105,7 @@ def test_short_names_are_kept_and_long_stacks_stay_apart():
 
 def test_long_pool_and_stack_render_a_valid_startup_script():
     """The placeholder has the real name shape, so a too-long name fails the dry run."""
-    from infra.program import placeholder_registrar, startup_config
+    from infra.engine.program import placeholder_registrar, startup_config
     from infra.startup import render_startup_script
 
     spec = build_spec(name=LONG_POOL, cloud="aws", count=50)
@@ -194,7 +194,7 @@ EXPECTED_IGNORED = {
 def test_machines_ignore_later_changes_to_their_expiry(cloud):
     import pulumi
 
-    from infra.program import placeholder_registrar
+    from infra.engine.program import placeholder_registrar
 
     seen: dict[str, list[str] | None] = {}
 
@@ -214,7 +214,7 @@ def test_machines_ignore_later_changes_to_their_expiry(cloud):
 
 # 9. The plan shows where `up` creates each machine's registration, without any token.
 def test_plan_lists_a_pseudo_registration_per_machine():
-    from infra.plan import render_json
+    from infra.engine.plan import render_json
 
     plan = plan_of(cloud="aws", count=2, repo="acme/models", labels="gpu")
     found = of_type(plan, "pulumi-python:dynamic:Resource")

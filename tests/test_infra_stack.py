@@ -13,10 +13,10 @@ from pulumi.automation import CommandResult, PulumiCommand
 from pulumi.automation.errors import create_command_error
 from semver import VersionInfo
 
+from infra.engine.program import placeholder_registrar
+from infra.engine.stack import backend_url, up_stack
 from infra.errors import StackError
-from infra.program import placeholder_registrar
 from infra.spec import build_spec
-from infra.stack import backend_url, up_stack
 
 EVENTS = [
     {"sequence": 1, "timestamp": 1, "resourcePreEvent": {"metadata": {

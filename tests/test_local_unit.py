@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from infra.errors import ForgeError, LocalRunError, SpecError
-from infra.forge_runners import gitlab_runner_sha256
-from infra.local import LocalForge, dry_run_script, local_config, up_local
-from infra.local_forge import Registration
+from infra.forges.local import Registration
+from infra.forges.runners import gitlab_runner_sha256
+from infra.local.run import LocalForge, dry_run_script, local_config, up_local
 from infra.spec import build_spec, pools_from_config
 from tests.conftest import run_cli
 from tests.fakes.fixtures import GITHUB_PAT
@@ -62,7 +62,7 @@ def test_a_stack_cannot_hold_a_local_pool() -> None:
 
 
 def test_dry_run_script_shows_placeholders_and_no_secret(monkeypatch, golden) -> None:
-    monkeypatch.setattr("infra.local.os.geteuid", lambda: 0)
+    monkeypatch.setattr("infra.local.run.os.geteuid", lambda: 0)
     spec = build_spec(cloud="local", repo="acme/models", gpu_model="a100", labels="gpu-box")
     script = dry_run_script(spec)
     golden("local/github-dry-run.sh", script)

@@ -4,7 +4,7 @@ against the fake forge, takes it down after the idle timeout and leaves nothing 
 The CLI runs as a subprocess with the sandbox's stubs first on PATH (`shutdown`, `poweroff`,
 `useradd`, `runuser`, ... record their calls) and the runner package served on 127.0.0.1.
 Short timeouts and a throwaway install directory come through `CML_INFRA_LOCAL_TUNING`
-(`key=value,...`; see infra/local.py), a test-only variable that is not in --help.
+(`key=value,...`; see infra/local/run.py), a test-only variable that is not in --help.
 """
 
 from __future__ import annotations

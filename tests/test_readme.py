@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import infra.stack
+import infra.engine.stack
 from cml_cli.app import main
 from infra.spec import pools_from_config
 from tests.conftest import ROOT
@@ -195,8 +195,8 @@ def test_up_commands(command: str, tmp_path: Path, monkeypatch, capsys):
             monkeypatch.delenv(name)
     monkeypatch.setenv("REPO_TOKEN", token)
     pulumi = FakeCommand()
-    monkeypatch.setattr(infra.stack, "up_stack", functools.partial(
-        infra.stack.up_stack, command=pulumi, home=tmp_path,
+    monkeypatch.setattr(infra.engine.stack, "up_stack", functools.partial(
+        infra.engine.stack.up_stack, command=pulumi, home=tmp_path,
         env={"PULUMI_CONFIG_PASSPHRASE": "readme"}))
     with pytest.raises(SystemExit) as exit_info:
         main(shlex.split(command)[1:])

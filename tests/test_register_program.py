@@ -14,10 +14,10 @@ import pulumi
 import pytest
 from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 
+from infra.engine.plan import PROJECT, Plan
+from infra.engine.program import program
 from infra.errors import ForgeError
-from infra.plan import PROJECT, Plan
-from infra.program import program
-from infra.registration import ForgeSettings, forge_registrar
+from infra.forges.registration import ForgeSettings, forge_registrar
 from infra.spec import build_spec
 from tests.conftest import ROOT
 from tests.register_mocks import DYNAMIC, JIT, TOKEN, ForgeMocks
@@ -65,7 +65,7 @@ def test_registration_reaches_the_user_data_as_a_secret() -> None:
 
 
 def test_registration_output_is_marked_secret(monkeypatch) -> None:
-    from infra import registration
+    from infra.forges import registration
 
     options: list[pulumi.ResourceOptions] = []
     real = pulumi.dynamic.Resource.__init__
@@ -131,7 +131,7 @@ def test_on_demand_retry_keeps_the_registrations_of_unchanged_machines() -> None
     are replaced, and so are their registrations, rather than reusing a consumed one."""
     from dataclasses import replace
 
-    from infra.registration import RunnerRegistrationProvider
+    from infra.forges.registration import RunnerRegistrationProvider
 
     spot = build_spec(name="cheap", gpu=True, spot=True, repo="acme/models")
     steady = build_spec(name="steady", gpu=True, repo="acme/models")

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from infra.errors import ForgeError, ForgeUnsureError
-from infra.forge_runners import checksum_for
-from infra.registration import RunnerRegistrationProvider, default_api_url
+from infra.forges.registration import RunnerRegistrationProvider, default_api_url
+from infra.forges.runners import checksum_for
 from tests.fakes.fixtures import GITHUB_PAT, GITHUB_READ_TOKEN, GITLAB_READ_TOKEN, GITLAB_TOKEN
 from tests.fakes.github import FakeGitHub
 from tests.fakes.gitlab import FakeGitLab
@@ -69,7 +69,7 @@ def test_github_refusal_is_one_sentence_and_creates_nothing(github: FakeGitHub, 
 
 
 def test_github_duplicate_name_is_one_sentence(github: FakeGitHub, monkeypatch) -> None:
-    monkeypatch.setattr("infra.registration.secrets.token_hex", lambda n: "abcdef")
+    monkeypatch.setattr("infra.forges.registration.secrets.token_hex", lambda n: "abcdef")
     provider = RunnerRegistrationProvider()
     provider.create(_props("github", github.api_url, GITHUB_PAT))
     with pytest.raises(ForgeError, match="A runner named gpu-dev-0-abcdef already exists"):
@@ -155,7 +155,7 @@ def test_github_5xx_on_mint_is_cleaned_and_a_duplicate_name_is_not(github: FakeG
     with pytest.raises(ForgeUnsureError, match="GitHub answered 502"):
         RunnerRegistrationProvider().create(_props("github", github.api_url, GITHUB_PAT))
     assert github.repos["acme/models"].runners == {}
-    monkeypatch.setattr("infra.registration.secrets.token_hex", lambda n: "abcdef")
+    monkeypatch.setattr("infra.forges.registration.secrets.token_hex", lambda n: "abcdef")
     RunnerRegistrationProvider().create(_props("github", github.api_url, GITHUB_PAT))
     with pytest.raises(ForgeError) as info:  # someone else's runner: never deleted
         RunnerRegistrationProvider().create(_props("github", github.api_url, GITHUB_PAT))

@@ -14,7 +14,7 @@ import pytest
 from pulumi.automation import CommandResult
 from pulumi.automation.errors import create_command_error
 
-import infra.stack
+import infra.engine.stack
 from cml_cli.app import main
 from tests.test_infra_stack import FakeCommand
 
@@ -47,8 +47,8 @@ def fake(monkeypatch, tmp_path):
     command = FakeCommand()
 
     def use(cmd: FakeCommand) -> FakeCommand:
-        monkeypatch.setattr(infra.stack, "up_stack", functools.partial(
-            infra.stack.up_stack, command=cmd, home=tmp_path,
+        monkeypatch.setattr(infra.engine.stack, "up_stack", functools.partial(
+            infra.engine.stack.up_stack, command=cmd, home=tmp_path,
             env={"PULUMI_CONFIG_PASSPHRASE": "pw"}))
         return cmd
 
@@ -117,8 +117,8 @@ def test_repository_url_names_the_gitlab_instance(fake, monkeypatch) -> None:
     from infra.spec import RunnerSpec
 
     seen: list[RunnerSpec] = []
-    real = infra.stack.up_stack
-    monkeypatch.setattr(infra.stack, "up_stack", lambda pools, **kw: (
+    real = infra.engine.stack.up_stack
+    monkeypatch.setattr(infra.engine.stack, "up_stack", lambda pools, **kw: (
         seen.extend(pools), real(pools, **kw))[1])
     assert cli("--forge", "gitlab", "--repo", "https://gitlab.acme.io/ml/eval",
                "--token", "glpat-" + "p" * 20) == 0

@@ -1,4 +1,4 @@
-"""infra.forge_runners with the real PyGithub and python-gitlab clients against the team's
+"""infra.forges.runners with the real PyGithub and python-gitlab clients against the team's
 stateful fake forges (tests/fakes): state, token kinds, OpenAPI validation and faults."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from infra.errors import ForgeError
-from infra.forge_runners import (
+from infra.forges.runners import (
     GitHubScope,
     create_gitlab_runner,
     delete_github_runner,

@@ -1,4 +1,4 @@
-"""`--cloud local` (infra.local): this machine registers against the fake forge, takes jobs
+"""`--cloud local` (infra.local.run): this machine registers against the fake forge, takes jobs
 and, after the idle timeout, stops and unregisters; the host is never powered off."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from infra.errors import SpecError
-from infra.local import check_local, run_local
+from infra.local.run import check_local, run_local
 from tests.sandbox.runner import GLRT, Sandbox
 
 

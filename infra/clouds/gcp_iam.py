@@ -16,7 +16,7 @@ that VM only, to the team account too.
 
 The project of the role and bindings: the `gcp:project` setting when given, else the
 provider's own default (which also reads GOOGLE_PROJECT); the offline plan sets a clearly
-marked placeholder (infra/plan.py).
+marked placeholder (infra/engine/plan.py).
 """
 
 from __future__ import annotations

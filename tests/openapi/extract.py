@@ -52,7 +52,7 @@ OPERATIONS = (
     "actions/delete-self-hosted-runner-from-repo",
     "actions/create-registration-token-for-repo",
     "actions/create-remove-token-for-repo",
-    # runners of an organisation (infra.forge_runners.GitHubScope without a repository)
+    # runners of an organisation (infra.forges.runners.GitHubScope without a repository)
     "actions/generate-runner-jitconfig-for-org",
     "actions/list-runner-applications-for-org",
     "actions/list-self-hosted-runners-for-org",

@@ -21,8 +21,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from infra.engine.program import Registrar, program
 from infra.errors import StackError
-from infra.program import Registrar, program
 from infra.spec import RunnerSpec
 
 PROJECT = "cml-infra"

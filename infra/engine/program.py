@@ -67,9 +67,9 @@ def placeholder_registrar(spec: RunnerSpec, index: int) -> Registration:
 
 def _pseudo_registration(spec: RunnerSpec, index: int, prefix: str) -> None:
     """Only ever declared under the plan's mock runtime (the real program uses
-    infra.registration.forge_registrar): the same type and name as the real dynamic resource,
+    infra.forges.registration.forge_registrar): the same type and name as the real dynamic resource,
     its public inputs, no token, and a marker saying what it stands for."""
-    from infra.forge_runners import runner_labels
+    from infra.forges.runners import runner_labels
 
     pulumi.CustomResource(DYNAMIC_TYPE, f"{spec.name}-{index}-registration", {
         "placeholder": f"{PLACEHOLDER}: the forge runner registration created at deploy time",

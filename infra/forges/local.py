@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra import forge_runners as fr
+from infra.forges import runners as fr
 from infra.spec import RunnerSpec
 
 Printer = Callable[[str], None]

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.clouds.common import Clock, utc_now
-from infra.program import PLACEHOLDER, Registrar, placeholder_registrar, program
+from infra.engine.program import PLACEHOLDER, Registrar, placeholder_registrar, program
 from infra.spec import RunnerSpec
 
 PROJECT = "cml-infra"

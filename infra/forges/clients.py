@@ -1,6 +1,6 @@
-"""The forge calls of `infra.registration`, with the clients it has to build itself.
+"""The forge calls of `infra.forges.registration`, with the clients it has to build itself.
 
-See `infra/registration.py` for why the dynamic provider, alone in `infra`, builds clients.
+See `infra/forges/registration.py` for why the dynamic provider, alone in `infra`, builds clients.
 Creating is never retried after the request may have reached the forge (a repeated POST can
 leave a second runner behind); reading and deleting are.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from infra.errors import ForgeError, ForgeUnsureError
-from infra.forge_runners import (
+from infra.forges.runners import (
     GitHubScope,
     create_gitlab_runner,
     delete_github_runner,

@@ -1,7 +1,8 @@
 """The runner spec of `--cloud local`: this machine as a pool of one.
 
-Built through `infra.spec.build_spec(cloud="local", ...)`, so the shared rules (name, labels,
-durations, forge and repository) and their messages are the same as for cloud pools.
+Built through `infra.spec.build_spec(cloud="local", ...)` from the rules in `infra.rules`, so
+the shared rules (name, labels, durations, forge and repository) and their messages are the
+same as for cloud pools.
 """
 
 from __future__ import annotations
@@ -10,15 +11,15 @@ from collections.abc import Iterable
 
 from infra.catalog import Machine
 from infra.errors import SpecError
-from infra.spec import (
+from infra.rules import (
     FORGE_URLS,
     LABEL_PATTERN,
     LOCAL,
     RunnerSpec,
-    _check_name,
-    _check_repo,
-    _check_times,
-    _labels,
+    check_name,
+    check_repo,
+    check_times,
+    clean_labels,
     parse_duration,
 )
 
@@ -50,11 +51,11 @@ def local_spec(name: str, wants_gpu: bool, gpu_model: str | None, gpu_count: int
     machine = Machine(LOCAL, model, (gpu_count or 1) if model else 0)
     idle_s = parse_duration(idle_timeout, "idle timeout")
     runtime_s = parse_duration(max_runtime, "maximum runtime")
-    _check_times(idle_s, runtime_s)
+    check_times(idle_s, runtime_s)
     return RunnerSpec(
-        name=_check_name(str(name)), cloud=LOCAL, region=LOCAL, zone=None, size=None,
-        machine=machine, spot=False, max_price=None, disk_size_gb=0, labels=_labels(labels),
-        forge=forge, repo=_check_repo(forge, repo),
+        name=check_name(str(name)), cloud=LOCAL, region=LOCAL, zone=None, size=None,
+        machine=machine, spot=False, max_price=None, disk_size_gb=0, labels=clean_labels(labels),
+        forge=forge, repo=check_repo(forge, repo),
         forge_url=(forge_url or FORGE_URLS.get(forge, "")).rstrip("/"), idle_timeout_s=idle_s,
         max_runtime_s=runtime_s, count=1, extra_commands=tuple(extra_commands),
         idle_mode=bool(idle_mode), docker=bool(docker))

@@ -5,7 +5,7 @@ machine as a runner, runs jobs as the unprivileged job user, and at the end stop
 unregisters the runner. It never powers the host off and has no metadata service to block.
 
 `up_local(...)` is what `cml-infra up --cloud local` calls: mint the registration
-(infra.local_forge), render, run, and delete the registration afterwards whatever happened.
+(infra.forges.local), render, run, and delete the registration afterwards whatever happened.
 `CML_INFRA_LOCAL_TUNING` (`key=value,...` of StartupConfig's install_dir and timing fields)
 shortens timeouts in tests; it is not a user setting.
 """
@@ -28,8 +28,8 @@ from infra.spec import RunnerSpec
 from infra.startup import StartupConfig, render_startup_script
 
 if TYPE_CHECKING:
-    from infra.forge_runners import Fetch
-    from infra.local_forge import Printer, Registration
+    from infra.forges.local import Printer, Registration
+    from infra.forges.runners import Fetch
 
 TUNING_ENV = "CML_INFRA_LOCAL_TUNING"
 TUNABLE = ("network_timeout_s", "download_attempts", "retry_backoff_s", "poll_interval_s",
@@ -127,7 +127,7 @@ def _tuning(env: Mapping[str, str]) -> dict[str, Any]:
 def dry_run_script(spec: RunnerSpec, gitlab_runner_url: str = "",
                    gitlab_runner_sha256: str | None = None) -> str:
     """The script `up` would run here, with placeholders for what only the forge can give."""
-    from infra.local_forge import Registration
+    from infra.forges.local import Registration
 
     github = spec.forge == "github"
     minted = Registration(PLACEHOLDER if github else f"glrt-{PLACEHOLDER}",
@@ -172,7 +172,7 @@ def up_local(spec: RunnerSpec, forge: LocalForge, printer: Printer, fetch: Fetch
 
 def _mint(spec: RunnerSpec, forge: LocalForge, name: str, printer: Printer,
           fetch: Fetch) -> Registration:
-    from infra import local_forge
+    from infra.forges import local as local_forge
 
     if spec.forge == "github":
         return local_forge.register_github(forge.client, forge.repo, spec, name, printer)
@@ -183,7 +183,7 @@ def _mint(spec: RunnerSpec, forge: LocalForge, name: str, printer: Printer,
 
 def _remove(spec: RunnerSpec, forge: LocalForge, minted: Registration,
             printer: Printer) -> None:
-    from infra import local_forge
+    from infra.forges import local as local_forge
 
     if spec.forge == "github":
         local_forge.delete_github(forge.client, forge.repo, minted, printer)

@@ -1,0 +1,120 @@
+"""What every runner pool is, wherever it runs: the frozen `RunnerSpec` and the rules that
+cloud pools (`infra.spec`) and this machine (`infra.local.spec`) share, with their messages.
+
+Both spec modules import this one and never each other's internals.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from infra.catalog import Machine
+from infra.errors import SpecError
+
+# The strictest of the clouds' VM naming rules (GCP, RFC 1035, 63 characters) minus room for
+# the "-<index>-vm" suffixes: https://cloud.google.com/compute/docs/naming-resources
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,38}[a-z0-9]")
+DURATION_PATTERN = re.compile(r"(\d+)([smh])")
+LABEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+REPO_PATTERN = re.compile(r"[\w.-]+(/[\w.-]+)+")
+FORGES = ("github", "gitlab")
+FORGE_URLS = {"github": "https://github.com", "gitlab": "https://gitlab.com"}
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
+LOCAL = "local"  # this machine: no catalog, no region; see infra/local/run.py
+
+
+@dataclass(frozen=True)
+class RunnerSpec:
+    """A runner pool: `count` identical machines on one cloud, all validated."""
+
+    name: str
+    cloud: str
+    region: str
+    zone: str | None
+    size: str | None
+    machine: Machine
+    spot: bool
+    max_price: float | None
+    disk_size_gb: int
+    labels: tuple[str, ...]
+    forge: str
+    repo: str
+    forge_url: str
+    idle_timeout_s: int
+    max_runtime_s: int
+    count: int
+    extra_commands: tuple[str, ...] = ()
+    identity: str | None = None
+    """AWS instance profile, GCP service account e-mail, Azure identity id, Alibaba RAM role."""
+    image: str | None = None
+    """A native image overriding the catalog's GPU-ready image."""
+    idle_mode: bool = False
+    """Keep taking jobs until the idle timeout instead of one job (see the README's trade-off)."""
+    docker: bool = False
+    """GitLab: run jobs with the docker executor and all GPUs instead of the shell executor."""
+
+
+def parse_duration(value: str | int, what: str) -> int:
+    """Seconds in `30s`, `5m` or `2h` (an int is already seconds)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    match = DURATION_PATTERN.fullmatch(str(value).strip())
+    if not match:
+        raise SpecError(f"The {what} {value!r} is not a duration; write a number followed by "
+                        "s, m or h, such as 30s, 5m or 2h.")
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def check_name(name: str) -> str:
+    if not NAME_PATTERN.fullmatch(name):
+        raise SpecError(f"Pool name {name!r} is not valid; use 2 to 40 lowercase letters, "
+                        "digits and hyphens, starting with a letter and not ending with a hyphen.")
+    return name
+
+
+def clean_labels(labels: str | Iterable[str]) -> tuple[str, ...]:
+    items = labels.split(",") if isinstance(labels, str) else list(labels)
+    cleaned = tuple(dict.fromkeys(str(item).strip() for item in items if str(item).strip()))
+    for label in cleaned:
+        if not LABEL_PATTERN.fullmatch(label):
+            raise SpecError(f"Runner label {label!r} is not valid; use letters, digits, dots, "
+                            "hyphens and underscores, at most 64 characters.")
+    return cleaned or ("cml-infra",)
+
+
+def format_duration(seconds: int) -> str:
+    for unit in ("h", "m"):
+        if seconds and seconds % _UNIT_SECONDS[unit] == 0:
+            return f"{seconds // _UNIT_SECONDS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+# A runner is a CI job's machine, not a server: a week bounds a forgotten one's bill and stays
+# far inside every cloud's own limit (GCP maxRunDuration 120 days:
+# https://cloud.google.com/compute/docs/instances/limit-vm-runtime ; Alibaba auto-release
+# 3 years: https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-runinstances).
+MAX_RUNTIME_S = 7 * 24 * 3600
+
+
+def check_times(idle_s: int, runtime_s: int) -> None:
+    if idle_s < 1:
+        raise SpecError("--idle-timeout (idleTimeout) must be at least 1s; give a duration "
+                        "such as 5m.")
+    if runtime_s > MAX_RUNTIME_S:
+        raise SpecError(f"--max-runtime (maxRuntime) may be at most {MAX_RUNTIME_S // 3600}h "
+                        f"(7 days), not {format_duration(runtime_s)}; lower it.")
+    if runtime_s <= idle_s:
+        raise SpecError(f"The maximum runtime ({format_duration(runtime_s)}) must be longer than "
+                        f"the idle timeout ({format_duration(idle_s)}); raise the maximum runtime "
+                        "or lower the idle timeout.")
+
+
+def check_repo(forge: str, repo: str) -> str:
+    if forge not in FORGES:
+        raise SpecError(f"Unknown forge {forge!r}; choose one of: {', '.join(FORGES)}.")
+    if repo and not REPO_PATTERN.fullmatch(repo):
+        raise SpecError(f"Repository {repo!r} is not valid; write it as owner/name "
+                        "(GitLab: group/subgroup/project).")
+    return repo
