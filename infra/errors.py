@@ -7,6 +7,7 @@ the CLI prints it as it is. The tree::
     ├── SpecError          a runner pool description that cannot work
     ├── MissingExtraError  a cloud SDK that is not installed
     ├── StackError         the Pulumi engine refused or failed an operation
+    ├── PrerequisiteError  the Pulumi CLI is missing and could not be installed
     ├── ForgeError         GitHub or GitLab refused or failed a runner call
     │   └── ForgeUnsureError  a 5xx or a lost answer: the call may have taken effect
     └── LocalRunError      the runner started by `up --cloud local` ended with an error
@@ -27,6 +28,10 @@ class MissingExtraError(InfraError):
 
 class StackError(InfraError):
     """The Pulumi engine refused or failed an operation on a stack."""
+
+
+class PrerequisiteError(InfraError):
+    """A tool cml-infra drives (the Pulumi CLI) is missing and could not be installed."""
 
 
 class ForgeError(InfraError):
