@@ -1,8 +1,12 @@
 """Entry point of `pulumi up` (Pulumi.yaml's `main: infra/`): pools from stack config.
 
 Reads `cml-infra:pools` with `require_object` and validates each pool exactly as the CLI
-validates its flags. Each machine is registered with its pool's forge through a
-`RunnerRegistration` (infra/forges/registration.py); the forge token comes from the secret setting
+validates its flags. `cml-infra:kind` says which of a pool's two stacks this one is:
+`base` (what the pool's machines share: network, security group, identity; platform teams own
+it and `cml-infra up` reuses it) or `runner` (the default: the machines, on the base named by
+the pool's `base` setting, by default `cml-infra-base-<pool>-<cloud>-<region>`). Each machine
+is registered with its pool's forge through a `RunnerRegistration`
+(infra/forges/registration.py); the forge token comes from the secret setting
 `cml-infra:forgeToken` (`pulumi config set --secret cml-infra:forgeToken`) or REPO_TOKEN.
 """
 
@@ -13,11 +17,14 @@ from collections.abc import Mapping
 
 import pulumi
 
-from infra.engine.program import program
-from infra.errors import ForgeError
+from infra.engine.naming import base_stack_name
+from infra.engine.program import base_program, program
+from infra.errors import ForgeError, SpecError
 from infra.forges.registration import ForgeSettings, forge_registrar
 from infra.forges.runners import GITLAB_RUNNER_URL
 from infra.spec import pools_from_config
+
+KINDS = ("runner", "base")
 
 
 def defaults(config: pulumi.Config) -> dict[str, object]:
@@ -41,10 +48,33 @@ def forge_settings(config: pulumi.Config, env: Mapping[str, str]) -> ForgeSettin
         gitlab_runner_sha256=config.get("gitlabRunnerSha256"))
 
 
+def base_names(entries: object) -> dict[str, str]:
+    """Pool name -> the base stack a pool's `base` setting names (the others take the default)."""
+    if not isinstance(entries, list):
+        return {}
+    return {str(entry["name"]): str(entry["base"]) for entry in entries
+            if isinstance(entry, dict) and entry.get("base") and entry.get("name")}
+
+
+def without_base(entries: object) -> object:
+    if not isinstance(entries, list):
+        return entries
+    return [{k: v for k, v in entry.items() if k != "base"} if isinstance(entry, dict) else entry
+            for entry in entries]
+
+
 def main() -> None:
     config = pulumi.Config("cml-infra")
-    pools = pools_from_config(config.require_object("pools"), defaults(config))
-    program(pools, forge_registrar(forge_settings(config, os.environ)))
+    kind = config.get("kind") or "runner"
+    if kind not in KINDS:
+        raise SpecError(f"cml-infra:kind is {kind!r}; set it to runner or base.")
+    entries = config.require_object("pools")
+    pools = pools_from_config(without_base(entries), defaults(config))
+    if kind == "base":
+        return base_program(pools)
+    named = base_names(entries)
+    bases = {spec.name: named.get(spec.name) or base_stack_name(spec) for spec in pools}
+    program(pools, forge_registrar(forge_settings(config, os.environ)), bases=bases)
 
 
 main()

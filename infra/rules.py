@@ -54,6 +54,8 @@ class RunnerSpec:
     """Keep taking jobs until the idle timeout instead of one job (see the README's trade-off)."""
     docker: bool = False
     """GitLab: run jobs with the docker executor and all GPUs instead of the shell executor."""
+    subnet: str | None = None
+    """AWS: an existing subnet for the pool's machines instead of a network of its own."""
 
 
 def parse_duration(value: str | int, what: str) -> int:

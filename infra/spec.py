@@ -7,6 +7,7 @@ and every message.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from infra import catalog
@@ -82,6 +83,22 @@ def _check_docker(forge: str, docker: bool) -> None:
                         "a `container:` in the workflow instead and drop --docker.")
 
 
+# Subnet ids: "subnet-" and 8 or 17 hexadecimal digits:
+# https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Subnet.html
+SUBNET_PATTERN = re.compile(r"subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})")
+
+
+def _check_subnet(cloud: str, subnet: str | None) -> None:
+    if not subnet:
+        return
+    if cloud != "aws":
+        raise SpecError(f"--subnet (subnet) names an existing AWS subnet; {cloud} pools get a "
+                        "network of their own, so drop it.")
+    if not SUBNET_PATTERN.fullmatch(subnet):
+        raise SpecError(f"Subnet {subnet!r} is not an AWS subnet id; give one such as "
+                        "subnet-0123456789abcdef0.")
+
+
 def _machine(cloud: str, size: str | None, gpu: bool, gpu_model: str | None,
              gpu_count: int | None) -> Machine:
     wants_gpu = gpu or gpu_model is not None or gpu_count is not None
@@ -100,7 +117,8 @@ def build_spec(*, name: str = "cml-runner", cloud: str = "aws", region: str = "u
                idle_timeout: str | int = "5m", max_runtime: str | int = "6h",
                count: int = 1, extra_commands: Iterable[str] = (),
                identity: str | None = None, image: str | None = None,
-               idle_mode: bool = False, docker: bool = False) -> RunnerSpec:
+               idle_mode: bool = False, docker: bool = False,
+               subnet: str | None = None) -> RunnerSpec:
     """Validate every field once and return the frozen spec, or raise SpecError."""
     cloud = _check_cloud(str(cloud).lower())
     _check_docker(forge, docker)
@@ -109,11 +127,12 @@ def build_spec(*, name: str = "cml-runner", cloud: str = "aws", region: str = "u
 
         check_local_flags(region=region not in ("us-east", LOCAL), zone=zone, type=size, spot=spot,
                            max_price=max_price, disk_size=disk_size, identity=identity,
-                           image=image)
+                           image=image, subnet=subnet)
         return local_spec(name, gpu or gpu_model is not None or gpu_count is not None,
                            gpu_model, gpu_count, labels, forge, repo, forge_url, idle_timeout,
                            max_runtime, count, extra_commands, idle_mode, docker)
     _check_idle_mode(forge, idle_mode)
+    _check_subnet(cloud, subnet)
     machine = _machine(cloud, size, gpu, gpu_model, gpu_count)
     placement = catalog.resolve_region(cloud, str(region), zone)
     idle_s = parse_duration(idle_timeout, "idle timeout")
@@ -131,7 +150,7 @@ def build_spec(*, name: str = "cml-runner", cloud: str = "aws", region: str = "u
         forge_url=(forge_url or FORGE_URLS.get(forge, "")).rstrip("/"),
         idle_timeout_s=idle_s, max_runtime_s=runtime_s, count=_check_count(int(count)),
         extra_commands=tuple(extra_commands), identity=identity or None, image=image or None,
-        idle_mode=bool(idle_mode), docker=bool(docker),
+        idle_mode=bool(idle_mode), docker=bool(docker), subnet=subnet or None,
     )
 
 
@@ -143,6 +162,7 @@ CONFIG_KEYS = {
     "forge": "forge", "repo": "repo", "forgeUrl": "forge_url", "idleTimeout": "idle_timeout",
     "maxRuntime": "max_runtime", "count": "count", "extraCommands": "extra_commands",
     "identity": "identity", "image": "image", "idleMode": "idle_mode", "docker": "docker",
+    "subnet": "subnet",
 }
 
 

@@ -13,11 +13,23 @@ JIT = "JIT-CONFIG-FROM-THE-FORGE"
 GLRT = "glrt-" + "r" * 20
 
 
-class ForgeMocks(pulumi.runtime.Mocks):
-    """The plan's recording mocks, answering registrations as the provider would."""
+BASE_KEYS = ("vpc_id", "subnet_id", "security_group_id", "zone", "network", "subnet",
+             "service_account_email", "self_delete_role", "resource_group",
+             "resource_group_id", "nsg_id", "self_delete_role_id", "vswitch_id")
 
-    def __init__(self, record: Plan) -> None:
-        self.inner = _mocks(record)
+
+def fake_bases(*pools: str) -> dict[str, dict[str, str]]:
+    """What base stacks of `pools` export, as their runner stacks read it."""
+    return {pool: {key: f"{pool}-base-{key}" for key in BASE_KEYS} for pool in pools}
+
+
+class ForgeMocks(pulumi.runtime.Mocks):
+    """The plan's recording mocks, answering registrations as the provider would, and reads
+    of base stacks with `bases`."""
+
+    def __init__(self, record: Plan, bases: dict[str, dict[str, str]] | None = None) -> None:
+        record.base_outputs.update(bases or {})
+        self.inner = _mocks(record, "dev")
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         ident, state = self.inner.new_resource(args)

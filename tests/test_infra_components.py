@@ -21,6 +21,18 @@ EXPIRES = "2026-01-01T18:00:00Z"
 TAGS = {"cml-infra-pool": "gpu", "cml-infra-stack": "test", "cml-infra-expires": EXPIRES}
 GCP_LABELS = {"cml-infra-pool": "gpu", "cml-infra-stack": "test",
               "cml-infra-expires": "20260101t180000z"}
+def base_tags(cloud: str, region: str) -> dict[str, str]:
+    """A base carries its pool and its own stack, no expiry: it outlives every run."""
+    return {"cml-infra-pool": "gpu", "cml-infra-stack": f"cml-infra-base-gpu-{cloud}-{region}"}
+
+
+def invoke(plan, token):
+    found = [i for i in plan.invokes if i["token"] == token]
+    assert len(found) == 1, [i["token"] for i in plan.invokes]
+    return found[0]["args"]
+
+
+SSM = "aws:ssm/getParameter:getParameter"
 VM_TYPES = {"aws": "aws:ec2/instance:Instance", "gcp": "gcp:compute/instance:Instance",
             "azure": "azure-native:compute:VirtualMachine",
             "alicloud": "alicloud:ecs/instance:Instance"}
@@ -54,7 +66,7 @@ def test_every_gpu_model_and_count(cloud, model, count):
     machine = spec.machine
     if cloud == "aws":
         assert vm["instanceType"] == machine.instance_type
-        assert plan.invokes[0]["args"]["name"] == catalog.table("aws").GPU_IMAGE
+        assert invoke(plan, SSM)["name"] == catalog.table("aws").GPU_IMAGE
     elif cloud == "gcp":
         assert vm["machineType"] == machine.instance_type
         expected = [{"type": machine.accelerator, "count": float(count)}] \
@@ -110,15 +122,41 @@ def test_aws_instance_inputs():
     assert vm["tags"] == TAGS and vm["volumeTags"] == TAGS
     assert gzipped_script(vm["userDataBase64"]).startswith("#!") and "userData" not in vm
     group = only(plan, "aws:ec2/securityGroup:SecurityGroup")
-    assert group["ingress"] == [] and group["tags"] == TAGS
-    assert vm["vpcSecurityGroupIds"] == ["gpu-pool-sg-id"]
+    assert group["ingress"] == [] and group["tags"] == base_tags("aws", "us-east-1")
+    assert group["vpcId"] == "gpu-base-vpc-id"
+    assert vm["vpcSecurityGroupIds"] == ["gpu-base-sg-id"]
+    assert vm["subnetId"] == "gpu-base-subnet-id"
+
+
+def test_aws_base_has_its_own_network_in_a_zone_that_sells_the_type():
+    _, plan = plan_for(cloud="aws", gpu_model="l4")
+    subnet = only(plan, "aws:ec2/subnet:Subnet")
+    assert subnet["availabilityZone"] == "PLACEHOLDER-zone-resolved-at-deploy-time"
+    assert subnet["mapPublicIpOnLaunch"] is True and subnet["vpcId"] == "gpu-base-vpc-id"
+    offers = invoke(plan, "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings")
+    assert offers["filters"] == [{"name": "instance-type", "values": ["g6.xlarge"]}]
+    routes = only(plan, "aws:ec2/routeTable:RouteTable")
+    assert routes["routes"] == [{"cidrBlock": "0.0.0.0/0", "gatewayId": "gpu-base-igw-id"}]
+    assert only(plan, "aws:ec2/routeTableAssociation:RouteTableAssociation")["subnetId"] \
+        == "gpu-base-subnet-id"
+    assert {r["stack"] for r in plan.resources if r["type"].startswith("aws:ec2/") and
+            r["type"] != "aws:ec2/instance:Instance"} == {"cml-infra-base-gpu-aws-us-east-1"}
+
+
+def test_aws_pool_with_its_own_subnet_gets_only_a_security_group_in_its_vpc():
+    _, plan = plan_for(cloud="aws", subnet="subnet-0123456789abcdef0")
+    base = [r["type"] for r in plan.resources if r["stack"].startswith("cml-infra-base-")]
+    assert base == ["cml-infra:clouds:AwsBase", "aws:ec2/securityGroup:SecurityGroup"]
+    assert only(plan, "aws:ec2/securityGroup:SecurityGroup")["vpcId"] \
+        == "PLACEHOLDER-vpc-of-the-subnet"
+    assert only(plan, "aws:ec2/instance:Instance")["subnetId"] == "subnet-0123456789abcdef0"
 
 
 def test_aws_without_gpu_or_spot_uses_ubuntu_on_demand():
     _, plan = plan_for(cloud="aws")
     vm = only(plan, "aws:ec2/instance:Instance")
     assert "instanceMarketOptions" not in vm and "iamInstanceProfile" not in vm
-    assert plan.invokes[0]["args"]["name"] == catalog.table("aws").CPU_IMAGE
+    assert invoke(plan, SSM)["name"] == catalog.table("aws").CPU_IMAGE
 
 
 def test_gcp_instance_inputs():
@@ -161,16 +199,16 @@ def test_azure_inputs():
     assert profile["value"]["linuxConfiguration"]["disablePasswordAuthentication"] is True
     assert vm["identity"] == {"type": "SystemAssigned, UserAssigned",
                               "userAssignedIdentities": ["/subscriptions/s/id/data"]}
-    assert vm["tags"] == TAGS and vm["resourceGroupName"] == "gpu-pool-rg"
+    assert vm["tags"] == TAGS and vm["resourceGroupName"] == "gpu-base-rg"
     assert vm["storageProfile"]["osDisk"]["deleteOption"] == "Delete"
     assert vm["networkProfile"]["networkInterfaces"][0]["deleteOption"] == "Delete"
     assert only(plan, "azure-native:network:NetworkSecurityGroup")["securityRules"] == []
     nic = only(plan, "azure-native:network:NetworkInterface")
-    assert nic["networkSecurityGroup"] == {"id": "gpu-pool-nsg-id"}
-    assert nic["ipConfigurations"][0]["subnet"] == {"id": "gpu-pool-subnet-id"}
+    assert nic["networkSecurityGroup"] == {"id": "gpu-base-nsg-id"}
+    assert nic["ipConfigurations"][0]["subnet"] == {"id": "gpu-base-subnet-id"}
     assert only(plan, "azure-native:network:PublicIPAddress")["deleteOption"] == "Delete"
     role = only(plan, "azure-native:authorization:RoleDefinition")
-    assert role["assignableScopes"] == ["gpu-pool-rg-id"] and role["scope"] == "gpu-pool-rg-id"
+    assert role["assignableScopes"] == ["gpu-base-rg-id"] and role["scope"] == "gpu-base-rg-id"
     assert "Microsoft.Compute/virtualMachines/delete" in role["permissions"][0]["actions"]
     assert not [a for a in role["permissions"][0]["actions"] if a.startswith("*")]
     assert vm["storageProfile"]["osDisk"]["name"] == "gpu-0-osdisk"
@@ -178,12 +216,13 @@ def test_azure_inputs():
                    if r["type"] == "azure-native:authorization:RoleAssignment"]
     assert sorted(a["scope"] for a in assignments) == [
         "gpu-0-ip-id", "gpu-0-nic-id", "gpu-0-vm-id",
-        "gpu-pool-rg-id/providers/Microsoft.Compute/disks/gpu-0-osdisk"]
+        "gpu-base-rg-id/providers/Microsoft.Compute/disks/gpu-0-osdisk"]
     assert {(a["principalId"], a["principalType"], a["roleDefinitionId"]) for a in assignments} \
-        == {("PLACEHOLDER-principal-id", "ServicePrincipal", "gpu-pool-self-delete-role-id")}
+        == {("PLACEHOLDER-principal-id", "ServicePrincipal", "gpu-base-self-delete-role-id")}
     for resource in plan.resources:
         if "tags" in resource["inputs"]:
-            assert resource["inputs"]["tags"] == TAGS, resource["name"]
+            expected = TAGS if resource["stack"] == "test" else base_tags("azure", "eastus")
+            assert resource["inputs"]["tags"] == expected, resource["name"]
 
 
 def test_azure_machines_share_their_pools_group_but_each_may_delete_only_itself():
@@ -192,7 +231,7 @@ def test_azure_machines_share_their_pools_group_but_each_may_delete_only_itself(
                    "network:Subnet": "subnet", "network:NetworkSecurityGroup": "nsg",
                    "authorization:RoleDefinition": "self-delete-role"}
     for token, piece in pool_pieces.items():
-        name = f"gpu-pool-{piece}"
+        name = f"gpu-base-{piece}"
         assert [r["name"] for r in plan.resources if r["type"] == f"azure-native:{token}"] \
             == [name]
     scopes = sorted(r["inputs"]["scope"] for r in plan.resources
@@ -201,7 +240,7 @@ def test_azure_machines_share_their_pools_group_but_each_may_delete_only_itself(
     for machine in ("gpu-0-", "gpu-1-", "gpu-2-"):
         assert len([scope for scope in scopes if machine in scope]) == 4
     vms = [r for r in plan.resources if r["type"] == "azure-native:compute:VirtualMachine"]
-    assert {vm["inputs"]["resourceGroupName"] for vm in vms} == {"gpu-pool-rg"}
+    assert {vm["inputs"]["resourceGroupName"] for vm in vms} == {"gpu-base-rg"}
     assert vms[0]["inputs"]["identity"] == {"type": "SystemAssigned"}
 
 
@@ -227,14 +266,17 @@ def test_alicloud_inputs():
     assert gzipped_script(vm["userData"]).startswith("#!")
     assert vm["tags"] == TAGS
     group = only(plan, "alicloud:ecs/securityGroup:SecurityGroup")
-    assert "ingress" not in str(group).lower() and group["tags"] == TAGS
+    assert "ingress" not in str(group).lower()
+    assert group["tags"] == base_tags("alicloud", "us-east-1")
     assert not [r for r in plan.resources if "securityGroupRule" in r["type"]]
     assert only(plan, "alicloud:vpc/switch:Switch")["zoneId"] == "us-east-1a"
 
 
 def test_alicloud_native_region_uses_its_own_provider_and_a_zone_lookup():
     _, plan = plan_for(cloud="alicloud", region="cn-hangzhou", gpu=True)
-    assert only(plan, "pulumi:providers:alicloud")["region"] == "cn-hangzhou"
+    providers = [r for r in plan.resources if r["type"] == "pulumi:providers:alicloud"]
+    assert {(r["stack"], r["inputs"]["region"]) for r in providers} == {
+        ("cml-infra-base-gpu-alicloud-cn-hangzhou", "cn-hangzhou"), ("test", "cn-hangzhou")}
     assert only(plan, "alicloud:vpc/switch:Switch")["zoneId"] \
         == "PLACEHOLDER-zone-resolved-at-deploy-time"
     zones = [i for i in plan.invokes if i["token"] == "alicloud:index/getZones:getZones"]
@@ -245,7 +287,7 @@ def test_aws_resources_carry_the_region():
     _, plan = plan_for(cloud="aws", region="eu-north")
     assert only(plan, "aws:ec2/instance:Instance")["region"] == "eu-north-1"
     assert only(plan, "aws:ec2/securityGroup:SecurityGroup")["region"] == "eu-north-1"
-    assert plan.invokes[0]["args"]["region"] == "eu-north-1"
+    assert invoke(plan, SSM)["region"] == "eu-north-1"
 
 
 def test_alicloud_price_cap():
@@ -260,8 +302,11 @@ def test_children_are_prefixed_and_count_multiplies(cloud):
     runners = [r for r in plan.resources if r["type"].endswith("Runner")]
     assert [r["name"] for r in runners] == ["gpu-0", "gpu-1", "gpu-2"]
     assert {r["type"] for r in runners} == {f"cml-infra:clouds:{CLASSES[cloud]}Runner"}
-    pools = [r["name"] for r in plan.resources if r["type"].endswith("Pool")]
-    assert pools == ["gpu-pool"]
+    bases = [r for r in plan.resources if r["type"].endswith("Base")]
+    assert [(r["name"], r["stack"]) for r in bases] == [("gpu-base", plan.stacks[0]["name"])]
+    assert plan.stacks[0]["name"].startswith(f"cml-infra-base-gpu-{cloud}-")
+    assert {r["stack"] for r in plan.resources if r["name"].startswith("gpu-base")} \
+        == {bases[0]["stack"]}
     assert all(r["name"].startswith("gpu-") for r in plan.resources)
     for index in range(3):
         own = [r for r in plan.resources if r["name"].startswith(f"gpu-{index}-")]
@@ -272,11 +317,11 @@ def test_children_are_prefixed_and_count_multiplies(cloud):
 def test_gcp_machines_share_their_pools_network():
     _, plan = plan_for(cloud="gcp", count=3)
     networks = [r["name"] for r in plan.resources if "compute/network:" in r["type"]]
-    assert networks == ["gpu-pool-net"]
+    assert networks == ["gpu-base-net"]
     subnet = only(plan, "gcp:compute/subnetwork:Subnetwork")
-    assert (subnet["network"], subnet["region"]) == ("gpu-pool-net-id", "us-east1")
+    assert (subnet["network"], subnet["region"]) == ("gpu-base-net-id", "us-east1")
     vms = [r["inputs"] for r in plan.resources if r["type"] == VM_TYPES["gcp"]]
-    assert {vm["networkInterfaces"][0]["subnetwork"] for vm in vms} == {"gpu-pool-subnet-id"}
+    assert {vm["networkInterfaces"][0]["subnetwork"] for vm in vms} == {"gpu-base-subnet-id"}
 
 
 def test_registration_secret_reaches_the_script_only_as_secret():

@@ -43,7 +43,9 @@ def test_dry_run_json_without_credentials(cloud, tmp_path):
     types = [r["type"] for r in plan["resources"]]
     assert len([t for t in types if t.startswith("cml-infra:clouds:")
                 and t.endswith("Runner")]) == 1
-    assert all(set(r) == {"type", "name", "inputs"} for r in plan["resources"])
+    assert all(set(r) == {"type", "name", "inputs", "stack"} for r in plan["resources"])
+    assert [s["kind"] for s in plan["stacks"]] == ["base", "runner"]
+    assert {r["stack"] for r in plan["resources"]} == {s["name"] for s in plan["stacks"]}
     assert "PLACEHOLDER" in result.stdout
     assert not list(tmp_path.iterdir()), "a dry run must create nothing"
 
@@ -54,7 +56,9 @@ def test_dry_run_tree_is_readable(tmp_path):
                       "--count", "2", "--region", "eu-west", "--dry-run")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert out.startswith("Plan: 8 resources would be created (nothing was created).")
+    assert out.startswith("Plan: 13 resources would be created (nothing was created).")
+    assert "Base stack cml-infra-base-cml-runner-aws-eu-west-1: 7 resources" in out
+    assert "Runner stack cml-runner: 6 resources" in out
     assert "instanceType: g6.xlarge" in out and "userDataBase64: [secret]" in out
     assert "cml-runner-1-vm  (aws:ec2/instance:Instance)" in out
 
@@ -119,15 +123,15 @@ def test_tree_attributes_children_to_the_longest_component_name():
     pools = [build_spec(name="ab", count=2), build_spec(name="ab-1")]
     tree = render_tree(run_plan(pools, clock=lambda: NOW, stack="dev"))
     components = [line for line in tree.splitlines() if "(cml-infra:clouds:" in line]
-    assert components == ["ab-0  (cml-infra:clouds:AwsRunner)",
+    assert components == ["ab-base  (cml-infra:clouds:AwsBase)",
+                          "ab-1-base  (cml-infra:clouds:AwsBase)",
+                          "ab-0  (cml-infra:clouds:AwsRunner)",
                           "ab-1  (cml-infra:clouds:AwsRunner)",
-                          "ab-1-0  (cml-infra:clouds:AwsRunner)",
-                          "ab-1-pool  (cml-infra:clouds:AwsPool)",
-                          "ab-pool  (cml-infra:clouds:AwsPool)"]
+                          "ab-1-0  (cml-infra:clouds:AwsRunner)"]
     block_ab1 = tree.split("ab-1  (")[1].split("ab-1-0  (")[0]
     assert "ab-1-vm" in block_ab1 and "ab-1-0-vm" not in block_ab1
-    assert "ab-1-pool-sg" in tree.split("ab-1-pool  (")[1].split("ab-pool  (")[0]
-    assert "ab-pool-sg" in tree.split("ab-pool  (")[1]
+    assert "ab-1-base-sg" in tree.split("ab-1-base  (")[1].split("Runner stack")[0]
+    assert "ab-base-sg" in tree.split("ab-base  (")[1].split("ab-1-base  (")[0]
     assert tree.count("(aws:ec2/instance:Instance)") == 3
 
 
@@ -139,6 +143,6 @@ def test_golden_plan(cloud, golden):
     golden(f"plans/{cloud}.json", render_json(plan))
     tree = render_tree(plan)
     assert tree.count("Runner)") == 1
-    assert tree.count("Pool)") == 1
+    assert tree.count("Base)") == 1
     assert tree.count("\n├─ ") + tree.count("\n└─ ") == len(plan.resources) - tree.count(
         "(cml-infra:clouds:"), "every resource appears under its component"

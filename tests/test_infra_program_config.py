@@ -13,7 +13,7 @@ import yaml
 from infra.engine.plan import PROJECT, Plan
 from infra.errors import SpecError
 from tests.conftest import ROOT
-from tests.register_mocks import TOKEN, ForgeMocks
+from tests.register_mocks import TOKEN, ForgeMocks, fake_bases
 
 EXAMPLE = ROOT / "examples" / "Pulumi.dev.yaml"
 
@@ -22,7 +22,8 @@ def run_main(config: dict[str, str]) -> Plan:
     record = Plan()
     pulumi.runtime.set_all_config({"cml-infra:forgeToken": TOKEN, **config})
     try:
-        pulumi.runtime.set_mocks(ForgeMocks(record), project=PROJECT, stack="dev", preview=False)
+        mocks = ForgeMocks(record, fake_bases("train-l4", "eval-t4", "p1"))
+        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="dev", preview=False)
         pulumi.runtime.test(lambda: runpy.run_path(str(ROOT / "infra" / "__main__.py")))()
     finally:
         pulumi.runtime.set_all_config({})
@@ -39,14 +40,42 @@ def test_example_stack_builds_both_pools():
     plan = run_main(example_config())
     components = sorted((r["type"], r["name"]) for r in plan.resources
                         if r["type"].startswith("cml-infra:"))
-    assert components == [("cml-infra:clouds:AwsPool", "train-l4-pool"),
-                          ("cml-infra:clouds:AwsRunner", "train-l4-0"),
-                          ("cml-infra:clouds:GcpPool", "eval-t4-pool"),
+    assert components == [("cml-infra:clouds:AwsRunner", "train-l4-0"),
                           ("cml-infra:clouds:GcpRunner", "eval-t4-0"),
                           ("cml-infra:clouds:GcpRunner", "eval-t4-1")]
-    aws_vm = next(r for r in plan.resources if r["name"] == "train-l4-0-vm")["inputs"]
+    refs = {r["name"]: r["inputs"] for r in plan.reads}
+    assert refs == {"train-l4-base-ref": {"name": "cml-infra-base-train-l4-aws-us-east-1"},
+                    "eval-t4-base-ref": {"name": "cml-infra-base-eval-t4-gcp-europe-west4"}}
+    aws_vm = aws_vm_of(plan)
+    assert aws_vm["subnetId"] == "train-l4-base-subnet_id"
     assert aws_vm["instanceType"] == "g6.xlarge" and aws_vm["iamInstanceProfile"] \
         == "cml-training-data"
+
+
+def aws_vm_of(plan: Plan) -> dict:
+    return next(r for r in plan.resources if r["name"] == "train-l4-0-vm")["inputs"]
+
+
+def test_base_kind_builds_only_the_bases_and_exports_them():
+    plan = run_main({**example_config(), "cml-infra:kind": "base"})
+    components = sorted((r["type"], r["name"]) for r in plan.resources
+                        if r["type"].startswith("cml-infra:"))
+    assert components == [("cml-infra:clouds:AwsBase", "train-l4-base"),
+                          ("cml-infra:clouds:GcpBase", "eval-t4-base")]
+    assert not [r for r in plan.resources if r["type"] == "pulumi-python:dynamic:Resource"]
+
+
+def test_a_pool_may_name_its_base_stack():
+    pools = json.loads(example_config()["cml-infra:pools"])
+    pools[0]["base"] = "platform-bases-prod"
+    plan = run_main({**example_config(), "cml-infra:pools": json.dumps(pools)})
+    assert {r["name"]: r["inputs"]["name"] for r in plan.reads}["train-l4-base-ref"] \
+        == "platform-bases-prod"
+
+
+def test_unknown_kind_is_one_sentence():
+    with pytest.raises(SpecError, match=r"^cml-infra:kind is 'both'; set it to runner or base"):
+        run_main({**example_config(), "cml-infra:kind": "both"})
 
 
 def test_bad_pool_in_config_is_the_cli_sentence():

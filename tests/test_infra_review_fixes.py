@@ -10,7 +10,7 @@ from infra.engine.plan import GCP_PROJECT, run_plan
 from infra.spec import build_spec
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
-ROLE = "projects/placeholder-gcp-project-from-provider-config/roles/cmlInfraSelfDelete_446b90d6"
+ROLE_PREFIX = "projects/placeholder-gcp-project-from-provider-config/roles/"
 
 
 def plan_of(**kwargs):
@@ -26,13 +26,16 @@ def of_type(plan, suffix):
 @pytest.mark.parametrize("identity", [None, "team@data.iam.gserviceaccount.com"])
 def test_gcp_vm_may_delete_itself_only(identity):
     plan = plan_of(cloud="gcp", count=2, identity=identity)
-    email = identity or f"cml-gpu-446b90d6@{GCP_PROJECT}.iam.gserviceaccount.com"
+    from infra.clouds.gcp_iam import account_id, role_id
+
+    base = "cml-infra-base-gpu-gcp-us-east1"  # names follow the base stack, never a CI run
+    email = identity or f"{account_id(base, 'gpu')}@{GCP_PROJECT}.iam.gserviceaccount.com"
     accounts = of_type(plan, "serviceaccount/account:Account")
-    assert accounts == ({} if identity else {"gpu-pool-sa": {
-        "accountId": "cml-gpu-446b90d6", "displayName": "cml-infra runner pool gpu",
+    assert accounts == ({} if identity else {"gpu-base-sa": {
+        "accountId": account_id(base, "gpu"), "displayName": "cml-infra runner pool gpu",
         "project": GCP_PROJECT}})
-    assert of_type(plan, ":IAMCustomRole") == {"gpu-pool-self-delete": {
-        "roleId": "cmlInfraSelfDelete_446b90d6", "project": GCP_PROJECT, "stage": "GA",
+    assert of_type(plan, ":IAMCustomRole") == {"gpu-base-self-delete": {
+        "roleId": role_id(base, "gpu"), "project": GCP_PROJECT, "stage": "GA",
         "permissions": ["compute.instances.delete", "compute.instances.get"],
         "title": "cml-infra self-delete (gpu)",
         "description": "Lets a cml-infra runner VM delete itself; granted per VM."}}
@@ -40,7 +43,7 @@ def test_gcp_vm_may_delete_itself_only(identity):
         assert vm["serviceAccount"] == {"email": email, "scopes": ["cloud-platform"]}
         assert of_type(plan, ":InstanceIAMMember")[f"gpu-{index}-self-delete"] == {
             "instanceName": f"gpu-{index}-vm", "zone": "us-east1-c", "project": GCP_PROJECT,
-            "role": ROLE, "member": f"serviceAccount:{email}"}
+            "role": ROLE_PREFIX + role_id(base, "gpu"), "member": f"serviceAccount:{email}"}
 
 
 def test_gcp_account_id_fits_for_a_long_pool_name():

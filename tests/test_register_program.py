@@ -20,14 +20,17 @@ from infra.errors import ForgeError
 from infra.forges.registration import ForgeSettings, forge_registrar
 from infra.spec import build_spec
 from tests.conftest import ROOT
-from tests.register_mocks import DYNAMIC, JIT, TOKEN, ForgeMocks
+from tests.register_mocks import DYNAMIC, JIT, TOKEN, ForgeMocks, fake_bases
+
+BASES = {pool: f"cml-infra-base-{pool}" for pool in ("gpu", "cheap", "steady")}
 
 
 def run(fn: Any, config: dict[str, str] | None = None) -> Plan:
     record = Plan()
     pulumi.runtime.set_all_config(config or {})
     try:
-        pulumi.runtime.set_mocks(ForgeMocks(record), project=PROJECT, stack="dev", preview=False)
+        mocks = ForgeMocks(record, fake_bases("gpu", "cheap", "steady", "lab"))
+        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="dev", preview=False)
         pulumi.runtime.test(fn)()
     finally:
         pulumi.runtime.set_all_config({})
@@ -40,7 +43,7 @@ def by_name(plan: Plan, name: str) -> dict[str, Any]:
 
 def test_each_machine_gets_a_registration_with_a_secret_token() -> None:
     spec = build_spec(name="gpu", gpu=True, count=2, repo="acme/models", labels="gpu")
-    plan = run(lambda: program([spec], forge_registrar(ForgeSettings(token=TOKEN))))
+    plan = run(lambda: program([spec], forge_registrar(ForgeSettings(token=TOKEN)), bases=BASES))
     registrations = [r for r in plan.resources if r["type"] == DYNAMIC]
     assert sorted(r["name"] for r in registrations) == ["gpu-0-registration",
                                                         "gpu-1-registration"]
@@ -56,7 +59,7 @@ def test_each_machine_gets_a_registration_with_a_secret_token() -> None:
 
 def test_registration_reaches_the_user_data_as_a_secret() -> None:
     spec = build_spec(name="gpu", gpu=True, repo="acme/models")
-    plan = run(lambda: program([spec], forge_registrar(ForgeSettings(token=TOKEN))))
+    plan = run(lambda: program([spec], forge_registrar(ForgeSettings(token=TOKEN)), bases=BASES))
     user_data = by_name(plan, "gpu-0-vm")["inputs"]["userDataBase64"]
     assert is_rpc_secret(user_data)
     script = gzip.decompress(base64.b64decode(unwrap_rpc_secret(user_data))).decode()
@@ -91,7 +94,7 @@ def test_registration_output_is_marked_secret(monkeypatch) -> None:
 def test_pool_without_repository_is_one_sentence() -> None:
     spec = build_spec(name="gpu")
     with pytest.raises(ForgeError, match=r"^Pool gpu names no repository; set its repo"):
-        run(lambda: program([spec], forge_registrar(ForgeSettings(token=TOKEN))))
+        run(lambda: program([spec], forge_registrar(ForgeSettings(token=TOKEN)), bases=BASES))
 
 
 POOLS = json.dumps([{"name": "lab", "cloud": "gcp", "gpu": True, "forge": "gitlab",
@@ -136,8 +139,9 @@ def test_on_demand_retry_keeps_the_registrations_of_unchanged_machines() -> None
     spot = build_spec(name="cheap", gpu=True, spot=True, repo="acme/models")
     steady = build_spec(name="steady", gpu=True, repo="acme/models")
     settings = ForgeSettings(token=TOKEN)
-    first = run(lambda: program([spot, steady], forge_registrar(settings)))
-    retry = run(lambda: program([replace(spot, spot=False), steady], forge_registrar(settings)))
+    first = run(lambda: program([spot, steady], forge_registrar(settings), bases=BASES))
+    retry = run(lambda: program([replace(spot, spot=False), steady], forge_registrar(settings),
+                                bases=BASES))
 
     def inputs(plan: Plan, name: str) -> dict[str, Any]:
         return {k: unwrap_rpc_secret(v) for k, v in by_name(plan, name)["inputs"].items()

@@ -1,15 +1,15 @@
-"""Alibaba Cloud: one ECS instance per machine, in its pool's VPC behind a security group
-without rules.
+"""Alibaba Cloud: a pool base (VPC, vSwitch, a security group without rules); one ECS instance
+per machine in it.
 
 Kill switch of the cloud's own: `autoReleaseTime` releases the instance at the maximum
 runtime: https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-modifyinstanceautoreleasetime
 A security group without rules denies all inbound traffic:
 https://www.alibabacloud.com/help/en/ecs/user-guide/overview-44
 
-The provider, VPC, vSwitch, security group and the zone and image look-ups are per pool:
-a region holds few VPCs by default (https://www.alibabacloud.com/help/en/vpc/product-overview/limits),
-the machines of a pool share region, zone and image, and the empty network costs nothing
-after its machines are released; it goes with the stack.
+The VPC, vSwitch, security group and the zone live in the pool's base stack, created once and
+shared by every CI run: a region holds 10 VPCs by default
+(https://www.alibabacloud.com/help/en/vpc/product-overview/limits). The image look-up and the
+provider are per runner stack.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ import pulumi
 import pulumi_alicloud as alicloud
 
 from infra.catalog import alicloud as table
-from infra.clouds.common import RunnerArgs, iso, outputs, pool_name, shared, user_data_b64
+from infra.clouds.common import BaseArgs, RunnerArgs, iso, outputs, shared, user_data_b64
 from infra.spec import RunnerSpec
+
+BASE_OUTPUTS = ("vpc_id", "vswitch_id", "security_group_id", "zone")
 
 
 def spot_strategy(spec: RunnerSpec) -> str:
@@ -39,29 +41,35 @@ def zone(spec: RunnerSpec, lookup: pulumi.InvokeOutputOptions) -> pulumi.Input[s
         available_resource_creation="VSwitch", opts=lookup).ids.apply(lambda ids: ids[0])
 
 
-class AlicloudPool(pulumi.ComponentResource):
-    """What the machines of one pool share: provider, network, security group and image."""
+def provider_for(name: str, spec: RunnerSpec,
+                 parent: pulumi.Resource | None = None) -> alicloud.Provider:
+    """Alibaba resources take their region from the provider: one per stack and region."""
+    return alicloud.Provider(name, region=spec.region,
+                             opts=pulumi.ResourceOptions(parent=parent))
 
-    def __init__(self, spec: RunnerSpec, tags: dict[str, str]) -> None:
-        name, prefix = spec.name, pool_name(spec)
-        super().__init__("cml-infra:clouds:AlicloudPool", prefix, None, None)
-        # Alibaba resources take their region from the provider: one per pool's region.
-        self.provider = alicloud.Provider(f"{prefix}-provider", region=spec.region,
-                                          opts=pulumi.ResourceOptions(parent=self))
-        child = pulumi.ResourceOptions(parent=self, provider=self.provider)
-        lookup = pulumi.InvokeOutputOptions(parent=self, provider=self.provider)
-        vpc = alicloud.vpc.Network(f"{prefix}-vpc", vpc_name=name, cidr_block="10.0.0.0/16",
+
+class AlicloudBase(pulumi.ComponentResource):
+    """What the machines of one pool share: network, security group, and the zone."""
+
+    def __init__(self, name: str, args: BaseArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("cml-infra:clouds:AlicloudBase", name, None, opts)
+        spec, tags = args.spec, args.tags
+        provider = provider_for(f"{name}-provider", spec, self)
+        child = pulumi.ResourceOptions(parent=self, provider=provider)
+        lookup = pulumi.InvokeOutputOptions(parent=self, provider=provider)
+        vpc = alicloud.vpc.Network(f"{name}-vpc", vpc_name=spec.name, cidr_block="10.0.0.0/16",
                                    tags=tags, opts=child)
-        self.switch = alicloud.vpc.Switch(f"{prefix}-vswitch", vswitch_name=name, vpc_id=vpc.id,
-                                          cidr_block="10.0.0.0/24", zone_id=zone(spec, lookup),
-                                          tags=tags, opts=child)
-        self.group = alicloud.ecs.SecurityGroup(
-            f"{prefix}-sg", security_group_name=name, vpc_id=vpc.id, tags=tags,
-            description=f"cml-infra runner pool {name}: no inbound rules", opts=child)
-        self.image: pulumi.Input[str] = spec.image or alicloud.ecs.get_images_output(
-            name_regex=table.IMAGE_NAME_REGEX, owners="system", most_recent=True,
-            opts=lookup).images.apply(lambda found: found[0].id)
-        self.register_outputs({"vswitch": self.switch.id})
+        where = zone(spec, lookup)
+        switch = alicloud.vpc.Switch(f"{name}-vswitch", vswitch_name=spec.name, vpc_id=vpc.id,
+                                     cidr_block="10.0.0.0/24", zone_id=where, tags=tags,
+                                     opts=child)
+        group = alicloud.ecs.SecurityGroup(
+            f"{name}-sg", security_group_name=spec.name, vpc_id=vpc.id, tags=tags,
+            description=f"cml-infra runner pool {spec.name}: no inbound rules", opts=child)
+        self.outputs = {"vpc_id": vpc.id, "vswitch_id": switch.id,
+                        "security_group_id": group.id, "zone": where}
+        self.register_outputs(self.outputs)
 
 
 class AlicloudRunner(pulumi.ComponentResource):
@@ -75,10 +83,20 @@ class AlicloudRunner(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("cml-infra:clouds:AlicloudRunner", name, None, opts)
         spec, tags = args.spec, args.tags
-        pool = shared(("alicloud", args.stack, spec.name), lambda: AlicloudPool(spec, tags))
+        base = args.base
+        # Built by the pool's first machine, and its child; machines are removed from the
+        # highest index down, so the first one stays while the pool exists.
+        provider = shared(("alicloud-provider", args.stack, spec.name),
+                          lambda: provider_for(f"{name}-provider", spec, self))
+        image: pulumi.Input[str] = spec.image or shared(
+            ("alicloud-image", args.stack, spec.name), lambda: alicloud.ecs.get_images_output(
+                name_regex=table.IMAGE_NAME_REGEX, owners="system", most_recent=True,
+                opts=pulumi.InvokeOutputOptions(provider=provider)).images.apply(
+                    lambda found: found[0].id))
         vm = alicloud.ecs.Instance(
             f"{name}-vm", instance_name=name, instance_type=spec.machine.instance_type,
-            image_id=pool.image, vswitch_id=pool.switch.id, security_groups=[pool.group.id],
+            image_id=image, vswitch_id=base["vswitch_id"],
+            security_groups=[base["security_group_id"]],
             instance_charge_type="PostPaid", spot_strategy=spot_strategy(spec),
             spot_price_limit=spec.max_price if spec.spot else None,
             user_data=pulumi.Output.from_input(args.user_data).apply(
@@ -92,7 +110,7 @@ class AlicloudRunner(pulumi.ComponentResource):
             # A public address for egress only; the security group admits nothing inbound.
             internet_max_bandwidth_out=10, role_name=spec.identity,
             tags=tags, volume_tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, provider=pool.provider))
+            opts=pulumi.ResourceOptions(parent=self, provider=provider))
         self.instance_id = vm.id
         self.private_ip = vm.private_ip
         self.expires_at = pulumi.Output.from_input(iso(args.expires_at))

@@ -1,10 +1,16 @@
-"""AWS: one EC2 instance per machine, behind its pool's security group that admits nothing.
+"""AWS: a pool base with its own network, and one EC2 instance per machine behind it.
 
-Kill switches: instance-initiated shutdown terminates it, and the startup script schedules
-that shutdown at the maximum runtime. https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/terminating-instances.html
-The security group and the AMI look-up are per pool: every machine of a pool runs the same
-image in the same region, and an empty security group costs nothing after its machines end;
-it goes with the stack.
+The base (a long-lived stack shared by every run of the pool) holds a VPC with one public
+subnet, an internet gateway for egress, and a security group that admits nothing; or, when the
+pool names a subnet (`--subnet`), only the security group, in that subnet's VPC. Nothing
+relies on the region's default VPC, which many organisations delete:
+https://docs.aws.amazon.com/vpc/latest/userguide/default-vpc.html
+The subnet lies in a zone that sells the machine type (an instance-type offerings look-up):
+https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstanceTypeOfferings.html
+
+Kill switches: instance-initiated shutdown terminates the instance, and the startup script
+schedules that shutdown at the maximum runtime.
+https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/terminating-instances.html
 """
 
 from __future__ import annotations
@@ -13,8 +19,19 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.catalog import aws as table
-from infra.clouds.common import RunnerArgs, iso, outputs, pool_name, shared, user_data_b64
+from infra.clouds.common import (
+    BaseArgs,
+    RunnerArgs,
+    iso,
+    outputs,
+    shared,
+    user_data_b64,
+)
 from infra.spec import RunnerSpec
+
+BASE_OUTPUTS = ("vpc_id", "subnet_id", "security_group_id", "zone")
+VPC_CIDR = "10.77.0.0/16"
+SUBNET_CIDR = "10.77.0.0/20"  # 4,091 usable addresses, far more than a pool's 50 machines
 
 
 def image_parameter(spec: RunnerSpec) -> str:
@@ -38,25 +55,64 @@ def market_options(spec: RunnerSpec) -> aws.ec2.InstanceInstanceMarketOptionsArg
     return {"market_type": "spot", "spot_options": spot}
 
 
-class AwsPool(pulumi.ComponentResource):
-    """What the machines of one pool share: the security group and the image."""
+def offered_zone(spec: RunnerSpec, opts: pulumi.InvokeOutputOptions) -> pulumi.Output[str]:
+    """The first zone of the region (in name order) that sells the pool's machine type."""
+    offers = aws.ec2.get_instance_type_offerings_output(
+        location_type="availability-zone", region=spec.region, opts=opts,
+        filters=[{"name": "instance-type", "values": [spec.machine.instance_type]}])
+    return offers.locations.apply(lambda zones: sorted(zones)[0])
 
-    def __init__(self, spec: RunnerSpec, tags: dict[str, str]) -> None:
-        super().__init__("cml-infra:clouds:AwsPool", pool_name(spec), None, None)
-        self.group = aws.ec2.SecurityGroup(
-            f"{pool_name(spec)}-sg", region=spec.region,
+
+class AwsBase(pulumi.ComponentResource):
+    """What the machines of one pool share: the network and a security group admitting nothing."""
+
+    def __init__(self, name: str, args: BaseArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("cml-infra:clouds:AwsBase", name, None, opts)
+        spec, tags = args.spec, args.tags
+        child = pulumi.ResourceOptions(parent=self)
+        if spec.subnet:
+            found = aws.ec2.get_subnet_output(id=spec.subnet, region=spec.region,
+                                              opts=pulumi.InvokeOutputOptions(parent=self))
+            vpc_id, subnet_id, zone = found.vpc_id, pulumi.Output.from_input(spec.subnet), \
+                found.availability_zone
+        else:
+            vpc_id, subnet_id, zone = self._network(name, spec, tags, child)
+        group = aws.ec2.SecurityGroup(
+            f"{name}-sg", region=spec.region, vpc_id=vpc_id,
             description=f"cml-infra runner pool {spec.name}: no inbound traffic",
             ingress=[], egress=[{"protocol": "-1", "from_port": 0, "to_port": 0,
                                  "cidr_blocks": ["0.0.0.0/0"], "ipv6_cidr_blocks": ["::/0"]}],
-            tags=tags, opts=pulumi.ResourceOptions(parent=self))
-        self.ami: pulumi.Input[str] = spec.image if spec.image and spec.image.startswith("ami-") \
-            else aws.ssm.get_parameter_output(name=image_parameter(spec), region=spec.region,
-                                              opts=pulumi.InvokeOutputOptions(parent=self)).value
-        self.register_outputs({"security_group": self.group.id})
+            tags=tags, opts=child)
+        self.outputs = {"vpc_id": vpc_id, "subnet_id": subnet_id,
+                        "security_group_id": group.id, "zone": zone}
+        self.register_outputs(self.outputs)
+
+    def _network(self, name: str, spec: RunnerSpec, tags: dict[str, str],
+                 child: pulumi.ResourceOptions,
+                 ) -> tuple[pulumi.Output[str], pulumi.Output[str], pulumi.Output[str]]:
+        """A VPC with one public subnet routed to an internet gateway (egress only: the
+        security group admits nothing inbound)."""
+        region = spec.region
+        vpc = aws.ec2.Vpc(f"{name}-vpc", region=region, cidr_block=VPC_CIDR, tags=tags,
+                          enable_dns_hostnames=True, enable_dns_support=True, opts=child)
+        gateway = aws.ec2.InternetGateway(f"{name}-igw", region=region, vpc_id=vpc.id,
+                                          tags=tags, opts=child)
+        zone = pulumi.Output.from_input(spec.zone) if spec.zone else offered_zone(
+            spec, pulumi.InvokeOutputOptions(parent=self))
+        subnet = aws.ec2.Subnet(f"{name}-subnet", region=region, vpc_id=vpc.id,
+                                cidr_block=SUBNET_CIDR, availability_zone=zone,
+                                map_public_ip_on_launch=True, tags=tags, opts=child)
+        routes = aws.ec2.RouteTable(
+            f"{name}-routes", region=region, vpc_id=vpc.id, tags=tags, opts=child,
+            routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": gateway.id}])
+        aws.ec2.RouteTableAssociation(f"{name}-routes-subnet", region=region,
+                                      subnet_id=subnet.id, route_table_id=routes.id, opts=child)
+        return vpc.id, subnet.id, zone
 
 
 class AwsRunner(pulumi.ComponentResource):
-    """One runner machine on EC2."""
+    """One runner machine on EC2, in its pool base's subnet and security group."""
 
     instance_id: pulumi.Output[str]
     private_ip: pulumi.Output[str]
@@ -65,10 +121,12 @@ class AwsRunner(pulumi.ComponentResource):
     def __init__(self, name: str, args: RunnerArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("cml-infra:clouds:AwsRunner", name, None, opts)
-        spec, tags = args.spec, args.tags
-        pool = shared(("aws", args.stack, spec.name), lambda: AwsPool(spec, tags))
+        spec, tags, base = args.spec, args.tags, args.base
+        ami: pulumi.Input[str] = spec.image if spec.image and spec.image.startswith("ami-") \
+            else shared(("aws-ami", args.stack, spec.name), lambda: aws.ssm.get_parameter_output(
+                name=image_parameter(spec), region=spec.region).value)
         vm = aws.ec2.Instance(
-            f"{name}-vm", region=spec.region, ami=pool.ami,
+            f"{name}-vm", region=spec.region, ami=ami,
             instance_type=spec.machine.instance_type,
             user_data_base64=pulumi.Output.from_input(args.user_data).apply(
                 lambda script: user_data_b64("aws", script)),
@@ -80,10 +138,12 @@ class AwsRunner(pulumi.ComponentResource):
                               "http_put_response_hop_limit": 2},
             root_block_device={"volume_size": spec.disk_size_gb, "volume_type": "gp3",
                                "encrypted": True, "delete_on_termination": True},
-            vpc_security_group_ids=[pool.group.id], iam_instance_profile=spec.identity,
+            subnet_id=base["subnet_id"], vpc_security_group_ids=[base["security_group_id"]],
+            iam_instance_profile=spec.identity,
             instance_market_options=market_options(spec), tags=tags, volume_tags=tags,
             opts=pulumi.ResourceOptions(parent=self))
         self.instance_id = vm.id
         self.private_ip = vm.private_ip
         self.expires_at = pulumi.Output.from_input(iso(args.expires_at))
         self.register_outputs(outputs(vm.id, vm.private_ip, args.expires_at))
+

@@ -1,4 +1,5 @@
-"""Azure: a resource group per pool with the network; per machine a VM that can delete itself.
+"""Azure: a pool base (resource group, network, self-delete role); per machine a VM that can
+delete itself.
 
 Azure has no expiry of its own, so each VM ends itself (after the runner and the dead-man
 shutdown, which only stops a still-billed VM): its system-assigned identity holds the pool's
@@ -9,11 +10,11 @@ https://learn.microsoft.com/azure/virtual-machines/delete. The page does not say
 that cascade checks the caller's rights on each of them; they are separate resources, not
 children of the VM, so the role is granted on each, and no billed disk is left behind.
 
-Why per pool, not per machine as before: a group per machine meant 11 resources per machine
-(now 5; the group, VNet, subnet, NSG and role definition once per pool), and Azure allows 980
-resource groups per subscription: https://learn.microsoft.com/azure/azure-resource-manager/management/azure-subscription-service-limits
-What a pool keeps after its machines are gone costs nothing, is tagged with the expiry like
-everything else, and goes with the stack (`pulumi destroy`; a sweep by expiry comes later).
+Why a long-lived base: Azure allows 980 resource groups per subscription
+(https://learn.microsoft.com/azure/azure-resource-manager/management/azure-subscription-service-limits),
+and a group, VNet, subnet, NSG and role definition per CI run would pile up; the base stack
+creates them once per pool, and every run's runner stack adds only its machines (5 resources
+each). The base costs nothing while no machine runs and goes with `cml-infra down --base`.
 The system identity also goes with the VM, where a user-assigned one would be left behind.
 """
 
@@ -26,10 +27,12 @@ import pulumi
 from pulumi_azure_native import authorization, compute, network, resources
 
 from infra.catalog import azure as table
-from infra.clouds.common import RunnerArgs, b64, iso, outputs, pool_name, shared
+from infra.clouds.common import BaseArgs, BaseOutputs, RunnerArgs, b64, iso, outputs
 from infra.spec import RunnerSpec
 
 ADMIN_USER = "cmlrunner"
+BASE_OUTPUTS = ("resource_group", "resource_group_id", "subnet_id", "nsg_id",
+                "self_delete_role_id")
 # Only what deleting a VM and what goes with it needs, granted at the VM's scope:
 # https://learn.microsoft.com/azure/role-based-access-control/permissions/compute
 SELF_DELETE_ACTIONS = ["Microsoft.Compute/virtualMachines/read",
@@ -101,36 +104,38 @@ def principal(identity: Any) -> str:
     return getattr(identity, "principal_id", None) or ""
 
 
-class AzurePool(pulumi.ComponentResource):
+class AzureBase(pulumi.ComponentResource):
     """What the machines of one pool share: the resource group, a network that admits no
     inbound traffic, and the self-delete role that each machine is granted on its own VM."""
 
-    def __init__(self, spec: RunnerSpec, stack: str, tags: dict[str, str]) -> None:
-        name, where = pool_name(spec), spec.region
-        super().__init__("cml-infra:clouds:AzurePool", name, None, None)
+    def __init__(self, name: str, args: BaseArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("cml-infra:clouds:AzureBase", name, None, opts)
+        tags, where = args.tags, args.spec.region
         child = pulumi.ResourceOptions(parent=self)
-        self.group = resources.ResourceGroup(f"{name}-rg", location=where, tags=tags,
-                                             opts=child)
-        rg = self.group.name
+        group = resources.ResourceGroup(f"{name}-rg", location=where, tags=tags, opts=child)
+        rg = group.name
         # No rules: Azure's defaults then deny inbound from the internet.
-        self.nsg = network.NetworkSecurityGroup(f"{name}-nsg", resource_group_name=rg,
-                                                location=where, security_rules=[], tags=tags,
-                                                opts=child)
+        nsg = network.NetworkSecurityGroup(f"{name}-nsg", resource_group_name=rg,
+                                           location=where, security_rules=[], tags=tags,
+                                           opts=child)
         vnet = network.VirtualNetwork(f"{name}-vnet", resource_group_name=rg, location=where,
                                       address_space={"address_prefixes": ["10.0.0.0/16"]},
                                       tags=tags, opts=child)
         # 251 usable addresses, enough for the largest pool:
         # https://learn.microsoft.com/azure/virtual-network/virtual-networks-faq#are-there-any-restrictions-on-using-ip-addresses-within-these-subnets
-        self.subnet = network.Subnet(f"{name}-subnet", resource_group_name=rg,
-                                     virtual_network_name=vnet.name,
-                                     address_prefix="10.0.0.0/24",
-                                     network_security_group={"id": self.nsg.id}, opts=child)
-        self.role = authorization.RoleDefinition(
-            f"{name}-self-delete-role", role_name=f"cml-infra-self-delete-{stack}-{spec.name}",
+        subnet = network.Subnet(f"{name}-subnet", resource_group_name=rg,
+                                virtual_network_name=vnet.name, address_prefix="10.0.0.0/24",
+                                network_security_group={"id": nsg.id}, opts=child)
+        role = authorization.RoleDefinition(
+            f"{name}-self-delete-role", role_name=f"cml-infra-self-delete-{args.stack}",
             description="Lets a cml-infra runner delete its own VM, NIC, address and disk.",
-            scope=self.group.id, assignable_scopes=[self.group.id],
+            scope=group.id, assignable_scopes=[group.id],
             permissions=[{"actions": SELF_DELETE_ACTIONS}], opts=child)
-        self.register_outputs({"resource_group": rg})
+        self.outputs = {"resource_group": rg, "resource_group_id": group.id,
+                        "subnet_id": subnet.id, "nsg_id": nsg.id,
+                        "self_delete_role_id": role.id}
+        self.register_outputs(self.outputs)
 
 
 class AzureRunner(pulumi.ComponentResource):
@@ -145,11 +150,10 @@ class AzureRunner(pulumi.ComponentResource):
         super().__init__("cml-infra:clouds:AzureRunner", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         spec, tags, where = args.spec, args.tags, args.spec.region
-        pool = shared(("azure", args.stack, spec.name),
-                      lambda: AzurePool(spec, args.stack, tags))
-        nic, address = self._nic(name, pool, where, tags, child)
+        base = args.base
+        nic, address = self._nic(name, base, where, tags, child)
         vm = compute.VirtualMachine(
-            f"{name}-vm", resource_group_name=pool.group.name, location=where, tags=tags,
+            f"{name}-vm", resource_group_name=base["resource_group"], location=where, tags=tags,
             hardware_profile={"vm_size": spec.machine.instance_type},
             storage_profile=storage(name, spec), os_profile=os_profile(name, args.user_data),
             network_profile=nic_profile(nic.id), identity=identities(spec),
@@ -157,32 +161,33 @@ class AzureRunner(pulumi.ComponentResource):
             priority="Spot" if spec.spot else "Regular",
             eviction_policy="Delete" if spec.spot else None, billing_profile=billing(spec),
             opts=child)
-        disk_id = pulumi.Output.concat(pool.group.id, "/providers/Microsoft.Compute/disks/",
+        disk_id = pulumi.Output.concat(base["resource_group_id"],
+                                       "/providers/Microsoft.Compute/disks/",
                                        os_disk_name(name))
-        self._self_delete(name, pool, vm, {"vm": vm.id, "nic": nic.id, "ip": address.id,
+        self._self_delete(name, base, vm, {"vm": vm.id, "nic": nic.id, "ip": address.id,
                                            "disk": disk_id})
         if spec.machine.gpu_count and table.needs_driver_extension(spec.machine.driver):
-            self._driver(name, pool, vm, spec, tags)
+            self._driver(name, base, vm, spec, tags)
         self.instance_id = vm.vm_id
         self.private_ip = nic.ip_configurations.apply(first_private_ip)
         self.expires_at = pulumi.Output.from_input(iso(args.expires_at))
         self.register_outputs(outputs(vm.vm_id, self.private_ip, args.expires_at))
 
-    def _self_delete(self, name: str, pool: AzurePool, vm: compute.VirtualMachine,
+    def _self_delete(self, name: str, base: BaseOutputs, vm: compute.VirtualMachine,
                      scopes: dict[str, pulumi.Input[str]]) -> None:
-        """The pool's role on this machine's own resources only: never on a sibling's."""
+        """The base's role on this machine's own resources only: never on a sibling's."""
         after_vm = pulumi.ResourceOptions(parent=self, depends_on=[vm])  # the disk exists
         for what, scope in scopes.items():
             authorization.RoleAssignment(
                 f"{name}-self-delete-{what}", principal_id=vm.identity.apply(principal),
-                principal_type="ServicePrincipal", role_definition_id=pool.role.id,
+                principal_type="ServicePrincipal", role_definition_id=base["self_delete_role_id"],
                 scope=scope, opts=after_vm)
 
-    def _nic(self, name: str, pool: AzurePool, where: str, tags: dict[str, str],
+    def _nic(self, name: str, base: BaseOutputs, where: str, tags: dict[str, str],
              child: pulumi.ResourceOptions,
              ) -> tuple[network.NetworkInterface, network.PublicIPAddress]:
-        """The machine's NIC in the pool's subnet, with a public address for egress."""
-        rg = pool.group.name
+        """The machine's NIC in the base's subnet, with a public address for egress."""
+        rg = base["resource_group"]
         # A Standard public address, closed to inbound unless an NSG opens it, deleted with
         # the VM: https://learn.microsoft.com/azure/virtual-network/ip-services/public-ip-addresses#sku
         address = network.PublicIPAddress(f"{name}-ip", resource_group_name=rg, location=where,
@@ -191,19 +196,19 @@ class AzureRunner(pulumi.ComponentResource):
                                           delete_option="Delete", tags=tags, opts=child)
         return network.NetworkInterface(
             f"{name}-nic", resource_group_name=rg, location=where, tags=tags,
-            network_security_group={"id": pool.nsg.id},
-            ip_configurations=[{"name": "primary", "subnet": {"id": pool.subnet.id},
+            network_security_group={"id": base["nsg_id"]},
+            ip_configurations=[{"name": "primary", "subnet": {"id": base["subnet_id"]},
                                 "public_ip_address": {"id": address.id},
                                 "private_ip_allocation_method": "Dynamic"}],
             opts=child), address
 
-    def _driver(self, name: str, pool: AzurePool, vm: compute.VirtualMachine,
+    def _driver(self, name: str, base: BaseOutputs, vm: compute.VirtualMachine,
                 spec: RunnerSpec, tags: dict[str, str]) -> None:
         """NVIDIA driver extension, for GRID sizes (NVadsA10_v5) only: the CUDA sizes boot an
         image that has the driver (infra/catalog/azure.py):
         https://learn.microsoft.com/azure/virtual-machines/extensions/hpccompute-gpu-linux"""
         compute.VirtualMachineExtension(
-            f"{name}-gpu-driver", resource_group_name=pool.group.name, vm_name=vm.name,
+            f"{name}-gpu-driver", resource_group_name=base["resource_group"], vm_name=vm.name,
             location=spec.region, publisher="Microsoft.HpcCompute", type="NvidiaGpuDriverLinux",
             type_handler_version="1.6", auto_upgrade_minor_version=True, tags=tags,
             opts=pulumi.ResourceOptions(parent=self))

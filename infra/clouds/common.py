@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -66,9 +66,28 @@ def user_data_b64(cloud: str, script: str) -> str:
     return base64.b64encode(user_data_bytes(cloud, script)).decode()
 
 
+BaseOutputs = Mapping[str, "pulumi.Input[str]"]
+"""A pool base's outputs as its runner stack reads them (ids and names, never secrets)."""
+
+
+@dataclass(frozen=True)
+class BaseArgs:
+    """The same arguments for every cloud's base component."""
+
+    spec: RunnerSpec
+    """The validated pool the base serves."""
+    stack: str
+    """Name of the base stack: names derived from it never carry a CI run id."""
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Pool and base stack; a base has no expiry, it lives until `down --base`."""
+        return {TAG_POOL: self.spec.name, TAG_STACK: self.stack}
+
+
 @dataclass(frozen=True)
 class RunnerArgs:
-    """The same arguments for every cloud's component."""
+    """The same arguments for every cloud's runner component."""
 
     spec: RunnerSpec
     """The validated pool this machine belongs to."""
@@ -80,6 +99,8 @@ class RunnerArgs:
     """Name of the Pulumi stack, for tags."""
     expires_at: datetime
     """When the machine must be gone; the cloud's own expiry is set from it where one exists."""
+    base: BaseOutputs = field(default_factory=dict)
+    """The pool base's outputs (network, security group, identity...), read from its stack."""
 
     @property
     def tags(self) -> dict[str, str]:
@@ -92,17 +113,18 @@ def outputs(instance_id: Any, private_ip: Any, expires_at: datetime) -> dict[str
             "expires_at": iso(expires_at)}
 
 
-def pool_name(spec: RunnerSpec) -> str:
-    """Name of a pool's component and prefix of its children. Machines are `<pool>-<index>`,
-    so the suffix keeps pool `ab-1` apart from machine 1 of pool `ab`."""
-    return f"{spec.name}-pool"
+def base_name(spec: RunnerSpec) -> str:
+    """Name of a pool base's component and prefix of its children. Machines are
+    `<pool>-<index>`, so the suffix keeps pool `ab-1` apart from machine 1 of pool `ab`."""
+    return f"{spec.name}-base"
 
 
 def shared(key: tuple[str, ...], build: Callable[[], T]) -> T:
-    """One value per key and program run: the pool-level pieces that every machine of a pool
-    uses, built by the first machine. The components keep one constructor, so they find the
-    pool's pieces here. A run is known by its resource monitor (the engine's, or a new mock
-    per `set_mocks`), so a second run in the same process builds its own."""
+    """One value per key and program run: the look-ups (image, zone) and providers that every
+    machine of a pool uses in a runner stack, built by the first machine. The components keep
+    one constructor, so they find those pieces here. A run is known by its resource monitor
+    (the engine's, or a new mock per `set_mocks`), so a second run in the same process builds
+    its own."""
     from pulumi.runtime.settings import get_monitor
 
     monitor = get_monitor()

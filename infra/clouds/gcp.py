@@ -1,15 +1,16 @@
-"""Google Cloud: one Compute Engine VM per machine, on its pool's network, which has no firewall
-rules.
+"""Google Cloud: a pool base with a network that has no firewall rules and the self-delete
+identity; one Compute Engine VM per machine on it.
 
 Kill switches: `maxRunDuration` with `instanceTerminationAction: DELETE` deletes the VM at the
 maximum runtime: https://cloud.google.com/compute/docs/instances/limit-vm-runtime
 A network without firewall rules admits no inbound traffic (the implied deny-ingress rule):
 https://cloud.google.com/firewall/docs/firewalls#default_firewall_rules
 
-The network and subnet are per pool, not per machine: a project may hold 15 networks by
-default (https://cloud.google.com/vpc/docs/quota#per_project), the VMs need nothing of their
-own there, and a network costs nothing once its VMs have deleted themselves; it goes with the
-stack. Networks and subnets take no labels; the VMs and disks carry the pool, stack and expiry.
+The network, subnet, service account and custom role live in the pool's base stack, created
+once and shared by every CI run: a project may hold 15 networks by default
+(https://cloud.google.com/vpc/docs/quota#per_project), 100 service accounts and 300 custom roles,
+a deleted role counting for 7 days (https://cloud.google.com/iam/quotas). Networks and subnets
+take no labels; the VMs and disks carry the pool, stack and expiry.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ import pulumi
 import pulumi_gcp as gcp
 
 from infra.catalog import gcp as table
-from infra.clouds.common import RunnerArgs, gcp_labels, iso, outputs, pool_name, shared
-from infra.clouds.gcp_iam import SCOPES, PoolIdentity
+from infra.clouds.common import BaseArgs, RunnerArgs, gcp_labels, iso, outputs, shared
+from infra.clouds.gcp_iam import SCOPES, PoolIdentity, bind_self_delete
 from infra.spec import RunnerSpec
+
+BASE_OUTPUTS = ("network", "subnet", "service_account_email", "self_delete_role",
+                "zone")
 
 
 def image_source(spec: RunnerSpec) -> tuple[str, str] | None:
@@ -46,6 +50,14 @@ def scheduling(spec: RunnerSpec) -> gcp.compute.InstanceSchedulingArgsDict:
     return result
 
 
+def image_of(spec: RunnerSpec) -> pulumi.Input[str]:
+    """The image's self link, looked up from its family at deploy time, or the native name."""
+    source = image_source(spec)
+    if source is None:
+        return str(spec.image)
+    return gcp.compute.get_image_output(family=source[1], project=source[0]).self_link
+
+
 def accelerators(spec: RunnerSpec) -> list[gcp.compute.InstanceGuestAcceleratorArgsDict]:
     """Only N1 machines take attached GPUs; A2, A3 and G2 have them built in."""
     if not spec.machine.accelerator:
@@ -53,28 +65,28 @@ def accelerators(spec: RunnerSpec) -> list[gcp.compute.InstanceGuestAcceleratorA
     return [{"type": spec.machine.accelerator, "count": spec.machine.gpu_count}]
 
 
-class GcpPool(pulumi.ComponentResource):
-    """What the machines of one pool share: a network without firewall rules, a subnet and
-    the image, and the self-delete role and service account (infra/clouds/gcp_iam.py)."""
+class GcpBase(pulumi.ComponentResource):
+    """What the machines of one pool share: a network without firewall rules, a subnet, and
+    the self-delete role and service account (infra/clouds/gcp_iam.py)."""
 
-    def __init__(self, spec: RunnerSpec, stack: str) -> None:
-        prefix = pool_name(spec)
-        super().__init__("cml-infra:clouds:GcpPool", prefix, None, None)
+    def __init__(self, name: str, args: BaseArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("cml-infra:clouds:GcpBase", name, None, opts)
+        spec = args.spec
         child = pulumi.ResourceOptions(parent=self)
-        network = gcp.compute.Network(f"{prefix}-net", auto_create_subnetworks=False,
+        network = gcp.compute.Network(f"{name}-net", auto_create_subnetworks=False,
                                       description=f"cml-infra runner pool {spec.name}",
                                       opts=child)
         # 252 usable addresses, enough for the largest pool:
         # https://cloud.google.com/vpc/docs/subnets#unusable-ip-addresses-in-every-subnet
-        self.subnet = gcp.compute.Subnetwork(f"{prefix}-subnet", network=network.id,
-                                             region=spec.region, ip_cidr_range="10.64.0.0/24",
-                                             opts=child)
-        source = image_source(spec)
-        self.image: pulumi.Input[str] = gcp.compute.get_image_output(
-            family=source[1], project=source[0],
-            opts=pulumi.InvokeOutputOptions(parent=self)).self_link if source else str(spec.image)
-        self.identity = PoolIdentity(spec, stack, self)
-        self.register_outputs({"subnet": self.subnet.id})
+        subnet = gcp.compute.Subnetwork(f"{name}-subnet", network=network.id,
+                                        region=spec.region, ip_cidr_range="10.64.0.0/24",
+                                        opts=child)
+        identity = PoolIdentity(name, spec, args.stack, self)
+        self.outputs = {"network": network.id, "subnet": subnet.id,
+                        "service_account_email": identity.email,
+                        "self_delete_role": identity.role.name, "zone": spec.zone or ""}
+        self.register_outputs(self.outputs)
 
 
 class GcpRunner(pulumi.ComponentResource):
@@ -90,7 +102,8 @@ class GcpRunner(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         spec = args.spec
         labels = gcp_labels(spec.name, args.stack, args.expires_at)
-        pool = shared(("gcp", args.stack, spec.name), lambda: GcpPool(spec, args.stack))
+        base = args.base
+        image = shared(("gcp-image", args.stack, spec.name), lambda: image_of(spec))
         metadata: dict[str, pulumi.Input[str]] = {"block-project-ssh-keys": "true"}
         if spec.machine.gpu_count:
             # Deep Learning VM images install the driver at first boot when asked:
@@ -99,19 +112,19 @@ class GcpRunner(pulumi.ComponentResource):
         vm = gcp.compute.Instance(
             f"{name}-vm", machine_type=spec.machine.instance_type, zone=spec.zone,
             boot_disk={"auto_delete": True, "initialize_params": {
-                "image": pool.image, "size": spec.disk_size_gb, "type": "pd-balanced",
+                "image": image, "size": spec.disk_size_gb, "type": "pd-balanced",
                 "labels": labels}},
             # An ephemeral external address for egress only; no rule admits inbound traffic.
-            network_interfaces=[{"subnetwork": pool.subnet.id, "access_configs": [{}]}],
+            network_interfaces=[{"subnetwork": base["subnet"], "access_configs": [{}]}],
             guest_accelerators=accelerators(spec), scheduling=scheduling(spec),
             # Kept apart from `metadata` so that only the script is secret in state and plans.
             metadata_startup_script=args.user_data, metadata=metadata, labels=labels,
             # Always an account: the startup script deletes the VM with its token.
-            service_account={"email": pool.identity.email, "scopes": SCOPES},
+            service_account={"email": base["service_account_email"], "scopes": SCOPES},
             shielded_instance_config={"enable_integrity_monitoring": True,
                                       "enable_vtpm": True},
             opts=child)
-        pool.identity.bind(name, vm, spec.zone, self)
+        bind_self_delete(name, vm, spec.zone, base, self)
         self.instance_id = vm.instance_id
         self.private_ip = vm.network_interfaces.apply(lambda nics: nics[0].network_ip or "")
         self.expires_at = pulumi.Output.from_input(iso(args.expires_at))

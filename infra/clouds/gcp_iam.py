@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 
 import pulumi
 import pulumi_gcp as gcp
@@ -41,7 +42,7 @@ def _digest(stack: str, pool: str) -> str:
 def account_id(stack: str, pool: str) -> str:
     """6 to 30 characters, lowercase letters, digits and hyphens, starting with a letter:
     https://cloud.google.com/iam/docs/service-accounts-create#creating ; the digest keeps two
-    stacks' pools of the same name apart."""
+    bases' pools of the same name apart. `stack` is the base stack, never a CI run's."""
     stem = re.sub(r"-+$", "", pool[:16])
     return f"cml-{stem}-{_digest(stack, pool)}"
 
@@ -60,9 +61,9 @@ def project() -> str | None:
 class PoolIdentity:
     """The pool's self-delete role and the service account its VMs run as."""
 
-    def __init__(self, spec: RunnerSpec, stack: str, parent: pulumi.Resource) -> None:
+    def __init__(self, prefix: str, spec: RunnerSpec, stack: str,
+                 parent: pulumi.Resource) -> None:
         child = pulumi.ResourceOptions(parent=parent)
-        prefix = f"{spec.name}-pool"
         self.role = gcp.projects.IAMCustomRole(
             f"{prefix}-self-delete", role_id=role_id(stack, spec.name), project=project(),
             title=f"cml-infra self-delete ({spec.name})",
@@ -77,10 +78,13 @@ class PoolIdentity:
                 display_name=f"cml-infra runner pool {spec.name}", opts=child)
             self.email = account.email
 
-    def bind(self, name: str, vm: gcp.compute.Instance, zone: str | None,
-             parent: pulumi.Resource) -> gcp.compute.InstanceIAMMember:
-        """Grant the self-delete role on `vm` alone to the VM's own account."""
-        return gcp.compute.InstanceIAMMember(
-            f"{name}-self-delete", instance_name=vm.name, zone=zone, project=project(),
-            role=self.role.name, member=pulumi.Output.concat("serviceAccount:", self.email),
-            opts=pulumi.ResourceOptions(parent=parent))
+
+def bind_self_delete(name: str, vm: gcp.compute.Instance, zone: str | None,
+                     base: Mapping[str, pulumi.Input[str]],
+                     parent: pulumi.Resource) -> gcp.compute.InstanceIAMMember:
+    """Grant the base's self-delete role on `vm` alone to the VM's own account."""
+    return gcp.compute.InstanceIAMMember(
+        f"{name}-self-delete", instance_name=vm.name, zone=zone, project=project(),
+        role=base["self_delete_role"],
+        member=pulumi.Output.concat("serviceAccount:", base["service_account_email"]),
+        opts=pulumi.ResourceOptions(parent=parent))

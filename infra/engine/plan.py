@@ -1,7 +1,9 @@
-"""The offline plan: the real program under Pulumi's mock runtime, recorded, not deployed.
+"""The offline plan: the real programs under Pulumi's mock runtime, recorded, not deployed.
 
-Every resource is recorded as `{type, name, inputs}` with the inputs exactly as the engine
-would receive them (camelCase wire names); image look-ups and other invokes answer with
+Both stacks of a run are planned: the pool's base (created by `up` only when it is missing)
+and the runner stack, whose StackReference is answered with the base plan's own outputs.
+Every resource is recorded as `{type, name, inputs, stack}` with the inputs exactly as the
+engine would receive them (camelCase wire names); image look-ups and other invokes answer with
 values marked PLACEHOLDER. No credentials, no `pulumi` binary, no network.
 
 Aliases are dropped before the SDK collapses them into URNs (`_without_aliases`). An alias
@@ -30,10 +32,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.clouds.common import Clock, utc_now
-from infra.engine.program import PLACEHOLDER, Registrar, placeholder_registrar, program
+from infra.engine.naming import PROJECT, base_stack_name
+from infra.engine.program import (
+    PLACEHOLDER,
+    Registrar,
+    declare_bases,
+    placeholder_registrar,
+    program,
+)
 from infra.spec import RunnerSpec
 
-PROJECT = "cml-infra"
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
 SECRET_MASK = "[secret]"
 # The GCP project comes from the deployer's `gcp:project` setting (or the provider's default);
 # the plan shows this instead (infra/clouds/gcp_iam.py).
@@ -43,6 +52,12 @@ GCP_PROJECT = f"{PLACEHOLDER.lower()}-gcp-project-from-provider-config"
 _INVOKE_RESULTS: dict[str, dict[str, Any]] = {
     "aws:ssm/getParameter:getParameter": {
         "value": f"ami-{PLACEHOLDER}-resolved-at-deploy-time", "type": "String", "version": 1},
+    "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": {
+        "locations": [f"{PLACEHOLDER}-zone-resolved-at-deploy-time"],
+        "locationTypes": ["availability-zone"], "instanceTypes": [PLACEHOLDER]},
+    "aws:ec2/getSubnet:getSubnet": {
+        "vpcId": f"{PLACEHOLDER}-vpc-of-the-subnet",
+        "availabilityZone": f"{PLACEHOLDER}-zone-of-the-subnet"},
     "gcp:compute/getImage:getImage": {
         "selfLink": f"{PLACEHOLDER}-image-resolved-at-deploy-time", "name": PLACEHOLDER},
     "alicloud:ecs/getImages:getImages": {
@@ -82,14 +97,26 @@ def _gcp_iam_state(inputs: dict[str, Any]) -> dict[str, Any]:
 class Plan:
     resources: list[dict[str, Any]] = field(default_factory=list)
     invokes: list[dict[str, Any]] = field(default_factory=list)
+    stacks: list[dict[str, str]] = field(default_factory=list)
+    """`{name, kind}` of each stack planned: the bases first, then the runner stack."""
+    reads: list[dict[str, Any]] = field(default_factory=list)
+    """The base stacks the runner stack reads (StackReference), as `{type, name, inputs}`."""
+    base_outputs: dict[str, Any] = field(default_factory=dict)
+    """What the bases export (`bases.<pool>`), as the runner stack's StackReference reads it."""
 
 
-def _mocks(record: Plan) -> Any:
+def _mocks(record: Plan, stack: str = "") -> Any:
     import pulumi
 
     class RecordingMocks(pulumi.runtime.Mocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
-            record.resources.append({"type": args.typ, "name": args.name, "inputs": args.inputs})
+            if args.typ == STACK_REFERENCE:  # a read of the base, not a resource to create
+                record.reads.append({"type": args.typ, "name": args.name,
+                                     "inputs": args.inputs, "stack": stack})
+                return args.name, {"name": args.name,
+                                   "outputs": {"bases": record.base_outputs}}
+            record.resources.append({"type": args.typ, "name": args.name,
+                                     "inputs": args.inputs, "stack": stack})
             return f"{args.name}-id", _state(args.name, args.inputs)
 
         def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list]:
@@ -111,31 +138,54 @@ def _without_aliases(args: Any) -> Any:
     return pulumi.ResourceTransformationResult(args.props, opts)
 
 
-def _planned(pools: Sequence[RunnerSpec], registrar: Registrar, clock: Clock) -> None:
+def _planned(pools: Sequence[RunnerSpec], registrar: Registrar, clock: Clock,
+             bases: dict[str, str]) -> None:
     import pulumi
 
     pulumi.runtime.register_stack_transformation(_without_aliases)
-    program(pools, registrar, clock=clock)
+    program(pools, registrar, bases=bases, clock=clock)
+
+
+def _planned_bases(pools: Sequence[RunnerSpec], record: Plan) -> None:
+    import pulumi
+
+    pulumi.runtime.register_stack_transformation(_without_aliases)
+    outputs = declare_bases(pools)
+    pulumi.Output.from_input(outputs).apply(record.base_outputs.update)
+
+
+def _under_mocks(record: Plan, stack: str, run: Any) -> None:
+    import pulumi
+    from pulumi.runtime.config import CONFIG
+
+    pulumi.runtime.set_mocks(_mocks(record, stack), project=PROJECT, stack=stack, preview=False)
+    config = CONFIG.set({**CONFIG.get(), "gcp:project": GCP_PROJECT})
+    try:
+        pulumi.runtime.test(run)()
+    finally:
+        CONFIG.reset(config)
 
 
 def run_plan(pools: Sequence[RunnerSpec], *, registrar: Registrar = placeholder_registrar,
              clock: Clock = utc_now, stack: str = "dry-run") -> Plan:
-    """Run `program(pools)` under the mock runtime and return what it would create."""
-    import pulumi
-    from pulumi.runtime.config import CONFIG
-
+    """Run the base program of each pool, then the runner program on those bases, under the
+    mock runtime, and return what they would create."""
     record = Plan()
-    pulumi.runtime.set_mocks(_mocks(record), project=PROJECT, stack=stack, preview=False)
+    bases = {spec.name: base_stack_name(spec) for spec in pools}
     collecting = gc.isenabled()
     gc.disable()
-    config = CONFIG.set({**CONFIG.get(), "gcp:project": GCP_PROJECT})
     try:
-        pulumi.runtime.test(lambda: _planned(pools, registrar, clock))()
+        for base in dict.fromkeys(bases.values()):
+            members = [spec for spec in pools if bases[spec.name] == base]
+            record.stacks.append({"name": base, "kind": "base"})
+            _under_mocks(record, base, lambda members=members: _planned_bases(members, record))
+        record.stacks.append({"name": stack, "kind": "runner"})
+        _under_mocks(record, stack, lambda: _planned(pools, registrar, clock, bases))
     finally:
-        CONFIG.reset(config)
         if collecting:
             gc.enable()
-    record.resources.sort(key=lambda r: (r["name"], r["type"]))
+    order = {entry["name"]: n for n, entry in enumerate(record.stacks)}
+    record.resources.sort(key=lambda r: (order[r["stack"]], r["name"], r["type"]))
     record.invokes.sort(key=lambda i: json.dumps(i, sort_keys=True, default=str))
     return record
 
@@ -155,8 +205,8 @@ def masked(value: Any) -> Any:
 
 def render_json(plan: Plan) -> str:
     resources = [{**r, "inputs": masked(r["inputs"])} for r in plan.resources]
-    return json.dumps({"resources": resources, "invokes": masked(plan.invokes)},
-                      indent=2, sort_keys=True) + "\n"
+    return json.dumps({"stacks": plan.stacks, "resources": resources, "reads": plan.reads,
+                       "invokes": masked(plan.invokes)}, indent=2, sort_keys=True) + "\n"
 
 
 def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -179,11 +229,27 @@ def _owner(name: str, parents: list[str]) -> str | None:
     return max(owners, key=len) if owners else None
 
 
+STACK_HEADINGS = {
+    "base": "Base stack {name}: {count} resources, created by up only if the base is missing "
+            "(shared by every run of the pool)",
+    "runner": "Runner stack {name}: {count} resources, this run's machines and registrations",
+}
+
+
 def render_tree(plan: Plan) -> str:
-    """A readable tree: each component, its children, and their inputs."""
+    """A readable tree per stack: each component, its children, and their inputs."""
     resources = [{**r, "inputs": masked(r["inputs"])} for r in plan.resources]
-    parents = [r["name"] for r in resources if r["type"].startswith("cml-infra:")]
     lines = [f"Plan: {len(resources)} resources would be created (nothing was created)."]
+    for stack in plan.stacks:
+        mine = [r for r in resources if r["stack"] == stack["name"]]
+        lines.append(STACK_HEADINGS[stack["kind"]].format(name=stack["name"], count=len(mine)))
+        lines.extend(_tree_lines(mine))
+    return "\n".join(lines) + "\n"
+
+
+def _tree_lines(resources: list[dict[str, Any]]) -> list[str]:
+    parents = [r["name"] for r in resources if r["type"].startswith("cml-infra:")]
+    lines = []
     for parent in [r for r in resources if r["name"] in parents]:
         lines.append(f"{parent['name']}  ({parent['type']})")
         children = [r for r in resources if r["name"] not in parents
@@ -193,4 +259,4 @@ def render_tree(plan: Plan) -> str:
             lines.append(f"{'└─' if last else '├─'} {child['name']}  ({child['type']})")
             for key, value in _flatten(child["inputs"]):
                 lines.append(f"{'   ' if last else '│  '}   {key}: {_short(value)}")
-    return "\n".join(lines) + "\n"
+    return lines

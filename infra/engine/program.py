@@ -1,20 +1,34 @@
-"""The Pulumi program: every machine of every pool, with its startup script as a secret.
+"""The Pulumi programs: a pool's base, and every machine of every pool with its startup script
+as a secret.
 
-`__main__.py` (plain `pulumi up`), the Automation API in `stack.py` and the offline plan
-all call `program(pools, registrar)`, so they build exactly the same resources.
+A pool has two kinds of stack. Its base stack (`base_program`, long-lived, named by
+`infra.engine.naming.base_stack_name`) holds what every machine of the pool shares in one cloud
+and region, and exports it under `bases.<pool>`. A runner stack (`program`, one per CI run)
+holds only machines and their forge registrations, and reads its base through a
+StackReference. `__main__.py` (plain `pulumi up`), the Automation API (`infra.engine.stacks`)
+and the offline plan all call these two functions, so they build exactly the same resources.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 
 from infra import catalog
-from infra.clouds import component_for
-from infra.clouds.common import Clock, RunnerArgs, expiry, utc_now
+from infra.clouds import base_for, cloud_module, component_for
+from infra.clouds.common import (
+    BaseArgs,
+    BaseOutputs,
+    Clock,
+    RunnerArgs,
+    base_name,
+    expiry,
+    utc_now,
+)
 from infra.spec import RunnerSpec
 from infra.startup import StartupConfig, render_startup_script
 
@@ -34,6 +48,8 @@ class Registration:
     package_url: pulumi.Input[str]
     package_sha256: pulumi.Input[str]
     """All four are known only once the forge answered, at deploy time: inputs, not str."""
+    runner_id: pulumi.Input[str] = ""
+    """The forge's id of the runner, for `status` and `gc`."""
 
 
 Registrar = Callable[[RunnerSpec, int], Registration]
@@ -62,6 +78,7 @@ def placeholder_registrar(spec: RunnerSpec, index: int) -> Registration:
         secret=f"{'glrt-' if spec.forge == 'gitlab' else ''}{PLACEHOLDER}-created-at-deploy-time",
         package_url=f"https://{PLACEHOLDER.lower()}.invalid/runner-package.tar.gz",
         package_sha256="0" * 64,
+        runner_id=f"{PLACEHOLDER}-runner-id",
     )
 
 
@@ -132,18 +149,64 @@ def keep_expiry(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTrans
     return pulumi.ResourceTransformationResult(props, opts)
 
 
-def program(pools: Sequence[RunnerSpec], registrar: Registrar = placeholder_registrar,
-            *, clock: Clock = utc_now) -> None:
-    """Declare every machine of every pool; call inside a Pulumi program run."""
+def declare_bases(pools: Sequence[RunnerSpec]) -> dict[str, dict[str, Any]]:
+    """Declare each pool's base; returns what it exports, pool name -> outputs."""
     stack = pulumi.get_stack()
+    bases = {spec.name: base_for(spec.cloud)(base_name(spec), BaseArgs(spec=spec, stack=stack))
+             for spec in pools}
+    return {spec.name: {"cloud": spec.cloud, "region": spec.region,
+                        "fingerprint": base_fingerprint(spec), **bases[spec.name].outputs}
+            for spec in pools}
+
+
+def base_program(pools: Sequence[RunnerSpec]) -> None:
+    """The base stack's program: exported as `bases.<pool>` for the runner stacks to read."""
+    pulumi.export("kind", "base")
+    pulumi.export("bases", declare_bases(pools))
+
+
+def base_fingerprint(spec: RunnerSpec) -> str:
+    """What a base is made of: when it changes, `up` updates the base before using it."""
+    shape = [spec.cloud, spec.region, spec.zone, spec.subnet,
+             spec.identity if spec.cloud == "gcp" else None]
+    return hashlib.sha256(repr(shape).encode()).hexdigest()[:16]
+
+
+def read_base(spec: RunnerSpec, base_stack: str) -> BaseOutputs:
+    """The outputs of `spec`'s base, read from stack `base_stack` (same project and backend)."""
+    ref = pulumi.StackReference(f"{spec.name}-base-ref", stack_name=base_stack)
+    pool = ref.require_output("bases").apply(lambda bases: bases[spec.name])
+    return {key: pool.apply(lambda values, k=key: values[k])
+            for key in cloud_module(spec.cloud).BASE_OUTPUTS}
+
+
+def program(pools: Sequence[RunnerSpec], registrar: Registrar = placeholder_registrar,
+            *, bases: Mapping[str, str], clock: Clock = utc_now) -> None:
+    """Declare every machine of every pool on its base (`bases`: pool name -> base stack);
+    call inside a Pulumi program run."""
+    stack = pulumi.get_stack()
+    pulumi.export("kind", "runner")
     for spec in pools:
-        component = component_for(spec.cloud)
+        component, base = component_for(spec.cloud), read_base(spec, bases[spec.name])
+        pulumi.export(f"pool:{spec.name}", pool_summary(spec, bases[spec.name]))
         for index in range(spec.count):
             name = f"{spec.name}-{index}"
+            registration = registrar(spec, index)
             runner = component(name, RunnerArgs(
-                spec=spec, index=index, user_data=user_data(spec, registrar(spec, index)),
-                stack=stack, expires_at=expiry(clock, spec.max_runtime_s)),
+                spec=spec, index=index, user_data=user_data(spec, registration), stack=stack,
+                expires_at=expiry(clock, spec.max_runtime_s), base=base),
                 pulumi.ResourceOptions(transformations=[keep_expiry]))
-            pulumi.export(name, {"instance_id": runner.instance_id,
+            pulumi.export(name, {"pool": spec.name, "instance_id": runner.instance_id,
                                  "private_ip": runner.private_ip,
-                                 "expires_at": runner.expires_at})
+                                 "expires_at": runner.expires_at,
+                                 "runner_name": registration.runner_name,
+                                 "runner_id": registration.runner_id})
+
+
+def pool_summary(spec: RunnerSpec, base_stack: str) -> dict[str, object]:
+    """What `status` and `gc` need to know of a pool without decrypting anything."""
+    return {"cloud": spec.cloud, "region": spec.region, "zone": spec.zone, "base": base_stack,
+            "machine_type": spec.machine.instance_type, "gpu": spec.machine.gpu_model,
+            "gpu_count": spec.machine.gpu_count, "spot": spec.spot, "count": spec.count,
+            "forge": spec.forge, "repo": spec.repo, "forge_url": spec.forge_url,
+            "max_runtime_s": spec.max_runtime_s}

@@ -21,6 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from infra.engine.naming import base_stack_name
 from infra.engine.program import Registrar, program
 from infra.errors import StackError
 from infra.spec import RunnerSpec
@@ -236,7 +237,8 @@ def _up_once(pools: Sequence[RunnerSpec], *, stack_name: str, registrar: Registr
 
     try:
         stack = auto.create_or_select_stack(
-            stack_name, project_name=PROJECT, program=lambda: program(pools, registrar),
+            stack_name, project_name=PROJECT, program=lambda: program(pools, registrar, bases={
+                pool.name: base_stack_name(pool) for pool in pools}),
             opts=_workspace_options(stack_name, env, home, command))
         result = _run_streaming(lambda on_event: stack.up(
             on_event=functools.partial(_note_created, created=created, then=on_event)),

@@ -152,6 +152,7 @@ def forge_registrar(settings: ForgeSettings) -> Registrar:
         return Registration(runner_name=resource.runner_name,
                             secret=pulumi.Output.secret(resource.registration),
                             package_url=resource.package_url,
-                            package_sha256=resource.package_sha256)
+                            package_sha256=resource.package_sha256,
+                            runner_id=resource.runner_id)
 
     return register

@@ -1,0 +1,43 @@
+"""Stack names and what they say: a pool's base stack, a CI run's runner stack.
+
+Both kinds live in the one Pulumi project `cml-infra`, so a runner stack reads its base with
+a plain stack name (the project is the current one, on the DIY backend and Pulumi Cloud alike:
+https://www.pulumi.com/docs/iac/concepts/stacks/#stackreferences).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from infra.rules import RunnerSpec
+
+PROJECT = "cml-infra"
+BASE_PREFIX = "cml-infra-base-"
+# Stack names: letters, digits, `-`, `_` and `.`, at most 100 characters:
+# https://www.pulumi.com/docs/iac/concepts/stacks/#create-stack
+STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+
+
+def base_stack_name(spec: RunnerSpec) -> str:
+    """`cml-infra-base-<pool>-<cloud>-<region>`: long-lived, never a CI run id in it."""
+    return f"{BASE_PREFIX}{spec.name}-{spec.cloud}-{spec.region}"
+
+
+def is_base(stack: str) -> bool:
+    return stack.startswith(BASE_PREFIX)
+
+
+def runner_stack_name(pool: str, env: Mapping[str, str]) -> str:
+    """The pool name, made unique per CI run: two runs sharing a stack would lock each
+    other out, and a later run's labels would replace the machine an earlier run uses.
+    `up` and `down` of one CI run compute the same name from the same variables."""
+    if env.get("GITHUB_RUN_ID"):
+        # GitHub run ids are numbers; a re-run keeps the id and bumps the attempt:
+        # https://docs.github.com/en/actions/reference/variables-reference
+        attempt = env.get("GITHUB_RUN_ATTEMPT")
+        return f"{pool}-gh-{env['GITHUB_RUN_ID']}" + (f"-{attempt}" if attempt else "")
+    if env.get("CI_PIPELINE_ID"):
+        # https://docs.gitlab.com/ci/variables/predefined_variables/
+        return f"{pool}-gl-{env['CI_PIPELINE_ID']}"
+    return pool
