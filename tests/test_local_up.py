@@ -75,8 +75,10 @@ def test_github_registers_this_machine_then_unregisters_after_the_idle_timeout(
     [mint] = fake_github.server.hits("POST", "/api/v3/repos/acme/models/actions/runners/"
                                              "generate-jitconfig")
     assert mint.json()["labels"] == ["self-hosted", "linux", "x64", "gpu-box"]
-    run = next(c for c in sandbox.read_calls() if c[0] == "run.sh")
-    assert run[1] == "--jitconfig" and run[2].strip()
+    calls = sandbox.read_calls()
+    assert [c for c in calls if c[0] == "run.sh"] == [["run.sh", ""]], "no --jitconfig on argv"
+    [got] = [c for c in calls if c[0] == "jitconfig-from"]
+    assert got[1] == "env" and len(got[2]) == 16, "ACTIONS_RUNNER_INPUT_JITCONFIG"
     assert "job-start" not in [c[0] for c in sandbox.read_calls()]
     deletes = fake_github.server.hits("DELETE", "/api/v3/repos/acme/models/actions/runners/")
     assert len(deletes) == 1 and fake_github.repos["acme/models"].runners == {}
@@ -117,6 +119,9 @@ def test_gitlab_creates_a_runner_then_deletes_it_after_the_idle_timeout(
     assert not [arg for arg in register if arg.startswith("glrt-")]  # never on the argv
     [token] = [c[1] for c in calls if c[0] == "register-env"]
     assert token.startswith("glrt-")
+    # Root: `run` as root, jobs as cml-runner; a normal user: run-single, jobs as oneself.
+    runner = "run" if os.geteuid() == 0 else "run-single"
+    assert [c[1] for c in calls if c[0] == "gitlab-runner"] == ["register", runner]
     assert ("DELETE", "/api/v4/runners", 204) in fake_gitlab.server.log
     assert fake_gitlab.runners == {}
     assert not [c for c in sandbox.read_calls() if c[0] in HOST_ENDING]

@@ -27,10 +27,12 @@ def test_local_runner_registers_then_unregisters_after_idle_timeout(tmp_path: Pa
         f"token={GLRT}".encode()]
     assert ("DELETE", "/api/v4/runners", 204) in sb.forge_server.log
     assert not [c for c in calls if c[0] in ("shutdown", "poweroff", "iptables")]
-    run_single = next(c for c in calls if c[:2] == ["gitlab-runner", "run-single"])
-    assert "--max-builds" not in run_single
-    assert run_single[run_single.index("--wait-timeout") + 1] == "3"
+    # As root: `gitlab-runner run` as root, the job as the job user, ended by the script.
+    run = next(c for c in calls if c[:2] == ["gitlab-runner", "run"])
+    assert run[run.index("--user") + 1] == "cml-runner"
+    assert ["job-as", "cml-runner"] in calls and ["job-env-token", "0"] in calls
     log = (tmp_path / "install" / "state" / "startup.log").read_text()
+    assert "stop requested: idle timeout: no job for 3s" in log
     assert log.index("the runner exited") < log.index("deleted the GitLab runner")
     assert "this machine stays up" in log
     assert not _processes(["sleep", "4321"]), "the disarmed dead-man switch left its sleep"

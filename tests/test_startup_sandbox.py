@@ -4,6 +4,8 @@ file takes about as long as its slowest scenario; each test then checks one outc
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import stat
 import time
@@ -14,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.http import Fault
-from tests.sandbox.runner import JIT, PACKAGE_PATH, Outcome, Sandbox
+from tests.sandbox.runner import GLRT, PACKAGE_PATH, Outcome, Sandbox
 from tests.sandbox.servers import AZURE_VM
 
 T4 = "GPU 0: Tesla T4 (UUID: GPU-0000)\n"
@@ -22,18 +24,24 @@ Scenario = Callable[[Path], Outcome]
 
 
 def single_job(root: Path) -> Outcome:
-    sb = Sandbox(root, gpu=T4)
+    sb = Sandbox(root, gpu=T4, watch_argv=True)
     return sb.run(sb.config(gpu_model="t4", gpu_count=1))
 
 
 def gitlab_single_job(root: Path) -> Outcome:
-    sb = Sandbox(root, forge="gitlab", cloud="gcp")
+    """Two jobs are waiting: a single-job machine must take only the first."""
+    sb = Sandbox(root, forge="gitlab", cloud="gcp", waits="0 0", watch_argv=True)
     return sb.run(sb.config())
 
 
 def github_idle(root: Path) -> Outcome:
-    sb = Sandbox(root, cloud="azure", waits="0 never")
-    return sb.run(sb.config(idle_mode=True, registration=f"{JIT} {JIT}x {JIT}y"))
+    sb = Sandbox(root, cloud="azure", waits="0 never", watch_argv=True)
+    return sb.run(sb.config(idle_mode=True, registration=f"{sb.jit} {sb.jit}x {sb.jit}y"))
+
+
+def gitlab_idle_shell(root: Path) -> Outcome:
+    sb = Sandbox(root, forge="gitlab", cloud="aws", waits="0 0")
+    return sb.run(sb.config(idle_mode=True))
 
 
 def gitlab_idle_docker(root: Path) -> Outcome:
@@ -134,13 +142,25 @@ def machine_identity(root: Path) -> Outcome:
 
 
 def local_github(root: Path) -> Outcome:
-    sb = Sandbox(root, cloud="local")
+    sb = Sandbox(root, cloud="local", watch_argv=True)
+    return sb.run(sb.config())
+
+
+def local_github_as_user(root: Path) -> Outcome:
+    """`--cloud local` run by a normal user: jobs run as that user."""
+    sb = Sandbox(root, cloud="local", as_user="alice", watch_argv=True)
+    return sb.run(sb.config())
+
+
+def local_gitlab_as_user(root: Path) -> Outcome:
+    sb = Sandbox(root, forge="gitlab", cloud="local", as_user="alice", waits="0 0")
     return sb.run(sb.config())
 
 
 SCENARIOS: dict[str, Scenario] = {
     "single_job": single_job, "gitlab_single_job": gitlab_single_job,
     "github_idle": github_idle, "gitlab_idle_docker": gitlab_idle_docker,
+    "gitlab_idle_shell": gitlab_idle_shell,
     "max_runtime": max_runtime, "gpu_missing": gpu_missing, "gpu_late": gpu_late,
     "driver_by_extra_command": driver_by_extra_command,
     "reboot_past_deadline": later_boot("azure", -10),
@@ -148,6 +168,7 @@ SCENARIOS: dict[str, Scenario] = {
     "checksum_mismatch": checksum_mismatch, "download_retried": download_retried,
     "forge_unreachable": forge_unreachable, "teardown_fails": teardown_fails,
     "local_github": local_github, "machine_identity": machine_identity,
+    "local_github_as_user": local_github_as_user, "local_gitlab_as_user": local_gitlab_as_user,
     "local_planted_link": local_planted_link,
     **{f"spot_{cloud}": spot(cloud) for cloud in ("aws", "gcp", "azure", "alicloud")},
 }
@@ -166,10 +187,40 @@ def _before(out: Outcome, first: str, then: str) -> bool:
     return first in names and then in names and names.index(first) < names.index(then)
 
 
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _job_user_can_read(out: Outcome, path: Path, job_user: str = "cml-runner") -> bool:
+    """Whether the job user could read `path`, from the modes on disk and the ownership the
+    script handed out (the sandbox's chown only records: every file is the test user's)."""
+    install = out.root / "install"
+    given = [Path(c[-1]) for c in out.called("chown") if c[:2] == ["-R", f"{job_user}:"]]
+    same_user = (out.root / "as-user").exists()  # runner and jobs share one user
+
+    def owned(p: Path) -> bool:
+        return same_user or any(p == g or g in p.parents for g in given)
+
+    folders = [install, *(d for d in reversed(path.parents) if install in d.parents)]
+    if not all(_mode(d) & (0o100 if owned(d) else 0o001) for d in folders):
+        return False
+    return bool(_mode(path) & (0o400 if owned(path) else 0o004))
+
+
+def _files_with_the_token(out: Outcome) -> list[Path]:
+    return [p for p in (out.root / "install").rglob("*")
+            if p.is_file() and GLRT.encode() in p.read_bytes()]
+
+
 def test_single_job_runs_as_job_user_then_shuts_down(outcomes: dict[str, Outcome]) -> None:
     out = outcomes["single_job"]
     assert out.returncode == 0, out.log
-    assert out.called("run.sh") == [["--jitconfig", JIT]]
+    assert out.called("run.sh") == [[""]]
+    assert out.called("jitconfig-from") == [["env", _digest(out.registration)]]
     assert not out.called("config.sh")
     assert out.called("runuser")[0][:3] == ["-u", "cml-runner", "--"]
     assert _before(out, "iptables", "run.sh") and _before(out, "useradd", "run.sh")
@@ -223,17 +274,82 @@ def test_logs_go_to_the_journal_with_timestamps(outcomes: dict[str, Outcome]) ->
 
 def test_gitlab_registers_runs_one_job_and_deletes_itself(outcomes: dict[str, Outcome]) -> None:
     out = outcomes["gitlab_single_job"]
-    register, run_single = out.called("gitlab-runner")
+    assert out.returncode == 0, out.log
+    register, run = out.called("gitlab-runner")
     assert register[:2] == ["register", "--non-interactive"]
     assert not any("glrt-" in arg for arg in register), "the token is not on argv"
-    assert out.called("register-env") == [["glrt-t1_SandboxRunnerToken"]], "but in CI_SERVER_TOKEN"
+    assert out.called("register-env") == [[GLRT]], "but in CI_SERVER_TOKEN"
     assert register[register.index("--executor") + 1] == "shell"
-    assert run_single[0] == "run-single" and "--max-builds" in run_single
+    assert run[0] == "run" and run[run.index("--user") + 1] == "cml-runner"
+    assert out.argv_samples > 0 and out.argv_leaks == []
     assert [r.body for r in out.forge.hits("DELETE", "/api/v4/runners")] == [
-        b"token=glrt-t1_SandboxRunnerToken"]
+        f"token={GLRT}".encode()]
     assert ("DELETE", "/api/v4/runners", 204) in out.forge.log, "the fake GitLab deleted it"
     assert len(out.cloud.hits("DELETE", "/compute/v1/projects/proj/zones/zone-a")) == 1
     assert not out.called("shutdown")[1:], "GCP deletes itself rather than stopping"
+
+
+def test_gitlab_single_job_mode_takes_one_job_of_two(outcomes: dict[str, Outcome]) -> None:
+    """`gitlab-runner run` has no --max-builds: the script tells it to take no further job
+    (SIGQUIT) while the job still waits in the runner's hook, before any of its own code."""
+    out = outcomes["gitlab_single_job"]
+    assert out.names().count("job-start") == 1 and out.names().count("job-done") == 1
+    assert out.called("gitlab-runner-signal") == [["QUIT"]]
+    assert _before(out, "gitlab-runner-signal", "job-start")
+    assert out.called("gitlab-runner-exit") == [["1"]]
+    assert "a job is running; the runner takes no other" in out.log
+    assert "teardown: the runner finished" in out.log
+    config = (out.root / "install" / "gitlab-runner" / "config.toml").read_text()
+    hook = out.root / "install" / "hooks" / "gitlab-one-job.sh"
+    assert f'pre_get_sources_script = "{hook}"' in config
+    assert f'pre_build_script = "{hook}"' in config and 'limit = "1"' in config
+    assert _mode(hook) == 0o755 and not _job_user_can_write(out, hook)
+
+
+def _job_user_can_write(out: Outcome, path: Path) -> bool:
+    given = [Path(c[-1]) for c in out.called("chown") if c[:2] == ["-R", "cml-runner:"]]
+    return any(path == g or g in path.parents for g in given) or bool(_mode(path) & 0o002)
+
+
+def test_gitlab_runner_runs_as_root_and_its_jobs_as_the_job_user(
+        outcomes: dict[str, Outcome]) -> None:
+    for name in ("gitlab_single_job", "gitlab_idle_shell"):
+        out = outcomes[name]
+        assert out.called("gitlab-runner-as") == [["root"]], name
+        assert not [c for c in out.called("runuser") if "gitlab-runner" in " ".join(c)]
+        jobs = out.names().count("job-start")
+        assert out.called("su") == [["-s", "/bin/bash", "cml-runner", "-c", "bash"]] * jobs
+        assert out.called("job-as") == [["cml-runner"]] * jobs and jobs >= 1
+
+
+@pytest.mark.parametrize("name", ["gitlab_single_job", "gitlab_idle_shell",
+                                  "gitlab_idle_docker"])
+def test_gitlab_token_is_root_only(outcomes: dict[str, Outcome], name: str) -> None:
+    """config.toml: 0600 in a 0700 directory, the script's user's (root on a machine), never
+    handed to the job user; no job's environment and no file the job user can read has it."""
+    out = outcomes[name]
+    folder = out.root / "install" / "gitlab-runner"
+    config = folder / "config.toml"
+    assert f'token = "{GLRT}"' in config.read_text()
+    assert (_mode(folder), _mode(config)) == (0o700, 0o600)
+    assert folder.stat().st_uid == config.stat().st_uid == os.geteuid()
+    assert not _job_user_can_read(out, config)
+    assert [p for p in _files_with_the_token(out) if _job_user_can_read(out, p)] == []
+    assert out.called("job-env-token") == [["0"]] * out.names().count("job-start")
+    assert out.names().count("job-start") >= 1
+
+
+def test_gitlab_idle_mode_takes_jobs_until_the_idle_timeout(
+        outcomes: dict[str, Outcome]) -> None:
+    out = outcomes["gitlab_idle_shell"]
+    assert out.returncode == 0, out.log
+    assert out.names().count("job-done") == 2
+    assert "stop requested: idle timeout: no job for 3s" in out.log
+    assert out.called("gitlab-runner-signal") == [["QUIT"]], "a graceful stop, not SIGTERM"
+    assert out.called("gitlab-runner-exit") == [["2"]]
+    config = (out.root / "install" / "gitlab-runner" / "config.toml").read_text()
+    assert "pre_build_script" not in config, "no single-job hook in idle mode"
+    assert ["-h", "now"] in out.called("shutdown")
 
 
 def test_idle_mode_takes_jobs_until_the_idle_timeout(outcomes: dict[str, Outcome]) -> None:
@@ -245,12 +361,17 @@ def test_idle_mode_takes_jobs_until_the_idle_timeout(outcomes: dict[str, Outcome
 
 
 def test_gitlab_idle_mode_uses_docker_with_gpus(outcomes: dict[str, Outcome]) -> None:
+    """The docker executor keeps run-single (--max-builds, --wait-timeout), as root: its jobs
+    run in containers, and the job user needs no docker group (root in all but name)."""
     out = outcomes["gitlab_idle_docker"]
     register, run_single = out.called("gitlab-runner")
     assert register[register.index("--executor") + 1] == "docker"
     assert "--docker-gpus" in register and "--max-builds" not in run_single
+    assert run_single[:2] == ["run-single", "--config"] and "--runner" in run_single
+    assert out.called("gitlab-runner-as") == [["root"]]
     assert out.names().count("job-done") == 2
-    assert ["-aG", "docker", "cml-runner"] in out.called("usermod")
+    assert out.called("job-as") == [["container"]] * 2
+    assert not out.called("usermod")
     assert any(call[2] == "FORWARD" for call in out.called("iptables"))
     assert ["-h", "now"] in out.called("shutdown")
 
@@ -363,3 +484,38 @@ def test_machine_identity_keeps_metadata_for_the_job(outcomes: dict[str, Outcome
     assert any("--uid-owner" in call for call in blocked.called("iptables"))
     assert not kept.called("iptables")
     assert kept.called("run.sh") and kept.called("shutdown")
+
+
+@pytest.mark.parametrize("name", ["single_job", "github_idle", "local_github",
+                                  "local_github_as_user"])
+def test_no_command_line_ever_holds_the_jit_configuration(
+        outcomes: dict[str, Outcome], name: str) -> None:
+    """The configuration reaches run.sh in ACTIONS_RUNNER_INPUT_JITCONFIG: no process had it
+    in its argv, neither one the argv watch saw nor one a stub recorded."""
+    out = outcomes[name]
+    assert out.returncode == 0, out.log
+    configs = out.registration.split()
+    assert out.argv_samples > 0 and out.argv_leaks == []
+    calls = (out.root / "calls.log").read_text()
+    assert not [c for c in configs if c in calls]
+    got = out.called("jitconfig-from")
+    assert got and got == [["env", _digest(c)] for c in configs[:len(got)]]
+    assert out.called("run.sh") == [[""]] * len(got)
+
+
+def test_local_as_a_normal_user_runs_the_job_as_that_user(outcomes: dict[str, Outcome]) -> None:
+    """Without root, `--cloud local` runs runner and jobs as the caller: no job user, no
+    runuser or su. That gives no isolation from the runner: a GitLab job can read the
+    runner's config.toml (its token) and /proc, a GitHub job the runner's files."""
+    github, gitlab = outcomes["local_github_as_user"], outcomes["local_gitlab_as_user"]
+    for out in (github, gitlab):
+        assert out.returncode == 0, out.log
+        assert not out.called("runuser") and not out.called("su") and not out.called("useradd")
+    assert github.called("jitconfig-from")[0][0] == "env" and "job-done" in github.names()
+    run_single = next(c for c in gitlab.called("gitlab-runner") if c[0] == "run-single")
+    assert run_single[run_single.index("--runner") + 1] == "sandbox-1"
+    assert "--max-builds" in run_single and gitlab.names().count("job-done") == 1
+    assert gitlab.called("gitlab-runner-as") == gitlab.called("job-as") == [["alice"]]
+    config = gitlab.root / "install" / "gitlab-runner" / "config.toml"
+    assert (_mode(config.parent), _mode(config)) == (0o700, 0o600)
+    assert _job_user_can_read(gitlab, config), "the isolation a normal user does not get"

@@ -8,7 +8,10 @@ themselves through an API), one cloud part, the teardown and `main`. Values ente
 only through the parameter block at the top, each one validated and quoted with
 `shlex.quote`. The script carries the single-use registration (a GitHub just-in-time runner
 configuration or a GitLab runner authentication token): callers pass it through Pulumi as a
-secret.
+secret. On the machine it never goes on a command line (GitHub's runner gets it in
+ACTIONS_RUNNER_INPUT_JITCONFIG, `gitlab-runner register` in CI_SERVER_TOKEN), and the GitLab
+token is kept from jobs: gitlab-runner runs as root with a root-only config.toml and starts
+jobs as the job user (see templates/forge_gitlab.sh).
 """
 
 from __future__ import annotations

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,7 +18,6 @@ from tests.fakes.http import FakeServer
 from tests.sandbox import stubs
 from tests.sandbox.servers import CloudState, fake_cloud, fake_forge
 
-JIT = "ZmFrZS1qaXQtY29uZmlnLW9uZQ=="
 GLRT = "glrt-t1_SandboxRunnerToken"
 PACKAGE_PATH = {"github": "/actions-runner-linux-x64.tar.gz",
                 "gitlab": "/gitlab-runner-linux-amd64"}
@@ -30,6 +31,11 @@ class Outcome:
     forge: FakeServer
     cloud: FakeServer
     root: Path
+    registration: str = ""
+    argv_leaks: list[str] = field(default_factory=list)
+    """Command lines, seen while the script ran, that held the registration (if watched)."""
+    argv_samples: int = 0
+    """How many times the argv watch looked at every process (0: not watched)."""
 
     def called(self, name: str) -> list[list[str]]:
         return [c[1:] for c in self.calls if c[0] == name]
@@ -49,10 +55,20 @@ class Sandbox:
     job_s: int = 1
     ignore_term: bool = False
     gpu: str | None = None
+    as_user: str | None = None
+    """Run as this normal user (`id -un` says so), as `--cloud local` without root does."""
+    watch_argv: bool = False
+    """Sample every process's command line while the script runs, for the registration."""
     state: CloudState = field(default_factory=CloudState)
 
     def __post_init__(self) -> None:
+        # A just-in-time configuration of this scenario's own: the argv watch cannot mistake
+        # another scenario's process (or another test run) for a leak of this one.
+        self.jit = base64.b64encode(os.urandom(30)).decode()
         self.calls = self.root / "calls.log"
+        self.watch: ArgvWatch | None = None
+        if self.as_user:
+            (self.root / "as-user").write_text(self.as_user)
         (self.root / "rc").mkdir(parents=True, exist_ok=True)
         (self.root / "systemd").mkdir()
         stubs.write_host_stubs(self.root / "bin", self.root, self.calls)
@@ -70,7 +86,7 @@ class Sandbox:
         base = StartupConfig(
             forge=self.forge, cloud=self.cloud, runner_name="sandbox-1",  # type: ignore[arg-type]
             forge_url=self.forge_server.url,
-            registration=JIT if self.forge == "github" else GLRT,
+            registration=self.jit if self.forge == "github" else GLRT,
             runner_package_url=self.forge_server.url + PACKAGE_PATH[self.forge],
             runner_package_sha256=stubs.sha256(self.package),
             labels=("sandbox",), idle_timeout_s=3, max_runtime_s=30,
@@ -79,6 +95,7 @@ class Sandbox:
             install_dir=str(self.root / "install"), systemd_dir=str(self.root / "systemd"),
             network_timeout_s=2, download_attempts=3,
             retry_backoff_s=0, poll_interval_s=1, stop_grace_s=2,
+            job_user=self.as_user or "cml-runner",
         )
         return replace(base, **overrides)
 
@@ -91,6 +108,9 @@ class Sandbox:
         script.write_text(render_startup_script(config))
         env = {**os.environ, "PATH": f"{self.root / 'bin'}:{os.environ['PATH']}"}
         self.output = (self.root / "console.log").open("wb")
+        self.registration = config.registration
+        if self.watch_argv:
+            self.watch = ArgvWatch(config.registration.split()).start()
         return subprocess.Popen(["bash", str(script), *args], stdout=self.output,
                                 stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
@@ -103,11 +123,14 @@ class Sandbox:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+        leaks = self.watch.stop() if self.watch else []
+        samples = self.watch.samples if self.watch else 0
         self.output.close()
         self.forge_server.stop()
         self.cloud_server.stop()
         return Outcome(rc, (self.root / "console.log").read_text(), self.read_calls(),
-                       self.forge_server, self.cloud_server, self.root)
+                       self.forge_server, self.cloud_server, self.root, self.registration,
+                       leaks, samples)
 
     def run(self, config: StartupConfig, timeout: float = 30) -> Outcome:
         return self.finish(self.start(config), timeout)
@@ -124,3 +147,39 @@ class Sandbox:
                 return True
             time.sleep(0.05)
         return False
+
+
+class ArgvWatch:
+    """Samples every process's command line (/proc/*/cmdline: what `ps` shows every local
+    user) until stopped, and keeps those holding one of `secrets`, the secret masked."""
+
+    def __init__(self, secrets: list[str], interval_s: float = 0.05) -> None:
+        self.secrets = [s.encode() for s in secrets if s]
+        self.interval_s = interval_s
+        self.leaks: list[str] = []
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> ArgvWatch:
+        self._thread.start()
+        return self
+
+    def stop(self) -> list[str]:
+        self._stop.set()
+        self._thread.join()
+        return self.leaks
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for path in Path("/proc").glob("[0-9]*/cmdline"):
+                try:
+                    argv = path.read_bytes()
+                except OSError:
+                    continue
+                if any(secret in argv for secret in self.secrets):
+                    for secret in self.secrets:
+                        argv = argv.replace(secret, b"<secret>")
+                    self.leaks.append(argv.replace(b"\0", b" ").decode(errors="replace"))
+            self.samples += 1
+            self._stop.wait(self.interval_s)

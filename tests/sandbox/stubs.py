@@ -2,15 +2,32 @@
 runner programs (`run.sh`, `config.sh`, `gitlab-runner`) that simulate jobs.
 
 Every stub appends one tab-separated line (its name, then its arguments) to `calls.log`;
-the runner stubs also record `job-start` / `job-done`. Behaviour comes from files in the
-sandbox so one stub set serves every scenario: `rc/<name>` (exit status), `gpu` (the
-`nvidia-smi -L` output; absent means no driver), `runner.env` (WAITS, JOB_S, IGNORE_TERM).
+the runner stubs also record `job-start` / `job-done` and what the job could see. Behaviour
+comes from files in the sandbox so one stub set serves every scenario: `rc/<name>` (exit
+status), `gpu` (the `nvidia-smi -L` output; absent means no driver), `runner.env` (WAITS,
+JOB_S, IGNORE_TERM), `as-user` (pretend to be that normal user: `id -un` prints it).
+
+The runner stubs behave like the real programs where the startup script relies on them:
+- `run.sh` takes the just-in-time configuration from `--jitconfig` or, like actions/runner's
+  Listener, from `ACTIONS_RUNNER_INPUT_JITCONFIG` (name case-insensitive), which it then
+  removes from its environment; it records where the configuration came from and a digest,
+  never the configuration itself (`jitconfig-from env|argv|none DIGEST`).
+- `gitlab-runner register` writes config.toml as gitlab-runner does (a missing directory
+  0700, a new file 0600) with the token from CI_SERVER_TOKEN; `run` and `run-single` refuse
+  a configuration they cannot read or that has no token. `run --user U` starts each job with
+  `su -s /bin/bash U -c bash`; `run-single` never switches user; the docker executor's jobs
+  see only job variables. A shell-executor job inherits the runner's environment plus job
+  variables, as executors/shell does, and runs the runner-level pre_get_sources_script and
+  pre_build_script first. SIGQUIT: take no further job, finish the running one, exit;
+  SIGTERM: abort. While waiting for a job the stub has no child process (a job is one).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -18,6 +35,16 @@ RECORD = (
     """record() {{ {{ printf '%s' "$1"; shift; printf '\\t%s' "$@"; printf '\\n'; }} """
     """>>'{calls}'; }}\n"""
 )
+# su as gitlab-runner's shell executor calls it (`su -s SHELL USER -c CMD`): not a login
+# shell, so the environment stays but HOME, SHELL, USER and LOGNAME; su waits for the shell.
+SU = """shell=/bin/sh
+if [ "$1" = -s ]; then shell=$2; shift 2; fi
+user=$1
+[ "$2" = -c ] || exit 1
+export HOME="/home/$user" USER="$user" LOGNAME="$user" SHELL="$shell"
+"$shell" -c "$3"
+exit $?
+"""
 HOST_STUBS = {
     # name: body after `record`; $0's basename is the command name
     "shutdown": "", "poweroff": "", "systemctl": "", "iptables": "", "useradd": "",
@@ -28,19 +55,23 @@ HOST_STUBS = {
                   "cat '{root}/gpu'\n",
     "runuser": 'while [ "$#" -gt 0 ] && [ "$1" != -- ]; do shift; done\nshift\nexec "$@"\n',
     "sudo": 'while [ "$#" -gt 0 ] && [ "$1" != -- ]; do shift; done\nshift\nexec "$@"\n',
+    "su": SU,
+    # recorded, then the real one: the argv of every process up to the runner is in calls.log
+    "setsid": 'exec {real} "$@"\n',
 }
 
-# Simulates a runner: waits for a job (WAITS: seconds per invocation, "never" = no job comes),
-# runs it for JOB_S seconds with the job hooks GitHub's runner would call, then exits.
+# Simulates a GitHub runner: waits for a job (WAITS: seconds per invocation, "never" = no
+# job comes), runs it for JOB_S seconds with the job hooks GitHub's runner would call, exits.
 RUNNER_SIM = """
 . '{root}/runner.env'
-n=$(($(cat '{root}/invocations' 2>/dev/null || echo 0) + 1))
+n=0
+[ -f '{root}/invocations' ] && read -r n <'{root}/invocations'
+n=$((n + 1))
 echo "$n" >'{root}/invocations'
 if [ "${{IGNORE_TERM:-0}}" = 1 ]; then trap '' TERM; fi
 set -- $WAITS
 shift $(((n - 1) < $# ? n - 1 : $#)) 2>/dev/null || true
 wait_s=${{1:-never}}
-date +%s.%N >'{root}/runner-started'
 take_job() {{
   record job-start
   [ -n "${{ACTIONS_RUNNER_HOOK_JOB_STARTED:-}}" ] && "$ACTIONS_RUNNER_HOOK_JOB_STARTED"
@@ -51,7 +82,35 @@ take_job() {{
 """
 
 RUN_SH = """#!/usr/bin/env bash
-{record}record run.sh "$@"
+{record}args=() config='' from=none
+while [ "$#" -gt 0 ]; do
+  if [ "$1" = --jitconfig ]; then
+    config=$2 from=argv
+    args+=(--jitconfig '<secret>')
+    shift 2
+  else
+    args+=("$1")
+    shift
+  fi
+done
+record run.sh "${{args[@]}}"
+for name in $(compgen -e); do
+  upper=${{name^^}}
+  case "$upper" in ACTIONS_RUNNER_INPUT_*) ;; *) continue ;; esac
+  value=${{!name}}
+  value=${{value#"${{value%%[![:space:]]*}}"}}
+  value=${{value%"${{value##*[![:space:]]}}"}}
+  if [ "$upper" = ACTIONS_RUNNER_INPUT_JITCONFIG ] && [ "$from" = none ] && [ -n "$value" ]; then
+    config=$value from=env
+  fi
+  unset "$name"
+done
+if [ "$from" = none ]; then
+  record jitconfig-from none
+  echo 'The runner is not configured: no --jitconfig' >&2
+  exit 1
+fi
+record jitconfig-from "$from" "$(printf '%s' "$config" | sha256sum | cut -c 1-16)"
 cd "$(dirname "$0")"
 set -a; [ -f .env ] && . ./.env; set +a
 {sim}
@@ -64,41 +123,158 @@ CONFIG_SH = """#!/usr/bin/env bash
 {record}record config.sh "$@"
 """
 
+# What a GitLab job runs after the runner-level hooks: the executor's job variables, then
+# the job's own code, which reports who it ran as and whether its environment holds a
+# runner token.
+GITLAB_JOB = """. '{root}/runner.env'
+export CI_JOB_TOKEN=sandbox-job-token CI_SERVER_URL=https://gitlab.invalid CI_JOB_ID=1
+{record}record job-start
+record job-as "${{USER:-unknown}}"
+record job-env-token "$(env | grep -c 'glrt-')"
+sleep "$JOB_S"
+record job-done
+"""
+
 GITLAB_RUNNER = """#!/usr/bin/env bash
 {record}record gitlab-runner "$@"
-case "$1" in
-  register) record register-env "${{CI_SERVER_TOKEN:-}}"; exit 0 ;;
-  run-single) ;;
+command=$1
+shift
+declare -A opt=() conf=()
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    --non-interactive) shift ;;
+    --*) opt[${{1#--}}]=$2; shift 2 ;;
+    *) shift ;;
+  esac
+done
+config=${{opt[config]:-}}
+fatal() {{ echo "FATAL: $*" >&2; record gitlab-runner-fatal "$*"; exit 1; }}
+case "$command" in
+  register)
+    record register-env "${{CI_SERVER_TOKEN:-}}"
+    [ -n "${{CI_SERVER_TOKEN:-}}" ] || fatal "Missing Token"
+    [ -d "${{config%/*}}" ] || mkdir -p -m 700 "${{config%/*}}"
+    (
+      umask 077
+      {{
+        printf 'concurrent = 1\\n\\n[[runners]]\\n'
+        for key in name url executor builds-dir cache-dir limit pre-get-sources-script \\
+            pre-build-script docker-image docker-gpus; do
+          [ -z "${{opt[$key]:-}}" ] || printf '  %s = "%s"\\n' "${{key//-/_}}" "${{opt[$key]}}"
+        done
+        printf '  token = "%s"\\n' "$CI_SERVER_TOKEN"
+      }} >"$config"
+    )
+    exit 0 ;;
+  run|run-single) ;;
   *) exit 0 ;;
 esac
-max=0; wait_timeout=0
-while [ "$#" -gt 0 ]; do
-  case "$1" in --max-builds) max=$2 ;; --wait-timeout) wait_timeout=$2 ;; esac
-  shift
-done
+[ -r "$config" ] || fatal "Error loading config: cannot read $config"
+while IFS= read -r line; do
+  case "$line" in
+    '  '*' = '*) key=${{line%% = *}}; value=${{line#* = }}; value=${{value#\\"}}
+      conf[${{key#  }}]=${{value%\\"}} ;;
+  esac
+done <"$config"
+[ -n "${{conf[token]:-}}" ] || fatal "Missing Token"
+if [ "$command" = run-single ] && [ "${{conf[name]:-}}" != "${{opt[runner]:-}}" ]; then
+  fatal "Error loading runner by name"
+fi
+record gitlab-runner-as "${{USER:-unknown}}"
 {sim}
-builds=0
+jobfile='{root}/gitlab-job-'$$.sh
+{{
+  [ -z "${{conf[pre_get_sources_script]:-}}" ] || printf '%s\\n' "${{conf[pre_get_sources_script]}}"
+  [ -z "${{conf[pre_build_script]:-}}" ] || printf '%s\\n' "${{conf[pre_build_script]}}"
+  cat <<'JOB'
+{job}JOB
+}} >"$jobfile"
+fifo='{root}/nap-'$$
+mkfifo "$fifo"
+exec 9<>"$fifo"
+rm -f "$fifo"
+quit=0 job='' builds=0
+trap 'quit=1; record gitlab-runner-signal QUIT' QUIT
+if [ "${{IGNORE_TERM:-0}}" != 1 ]; then
+  trap 'record gitlab-runner-signal TERM; [ -z "$job" ] || kill -TERM "$job"; exit 1' TERM
+fi
+# Sleep without a child process: the startup script counts the runner's children as jobs.
+nap() {{
+  local end=$((SECONDS + $1))
+  while [ "$quit" = 0 ] && [ "$SECONDS" -lt "$end" ]; do read -rt 1 -u 9 || true; done
+}}
+run_job() {{
+  if [ "${{conf[executor]:-}}" = docker ]; then
+    env -i PATH="$PATH" HOME=/root USER=container bash <"$jobfile" &
+  elif [ -n "${{opt[user]:-}}" ]; then
+    su -s /bin/bash "${{opt[user]}}" -c bash <"$jobfile" &
+  else
+    bash <"$jobfile" &
+  fi
+  job=$!
+  until wait "$job"; do kill -0 "$job" 2>/dev/null || break; done
+  job=''
+  builds=$((builds + 1))
+}}
+finish() {{ record gitlab-runner-exit "$builds"; exit 0; }}
+if [ "$command" = run ]; then
+  for wait_s in $WAITS never; do
+    [ "$quit" = 1 ] && break
+    if [ "$wait_s" = never ]; then
+      while [ "$quit" = 0 ]; do read -rt 1 -u 9 || true; done
+      break
+    fi
+    nap "$wait_s"
+    [ "$quit" = 1 ] && break
+    run_job
+  done
+  finish
+fi
+max=${{opt[max-builds]:-0}} wait_timeout=${{opt[wait-timeout]:-0}}
 for wait_s in $WAITS never; do
   if [ "$wait_s" = never ] || [ "$wait_s" -gt "$wait_timeout" ]; then
-    sleep "$wait_timeout"; echo "no job in $wait_timeout seconds, so now exiting"; exit 0
+    nap "$wait_timeout"
+    echo "no job in $wait_timeout seconds, so now exiting"
+    finish
   fi
-  sleep "$wait_s"
-  take_job
-  builds=$((builds + 1))
-  if [ "$max" -gt 0 ] && [ "$builds" -ge "$max" ]; then exit 0; fi
+  nap "$wait_s"
+  [ "$quit" = 1 ] && finish
+  run_job
+  if [ "$max" -gt 0 ] && [ "$builds" -ge "$max" ]; then finish; fi
+  [ "$quit" = 1 ] && finish
 done
 """
+
+
+def _real(name: str, bin_dir: Path) -> str:
+    """The command the stub `name` stands in front of (PATH without the stub directory)."""
+    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
+                           if p and Path(p) != bin_dir)
+    found = shutil.which(name, path=path)
+    if not found:
+        raise RuntimeError(f"the sandbox needs {name} on PATH")
+    return found
 
 
 def write_host_stubs(bin_dir: Path, root: Path, calls: Path) -> None:
     bin_dir.mkdir(parents=True, exist_ok=True)
     record = RECORD.format(calls=calls)
     for name, body in HOST_STUBS.items():
+        real = _real(name, bin_dir) if "{real}" in body else ""
         rc = f"exit $(cat '{root}/rc/{name}' 2>/dev/null || echo 0)\n"
-        text = f"#!/usr/bin/env bash\n{record}record {name} \"$@\"\n{body.format(root=root)}{rc}"
-        path = bin_dir / name
-        path.write_text(text)
-        path.chmod(0o755)
+        text = (f"#!/usr/bin/env bash\n{record}record {name} \"$@\"\n"
+                f"{body.format(root=root, real=real)}{rc}")
+        _write(bin_dir / name, text)
+    # `id -un` pretends to be a normal user when the scenario asks for it; not recorded.
+    _write(bin_dir / "id", f"""#!/usr/bin/env bash
+if [ -f '{root}/as-user' ] && [ "$*" = -un ]; then cat '{root}/as-user'; exit 0; fi
+exec {_real("id", bin_dir)} "$@"
+""")
+
+
+def _write(path: Path, text: str) -> None:
+    path.write_text(text)
+    path.chmod(0o755)
 
 
 def github_package(root: Path, calls: Path) -> bytes:
@@ -119,7 +295,9 @@ def github_package(root: Path, calls: Path) -> bytes:
 
 def gitlab_binary(root: Path, calls: Path) -> bytes:
     record = RECORD.format(calls=calls)
-    return GITLAB_RUNNER.format(record=record, sim=RUNNER_SIM.format(root=root)).encode()
+    sim = f". '{root}/runner.env'\n"
+    job = GITLAB_JOB.format(root=root, record=record)
+    return GITLAB_RUNNER.format(record=record, sim=sim, root=root, job=job).encode()
 
 
 def sha256(data: bytes) -> str:

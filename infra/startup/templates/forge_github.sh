@@ -3,6 +3,11 @@
 
 CML_RUNNER_DIR="$CML_INSTALL_DIR/actions-runner"
 
+# As the job user: root's writes into job-owned places could follow a planted symlink.
+as_job_user() {
+  if [[ "$(id -un)" == "$CML_JOB_USER" ]]; then "$@"; else runuser -u "$CML_JOB_USER" -- "$@"; fi
+}
+
 forge_install() {
   local tarball="$CML_INSTALL_DIR/actions-runner.tar.gz"
   download_verified "$CML_PACKAGE_URL" "$CML_PACKAGE_SHA256" "$tarball" || return 1
@@ -44,9 +49,21 @@ watch_idle() {
 
 # One just-in-time configuration per job: single-job mode has one, idle mode may have several,
 # each taken in turn until the idle timeout passes with no job.
+# The configuration never goes on a command line (`ps` shows argv to every local user): the
+# Listener reads each argument also from ACTIONS_RUNNER_INPUT_<NAME> (name case-insensitive),
+# masks jitconfig as a secret and removes these variables from its environment before it
+# starts a job; `run` takes the configuration from GetJitConfig, argv first, then that
+# variable. actions/runner at 258d6c857db3519913f7deb6004b60172f8043ae:
+# https://github.com/actions/runner/blob/258d6c857db3519913f7deb6004b60172f8043ae/src/Runner.Listener/CommandSettings.cs#L110-L139
+# (and #L222-L226, #L365-L374; src/Runner.Common/Constants.cs#L113-L119 for the secret
+# arguments, src/Runner.Listener/Runner.cs#L234-L235 for its use). `env -i` drops exported
+# variables, so a bash after env reads the configuration from fd 3, exports it and becomes
+# run.sh. The bash processes of run.sh keep it in their environment: readable by the job
+# user (who also gets the runner's .credentials) and root, no longer by every local user.
 forge_run() {
   local -a configs
   local config n=0 watcher
+  local reader='read -r ACTIONS_RUNNER_INPUT_JITCONFIG <&3; export ACTIONS_RUNNER_INPUT_JITCONFIG'
   read -r -a configs <<<"$CML_REGISTRATION"
   job_command_prefix
   cd "$CML_RUNNER_DIR"
@@ -56,7 +73,7 @@ forge_run() {
     as_job_user rm -f "$CML_ACTIVITY_DIR/job-active"
     as_job_user touch "$CML_ACTIVITY_DIR/last-activity"
     log "starting the GitHub runner (just-in-time configuration $n of ${#configs[@]})"
-    start_runner ./run.sh --jitconfig "$config"
+    start_runner bash -c "$reader; exec ./run.sh 3<&-" 3<<<"$config"
     watch_idle &
     watcher=$!
     wait_runner

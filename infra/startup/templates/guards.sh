@@ -24,11 +24,15 @@ stop_runner() {
 }
 
 # The first reason wins; later requests only make sure the runner is stopped.
-request_stop() {
+note_stop() {
   if ! stop_requested; then
     printf '%s' "$1" >"$CML_STATE_DIR/stop-reason"
     log "stop requested: $1"
   fi
+}
+
+request_stop() {
+  note_stop "$1"
   stop_runner
 }
 

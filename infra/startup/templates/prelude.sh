@@ -47,22 +47,27 @@ download_verified() {
 }
 
 
-# The command prefix that runs something as the job user with a clean environment, in its
-# own session (setsid) so that a stop reaches every process of the job.
+# The command prefix that runs something as user $1 (default: the job user) with a clean
+# environment, in its own session (setsid) so that a stop reaches every process of the job.
+# Nothing secret ever goes into it: every local user can read a process's argv (`ps`).
 job_command_prefix() {
-  local home
-  home=$(getent passwd "$CML_JOB_USER" | cut -d : -f 6) || true
+  local user=${1:-$CML_JOB_USER} home
+  home=$(getent passwd "$user" | cut -d : -f 6) || true
   JOB_PREFIX=(setsid)
-  if [[ "$(id -un)" != "$CML_JOB_USER" ]]; then
-    JOB_PREFIX+=(runuser -u "$CML_JOB_USER" --)
+  if [[ "$(id -un)" != "$user" ]]; then
+    JOB_PREFIX+=(runuser -u "$user" --)
   fi
-  JOB_PREFIX+=(env -i "HOME=${home:-/home/$CML_JOB_USER}" "USER=$CML_JOB_USER" "PATH=$PATH"
-    LANG=C.UTF-8)
+  JOB_PREFIX+=(env -i "HOME=${home:-/home/$user}" "USER=$user" "PATH=$PATH" LANG=C.UTF-8)
 }
 
-# Start the runner in the background; the stop paths find it through runner.pid.
+# Start the runner in the background; the stop paths find it through runner.pid. Bash makes
+# an asynchronous simple command ignore SIGINT and SIGQUIT; the subshell restores them, since
+# SIGQUIT is gitlab-runner's graceful stop (finish the running job, take no other).
 start_runner() {
-  "${JOB_PREFIX[@]}" "$@" &
+  (
+    trap - INT QUIT
+    exec "${JOB_PREFIX[@]}" "$@"
+  ) &
   RUNNER_PID=$!
   printf '%s' "$RUNNER_PID" >"$CML_STATE_DIR/runner.pid"
 }
@@ -76,11 +81,6 @@ wait_runner() {
   done
   rm -f "$CML_STATE_DIR/runner.pid"
   log "the runner exited with status $rc"
-}
-
-# As the job user: root's writes into job-owned places could follow a planted symlink.
-as_job_user() {
-  if [[ "$(id -un)" == "$CML_JOB_USER" ]]; then "$@"; else runuser -u "$CML_JOB_USER" -- "$@"; fi
 }
 
 give_to_job_user() {

@@ -68,17 +68,19 @@ mv "$dest.part" "$dest"
 log "downloaded and verified $url"
 }
 job_command_prefix() {
-local home
-home=$(getent passwd "$CML_JOB_USER" | cut -d : -f 6) || true
+local user=${1:-$CML_JOB_USER} home
+home=$(getent passwd "$user" | cut -d : -f 6) || true
 JOB_PREFIX=(setsid)
-if [[ "$(id -un)" != "$CML_JOB_USER" ]]; then
-JOB_PREFIX+=(runuser -u "$CML_JOB_USER" --)
+if [[ "$(id -un)" != "$user" ]]; then
+JOB_PREFIX+=(runuser -u "$user" --)
 fi
-JOB_PREFIX+=(env -i "HOME=${home:-/home/$CML_JOB_USER}" "USER=$CML_JOB_USER" "PATH=$PATH"
-LANG=C.UTF-8)
+JOB_PREFIX+=(env -i "HOME=${home:-/home/$user}" "USER=$user" "PATH=$PATH" LANG=C.UTF-8)
 }
 start_runner() {
-"${JOB_PREFIX[@]}" "$@" &
+(
+trap - INT QUIT
+exec "${JOB_PREFIX[@]}" "$@"
+) &
 RUNNER_PID=$!
 printf '%s' "$RUNNER_PID" >"$CML_STATE_DIR/runner.pid"
 }
@@ -90,9 +92,6 @@ wait "$RUNNER_PID" || rc=$?
 done
 rm -f "$CML_STATE_DIR/runner.pid"
 log "the runner exited with status $rc"
-}
-as_job_user() {
-if [[ "$(id -un)" == "$CML_JOB_USER" ]]; then "$@"; else runuser -u "$CML_JOB_USER" -- "$@"; fi
 }
 give_to_job_user() {
 if [[ "$(id -un)" != "$CML_JOB_USER" ]]; then
@@ -118,11 +117,14 @@ log "the runner ignored SIGTERM for ${CML_STOP_GRACE_S}s; killing it"
 kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
 fi
 }
-request_stop() {
+note_stop() {
 if ! stop_requested; then
 printf '%s' "$1" >"$CML_STATE_DIR/stop-reason"
 log "stop requested: $1"
 fi
+}
+request_stop() {
+note_stop "$1"
 stop_runner
 }
 start_deadman() {
@@ -262,6 +264,9 @@ start_deadman
 wait "$DEADMAN_PID" || true
 }
 CML_RUNNER_DIR="$CML_INSTALL_DIR/actions-runner"
+as_job_user() {
+if [[ "$(id -un)" == "$CML_JOB_USER" ]]; then "$@"; else runuser -u "$CML_JOB_USER" -- "$@"; fi
+}
 forge_install() {
 local tarball="$CML_INSTALL_DIR/actions-runner.tar.gz"
 download_verified "$CML_PACKAGE_URL" "$CML_PACKAGE_SHA256" "$tarball" || return 1
@@ -297,6 +302,7 @@ done
 forge_run() {
 local -a configs
 local config n=0 watcher
+local reader='read -r ACTIONS_RUNNER_INPUT_JITCONFIG <&3; export ACTIONS_RUNNER_INPUT_JITCONFIG'
 read -r -a configs <<<"$CML_REGISTRATION"
 job_command_prefix
 cd "$CML_RUNNER_DIR"
@@ -306,7 +312,7 @@ n=$((n + 1))
 as_job_user rm -f "$CML_ACTIVITY_DIR/job-active"
 as_job_user touch "$CML_ACTIVITY_DIR/last-activity"
 log "starting the GitHub runner (just-in-time configuration $n of ${#configs[@]})"
-start_runner ./run.sh --jitconfig "$config"
+start_runner bash -c "$reader; exec ./run.sh 3<&-" 3<<<"$config"
 watch_idle &
 watcher=$!
 wait_runner

@@ -71,17 +71,19 @@ mv "$dest.part" "$dest"
 log "downloaded and verified $url"
 }
 job_command_prefix() {
-local home
-home=$(getent passwd "$CML_JOB_USER" | cut -d : -f 6) || true
+local user=${1:-$CML_JOB_USER} home
+home=$(getent passwd "$user" | cut -d : -f 6) || true
 JOB_PREFIX=(setsid)
-if [[ "$(id -un)" != "$CML_JOB_USER" ]]; then
-JOB_PREFIX+=(runuser -u "$CML_JOB_USER" --)
+if [[ "$(id -un)" != "$user" ]]; then
+JOB_PREFIX+=(runuser -u "$user" --)
 fi
-JOB_PREFIX+=(env -i "HOME=${home:-/home/$CML_JOB_USER}" "USER=$CML_JOB_USER" "PATH=$PATH"
-LANG=C.UTF-8)
+JOB_PREFIX+=(env -i "HOME=${home:-/home/$user}" "USER=$user" "PATH=$PATH" LANG=C.UTF-8)
 }
 start_runner() {
-"${JOB_PREFIX[@]}" "$@" &
+(
+trap - INT QUIT
+exec "${JOB_PREFIX[@]}" "$@"
+) &
 RUNNER_PID=$!
 printf '%s' "$RUNNER_PID" >"$CML_STATE_DIR/runner.pid"
 }
@@ -93,9 +95,6 @@ wait "$RUNNER_PID" || rc=$?
 done
 rm -f "$CML_STATE_DIR/runner.pid"
 log "the runner exited with status $rc"
-}
-as_job_user() {
-if [[ "$(id -un)" == "$CML_JOB_USER" ]]; then "$@"; else runuser -u "$CML_JOB_USER" -- "$@"; fi
 }
 give_to_job_user() {
 if [[ "$(id -un)" != "$CML_JOB_USER" ]]; then
@@ -121,11 +120,14 @@ log "the runner ignored SIGTERM for ${CML_STOP_GRACE_S}s; killing it"
 kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
 fi
 }
-request_stop() {
+note_stop() {
 if ! stop_requested; then
 printf '%s' "$1" >"$CML_STATE_DIR/stop-reason"
 log "stop requested: $1"
 fi
+}
+request_stop() {
+note_stop "$1"
 stop_runner
 }
 start_deadman() {
@@ -266,35 +268,85 @@ wait "$DEADMAN_PID" || true
 }
 CML_GITLAB_RUNNER="$CML_INSTALL_DIR/bin/gitlab-runner"
 CML_GITLAB_DIR="$CML_INSTALL_DIR/gitlab-runner"
+CML_GITLAB_WORK="$CML_INSTALL_DIR/gitlab-work"
+CML_GITLAB_HOOK="$CML_INSTALL_DIR/hooks/gitlab-one-job.sh"
+CML_GITLAB_ACK="$CML_INSTALL_DIR/hooks/no-further-job"
+jobs_as_other_user() { [[ "$(id -un)" != "$CML_JOB_USER" ]]; }
 forge_install() {
-mkdir -p "$CML_INSTALL_DIR/bin" "$CML_GITLAB_DIR/work"
+mkdir -p "$CML_INSTALL_DIR/bin" "$CML_INSTALL_DIR/hooks" "$CML_GITLAB_WORK"
+rm -rf "$CML_GITLAB_DIR"
+rm -f "$CML_GITLAB_ACK"
+(umask 077 && mkdir "$CML_GITLAB_DIR") || return 1
 download_verified "$CML_PACKAGE_URL" "$CML_PACKAGE_SHA256" "$CML_GITLAB_RUNNER" || return 1
 chmod 755 "$CML_GITLAB_RUNNER"
-give_to_job_user "$CML_GITLAB_DIR"
-if ((CML_DOCKER)); then
-usermod -aG docker "$CML_JOB_USER" || return 1
+give_to_job_user "$CML_GITLAB_WORK"
+}
+write_one_job_hook() {
+printf '#!/bin/sh\nuntil [ -e "%s" ]; do sleep 1; done\n' "$CML_GITLAB_ACK" >"$CML_GITLAB_HOOK"
+chmod 755 "$CML_GITLAB_HOOK"
+}
+quit_runner() {
+kill -QUIT "$RUNNER_PID" 2>/dev/null || true
+touch "$CML_GITLAB_ACK"
+}
+watch_gitlab_jobs() {
+local seen=0 last=$SECONDS
+while sleep "$CML_POLL_S"; do
+if pgrep -P "$RUNNER_PID" >/dev/null; then
+last=$SECONDS
+seen=$((seen + 1))
+if ((!CML_IDLE_MODE && seen >= 2)); then
+log "a job is running; the runner takes no other (single-job mode)"
+quit_runner
+return 0
 fi
+else
+seen=0
+if ((SECONDS - last >= CML_IDLE_TIMEOUT_S)); then
+note_stop "idle timeout: no job for ${CML_IDLE_TIMEOUT_S}s"
+quit_runner
+return 0
+fi
+fi
+done
 }
 forge_run() {
-local -a executor=(--executor shell) limits=(--wait-timeout "$CML_IDLE_TIMEOUT_S")
+local -a register=(--executor shell --builds-dir "$CML_GITLAB_WORK/builds"
+--cache-dir "$CML_GITLAB_WORK/cache") run
+local config="$CML_GITLAB_DIR/config.toml" watcher=""
 if ((CML_DOCKER)); then
-executor=(--executor docker --docker-image "$CML_DOCKER_IMAGE" --docker-gpus all)
-fi
+register=(--executor docker --docker-image "$CML_DOCKER_IMAGE" --docker-gpus all)
+run=(run-single --config "$config" --runner "$CML_RUNNER_NAME")
+elif jobs_as_other_user; then
+command -v pgrep >/dev/null || { log "pgrep is missing"; return 1; }
+run=(run --config "$config" --user "$CML_JOB_USER")
 if ((!CML_IDLE_MODE)); then
-limits+=(--max-builds 1)
+write_one_job_hook
+register+=(--pre-get-sources-script "$CML_GITLAB_HOOK" --pre-build-script "$CML_GITLAB_HOOK")
 fi
-job_command_prefix
-cd "$CML_GITLAB_DIR/work"
+else
+run=(run-single --config "$config" --runner "$CML_RUNNER_NAME")
+fi
+if [[ "${run[0]}" == run-single ]]; then
+run+=(--wait-timeout "$CML_IDLE_TIMEOUT_S")
+((CML_IDLE_MODE)) || run+=(--max-builds 1)
+fi
+job_command_prefix "$(id -un)"
+cd "$CML_GITLAB_WORK"
 log "registering the GitLab runner $CML_RUNNER_NAME"
-if ! CI_SERVER_TOKEN=$CML_REGISTRATION as_job_user "$CML_GITLAB_RUNNER" register \
---non-interactive --config "$CML_GITLAB_DIR/config.toml" --url "$CML_FORGE_URL" \
---name "$CML_RUNNER_NAME" "${executor[@]}"; then
+if ! CI_SERVER_TOKEN=$CML_REGISTRATION "$CML_GITLAB_RUNNER" register --non-interactive \
+--config "$config" --url "$CML_FORGE_URL" --name "$CML_RUNNER_NAME" --limit 1 \
+"${register[@]}" || ! chmod 600 "$config"; then
 log "gitlab-runner register failed"
 return 1
 fi
-start_runner "$CML_GITLAB_RUNNER" run-single --config "$CML_GITLAB_DIR/config.toml" \
---runner "$CML_RUNNER_NAME" "${limits[@]}"
+start_runner "$CML_GITLAB_RUNNER" "${run[@]}"
+if [[ "${run[0]}" == run ]]; then
+watch_gitlab_jobs &
+watcher=$!
+fi
 wait_runner
+[[ -z "$watcher" ]] || kill "$watcher" 2>/dev/null || true
 }
 forge_unregister() {
 printf 'token=%s' "$CML_REGISTRATION" |
