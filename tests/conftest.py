@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ("tests.fakes.fixtures",)
+pytest_plugins = ("tests.fakes.fixtures", "tests.fakes.engine.fixtures")
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -69,7 +69,8 @@ def _runner_json(runner: dict[str, Any]) -> dict[str, Any]:
     labels = [{"id": 1, "name": "self-hosted", "type": "read-only"}] + [
         {"id": 100 + i, "name": name, "type": "custom"} for i, name in enumerate(runner["labels"])]
     return {"id": runner["id"], "name": runner["name"], "os": "Linux", "status": runner["status"],
-            "busy": False, "ephemeral": True, "runner_group_id": runner["runner_group_id"],
+            "busy": runner.get("busy", False), "ephemeral": True,
+            "runner_group_id": runner["runner_group_id"],
             "labels": labels}
 
 
@@ -100,7 +101,12 @@ def list_runners(fake: FakeGitHub, request: Request, scope: str) -> Response:
         return refused or NOT_FOUND
     name = request.query.get("name")
     items = [_runner_json(r) for r in runners.values() if name in (None, r["name"])]
-    return Response(200, {"total_count": len(items), "runners": items})
+    # per_page at most 100, pages from 1:
+    # https://docs.github.com/en/rest/actions/self-hosted-runners#list-self-hosted-runners-for-a-repository
+    size = min(int(request.query.get("per_page", 30)), 100)
+    page = max(int(request.query.get("page", 1)), 1)
+    shown = items[(page - 1) * size:page * size]
+    return Response(200, {"total_count": len(items), "runners": shown})
 
 
 def get_runner(fake: FakeGitHub, request: Request, scope: str, runner_id: str) -> Response:

@@ -5,6 +5,9 @@
   `project_type`, `project_id`; answers 201 `{id, token: "glrt-...", token_expires_at}`.
   A project the user cannot manage is refused 403 (the scope resolves to nothing).
 - `DELETE /runners/:id` (https://docs.gitlab.com/api/runners/#delete-a-runner-by-id): 204.
+- `GET /projects/:id/runners?type=project_type` (https://docs.gitlab.com/api/runners/#list-projects-runners):
+  the project's runners with `description` and `status` (online, offline, stale,
+  never_contacted; tests set `runner["status"]`), paginated by `page` and `per_page`.
 - `DELETE /runners` with the runner's own `token` as a form field, no user token
   (https://docs.gitlab.com/api/runners/#delete-a-runner-by-authentication-token): 204, or
   403 for a token of no runner. The startup script's teardown uses this one.
@@ -63,9 +66,23 @@ def create_runner(fake: FakeGitLab, request: Request) -> Response:
 def _runner_json(runner: dict[str, Any]) -> dict[str, Any]:
     return {"id": runner["id"], "description": runner.get("description", ""),
             "runner_type": "project_type", "paused": runner.get("paused", False),
-            "is_shared": False, "online": False, "status": "never_contacted",
+            "is_shared": False, "online": runner.get("status") == "online",
+            "status": runner.get("status", "never_contacted"),
             "tag_list": runner.get("tag_list", []), "locked": runner.get("locked", False),
             "maximum_timeout": runner.get("maximum_timeout")}
+
+
+def list_project_runners(fake: FakeGitLab, request: Request, id: str) -> Response:
+    project = fake.project(id)
+    if project is None or request.headers.get("x-fake-token-kind") not in ("api", "read"):
+        return Response(404, {"message": "404 Project Not Found"})
+    kind = request.query.get("type")
+    if kind not in (None, "project_type"):
+        return Response(200, [])  # the fake has no group or instance runners
+    mine = [_runner_json(r) for r in fake.runners.values() if r["project_id"] == project.id]
+    size = min(int(request.query.get("per_page", 20)), 100)
+    page = max(int(request.query.get("page", 1)), 1)
+    return Response(200, mine[(page - 1) * size:page * size])
 
 
 def get_runner(fake: FakeGitLab, request: Request, runner_id: str) -> Response:
@@ -99,6 +116,7 @@ def runner_token_request(request: Request) -> bool:
 ROUTES = (
     ("POST", "/user/runners", create_runner),
     ("GET", "/runners/{runner_id}", get_runner),
+    ("GET", "/projects/{id}/runners", list_project_runners),
     ("DELETE", "/runners/{runner_id}", delete_runner),
     ("DELETE", "/runners", delete_runner_by_token),
 )
