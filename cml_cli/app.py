@@ -23,7 +23,8 @@ INFRA_PANEL = "Infrastructure"
 REPORTING_PANEL = "Reporting"
 
 # Modules under cml_cli.commands, each with a `register(app)` function.
-COMMAND_MODULES: tuple[str, ...] = ("up", "comment", "check", "metrics", "plot")
+COMMAND_MODULES: tuple[str, ...] = ("up", "down", "status", "gc", "comment", "check", "metrics",
+                                   "plot")
 
 class PanelGroup(TyperGroup):
     """Lists commands under their help panel (Infrastructure, Reporting) in plain-text help."""
@@ -120,6 +121,10 @@ def main(argv: list[str] | None = None) -> None:
     except (typer.Abort, KeyboardInterrupt):
         code = INTERRUPTED
     except Exception as exc:
+        from infra.engine.cancel import Cancelled
+
+        if isinstance(exc, Cancelled):  # the clean-up is done; its outcome is the sentence
+            fail(str(exc), code=INTERRUPTED)
         if debug_enabled():
             raise
         fail(errors.sentence_for(exc))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -36,16 +37,10 @@ STACK_HELP = ("Pulumi stack (default: the pool name, plus the CI run when one is
 
 
 def default_stack(pool: str, env: Mapping[str, str]) -> str:
-    """The pool name, made unique per CI run: two runs sharing a stack would lock each
-    other out, and a later run's labels would replace the machine an earlier run uses."""
-    if env.get("GITHUB_RUN_ID"):
-        # GitHub run ids are numbers; a re-run keeps the id and bumps the attempt:
-        # https://docs.github.com/en/actions/reference/variables-reference
-        attempt = env.get("GITHUB_RUN_ATTEMPT")
-        return f"{pool}-gh-{env['GITHUB_RUN_ID']}" + (f"-{attempt}" if attempt else "")
-    if env.get("CI_PIPELINE_ID"):
-        return f"{pool}-gl-{env['CI_PIPELINE_ID']}"
-    return pool
+    """This CI run's runner stack for `pool` (infra.engine.naming.runner_stack_name)."""
+    from infra.engine.naming import runner_stack_name
+
+    return runner_stack_name(pool, env)
 
 
 def state_warning(env: Mapping[str, str]) -> str | None:
@@ -95,6 +90,14 @@ DockerOption = Annotated[bool, typer.Option(
     "images have).")]
 KeepOnFailureOption = Annotated[bool, typer.Option(
     "--keep-on-failure", help="Keep what a failed run created, to debug it.")]
+SubnetOption = Annotated[str | None, typer.Option(
+    help="AWS: an existing subnet (subnet-...) for the machines instead of the pool base's own "
+    "VPC.")]
+WaitOption = Annotated[bool, typer.Option(
+    "--wait/--no-wait", help="Wait until every runner is online at the forge.")]
+WaitTimeoutOption = Annotated[str, typer.Option(
+    help="How long to wait for the runners (e.g. 10m); then what was created is destroyed "
+    "(unless --keep-on-failure) and the machine's serial console command is printed.")]
 
 
 def print_plan(spec: RunnerSpec, stack: str | None, json_output: bool) -> None:
@@ -104,15 +107,58 @@ def print_plan(spec: RunnerSpec, stack: str | None, json_output: bool) -> None:
     typer.echo(render_json(plan) if json_output else render_tree(plan), nl=False)
 
 
+def wait_seconds(wait: bool, timeout: str) -> int | None:
+    """The runner wait in seconds, or None with --no-wait."""
+    from infra.rules import parse_duration
+
+    return parse_duration(timeout, "wait timeout") if wait else None
+
+
+def prerequisites(forge: str, repo: str, token: str | None, token_file: Path | None,
+                  api_url: str | None, forge_url: str | None, gitlab_runner_url: str | None,
+                  gitlab_runner_sha256: str | None) -> tuple[str, str, ForgeSettings]:
+    """Everything the real `up` needs, missing pieces named in one sentence, before anything
+    is created; then the repository, forge address and registration settings."""
+    from cml_cli import lifecycle
+    from cml_cli.forge_options import runner_forge
+    from infra.engine.prerequisites import missing
+    from infra.errors import PrerequisiteError
+
+    lifecycle.refuse_token_flag(token, "up")
+    found = lifecycle.forge_token(forge, token_file)
+    problems = missing(os.environ, lifecycle.home(), need_token=True, token=found)
+    ci_repo = os.environ.get("GITHUB_REPOSITORY" if forge == "github" else "CI_PROJECT_PATH")
+    if not repo and not ci_repo:
+        problems.append("pass --repo OWNER/NAME or a repository URL")
+    if problems:
+        raise PrerequisiteError("Before cml-infra up can run: " + "; ".join(problems) + ".")
+    return runner_forge(forge, repo, found, api_url, forge_url, gitlab_runner_url,
+                        gitlab_runner_sha256)
+
+
 def create(spec: RunnerSpec, stack: str | None, settings: ForgeSettings,
-           keep_on_failure: bool) -> None:
-    """Create or update the stack; engine lines are redacted like every other output."""
-    from cml_cli.redact import redact
-    from infra.engine.stack import up_stack
+           keep_on_failure: bool, wait_s: int | None) -> None:
+    """Create the base if missing and this run's runner stack; wait for its runners."""
+    from cml_cli import lifecycle
+    from infra.engine.up import UpOptions, up_pools
     from infra.forges.registration import forge_registrar
 
     if warning := state_warning(os.environ):
         typer.echo(warning, err=True)
-    up_stack([spec], stack_name=stack or default_stack(spec.name, os.environ),
-             registrar=forge_registrar(settings), printer=lambda line: typer.echo(redact(line)),
-             keep_on_failure=keep_on_failure)
+    name = stack or default_stack(spec.name, os.environ)
+    engine = lifecycle.engine("cml-infra up", need_token=True, token=str(settings.token))
+    options = UpOptions(stack_name=name, keep_on_failure=keep_on_failure)
+    outputs = up_pools([spec], engine, forge_registrar(settings), lifecycle.say, options)
+    if wait_s is not None:
+        from infra.engine.wait import wait_for_runners
+
+        wait_for_runners(outputs, engine, lifecycle.say, options, wait_s,
+                         lambda summary, runners: _states(summary, runners, settings))
+
+
+def _states(summary: Mapping[str, object], runners: list[tuple[str, str]],
+            settings: ForgeSettings) -> dict[str, str]:
+    from cml_cli.lifecycle import inventory_for
+    from infra.forges.inventory import states_of
+
+    return states_of(inventory_for(summary, str(settings.token)), runners)

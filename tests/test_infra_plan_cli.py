@@ -108,15 +108,15 @@ def test_missing_cloud_extra_names_the_pip_command(tmp_path):
                              "pip install 'cml-infra[gcp]'.\n")
 
 
-def test_real_up_without_repository_or_token_is_one_sentence(tmp_path):
-    """The real up checks the forge context before anything (tests/test_register_up_cli.py)."""
+def test_real_up_names_every_missing_prerequisite_at_once(tmp_path):
+    """The real up checks everything before anything (tests/test_lifecycle.py has more)."""
     result = run_bare(tmp_path, "up", "--cloud", "aws")
-    assert result.returncode == 1
-    assert result.stderr == ("Error: No repository given; pass --repo OWNER/NAME or a "
-                             "repository URL.\n")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("Error: Before cml-infra up can run: ")
+    for part in ("PULUMI_CONFIG_PASSPHRASE", "REPO_TOKEN", "pass --repo OWNER/NAME"):
+        assert part in result.stderr
     result = run_bare(tmp_path, "up", "--cloud", "aws", "--repo", "acme/models")
-    assert result.stderr.startswith("Error: No token found;") and "Traceback" not in \
-        result.stderr
+    assert "pass --repo" not in result.stderr and "Traceback" not in result.stderr
 
 
 def test_tree_attributes_children_to_the_longest_component_name():

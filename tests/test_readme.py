@@ -9,7 +9,6 @@ be given one here.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -22,14 +21,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-import infra.engine.stack
-from cml_cli.app import main
 from infra.spec import pools_from_config
 from tests.conftest import ROOT
-from tests.fakes.fixtures import GITHUB_APP_TOKEN
+from tests.fakes.fixtures import GITHUB_APP_TOKEN, GITHUB_PAT
 from tests.forge_scenarios import HEAD_SHA, PR_NUMBER, github_actions_env, write_report
+from tests.lifecycle_world import World
 from tests.sandbox.runner import Sandbox
-from tests.test_infra_stack import FakeCommand
 from tests.test_local_up import HOST_ENDING, _github
 
 README = (ROOT / "README.md").read_text()
@@ -58,8 +55,9 @@ def _kind(command: str) -> str:
         return "plan"
     if words[:4] == ["cml-infra", "up", "--cloud", "local"]:
         return "local"
-    if words[:2] == ["cml-infra", "up"]:
-        return "up"
+    if words[:2] in (["cml-infra", "up"], ["cml-infra", "down"], ["cml-infra", "status"],
+                     ["cml-infra", "gc"]):
+        return "lifecycle"
     if words[0] == "pulumi":
         return "pulumi"
     if words[:2] in (["cml-infra", "comment"], ["cml-infra", "check"]):
@@ -157,10 +155,30 @@ def test_metrics_commands(command: str, shim: dict[str, str], trained_repo: Path
 
 
 def test_yaml_pools_in_the_readme_are_valid():
-    pools = [yaml.safe_load(block)["config"]["cml-infra:pools"] for block in _blocks("yaml")]
+    docs = [yaml.safe_load(block) for block in _blocks("yaml")]
+    pools = [doc["config"]["cml-infra:pools"] for doc in docs if "config" in doc]
     assert pools, "the README shows a stack config"
     for entries in pools:
         assert pools_from_config(entries, {})
+
+
+def test_readme_workflows_validate_and_follow_the_lifecycle(tmp_path: Path):
+    """The lifecycle snippets: `exec` for up (so the cancel signal reaches it), `down` in an
+    always-run job, `gc` on a schedule; each validates against GitHub's workflow schema."""
+    from tests.test_examples import _schema_check
+
+    workflows = [block for block in _blocks("yaml") if "jobs:" in block]
+    assert len(workflows) == 2
+    for n, block in enumerate(workflows):
+        path = tmp_path / f"w{n}.yml"
+        path.write_text("on: push\n" * (not block.startswith("on:")) + block)
+        result = _schema_check("vendor.github-workflows", path)
+        assert result.returncode == 0, result.stdout + result.stderr
+    lifecycle = yaml.safe_load(workflows[0])["jobs"]
+    assert lifecycle["runner"]["steps"][0]["run"].startswith("exec cml-infra up ")
+    assert lifecycle["cleanup"]["if"] == "always()"
+    assert lifecycle["cleanup"]["steps"][-1]["run"] == "cml-infra down"
+    assert "schedule" in yaml.safe_load(workflows[1])[True]
 
 
 @pytest.mark.parametrize("command", [c for c in COMMANDS if _kind(c) == "local"])
@@ -184,26 +202,22 @@ def test_local_runner_commands(command: str, shim: dict[str, str], tmp_path: Pat
         assert fake_github.repos["acme/models"].runners == {}
 
 
-@pytest.mark.parametrize("command", [c for c in COMMANDS if _kind(c) == "up"])
-def test_up_commands(command: str, tmp_path: Path, monkeypatch, capsys):
-    """The real `up`, in-process, with the recording stand-in for the `pulumi` command: the
-    flags parse, the forge context resolves, the stack is updated, and the token stays in
-    the program (the stand-in never runs it, so no forge is contacted)."""
-    token = "github_pat_" + "r" * 40
-    for name in list(os.environ):
-        if name.startswith(("GITHUB_", "CI_", "GITLAB")) or name == "CML_INFRA_DEBUG":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("REPO_TOKEN", token)
-    pulumi = FakeCommand()
-    monkeypatch.setattr(infra.engine.stack, "up_stack", functools.partial(
-        infra.engine.stack.up_stack, command=pulumi, home=tmp_path,
-        env={"PULUMI_CONFIG_PASSPHRASE": "readme"}))
-    with pytest.raises(SystemExit) as exit_info:
-        main(shlex.split(command)[1:])
-    out = capsys.readouterr()
-    assert exit_info.value.code == 0, out.err
-    assert any(call[0] == "up" for call in pulumi.calls)
-    assert token not in json.dumps(pulumi.calls) + json.dumps(pulumi.envs) + out.out + out.err
+def test_lifecycle_commands_in_order(fake_pulumi, github, tmp_path: Path):
+    """The README's real `up`, `status`, `down` and `gc`, in the order written, as one CI run
+    against the stand-in Pulumi engine and the fake GitHub; afterwards nothing is left of the
+    run (no runner stack, machine or forge runner) and the token was never printed."""
+    world = World(fake_pulumi, github, tmp_path)
+    commands = [c for c in COMMANDS if _kind(c) == "lifecycle"]
+    assert [c.split()[1] for c in commands] == ["up", "status", "down", "gc"]
+    for command in commands:
+        words = shlex.split(command)[1:]
+        if words[0] == "up":
+            words.append("--no-wait")  # no machine boots here to bring its runner online
+        result = world.cli(*words, run="4242")
+        assert result.returncode == 0, command + "\n" + result.stdout + result.stderr
+        assert GITHUB_PAT not in result.stdout + result.stderr
+    assert [s for s in world.stacks() if not s.startswith("cml-infra-base-")] == []
+    assert world.machines() == [] and world.forge_runners() == {}
 
 
 @pytest.mark.parametrize("command", [c for c in COMMANDS if _kind(c) == "pulumi"])

@@ -6,12 +6,17 @@ import typer
 
 from cml_cli import local_up
 from cml_cli import up_support as o
+from cml_cli.lifecycle import TokenFileOption
 
 HELP = (
     "Start GPU runner machines for GitHub Actions or GitLab CI as a Pulumi stack, or print "
     "the plan with --dry-run (no credentials needed).\n\n"
     "--cloud local registers this machine instead, in the foreground, until its job or the "
     "idle timeout ends.\n\n"
+    "Without --dry-run: creates the pool's base stack if it is missing (network, security "
+    "group, identity; shared by every run), then this run's runner stack, and waits until every "
+    "runner is online at the forge. Remove the runner stack with 'cml-infra down' in an "
+    "always-run job; 'cml-infra gc' on a schedule sweeps what cancelled runs left.\n\n"
     "Example: cml-infra up --cloud aws --gpu --dry-run"
 )
 
@@ -33,21 +38,23 @@ def up(
     gitlab_runner_url: local_up.GitLabRunnerUrlOption = None,
     gitlab_runner_sha256: local_up.GitLabRunnerShaOption = None,
     keep_on_failure: o.KeepOnFailureOption = False, docker: o.DockerOption = False,
+    subnet: o.SubnetOption = None, token_file: TokenFileOption = None,
+    wait: o.WaitOption = True, wait_timeout: o.WaitTimeoutOption = "10m",
 ) -> None:
     from infra.spec import build_spec
 
     settings = None
     if not dry_run and cloud is not o.Cloud.local:  # checked before anything is created
-        from cml_cli.forge_options import runner_forge
-
-        repo, forge_url, settings = runner_forge(forge.value, repo, token, api_url, forge_url,
-                                                 gitlab_runner_url, gitlab_runner_sha256)
+        repo, forge_url, settings = o.prerequisites(forge.value, repo, token, token_file,
+                                                    api_url, forge_url, gitlab_runner_url,
+                                                    gitlab_runner_sha256)
     spec = build_spec(
         name=name, cloud=cloud.value, region=region, zone=zone, size=size, gpu=gpu,
         gpu_model=gpu_model, gpu_count=gpu_count, spot=spot, max_price=max_price,
         disk_size=disk_size, labels=labels, forge=forge.value, repo=repo, forge_url=forge_url,
         idle_timeout=idle_timeout, max_runtime=max_runtime, count=count, identity=identity,
-        image=image, extra_commands=extra_command or (), idle_mode=idle_mode, docker=docker)
+        image=image, extra_commands=extra_command or (), idle_mode=idle_mode, docker=docker,
+        subnet=subnet)
     if cloud is o.Cloud.local:
         return local_up.up_local_command(
             spec, token=token, api_url=api_url, gitlab_runner_url=gitlab_runner_url,
@@ -55,7 +62,7 @@ def up(
             dry_run=dry_run, json_output=json_output)
     if settings is None:  # --dry-run: no forge settings were needed
         return o.print_plan(spec, stack, json_output)
-    o.create(spec, stack, settings, keep_on_failure)
+    o.create(spec, stack, settings, keep_on_failure, o.wait_seconds(wait, wait_timeout))
 
 
 def register(app: typer.Typer) -> None:

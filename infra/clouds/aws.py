@@ -27,6 +27,7 @@ from infra.clouds.common import (
     shared,
     user_data_b64,
 )
+from infra.errors import SpecError
 from infra.spec import RunnerSpec
 
 BASE_OUTPUTS = ("vpc_id", "subnet_id", "security_group_id", "zone")
@@ -60,7 +61,14 @@ def offered_zone(spec: RunnerSpec, opts: pulumi.InvokeOutputOptions) -> pulumi.O
     offers = aws.ec2.get_instance_type_offerings_output(
         location_type="availability-zone", region=spec.region, opts=opts,
         filters=[{"name": "instance-type", "values": [spec.machine.instance_type]}])
-    return offers.locations.apply(lambda zones: sorted(zones)[0])
+    return offers.locations.apply(lambda zones: first_zone(spec, zones))
+
+
+def first_zone(spec: RunnerSpec, zones: list[str] | None) -> str:
+    if not zones:
+        raise SpecError(f"No zone of {spec.region} offers {spec.machine.instance_type}; choose "
+                        "another region or machine type.")
+    return sorted(zones)[0]
 
 
 class AwsBase(pulumi.ComponentResource):

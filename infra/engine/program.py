@@ -5,12 +5,13 @@ A pool has two kinds of stack. Its base stack (`base_program`, long-lived, named
 `infra.engine.naming.base_stack_name`) holds what every machine of the pool shares in one cloud
 and region, and exports it under `bases.<pool>`. A runner stack (`program`, one per CI run)
 holds only machines and their forge registrations, and reads its base through a
-StackReference. `__main__.py` (plain `pulumi up`), the Automation API (`infra.engine.stacks`)
+StackReference. `__main__.py` (plain `pulumi up`), the Automation API (`infra.engine.up`)
 and the offline plan all call these two functions, so they build exactly the same resources.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -176,8 +177,12 @@ def read_base(spec: RunnerSpec, base_stack: str) -> BaseOutputs:
     """The outputs of `spec`'s base, read from stack `base_stack` (same project and backend)."""
     ref = pulumi.StackReference(f"{spec.name}-base-ref", stack_name=base_stack)
     pool = ref.require_output("bases").apply(lambda bases: bases[spec.name])
-    return {key: pool.apply(lambda values, k=key: values[k])
+    return {key: pool.apply(functools.partial(_item, key=key))
             for key in cloud_module(spec.cloud).BASE_OUTPUTS}
+
+
+def _item(values: Mapping[str, str], key: str) -> str:
+    return values[key]
 
 
 def program(pools: Sequence[RunnerSpec], registrar: Registrar = placeholder_registrar,

@@ -1,0 +1,85 @@
+"""`cml-infra gc`: sweep expired and orphaned runner stacks, dead locks, ghost runners."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Annotated
+
+import typer
+
+from cml_cli.lifecycle import JsonFlag, TokenFileOption
+from cml_cli.up_support import ForgeName
+
+HELP = (
+    "Destroy runner stacks past their expiry (plus --grace) or whose machines are all gone, "
+    "clear locks of runs that are dead, and delete idle forge runners with our name shape "
+    "that no stack owns. One line per action; exit 0 when nothing failed. Safe from a "
+    "scheduled job, next to running up jobs. Bases are never touched.\n\n"
+    "Example: cml-infra gc --dry-run"
+)
+DryRunFlag = Annotated[bool, typer.Option("--dry-run", help="Say what would be done; do "
+                                                           "nothing.")]
+GraceOption = Annotated[str, typer.Option(help="Time past a stack's expiry before it is "
+                                               "destroyed (e.g. 15m).")]
+LockAgeOption = Annotated[str, typer.Option(
+    help="A lock older than this belongs to a dead run (default: GitHub's 6h job timeout).")]
+ReposOption = Annotated[list[str] | None, typer.Option(
+    "--repo", help="Also sweep this repository's forge runners (repeatable; default: the "
+    "repositories of the backend's runner stacks).")]
+PoolsOption = Annotated[list[str] | None, typer.Option(
+    "--name", help="Pool names whose runners may be swept (repeatable; default: the pools of "
+    "the backend's stacks and cml-runner).")]
+ForgeOption = Annotated[ForgeName, typer.Option(help="Forge of the --repo repositories.")]
+
+
+def gc(dry_run: DryRunFlag = False, json_output: JsonFlag = False, grace: GraceOption = "15m",
+       lock_age: LockAgeOption = "6h", repo: ReposOption = None, name: PoolsOption = None,
+       forge: ForgeOption = ForgeName.github, token_file: TokenFileOption = None) -> None:
+    from cml_cli import lifecycle
+    from infra.engine.gc import GcOptions
+    from infra.engine.gc import gc as sweep
+    from infra.rules import parse_duration
+
+    options = GcOptions(now=datetime.now(timezone.utc), dry_run=dry_run,
+                        grace_s=parse_duration(grace, "grace"),
+                        lock_age_s=parse_duration(lock_age, "lock age"))
+    engine = lifecycle.engine("cml-infra gc")
+    printer = (lambda line: None) if json_output else lifecycle.say
+    inventories = _inventories(engine, repo or [], name or [], forge.value, token_file,
+                               printer)
+    actions = sweep(engine, printer, options, inventories)
+    failed = [a for a in actions if a.error]
+    if json_output:
+        typer.echo(json.dumps({"dry_run": dry_run, "actions": [a.to_json() for a in actions]},
+                              indent=2))
+    else:
+        typer.echo(f"gc: {len([a for a in actions if a.kind != 'skip'])} action(s)"
+                   f"{' planned' if dry_run else ''}, {len(failed)} failed.")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _inventories(engine, repos, pools, forge, token_file, printer):  # type: ignore[no-untyped-def]
+    """Each forge repository to sweep, with the pool names whose runners are ours."""
+    from cml_cli import lifecycle
+    from infra.engine.status import collect
+
+    summaries = {(str(s.get("forge")), str(s.get("repo"))): s for stack in collect(engine)
+                 for s in stack.pools.values() if stack.kind == "runner" and s.get("repo")}
+    summaries.update({(forge, r): {"forge": forge, "repo": r} for r in repos})
+    names = {"cml-runner", *pools} | {p for stack in collect(engine) for p in stack.pools}
+    found = []
+    for (kind, repository), summary in summaries.items():
+        token = lifecycle.forge_token(kind, token_file)
+        if not token:
+            printer(f"skipping the forge runners of {repository}: no {kind} token")
+            continue
+        found.append((lifecycle.inventory_for(summary, token), names))
+    return found
+
+
+def register(app: typer.Typer) -> None:
+    from cml_cli.app import INFRA_PANEL
+
+    app.command("gc", help=HELP, rich_help_panel=INFRA_PANEL)(gc)

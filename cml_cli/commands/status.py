@@ -1,0 +1,68 @@
+"""`cml-infra status`: every stack of the backend, its machines and their runners' states."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import typer
+
+from cml_cli.lifecycle import JsonFlag, TokenFileOption
+
+if TYPE_CHECKING:
+    from infra.engine.status import StackStatus
+
+HELP = (
+    "List the stacks of the backend: bases (and how many runner stacks use each) and runner "
+    "stacks with their pool, cloud, region, machines (type, spot), expiry, and each runner's "
+    "state at the forge (online, busy, offline, gone; unknown without a forge token).\n\n"
+    "Example: cml-infra status --json"
+)
+
+
+def status(json_output: JsonFlag = False, token_file: TokenFileOption = None) -> None:
+    from cml_cli import lifecycle
+    from infra.engine.status import collect
+
+    engine = lifecycle.engine("cml-infra status")
+
+    def states(summary, runners):  # type: ignore[no-untyped-def]
+        from infra.forges.inventory import states_of
+
+        token = lifecycle.forge_token(str(summary.get("forge")), token_file)
+        if not token:
+            return {}
+        return states_of(lifecycle.inventory_for(summary, token), runners)
+
+    stacks = collect(engine, states)
+    if json_output:
+        typer.echo(json.dumps({"stacks": [s.to_json() for s in stacks]}, indent=2))
+        return
+    typer.echo(render(stacks))
+
+
+def render(stacks: list[StackStatus]) -> str:
+    if not stacks:
+        return "No stacks in this backend."
+    lines = []
+    for stack in stacks:
+        if stack.kind == "base":
+            where = ", ".join(f"{p} ({v.get('cloud')} {v.get('region')})"
+                              for p, v in stack.pools.items())
+            lines.append(f"base   {stack.name}  {where}  used by {len(stack.used_by)} "
+                         "runner stack(s)")
+            continue
+        lines.append(f"runner {stack.name}  {len(stack.machines)} machine(s), "
+                     f"expires {stack.expires_at or '-'}, updated {stack.last_update or '-'}")
+        for m in stack.machines:
+            summary = stack.pools.get(m.pool, {})
+            lines.append(f"  {m.name}  {summary.get('cloud')} {summary.get('region')} "
+                         f"{m.machine_type}{' spot' if m.spot else ''}  {m.instance_id}  "
+                         f"runner {m.runner_name or '-'}: {m.forge_state}")
+    return "\n".join(lines)
+
+
+def register(app: typer.Typer) -> None:
+    from cml_cli.app import INFRA_PANEL
+
+    app.command("status", help=HELP, rich_help_panel=INFRA_PANEL)(status)

@@ -1,0 +1,93 @@
+"""What `up`, `down`, `status` and `gc` share: the tool's home, the forge token (from the
+environment or a file, never from a flag value), the engine, and printing engine lines.
+
+Kept apart from the command modules so that each stays a thin parse-call-render function.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from infra.engine.workspace import Engine
+    from infra.forges.inventory import Inventory
+
+HOME_VAR = "CML_INFRA_HOME"
+TOKEN_FILE_HELP = ("File holding the forge token (default: REPO_TOKEN, then GITHUB_TOKEN / "
+                   "GITLAB_TOKEN); a token is never taken as a flag value, which every local "
+                   "user could read in the process list.")
+TokenFileOption = Annotated[Path | None, typer.Option(
+    "--token-file", help=TOKEN_FILE_HELP, exists=True, dir_okay=False, readable=True)]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+POOL_HELP = "Pool name, as given to up (default: cml-runner)."
+PoolOption = Annotated[str, typer.Option("--name", help=POOL_HELP)]
+
+
+def home(env: Mapping[str, str] | None = None) -> Path:
+    """The tool's home: state, workspaces and the pinned Pulumi CLI (default ~/.cml-infra)."""
+    env = os.environ if env is None else env
+    return Path(env.get(HOME_VAR) or "~/.cml-infra").expanduser()
+
+
+def say(line: str) -> None:
+    """Print one progress line, with every secret masked."""
+    from cml_cli.redact import redact
+
+    typer.echo(redact(line))
+
+
+def forge_token(forge: str, token_file: Path | None,
+                env: Mapping[str, str] | None = None) -> str | None:
+    """The token from --token-file, else the forge's variables; None when there is none."""
+    from cml_cli.redact import register_secret
+    from infra.errors import PrerequisiteError
+
+    env = os.environ if env is None else env
+    if token_file is not None:
+        token = token_file.read_text().strip()
+        if not token:
+            raise PrerequisiteError(f"The token file {token_file} is empty; write the forge "
+                                    "token into it.")
+    else:
+        names = ("REPO_TOKEN", "GITHUB_TOKEN") if forge == "github" else (
+            "REPO_TOKEN", "GITLAB_TOKEN")
+        token = next((env[name] for name in names if env.get(name)), None)
+    register_secret(token)
+    return token
+
+
+def refuse_token_flag(token: str | None, command: str) -> None:
+    from infra.errors import SpecError
+
+    if token:
+        raise SpecError(f"cml-infra {command} does not take --token, which every local user "
+                        "could read in the process list; set REPO_TOKEN (or GITHUB_TOKEN / "
+                        "GITLAB_TOKEN) or pass --token-file.")
+
+
+def engine(what: str, *, need_token: bool = False, token: str | None = None) -> Engine:
+    """The engine, after every prerequisite was checked in one pass."""
+    from infra.engine.prerequisites import open_engine
+
+    return open_engine(os.environ, home(), say, need_token=need_token, token=token, what=what)
+
+
+def inventory_for(summary: Mapping[str, Any], token: str) -> Inventory:
+    """The forge runners of a pool's repository (`summary`: a runner stack's pool output)."""
+    from cml_cli.forge_options import DriverChoice, build_runner_client, read_context
+    from infra.forges.inventory import GitHubInventory, GitLabInventory
+    from infra.forges.registration import default_api_url
+    from infra.forges.runners import GitHubScope
+
+    forge = str(summary.get("forge") or "github")
+    api_url = default_api_url(forge, str(summary.get("forge_url") or ""))
+    ctx = read_context(str(summary.get("repo") or ""), token, DriverChoice(forge), api_url)
+    client = build_runner_client(ctx)
+    if forge == "github":
+        return GitHubInventory(client, GitHubScope.parse(ctx.repo))
+    return GitLabInventory(client, ctx.repo)

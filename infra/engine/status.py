@@ -1,0 +1,110 @@
+"""`status`: every stack of the backend, what it holds, and how its runners look at the forge.
+
+Read from each stack's outputs (plain ids and names: `kind`, `pool:<name>` summaries, one entry
+per machine), so nothing is refreshed or locked; the forge states come from an injected
+look-up (`RunnerStates`), which the CLI builds with the forge token when it has one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from infra.engine.naming import is_base
+from infra.engine.workspace import Engine
+
+# (pool summary, [(runner id, runner name)]) -> {runner id: online|busy|offline|gone|unknown}
+RunnerStates = Callable[[Mapping[str, Any], list[tuple[str, str]]], dict[str, str]]
+
+
+@dataclass
+class MachineStatus:
+    name: str
+    pool: str
+    instance_id: str
+    machine_type: str
+    spot: bool
+    runner_name: str
+    runner_id: str
+    expires_at: str
+    forge_state: str = "unknown"
+
+
+@dataclass
+class StackStatus:
+    name: str
+    kind: str
+    pools: dict[str, dict[str, Any]] = field(default_factory=dict)
+    machines: list[MachineStatus] = field(default_factory=list)
+    last_update: str = ""
+    expires_at: str = ""
+    used_by: list[str] = field(default_factory=list)
+    """Base stacks: the runner stacks that read it."""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def outputs_of(engine: Engine, name: str) -> dict[str, Any]:
+    from pulumi import automation as auto
+
+    try:
+        return {key: value.value for key, value in
+                engine.workspace().stack_outputs(name).items()}
+    except auto.CommandError:
+        return {}
+
+
+def collect(engine: Engine, states: RunnerStates | None = None) -> list[StackStatus]:
+    """Every stack of the project in the backend, runner stacks with their machines."""
+    summaries = engine.workspace().list_stacks()
+    found = [_status(summary.name, str(summary.last_update or ""), outputs_of(
+        engine, summary.name)) for summary in summaries]
+    for stack in found:
+        if states is not None and stack.machines:
+            _fill_states(stack, states)
+    for base in (s for s in found if s.kind == "base"):
+        base.used_by = sorted(s.name for s in found if s.kind == "runner" and
+                              any(p.get("base") == base.name for p in s.pools.values()))
+    return sorted(found, key=lambda s: (s.kind != "base", s.name))
+
+
+def _status(name: str, last_update: str, outputs: dict[str, Any]) -> StackStatus:
+    kind = str(outputs.get("kind") or ("base" if is_base(name) else "runner"))
+    pools = {key.split(":", 1)[1]: dict(value) for key, value in outputs.items()
+             if key.startswith("pool:") and isinstance(value, dict)}
+    if kind == "base":
+        pools = {pool: dict(value) for pool, value in (outputs.get("bases") or {}).items()}
+    machines = [_machine(key, value, pools) for key, value in sorted(outputs.items())
+                if isinstance(value, dict) and "instance_id" in value]
+    expiry = max((m.expires_at for m in machines), default="")
+    return StackStatus(name, kind, pools, machines, last_update, expiry)
+
+
+def _machine(name: str, value: Mapping[str, Any], pools: dict[str, Any]) -> MachineStatus:
+    pool = str(value.get("pool") or name.rsplit("-", 1)[0])
+    summary = pools.get(pool, {})
+    return MachineStatus(name=name, pool=pool, instance_id=str(value.get("instance_id") or ""),
+                         machine_type=str(summary.get("machine_type") or ""),
+                         spot=bool(summary.get("spot")),
+                         runner_name=str(value.get("runner_name") or ""),
+                         runner_id=str(value.get("runner_id") or ""),
+                         expires_at=str(value.get("expires_at") or ""))
+
+
+def _fill_states(stack: StackStatus, states: RunnerStates) -> None:
+    for pool, summary in stack.pools.items():
+        mine = [m for m in stack.machines if m.pool == pool]
+        found = states(summary, [(m.runner_id, m.runner_name) for m in mine])
+        for machine in mine:
+            machine.forge_state = found.get(machine.runner_id, "unknown")
+
+
+def expired(stack: StackStatus, now: datetime, grace_s: float) -> bool:
+    """Whether every machine of a runner stack is past its expiry plus `grace_s`."""
+    if not stack.expires_at:
+        return False
+    at = datetime.fromisoformat(stack.expires_at.replace("Z", "+00:00"))
+    return (now - at.astimezone(timezone.utc)).total_seconds() > grace_s

@@ -1,0 +1,174 @@
+"""`up`: the pool's base when missing, then this run's runner stack; on failure or
+cancellation, this run's stack is destroyed again and the final line counts what the state
+still holds afterwards.
+
+When spot capacity is short, the spot pools are retried on demand once, as an update of the
+same stack: machines and registrations that do not change are kept (no second mint); a spot
+machine turned on-demand is replaced together with its registration (`machine_fingerprint`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from infra.engine.bases import ensure_bases
+from infra.engine.cancel import Cancellation, Cancelled, cancellable
+from infra.engine.events import last_line, stream
+from infra.engine.program import Registrar, program
+from infra.engine.state import count_left, destroy_stack
+from infra.engine.workspace import Engine, Printer
+from infra.errors import StackError
+from infra.rules import RunnerSpec
+
+# Errors meaning "no capacity of this kind right now", per cloud:
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/troubleshooting-launch.html#troubleshooting-launch-capacity
+# https://cloud.google.com/compute/docs/troubleshooting/troubleshooting-resource-availability
+# https://learn.microsoft.com/troubleshoot/azure/virtual-machines/windows/allocation-failure
+# https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-runinstances
+CAPACITY_ERRORS = ("InsufficientInstanceCapacity", "MaxSpotInstanceCountExceeded",
+                   "ZONE_RESOURCE_POOL_EXHAUSTED", "STOCKOUT", "SkuNotAvailable",
+                   "AllocationFailed", "ZonalAllocationFailed", "OperationDenied.NoStock")
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    stack_name: str
+    keep_on_failure: bool = False
+
+
+def capacity_short(error: BaseException) -> bool:
+    """Whether the engine failed for lack of (spot) capacity, worth an on-demand retry."""
+    return any(code in str(error) for code in CAPACITY_ERRORS)
+
+
+def cancel_message(stack_name: str) -> str:
+    return (f"cancelling: the update stops after the steps in flight, then stack {stack_name} "
+            "is destroyed. If this job is killed before that ends, 'cml-infra down' in an "
+            "always-run job, or 'cml-infra gc', removes what is left.")
+
+
+def up_pools(pools: Sequence[RunnerSpec], engine: Engine, registrar: Registrar,
+             printer: Printer, options: UpOptions) -> dict[str, Any]:
+    """Create or update this run's stack on its pools' bases; returns the stack's outputs."""
+    name = options.stack_name
+    cancellation = Cancellation(printer, engine.command.interrupt, cancel_message(name))
+    errors: list[str] = []
+    with cancellable(cancellation):
+        bases = _bases(pools, engine, printer, cancellation)
+        if cancellation.requested:
+            raise Cancelled(f"Cancelled before stack {name} was created; nothing to remove.")
+        try:
+            outputs = _up_with_retry(pools, engine, registrar, printer, name, bases,
+                                     cancellation, errors)
+        except Cancelled:
+            raise
+        except Exception as exc:
+            if not _engine_failure(exc):
+                raise
+            raise _after(engine, printer, options, cancellation, errors) from None
+        if cancellation.requested:  # the signal came as the update ended: still clean up
+            raise _after(engine, printer, options, cancellation, errors)
+    return outputs
+
+
+def _bases(pools: Sequence[RunnerSpec], engine: Engine, printer: Printer,
+           cancellation: Cancellation) -> dict[str, str]:
+    """The pools' bases; a base that fails is left as it is (it is shared, and the next run
+    continues it), and nothing of this run exists yet."""
+    from pulumi import automation as auto
+
+    errors: list[str] = []
+    try:
+        return ensure_bases(pools, engine, _noting_lines(errors, printer),
+                            tick=cancellation.tick)
+    except auto.CommandError:
+        if cancellation.requested:
+            raise Cancelled("Cancelled while the pool's base was being created; nothing of "
+                            "this run was created, and the next up finishes the base.") from None
+        raise StackError(f"Pulumi could not create the pool's base ({_reason(engine, errors)});"
+                         " nothing of this run was created; fix that and run up again.") from None
+
+
+def _noting_lines(errors: list[str], printer: Printer) -> Printer:
+    def note(line: str) -> None:
+        if line.startswith("error: "):
+            errors.append(line.removeprefix("error: "))
+        printer(line)
+
+    return note
+
+
+def _engine_failure(exc: BaseException) -> bool:
+    from pulumi import automation as auto
+
+    return isinstance(exc, auto.CommandError)
+
+
+def _up_with_retry(pools: Sequence[RunnerSpec], engine: Engine, registrar: Registrar,
+                   printer: Printer, name: str, bases: dict[str, str],
+                   cancellation: Cancellation, errors: list[str]) -> dict[str, Any]:
+    from pulumi import automation as auto
+
+    def run(specs: Sequence[RunnerSpec]) -> dict[str, Any]:
+        stack = engine.create_or_select(name, lambda: program(specs, registrar, bases=bases))
+        result = stream(lambda on_event: stack.up(on_event=_noting(errors, on_event)),
+                        printer, tick=cancellation.tick)
+        return {key: value.value for key, value in result.outputs.items()}
+
+    try:
+        return run(pools)
+    except auto.CommandError as exc:
+        if cancellation.requested or not (capacity_short(exc) and any(p.spot for p in pools)):
+            raise
+    printer("spot capacity is short; retrying on demand")
+    errors.clear()
+    return run([replace(pool, spot=False, max_price=None) for pool in pools])
+
+
+def _noting(errors: list[str], then: Callable[[Any], None]) -> Callable[[Any], None]:
+    """Keep the engine's error diagnostics (the reason for a failure), then pass events on."""
+
+    def on_event(event: Any) -> None:
+        diagnostic = event.diagnostic_event
+        if diagnostic is not None and diagnostic.severity == "error":
+            errors.append(diagnostic.message.strip())
+        then(event)
+
+    return on_event
+
+
+def _after(engine: Engine, printer: Printer, options: UpOptions, cancellation: Cancellation,
+           errors: list[str], head: str = "") -> Exception:
+    """Clean up after a failed or cancelled update; the exception that tells the outcome."""
+    name = options.stack_name
+    cancelled = cancellation.requested
+    cancellation.interrupt = lambda: None  # from here on a signal must not stop the clean-up
+    head = f"Stack {name} was cancelled" if cancelled else \
+        head or f"Pulumi could not update stack {name} ({_reason(engine, errors)})"
+    if options.keep_on_failure and not cancelled:
+        left = count_left(engine, name)
+        return StackError(f"{head}; the {left} resources it holds are kept (--keep-on-failure); "
+                          f"run 'cml-infra down {name}' to remove them.")
+    printer(f"destroying stack {name}")
+    destroy_stack(engine, name, printer, tick=cancellation.tick)
+    cancellation.tick()
+    left = count_left(engine, name)
+    tail = ("it was destroyed and nothing is left" if not left else
+            f"{left} resources are left; run 'cml-infra down {name}' to remove them")
+    return (Cancelled if cancelled else StackError)(f"{head}; {tail}.")
+
+
+GENERIC = ("update failed", "destroy failed", "refresh failed")
+
+
+def _reason(engine: Engine, errors: list[str]) -> str:
+    """The engine's first specific error, or what it printed when it failed before any
+    event."""
+    specific = [last_line(e) for e in errors if not last_line(e).endswith(GENERIC)]
+    if specific:
+        return specific[0]
+    stderr = getattr(engine.command, "last_stderr", "").strip()
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    return lines[-1] if lines else "the engine gave no reason; --debug shows its output"

@@ -1,0 +1,183 @@
+"""The engine layer's parts on their own: the backend and home, the `pulumi` child (its
+environment, its session, the one SIGINT it gets), progress lines, lock messages,
+cancellation, prerequisites and stack names."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from infra.engine.cancel import Cancellation
+from infra.engine.naming import base_stack_name, runner_stack_name
+from infra.engine.prerequisites import missing
+from infra.engine.state import Lock, lock_of
+from infra.engine.up import capacity_short
+from infra.engine.workspace import EngineCommand, backend_url, child_env, private_dir
+from infra.errors import PrerequisiteError
+from infra.spec import build_spec
+
+TOKEN = "ghp_" + "k" * 36
+FAKE = """#!/bin/sh
+if [ "$1" = version ]; then echo "v{version}"; exit 0; fi
+{python} - "$@" <<'PY'
+import json, os, sys
+with open({log!r}, "a") as out:
+    out.write(json.dumps({{"argv": sys.argv[1:], "env": sorted(os.environ),
+                          "sid": os.getsid(0), "shell": os.getppid()}}) + "\\n")
+PY
+trap 'echo interrupted >> {log!r}.signals; exit 3' INT
+if [ "$3" = wait ]; then
+  touch {log!r}.ready
+  while :; do sleep 0.05; done
+fi
+"""
+
+
+def fake_pulumi(tmp_path: Path, version: str = "3.272.0") -> tuple[Path, Path]:
+    log = tmp_path / "calls.jsonl"
+    script = tmp_path / "pulumi"
+    script.write_text(FAKE.format(version=version, python=sys.executable, log=str(log)))
+    script.chmod(0o755)
+    return script, log
+
+
+def test_backend_url_honours_the_environment(tmp_path: Path) -> None:
+    assert backend_url({"PULUMI_BACKEND_URL": "s3://b/state"}, tmp_path) == "s3://b/state"
+    assert backend_url({}, tmp_path) == f"file://{(tmp_path / 'state').resolve()}"
+
+
+def test_home_and_state_are_private(tmp_path: Path) -> None:
+    private_dir(tmp_path / "home" / "state")
+    for folder in (tmp_path / "home", tmp_path / "home" / "state"):
+        assert folder.stat().st_mode & 0o777 == 0o700
+
+
+def test_the_child_gets_no_forge_token_and_a_session_of_its_own(tmp_path: Path) -> None:
+    script, log = fake_pulumi(tmp_path)
+    env = {**os.environ, "REPO_TOKEN": TOKEN, "GITHUB_TOKEN": TOKEN, "GITLAB_TOKEN": TOKEN,
+           "AWS_REGION": "us-east-1"}
+    command = EngineCommand(script, env)
+    command.run(["stack", "ls"], str(tmp_path), {"PULUMI_CONFIG_PASSPHRASE": "pw"})
+    [call] = [json.loads(line) for line in log.read_text().splitlines()]
+    assert call["argv"] == ["--non-interactive", "stack", "ls"]
+    assert "REPO_TOKEN" not in call["env"] and "GITHUB_TOKEN" not in call["env"]
+    assert "AWS_REGION" in call["env"] and "PULUMI_CONFIG_PASSPHRASE" in call["env"]
+    assert call["sid"] == call["shell"] != os.getsid(0)  # the `pulumi` process leads it
+    assert "REPO_TOKEN" not in child_env({"REPO_TOKEN": TOKEN})
+
+
+def test_interrupt_sends_the_running_child_one_sigint(tmp_path: Path) -> None:
+    import threading
+
+    from pulumi.automation import CommandError
+
+    script, log = fake_pulumi(tmp_path)
+    command = EngineCommand(script, os.environ)
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            command.run(["up", "wait"], str(tmp_path), {})
+        except CommandError as exc:
+            failed.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    ready = Path(f"{log}.ready")
+    from tests.lifecycle_world import wait_for
+
+    wait_for(lambda: ready.exists() and bool(command.running), timeout=30)
+    assert command.interrupt() == 1
+    worker.join(10)
+    assert Path(f"{log}.signals").read_text() == "interrupted\n"
+    assert failed and command.running == set()
+
+
+@pytest.mark.parametrize("version", ["3.100.0", "4.0.0", "nonsense"])
+def test_an_unusable_cli_is_one_sentence(tmp_path: Path, version: str) -> None:
+    script, _ = fake_pulumi(tmp_path, version)
+    with pytest.raises(PrerequisiteError, match=r"cml-infra needs 3\.206 or newer"):
+        EngineCommand(script, os.environ)
+
+
+def test_lock_messages_are_read() -> None:
+    text = ("error: the stack is currently locked by 1 lock(s). Either wait for the other "
+            "process(es) to end or delete the lock file with `pulumi cancel`.\n  file:///s/"
+            ".pulumi/locks/organization/cml-infra/x/u.json: created by ci@runner-7 (pid 4242) "
+            "at 2026-12-07T10:00:00Z")
+    lock = lock_of(Exception(text))
+    assert lock == Lock("ci", "runner-7", 4242, datetime(2026, 12, 7, 10, tzinfo=timezone.utc))
+    assert lock.age_s(datetime(2026, 12, 7, 16, tzinfo=timezone.utc)) == 6 * 3600
+    assert not lock.dead_here()
+    assert lock_of(Exception("error: update failed")) is None
+
+
+def test_a_lock_of_a_dead_process_here_is_dead() -> None:
+    import socket
+    import subprocess
+
+    child = subprocess.Popen(["true"])
+    child.wait()
+    now = datetime.now(timezone.utc)
+    assert Lock("me", socket.gethostname(), child.pid, now).dead_here()
+    assert not Lock("me", socket.gethostname(), os.getpid(), now).dead_here()
+
+
+def test_only_the_first_signal_interrupts_and_each_is_told() -> None:
+    lines: list[str] = []
+    calls: list[int] = []
+    cancellation = Cancellation(lines.append, lambda: calls.append(1), "stopping")
+    cancellation.handle(signal.SIGINT, None)
+    cancellation.handle(signal.SIGTERM, None)
+    cancellation.tick()
+    assert calls == [1] and cancellation.requested
+    assert lines == ["SIGINT received; stopping",
+                     "SIGTERM received again; the clean-up goes on, it is not interrupted."]
+
+
+def test_every_missing_prerequisite_is_named(tmp_path: Path) -> None:
+    env = {"PATH": str(tmp_path), "CML_INFRA_NO_PULUMI_INSTALL": "1",
+           "PULUMI_BACKEND_URL": "ftp://x"}
+    problems = missing(env, tmp_path, need_token=True, token=None)
+    assert len(problems) == 4
+    assert [p.split()[0] for p in problems] == ["install", "set", "set", "set"]
+    passphrase = tmp_path / "passphrase"
+    passphrase.write_text("secret\n")
+    ok = {"PATH": str(tmp_path), "PULUMI_CONFIG_PASSPHRASE_FILE": str(passphrase)}
+    assert missing(ok, tmp_path, need_token=True, token=TOKEN) == []
+
+
+@pytest.mark.parametrize(("env", "stack"), [
+    ({}, "gpu"),
+    ({"GITHUB_RUN_ID": "9876543210", "GITHUB_RUN_ATTEMPT": "2"}, "gpu-gh-9876543210-2"),
+    ({"GITHUB_RUN_ID": "9876543210"}, "gpu-gh-9876543210"),
+    ({"CI_PIPELINE_ID": "4242"}, "gpu-gl-4242"),
+])
+def test_runner_stack_is_unique_per_ci_run(env: dict[str, str], stack: str) -> None:
+    assert runner_stack_name("gpu", env) == stack
+
+
+def test_base_stack_carries_pool_cloud_and_region_never_a_run() -> None:
+    spec = build_spec(name="gpu", cloud="gcp", region="eu-west", gpu=True)
+    assert base_stack_name(spec) == "cml-infra-base-gpu-gcp-europe-west4"
+
+
+def test_capacity_errors_of_every_cloud_are_recognised() -> None:
+    assert capacity_short(Exception("error: ZONE_RESOURCE_POOL_EXHAUSTED in us-east1-c"))
+    assert not capacity_short(Exception("error: InvalidParameterValue"))
+
+
+def test_help_documents_the_stack_default_and_the_lifecycle() -> None:
+    from tests.conftest import run_cli
+
+    text = "".join(run_cli("up", "--help").stdout.split())
+    assert "<name>-gh-<GITHUB_RUN_ID>-<GITHUB_RUN_ATTEMPT>or<name>-gl-<CI_PIPELINE_ID>" in text
+    assert "cml-infradown" in text and "--token-file" in text
+    for command in ("down", "status", "gc"):
+        assert "Example: cml-infra" in run_cli(command, "--help").stdout
