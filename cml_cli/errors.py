@@ -36,6 +36,14 @@ _TABLE: tuple[tuple[type[BaseException], Callable[[BaseException], str]], ...] =
 )
 
 
+def _engine_failure(exc: BaseException) -> str:
+    """The Pulumi CLI failed where cml-infra did not expect it: its last error line."""
+    lines = [line.strip() for line in str(exc).splitlines()
+             if line.strip().startswith("error:")]
+    reason = lines[-1].removeprefix("error:").strip() if lines else "no reason given"
+    return f"The Pulumi engine failed ({reason}); {DEBUG_HINT} and its full output."
+
+
 def usage_sentence(exc: typer.TyperException) -> str:
     """A bad flag or value: the parser's own message plus where to find the valid ones."""
     message = " ".join(exc.format_message().split()).rstrip(".")
@@ -51,6 +59,8 @@ def sentence_for(exc: BaseException) -> str:
 
     if isinstance(exc, (InfraError, ReportingError)):
         return str(exc)
+    if type(exc).__module__.startswith("pulumi.automation"):  # CommandError and kin
+        return _engine_failure(exc)
     for exc_type, render in _TABLE:
         if isinstance(exc, exc_type):
             return render(exc)

@@ -21,9 +21,9 @@ IDLE_MODE_HELP = (
     "job that can reach these labels is trusted.")
 IdleModeOption = Annotated[bool, typer.Option("--idle-mode", help=IDLE_MODE_HELP)]
 TokenOption = Annotated[str | None, typer.Option(
-    "--token", help="Forge token that may create runners; it never reaches the machine "
-    "(default: REPO_TOKEN, then GITHUB_TOKEN / GITLAB_TOKEN; --cloud local takes only "
-    "those variables).", show_default=False)]
+    "--token", help="Refused: a flag value is readable in the process list. up takes the "
+    "forge token from REPO_TOKEN, then GITHUB_TOKEN / GITLAB_TOKEN, or --token-file.",
+    show_default=False, hidden=True)]
 # Dropped from this process's environment once the forge client holds the token, so that
 # nothing started later (the startup script, the runner, jobs) inherits them.
 TOKEN_VARIABLES = ("REPO_TOKEN", "GITHUB_TOKEN", "GITLAB_TOKEN", "CI_JOB_TOKEN")

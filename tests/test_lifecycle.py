@@ -276,3 +276,44 @@ def test_gitlab_pipeline_up_status_gc_down(world: World, gitlab_fake) -> None:  
     assert set(gitlab_fake.runners) == {runner["id"]}
     ok(world.cli("down", run=None, **env))
     assert gitlab_fake.runners == {} and world.stacks() == [BASE]
+
+
+def test_gc_leaves_the_runners_of_a_running_up_alone(world: World) -> None:
+    world.fake.cloud.set_delay("aws:ec2/instance:Instance", create=6.0)
+    up = world.start(*UP, "--no-wait", run="521")
+    wait_for(lambda: _creating(world, "cml-runner-gh-521"), timeout=120)
+    assert len(world.forge_runners()) == 1  # registered, offline, no outputs yet
+    out = ok(world.cli("gc", "--grace", "0s", run=None))
+    assert "delete forge runner" not in out
+    up.communicate(timeout=120)
+    assert up.returncode == 0
+    assert len(world.forge_runners()) == 1 and len(world.machines()) == 1
+
+
+def test_a_base_made_for_other_settings_is_refused_not_reshaped(world: World) -> None:
+    ok(world.cli(*UP, "--no-wait", run="531"))
+    before = world.fake.cloud.objects("aws:ec2/subnet:Subnet")
+    other = [word if word != "us-east-1a" else "us-east-1b" for word in UP]
+    result = world.cli(*other, "--no-wait", run="532")
+    assert result.returncode == 1 and "was made for other settings" in result.stderr
+    assert world.fake.cloud.objects("aws:ec2/subnet:Subnet") == before
+    assert world.stacks() == [BASE, "cml-runner-gh-531"]
+
+
+def test_down_base_refuses_a_runner_stack_and_down_finds_earlier_attempts(world: World) -> None:
+    ok(world.cli(*UP, "--no-wait", run="541", GITHUB_RUN_ATTEMPT="1"))
+    refused = world.cli("down", "--base", "cml-runner-gh-541-1")
+    assert refused.returncode == 1 and "is not a pool base" in refused.stderr
+    out = ok(world.cli("down", run="541", GITHUB_RUN_ATTEMPT="2"))
+    assert "Removed 1 stack(s): cml-runner-gh-541-1." in out
+    assert world.stacks() == [BASE] and world.forge_runners() == {}
+
+
+def test_unreadable_stacks_are_never_destroyed(world: World) -> None:
+    ok(world.cli(*UP, "--no-wait", run="551"))
+    result = world.cli("gc", "--grace", "0s", run=None, PULUMI_CONFIG_PASSPHRASE="other")
+    assert result.returncode == 1
+    assert "cml-runner-gh-551" in result.stdout and "outputs cannot be read" in result.stdout
+    status = world.cli("status", run=None, PULUMI_CONFIG_PASSPHRASE="other")
+    assert status.returncode == 1 and "could not be read" in status.stderr
+    assert "cml-runner-gh-551" in world.stacks() and len(world.machines()) == 1

@@ -11,13 +11,13 @@ import yaml
 from tests.conftest import ROOT
 
 # Pulumi's own project schema (pulumi repository, sdk/go/common/workspace/project.json),
-# kept beside the checkout in shared/schemas.
-SCHEMA = ROOT.parent / "shared" / "schemas" / "pulumi-project.json"
+# copied into tests/schemas (see its README for source and licence).
+SCHEMA = ROOT / "tests" / "schemas" / "pulumi-project.json"
 PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
 
 
 def test_pulumi_yaml_validates_against_pulumis_project_schema():
-    assert SCHEMA.exists(), f"{SCHEMA} is missing; it comes with the shared folder"
+    assert SCHEMA.exists(), f"{SCHEMA} is missing"
     jsonschema.validate(PROJECT, json.loads(SCHEMA.read_text()))
 
 

@@ -32,21 +32,26 @@ def down(stacks: StacksArgument = None, name: PoolOption = "cml-runner",
          force_unlock: ForceUnlockOption = False) -> None:
     from cml_cli import lifecycle
     from infra.engine.down import down_base, down_stacks
-    from infra.engine.naming import runner_stack_name
+    from infra.engine.naming import run_stacks
     from infra.errors import StackError
     from infra.rules import parse_duration
 
     wait_s = parse_duration(lock_wait, "lock wait")
     engine = lifecycle.engine("cml-infra down")
     if base:
+        from infra.engine.naming import is_base
         from infra.engine.status import collect
 
-        users = next((s.used_by for s in collect(engine) if s.name == base), [])
-        results = [down_base(engine, base, lifecycle.say, users)]
+        found = next((s for s in collect(engine) if s.name == base), None)
+        results = [down_base(engine, base, lifecycle.say, found.used_by if found else [],
+                             is_base=is_base(base) or (found is not None and
+                                                       found.kind == "base"),
+                             lock_wait_s=wait_s, force_unlock=force_unlock)]
     else:
         own = not stacks and bool(os.environ.get("GITHUB_RUN_ID") or
                                   os.environ.get("CI_PIPELINE_ID"))
-        names = stacks or [runner_stack_name(name, os.environ)]
+        names = stacks or run_stacks(name, os.environ, [
+            summary.name for summary in engine.workspace().list_stacks()])
         results = down_stacks(engine, names, lifecycle.say, lock_wait_s=wait_s,
                               force_unlock=force_unlock or own)
     left = [r for r in results if r.left]

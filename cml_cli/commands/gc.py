@@ -51,8 +51,10 @@ def gc(dry_run: DryRunFlag = False, json_output: JsonFlag = False, grace: GraceO
     actions = sweep(engine, printer, options, inventories)
     failed = [a for a in actions if a.error]
     if json_output:
-        typer.echo(json.dumps({"dry_run": dry_run, "actions": [a.to_json() for a in actions]},
-                              indent=2))
+        from cml_cli.redact import redact
+
+        typer.echo(redact(json.dumps({"dry_run": dry_run,
+                                      "actions": [a.to_json() for a in actions]}, indent=2)))
     else:
         typer.echo(f"gc: {len([a for a in actions if a.kind != 'skip'])} action(s)"
                    f"{' planned' if dry_run else ''}, {len(failed)} failed.")

@@ -22,6 +22,7 @@ HELP = (
 
 def status(json_output: JsonFlag = False, token_file: TokenFileOption = None) -> None:
     from cml_cli import lifecycle
+    from cml_cli.redact import redact
     from infra.engine.status import collect
 
     engine = lifecycle.engine("cml-infra status")
@@ -36,16 +37,29 @@ def status(json_output: JsonFlag = False, token_file: TokenFileOption = None) ->
 
     stacks = collect(engine, states)
     if json_output:
-        typer.echo(json.dumps({"stacks": [s.to_json() for s in stacks]}, indent=2))
-        return
-    typer.echo(render(stacks))
+        typer.echo(redact(json.dumps({"stacks": [s.to_json() for s in stacks]}, indent=2)))
+    else:
+        typer.echo(redact(render(stacks)))
+    if any(not s.readable for s in stacks):
+        from infra.errors import StackError
+
+        raise StackError("The outputs of some stacks could not be read (marked unreadable "
+                         "above); check PULUMI_CONFIG_PASSPHRASE and the backend.")
 
 
 def render(stacks: list[StackStatus]) -> str:
     if not stacks:
         return "No stacks in this backend."
-    lines = []
+    from datetime import datetime, timezone
+
+    from infra.engine.status import age_s
+
+    now, lines = datetime.now(timezone.utc), []
     for stack in stacks:
+        if not stack.readable:
+            lines.append(f"{stack.kind:<6} {stack.name}  unreadable: its outputs could not be read")
+            continue
+        age = age_s(stack, now)
         if stack.kind == "base":
             where = ", ".join(f"{p} ({v.get('cloud')} {v.get('region')})"
                               for p, v in stack.pools.items())
@@ -53,13 +67,20 @@ def render(stacks: list[StackStatus]) -> str:
                          "runner stack(s)")
             continue
         lines.append(f"runner {stack.name}  {len(stack.machines)} machine(s), "
-                     f"expires {stack.expires_at or '-'}, updated {stack.last_update or '-'}")
+                     f"expires {stack.expires_at or '-'}, "
+                     f"updated {_ago(age) if age is not None else '-'}")
         for m in stack.machines:
             summary = stack.pools.get(m.pool, {})
             lines.append(f"  {m.name}  {summary.get('cloud')} {summary.get('region')} "
                          f"{m.machine_type}{' spot' if m.spot else ''}  {m.instance_id}  "
                          f"runner {m.runner_name or '-'}: {m.forge_state}")
     return "\n".join(lines)
+
+
+def _ago(seconds: float) -> str:
+    from infra.rules import format_duration
+
+    return f"{format_duration(max(int(seconds), 0))} ago"
 
 
 def register(app: typer.Typer) -> None:

@@ -44,6 +44,10 @@ def up(
     from infra.spec import build_spec
 
     settings = None
+    if token and cloud is not o.Cloud.local:  # --cloud local says why in its own words
+        from cml_cli.lifecycle import refuse_token_flag
+
+        refuse_token_flag(token, "up")
     if not dry_run and cloud is not o.Cloud.local:  # checked before anything is created
         repo, forge_url, settings = o.prerequisites(forge.value, repo, token, token_file,
                                                     api_url, forge_url, gitlab_runner_url,

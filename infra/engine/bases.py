@@ -1,10 +1,11 @@
 """A pool's base stack: reused when it is there, created when it is missing, safe when two
 CI runs reach for it at once.
 
-The base is read through its outputs (`bases.<pool>`, plain ids). When the pool's
-base-relevant settings changed (`base_fingerprint`), `up` updates it, but only a base that
-holds this pool alone: a base that a platform team declared for several pools with `pulumi
-up` is theirs to change.
+The base is read through its outputs (`bases.<pool>`, plain ids). A base made for other
+settings (`base_fingerprint`: zone, subnet, identity, the machine type its zone was chosen
+for) is never reshaped by `up`: other runs' machines may be in it. The user names another
+pool, or removes the base once nothing uses it. A base a platform team declared for several
+pools with `pulumi up` is theirs to change.
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ def ensure_base(spec: RunnerSpec, name: str, engine: Engine, printer: Printer,
         if _fits(spec, name, found):
             printer(f"base {name}: in place, reused")
             return
-        printer(f"base {name}: {'creating' if not found else 'updating'} what the pool's "
-                "machines share (network, security group, identity)")
+        printer(f"base {name}: creating what the pool's machines share (network, security "
+                "group, identity)")
         stack = engine.create_or_select(name, lambda: base_program([spec]))
         try:
             stream(functools.partial(_up, stack), printer, tick=tick)
@@ -63,8 +64,10 @@ def ensure_base(spec: RunnerSpec, name: str, engine: Engine, printer: Printer,
         except auto.ConcurrentUpdateError:
             if waited >= LOCK_WAIT_S:
                 raise StackError(f"Base stack {name} stayed locked for {LOCK_WAIT_S / 60:.0f} "
-                                 "minutes; if no run is creating it, run 'cml-infra gc' to "
-                                 "clear a dead run's lock, then try again.") from None
+                                 "minutes; if no run is creating it, 'cml-infra gc' clears a "
+                                 "dead run's lock (or 'cml-infra down --base "
+                                 f"{name} --force-unlock' removes the base), then try "
+                                 "again.") from None
             printer(f"base {name}: another run is creating it; waiting")
             sleep(POLL_S)
             waited += POLL_S
@@ -86,4 +89,10 @@ def _fits(spec: RunnerSpec, name: str, found: dict[str, Any] | None) -> bool:
         raise StackError(f"Base stack {name} holds pools {', '.join(others)} and was not made "
                          f"by cml-infra up for pool {spec.name}; change it with pulumi up, or "
                          "give this pool another name.")
+    if mine is not None:
+        raise StackError(f"Base stack {name} was made for other settings of pool {spec.name} "
+                         "(zone, subnet, identity or the machine type its zone was chosen "
+                         "for) and other runs may use it; give this pool another name "
+                         f"(--name), or remove the base with 'cml-infra down --base {name}' "
+                         "once no runner stack uses it.")
     return False

@@ -42,13 +42,17 @@ def down_stacks(engine: Engine, names: list[str], printer: Printer, *, lock_wait
     return results
 
 
-def down_base(engine: Engine, name: str, printer: Printer, users: list[str]) -> DownResult:
+def down_base(engine: Engine, name: str, printer: Printer, users: list[str], *,
+              is_base: bool, lock_wait_s: float, force_unlock: bool) -> DownResult:
     """Destroy a base that no runner stack uses (`users`: the runner stacks that read it)."""
+    if not is_base:
+        raise StackError(f"{name} is not a pool base; remove runner stacks with "
+                         f"'cml-infra down {name}'.")
     if users:
         raise StackError(f"Base {name} is used by {len(users)} runner stack(s) "
                          f"({', '.join(sorted(users)[:5])}); run 'cml-infra down' on them "
                          "first, or let 'cml-infra gc' remove them when they expire.")
-    return _down_one(engine, name, printer, 0.0, False, time.sleep)
+    return _down_one(engine, name, printer, lock_wait_s, force_unlock, time.sleep)
 
 
 def _down_one(engine: Engine, name: str, printer: Printer, lock_wait_s: float,
@@ -59,15 +63,18 @@ def _down_one(engine: Engine, name: str, printer: Printer, lock_wait_s: float,
         printer(f"stack {name}: not found; nothing to remove")
         return DownResult(name, existed=False, left=0)
     waited = 0.0
+    printer(f"stack {name}: refreshing, destroying and removing")
     while True:
         try:
-            printer(f"stack {name}: refreshing, destroying and removing")
             destroy_stack(engine, name, printer)
             break
         except auto.ConcurrentUpdateError as exc:
             if not _unlocked(engine, name, exc, printer, force_unlock and waited >= lock_wait_s):
                 if waited >= lock_wait_s:
                     raise _locked(name, exc) from None
+                if waited == 0:
+                    printer(f"stack {name}: locked by {lock_of(exc) or 'another run'}; "
+                            f"waiting up to {lock_wait_s:.0f}s for it to end")
                 sleep(POLL_S)
                 waited += POLL_S
         except auto.CommandError:
@@ -79,8 +86,10 @@ def _down_one(engine: Engine, name: str, printer: Printer, lock_wait_s: float,
 
 
 def _unlocked(engine: Engine, name: str, exc: Any, printer: Printer, force: bool) -> bool:
+    """Clear a lock whose run is over: dead here, or `force` and not alive here (a process of
+    another machine cannot be seen; the caller knows its run has ended)."""
     lock = lock_of(exc)
-    if lock is None or not (force or lock.dead_here()):
+    if lock is None or lock.alive_here() or not (force or lock.dead_here()):
         return False
     stack = engine.select(name)
     if stack is not None:
@@ -92,5 +101,9 @@ def _unlocked(engine: Engine, name: str, exc: Any, printer: Printer, force: bool
 def _locked(name: str, exc: Any) -> StackError:
     lock = lock_of(exc)
     holder = f" by {lock}" if lock else ""
+    if lock is not None and lock.alive_here():
+        return StackError(f"Stack {name} is locked{holder}, a process of this machine that "
+                          f"is still running; let it end, then run 'cml-infra down {name}' "
+                          "again.")
     return StackError(f"Stack {name} is locked{holder}; wait for that run to end, or if it is "
                       f"dead run 'cml-infra down {name} --force-unlock'.")

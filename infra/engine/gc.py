@@ -26,9 +26,10 @@ from typing import Any
 from infra.engine.events import stream
 from infra.engine.program import runner_name_prefix
 from infra.engine.state import destroy_stack, lock_of, resources_of
-from infra.engine.status import StackStatus, collect, expired
+from infra.engine.status import StackStatus, age_s, collect, expired
 from infra.engine.workspace import Engine, Printer
 from infra.forges.inventory import IDLE_STATES, Inventory
+from infra.spec import MAX_COUNT
 
 MACHINE_TYPES = ("aws:ec2/instance:Instance", "gcp:compute/instance:Instance",
                  "azure-native:compute:VirtualMachine", "alicloud:ecs/instance:Instance")
@@ -70,16 +71,27 @@ def gc(engine: Engine, printer: Printer, options: GcOptions,
     """Sweep; `inventories` pairs each forge repository with the pool names to look for."""
     actions: list[Action] = []
     stacks = collect(engine)
-    for stack in (s for s in stacks if s.kind == "runner"):
-        actions += _sweep_stack(engine, stack, printer, options)
-    live = _live_prefixes(stacks)
+    # Ownership is decided before anything is destroyed, from every stack that exists: an
+    # `up` still running has a stack but no outputs yet, and its runners are its own.
+    inventories = list(inventories)
+    owned = {pool: _owned_prefixes(pool, stacks) for _, pools in inventories for pool in pools}
+    for stack in stacks:
+        if stack.kind == "runner":
+            actions += _sweep_stack(engine, stack, printer, options)
+        elif not options.dry_run:
+            actions += _sweep_base_lock(engine, stack, printer, options)
     for inventory, pools in inventories:
-        actions += _sweep_forge(inventory, pools, live, printer, options.dry_run)
+        actions += _sweep_forge(inventory, pools, owned, printer, options.dry_run)
     return actions
 
 
 def _sweep_stack(engine: Engine, stack: StackStatus, printer: Printer,
                  options: GcOptions) -> list[Action]:
+    if not stack.readable:
+        action = Action("skip", stack.name, "its outputs cannot be read (another passphrase?)",
+                        error="outputs unreadable")
+        printer(action.line(options.dry_run))
+        return [action]
     reason = _reason(stack, options)
     if reason is None and options.dry_run:
         return []
@@ -97,7 +109,9 @@ def _sweep_stack(engine: Engine, stack: StackStatus, printer: Printer,
 def _reason(stack: StackStatus, options: GcOptions) -> str | None:
     if expired(stack, options.now, options.grace_s):
         return f"expired at {stack.expires_at}"
-    if not stack.machines:
+    age = age_s(stack, options.now)
+    # A run's stack has no outputs until its first update ends: only an old one is empty.
+    if not stack.machines and age is not None and age > options.grace_s:
         return "it holds no machine"
     return None
 
@@ -151,21 +165,44 @@ def _act(action: Action, dry_run: bool, printer: Printer, run: Callable[[], Any]
     return action
 
 
-def _live_prefixes(stacks: list[StackStatus]) -> set[str]:
+def _owned_prefixes(pool: str, stacks: list[StackStatus]) -> set[str]:
+    """The runner name prefixes (`<pool>-<stack>-<n>`) that some stack of the backend owns,
+    whatever its outputs say (readable or not, finished or not)."""
     return {runner_name_prefix(pool, stack.name, index)
-            for stack in stacks if stack.kind == "runner"
-            for pool, summary in stack.pools.items()
-            for index in range(int(summary.get("count") or 0))}
+            for stack in stacks if stack.kind == "runner" for index in range(MAX_COUNT)}
 
 
-def _sweep_forge(inventory: Inventory, pools: set[str], live: set[str], printer: Printer,
-                 dry_run: bool) -> list[Action]:
+def _sweep_base_lock(engine: Engine, stack: StackStatus, printer: Printer,
+                     options: GcOptions) -> list[Action]:
+    """A base keeps no expiry, but a run killed while creating it leaves its lock, which
+    stops every later `up`: probe it with a refresh (it only reads) and clear a dead one."""
+    from pulumi import automation as auto
+
+    base = engine.select(stack.name)
+    if base is None:
+        return []
+    try:
+        stream(lambda on_event: base.refresh(on_event=on_event), lambda line: None)
+    except auto.ConcurrentUpdateError as exc:
+        lock = lock_of(exc)
+        if lock is not None and (lock.dead_here() or
+                                 lock.age_s(options.now) > options.lock_age_s):
+            return [_act(Action("unlock", stack.name, f"its run is dead ({lock})"), False,
+                         printer, lambda: _cancel(engine, stack.name))]
+    except auto.CommandError:
+        pass  # a base that cannot be refreshed is the platform team's to look at
+    return []
+
+
+def _sweep_forge(inventory: Inventory, pools: set[str], owned: dict[str, set[str]],
+                 printer: Printer, dry_run: bool) -> list[Action]:
     actions = []
     for runner in inventory.runners():
         shape = RUNNER_NAME.fullmatch(runner.name)
-        if not shape or runner.state not in IDLE_STATES or shape["prefix"] in live:
+        if not shape or runner.state not in IDLE_STATES:
             continue
-        if not any(runner.name.startswith(f"{pool}-") for pool in pools):
+        mine = [pool for pool in pools if runner.name.startswith(f"{pool}-")]
+        if not mine or any(shape["prefix"] in owned.get(pool, set()) for pool in mine):
             continue
         actions.append(_act(Action("delete-runner", f"{runner.name} (id {runner.runner_id})",
                                    f"{runner.state}, and no stack of the backend owns it"),

@@ -28,6 +28,21 @@ def is_base(stack: str) -> bool:
     return stack.startswith(BASE_PREFIX)
 
 
+def run_stacks(pool: str, env: Mapping[str, str], existing: list[str]) -> list[str]:
+    """This CI run's runner stacks among `existing`: on GitHub every attempt up to this one
+    (a re-run of the clean-up job has a later attempt than the `up` that made the stack; a
+    run's attempts never overlap); else the one name `runner_stack_name` gives."""
+    mine = runner_stack_name(pool, env)
+    run, attempt = env.get("GITHUB_RUN_ID"), env.get("GITHUB_RUN_ATTEMPT")
+    if not run or not attempt or not attempt.isdigit():
+        return [mine]
+    head = f"{pool}-gh-{run}"
+    found = [name for name in existing if name == head or (
+        name.startswith(f"{head}-") and name[len(head) + 1:].isdigit()
+        and int(name[len(head) + 1:]) <= int(attempt))]
+    return sorted(found) or [mine]
+
+
 def runner_stack_name(pool: str, env: Mapping[str, str]) -> str:
     """The pool name, made unique per CI run: two runs sharing a stack would lock each
     other out, and a later run's labels would replace the machine an earlier run uses.

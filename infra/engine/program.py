@@ -167,9 +167,13 @@ def base_program(pools: Sequence[RunnerSpec]) -> None:
 
 
 def base_fingerprint(spec: RunnerSpec) -> str:
-    """What a base is made of: when it changes, `up` updates the base before using it."""
+    """What a base is made of: its cloud, region, zone (or, where the zone is looked up for
+    the machine type, that type), subnet and GCP identity. `up` never reshapes a base that
+    was made differently (`infra.engine.bases`)."""
+    looked_up = spec.cloud in ("aws", "alicloud") and not spec.zone and not spec.subnet
     shape = [spec.cloud, spec.region, spec.zone, spec.subnet,
-             spec.identity if spec.cloud == "gcp" else None]
+             spec.identity if spec.cloud == "gcp" else None,
+             spec.machine.instance_type if looked_up else None]
     return hashlib.sha256(repr(shape).encode()).hexdigest()[:16]
 
 

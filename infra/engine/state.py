@@ -93,6 +93,18 @@ class Lock:
             return False
         return False
 
+    def alive_here(self) -> bool:
+        """Held by a process of this machine that still runs: never clear that lock."""
+        if self.host != socket.gethostname():
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
     def age_s(self, now: datetime) -> float:
         return (now - self.at).total_seconds()
 

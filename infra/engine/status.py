@@ -42,19 +42,23 @@ class StackStatus:
     expires_at: str = ""
     used_by: list[str] = field(default_factory=list)
     """Base stacks: the runner stacks that read it."""
+    readable: bool = True
+    """False when the outputs could not be read (another passphrase, a broken state)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def outputs_of(engine: Engine, name: str) -> dict[str, Any]:
+def outputs_of(engine: Engine, name: str) -> dict[str, Any] | None:
+    """The stack's outputs, or None when they cannot be read (then nothing may be decided
+    from them: a stack whose outputs are unreadable is not a stack without machines)."""
     from pulumi import automation as auto
 
     try:
         return {key: value.value for key, value in
                 engine.workspace().stack_outputs(name).items()}
     except auto.CommandError:
-        return {}
+        return None
 
 
 def collect(engine: Engine, states: RunnerStates | None = None) -> list[StackStatus]:
@@ -71,7 +75,10 @@ def collect(engine: Engine, states: RunnerStates | None = None) -> list[StackSta
     return sorted(found, key=lambda s: (s.kind != "base", s.name))
 
 
-def _status(name: str, last_update: str, outputs: dict[str, Any]) -> StackStatus:
+def _status(name: str, last_update: str, outputs: dict[str, Any] | None) -> StackStatus:
+    if outputs is None:
+        return StackStatus(name, "base" if is_base(name) else "runner", last_update=last_update,
+                           readable=False)
     kind = str(outputs.get("kind") or ("base" if is_base(name) else "runner"))
     pools = {key.split(":", 1)[1]: dict(value) for key, value in outputs.items()
              if key.startswith("pool:") and isinstance(value, dict)}
@@ -100,6 +107,17 @@ def _fill_states(stack: StackStatus, states: RunnerStates) -> None:
         found = states(summary, [(m.runner_id, m.runner_name) for m in mine])
         for machine in mine:
             machine.forge_state = found.get(machine.runner_id, "unknown")
+
+
+def age_s(stack: StackStatus, now: datetime) -> float | None:
+    """Seconds since the stack's last update ended, when the backend says."""
+    if not stack.last_update:
+        return None
+    try:
+        at = datetime.fromisoformat(stack.last_update.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (now - (at if at.tzinfo else at.replace(tzinfo=timezone.utc))).total_seconds()
 
 
 def expired(stack: StackStatus, now: datetime, grace_s: float) -> bool:

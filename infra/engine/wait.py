@@ -19,8 +19,14 @@ from infra.engine.workspace import Engine, Printer
 from infra.errors import StackError
 
 POLL_S = 10.0
-READY = ("online", "busy", "gone")
-"""`gone`: a just-in-time runner that took its job and finished before we looked."""
+READY = ("online", "busy")
+
+
+def _ready(state: str | None, machine: MachineStatus, seen: set[str]) -> bool:
+    """Online or busy now; or gone after we saw it online (a just-in-time runner removes
+    itself when its job is done). Gone without ever being online is a registration that
+    something else removed: not ready."""
+    return state in READY or (state == "gone" and machine.runner_id in seen)
 # The serial console of one machine, per cloud:
 # https://docs.aws.amazon.com/cli/latest/reference/ec2/get-console-output.html
 # https://cloud.google.com/sdk/gcloud/reference/compute/instances/get-serial-port-output
@@ -33,6 +39,17 @@ CONSOLE = {
              "\"[?vmId=='{id}'].id\" -o tsv)",
     "alicloud": "aliyun ecs GetInstanceConsoleOutput --RegionId {region} --InstanceId {id}",
 }
+
+
+def _pause(seconds: float, cancellation: Cancellation,
+           sleep: Callable[[float], None]) -> None:
+    """Sleep in short steps, so a cancellation starts its clean-up at once (GitHub kills a
+    cancelled step 10 s after its first signal)."""
+    steps = max(int(seconds / 0.2), 1)
+    for _ in range(steps):
+        if cancellation.requested:
+            return
+        sleep(seconds / steps)
 
 
 def console_command(summary: Mapping[str, Any], machine: MachineStatus) -> str:
@@ -51,18 +68,20 @@ def wait_for_runners(outputs: dict[str, Any], engine: Engine, printer: Printer,
                                 f"cancelling: stack {options.stack_name} is destroyed.")
     start, pending = clock(), list(stack.machines)
     with cancellable(cancellation):
+        seen: set[str] = set()
         while pending and not cancellation.requested:
             found = {}
             for pool, summary in stack.pools.items():
                 mine = [m for m in pending if m.pool == pool]
                 found.update(states(summary, [(m.runner_id, m.runner_name) for m in mine]))
-            pending = [m for m in pending if found.get(m.runner_id) not in READY]
+            seen.update(rid for rid, state in found.items() if state in ("online", "busy"))
+            pending = [m for m in pending if not _ready(found.get(m.runner_id), m, seen)]
             waited = clock() - start
             if not pending or waited >= timeout_s:
                 break
             printer(f"waiting for {len(pending)} of {len(stack.machines)} runners to come "
                     f"online ({waited:.0f}s of {timeout_s:.0f}s)")
-            sleep(min(POLL_S, max(timeout_s / 10, 0.5)))
+            _pause(min(POLL_S, max(timeout_s / 10, 0.5)), cancellation, sleep)
             cancellation.tick()
         if cancellation.requested:
             raise _after(engine, printer, options, cancellation, [])

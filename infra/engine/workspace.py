@@ -80,6 +80,7 @@ class EngineCommand(PulumiCommand):
         self.running: set[subprocess.Popen[str]] = set()
         self.lock = threading.Lock()
         self.last_stderr = ""
+        self.cancelled = False
         shown = subprocess.run([self.command, "version"], capture_output=True, text=True,
                                env={**self.env, "PULUMI_SKIP_UPDATE_CHECK": "true"},
                                check=False).stdout.strip().removeprefix("v")
@@ -100,6 +101,8 @@ class EngineCommand(PulumiCommand):
         from pulumi.automation import CommandResult
         from pulumi.automation.errors import create_command_error
 
+        if self.cancelled and args[:1] == ["up"]:  # a signal came between two operations
+            raise create_command_error(CommandResult("", "error: update canceled", 255))
         if "--non-interactive" not in args:
             args.insert(0, "--non-interactive")
         env = {**self.env, **additional_env, "PULUMI_AUTOMATION_API": "true"}
@@ -120,7 +123,9 @@ class EngineCommand(PulumiCommand):
         return result
 
     def interrupt(self) -> int:
-        """Send one SIGINT to each running child (the CLI's graceful cancel); the count."""
+        """Send one SIGINT to each running child (the CLI's graceful cancel), and start no
+        update after this; the count of children signalled."""
+        self.cancelled = True
         with self.lock:
             children = list(self.running)
         for child in children:
