@@ -81,29 +81,25 @@ class Lock:
     pid: int
     at: datetime
 
-    def dead_here(self) -> bool:
-        """Held by a process of this machine that no longer exists."""
+    def _here(self) -> str | None:
+        """"dead" or "alive" for a process of this machine; None for another machine's."""
         if self.host != socket.gethostname():
-            return False
+            return None
         try:
             os.kill(self.pid, 0)
         except ProcessLookupError:
-            return True
+            return "dead"
         except PermissionError:
-            return False
-        return False
+            return "alive"
+        return "alive"
+
+    def dead_here(self) -> bool:
+        """Held by a process of this machine that no longer exists."""
+        return self._here() == "dead"
 
     def alive_here(self) -> bool:
         """Held by a process of this machine that still runs: never clear that lock."""
-        if self.host != socket.gethostname():
-            return False
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+        return self._here() == "alive"
 
     def age_s(self, now: datetime) -> float:
         return (now - self.at).total_seconds()
