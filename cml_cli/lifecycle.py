@@ -61,6 +61,19 @@ def forge_token(forge: str, token_file: Path | None,
     return token
 
 
+def fresh_token(token_file: Path | None, env: Mapping[str, str] | None = None) -> str | None:
+    """A token to replace the one saved at `up`: --token-file or REPO_TOKEN only. GITHUB_TOKEN
+    is not taken: in a workflow it is the job's own token, which cannot manage runners."""
+    env = os.environ if env is None else env
+    if token_file is not None:
+        return forge_token("github", token_file, env)
+    token = env.get("REPO_TOKEN") or None
+    from cml_cli.redact import register_secret
+
+    register_secret(token)
+    return token
+
+
 def refuse_token_flag(token: str | None, command: str) -> None:
     from infra.errors import SpecError
 

@@ -317,3 +317,19 @@ def test_unreadable_stacks_are_never_destroyed(world: World) -> None:
     status = world.cli("status", run=None, PULUMI_CONFIG_PASSPHRASE="other")
     assert status.returncode == 1 and "could not be read" in status.stderr
     assert "cml-runner-gh-551" in world.stacks() and len(world.machines()) == 1
+
+
+def test_down_deletes_registrations_with_a_fresh_token_after_the_first_expired(
+        world: World, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ok(world.cli(*UP, "--no-wait", run="561"))
+    del world.github.tokens[GITHUB_PAT]  # the token of `up` has expired
+    stale = world.cli("down", run="561", REPO_TOKEN="")
+    assert stale.returncode == 1 and "resources are left in cml-runner-gh-561" in stale.stderr
+    assert len(world.forge_runners()) == 1
+    fresh = "ghp_" + "n" * 36
+    world.github.tokens[fresh] = "pat"
+    token_file = tmp_path / "token"
+    token_file.write_text(fresh + "\n")
+    out = ok(world.cli("down", "--token-file", str(token_file), run="561", REPO_TOKEN=""))
+    assert "deleted with the token given now" in out and fresh not in out
+    assert world.forge_runners() == {} and world.stacks() == [BASE]

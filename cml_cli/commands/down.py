@@ -7,13 +7,15 @@ from typing import Annotated
 
 import typer
 
-from cml_cli.lifecycle import PoolOption
+from cml_cli.lifecycle import PoolOption, TokenFileOption
 
 HELP = (
     "Destroy runner stacks and their forge registrations, then remove them. With no STACK, "
     "this CI run's runner stack (the name up gave it), so an always-run job needs no "
     "arguments. A stack that is missing, or whose machines already deleted themselves, ends "
-    "with exit 0. --base NAME removes a pool base once no runner stack uses it.\n\n"
+    "with exit 0. The registrations are deleted with the token saved at up, or with a fresh "
+    "one from --token-file or REPO_TOKEN (a GitHub App token lasts an hour). --base NAME "
+    "removes a pool base once no runner stack uses it.\n\n"
     "Example: cml-infra down   (in a job with if: always())"
 )
 StacksArgument = Annotated[list[str] | None, typer.Argument(
@@ -29,7 +31,7 @@ ForceUnlockOption = Annotated[bool, typer.Option(
 
 def down(stacks: StacksArgument = None, name: PoolOption = "cml-runner",
          base: BaseOption = None, lock_wait: LockWaitOption = "2m",
-         force_unlock: ForceUnlockOption = False) -> None:
+         force_unlock: ForceUnlockOption = False, token_file: TokenFileOption = None) -> None:
     from cml_cli import lifecycle
     from infra.engine.down import down_base, down_stacks
     from infra.engine.naming import run_stacks
@@ -53,7 +55,8 @@ def down(stacks: StacksArgument = None, name: PoolOption = "cml-runner",
         names = stacks or run_stacks(name, os.environ, [
             summary.name for summary in engine.workspace().list_stacks()])
         results = down_stacks(engine, names, lifecycle.say, lock_wait_s=wait_s,
-                              force_unlock=force_unlock or own)
+                              force_unlock=force_unlock or own,
+                              token=lifecycle.fresh_token(token_file))
     left = [r for r in results if r.left]
     if left:
         raise StackError(f"{sum(r.left for r in left)} resources are left in "

@@ -32,13 +32,14 @@ class DownResult:
 
 def down_stacks(engine: Engine, names: list[str], printer: Printer, *, lock_wait_s: float,
                 force_unlock: bool, sleep: Callable[[float], None] = time.sleep,
-                ) -> list[DownResult]:
+                token: str | None = None) -> list[DownResult]:
     results = []
     for name in names:
         if is_base(name):
             raise StackError(f"{name} is a pool base; remove it with 'cml-infra down --base "
                              f"{name}' once no runner stack uses it.")
-        results.append(_down_one(engine, name, printer, lock_wait_s, force_unlock, sleep))
+        results.append(_down_one(engine, name, printer, lock_wait_s, force_unlock, sleep,
+                                 token))
     return results
 
 
@@ -56,7 +57,8 @@ def down_base(engine: Engine, name: str, printer: Printer, users: list[str], *,
 
 
 def _down_one(engine: Engine, name: str, printer: Printer, lock_wait_s: float,
-              force_unlock: bool, sleep: Callable[[float], None]) -> DownResult:
+              force_unlock: bool, sleep: Callable[[float], None],
+              token: str | None = None) -> DownResult:
     from pulumi import automation as auto
 
     if engine.select(name) is None:
@@ -66,7 +68,7 @@ def _down_one(engine: Engine, name: str, printer: Printer, lock_wait_s: float,
     printer(f"stack {name}: refreshing, destroying and removing")
     while True:
         try:
-            destroy_stack(engine, name, printer)
+            destroy_stack(engine, name, printer, token=token)
             break
         except auto.ConcurrentUpdateError as exc:
             if not _unlocked(engine, name, exc, printer, force_unlock and waited >= lock_wait_s):

@@ -6,6 +6,7 @@ before it. Root stack and provider entries are not counted: they are no cloud ob
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -52,10 +53,37 @@ def pending_creates(state: dict[str, Any]) -> list[str]:
             if op.get("type") == "creating"]
 
 
+# How `stack export --show-secrets` and `stack import` spell a secret value.
+SECRET_SIG = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270"}
+DYNAMIC_TYPE = "pulumi-python:dynamic:Resource"
+
+
+def give_token(stack: Any, token: str) -> int:
+    """Put a fresh forge token into the state's runner registrations, which delete their
+    runners with the token saved at `up` (a GitHub App token lasts an hour). Exported and
+    imported like a hand edit of the state; the stack's lock is taken by the import."""
+    exported = stack.export_stack()
+    deployment = dict(exported.deployment or {})
+    changed = 0
+    for resource in deployment.get("resources") or []:
+        inputs = resource.get("inputs") or {}
+        if resource.get("type") != DYNAMIC_TYPE or "name_prefix" not in inputs:
+            continue
+        for part in ("inputs", "outputs"):
+            if "token" in (resource.get(part) or {}):
+                resource[part]["token"] = {**SECRET_SIG, "plaintext": json.dumps(token)}
+        changed += 1
+    if changed:
+        exported.deployment = deployment
+        stack.import_stack(exported)
+    return changed
+
+
 def destroy_stack(engine: Engine, name: str, printer: Printer,
-                  tick: Callable[[], None] = lambda: None) -> None:
+                  tick: Callable[[], None] = lambda: None, token: str | None = None) -> None:
     """Refresh (machines that deleted themselves leave the state), destroy, remove the stack
-    when nothing is left. Raises the engine's CommandError when the destroy fails."""
+    when nothing is left; with `token`, the registrations are deleted with it. Raises the
+    engine's CommandError when the destroy fails."""
     stack = engine.select(name)
     if stack is None:
         return
@@ -68,6 +96,8 @@ def destroy_stack(engine: Engine, name: str, printer: Printer,
         printer(f"{len(pending)} creates were in flight when an engine was stopped; they were "
                 "cleared from the state (those machines still end at their expiry, and "
                 "'cml-infra gc' deletes their forge runners)")
+    if token and (count := give_token(stack, token)):
+        printer(f"{count} runner registrations will be deleted with the token given now")
     stream(lambda on_event: stack.destroy(on_event=on_event, continue_on_error=True),
            printer, tick=tick)
     if count_left(engine, name) == 0:
