@@ -59,6 +59,15 @@ def test_two_racing_runs_create_the_base_once(world: World) -> None:
     assert [first.returncode, second.returncode] == [0, 0], outputs
     assert len(world.fake.cloud.objects(VPC)) == 1
     assert len(world.machines()) == 2 and len(world.forge_runners()) == 2
+    # Both ran on one machine with one home: each had workspace folders of its own, gone now.
+    assert list((world.tmp / "home" / "workspaces").glob("run-*")) == []
+
+
+def test_down_on_another_machine_than_up(world: World, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """In CI the always-run job is a fresh machine: nothing of up's home is there."""
+    ok(world.cli(*UP, "--no-wait", run="211"))
+    ok(world.cli("down", run="211", CML_INFRA_HOME=str(tmp_path / "another-machine")))
+    assert world.stacks() == [BASE] and world.forge_runners() == {}
 
 
 def test_down_of_a_self_deleted_and_of_a_missing_stack_ends_well(world: World) -> None:

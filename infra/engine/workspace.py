@@ -19,11 +19,14 @@ the SDK's own `PulumiCommand` (pulumi/automation/_cmd.py), each for the lifecycl
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -157,18 +160,23 @@ def _collect(process: subprocess.Popen[str], on_output: Callable[[str], Any] | N
 
 @dataclass
 class Engine:
-    """What every stack operation needs: the environment, our home, and the `pulumi` child."""
+    """What every stack operation needs: the environment, our home, and the `pulumi` child.
+
+    Each process works in workspace folders of its own (removed when it exits): the Automation
+    API writes Pulumi.yaml and Pulumi.<stack>.yaml there, and two CI jobs on one machine
+    must not write each other's. Nothing in them is needed later: the state, its secrets
+    salt included, is in the backend, which is how a `down` on another machine reads it."""
 
     env: Mapping[str, str] = field(repr=False)
     home: Path
     command: Any
     """An EngineCommand (tests may pass another PulumiCommand)."""
+    work_root: Path | None = field(default=None, repr=False)
 
     def options(self, stack_name: str) -> Any:
         from pulumi import automation as auto
 
-        work_dir = (self.home / "workspaces" / stack_name).expanduser().resolve()
-        private_dir(work_dir.parent)
+        work_dir = self._work_root() / stack_name
         work_dir.mkdir(exist_ok=True)
         settings = auto.ProjectSettings(name=PROJECT, runtime="python", backend=auto.ProjectBackend(
             url=backend_url(self.env, self.home)))
@@ -180,6 +188,14 @@ class Engine:
         return auto.LocalWorkspaceOptions(work_dir=str(work_dir), project_settings=settings,
                                           env_vars=passthrough, secrets_provider="passphrase",
                                           pulumi_command=self.command)
+
+    def _work_root(self) -> Path:
+        if self.work_root is None:
+            parent = (self.home / "workspaces").expanduser().resolve()
+            private_dir(parent)
+            self.work_root = Path(tempfile.mkdtemp(prefix="run-", dir=parent))
+            atexit.register(shutil.rmtree, self.work_root, True)
+        return self.work_root
 
     def select(self, name: str, program: Callable[[], None] | None = None) -> Any | None:
         """The stack, or None when the backend has no stack of that name."""
