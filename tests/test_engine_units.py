@@ -181,3 +181,23 @@ def test_help_documents_the_stack_default_and_the_lifecycle() -> None:
     assert "cml-infradown" in text and "--token-file" in text
     for command in ("down", "status", "gc"):
         assert "Example: cml-infra" in run_cli(command, "--help").stdout
+
+
+def test_waiting_for_runners_stops_at_once_when_cancelled_and_trusts_only_seen_runners() -> None:
+    from infra.engine.status import MachineStatus
+    from infra.engine.wait import _pause, _ready
+
+    slept: list[float] = []
+    cancellation = Cancellation(lambda line: None, lambda: None, "stopping")
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        if len(slept) == 3:
+            cancellation.handle(signal.SIGINT, None)
+
+    _pause(10.0, cancellation, sleep)
+    assert len(slept) == 3 and sum(slept) < 1, "a cancel must not wait out the poll interval"
+    machine = MachineStatus("m", "p", "i-1", "t", False, "r", "42", "")
+    assert _ready("online", machine, set()) and _ready("busy", machine, set())
+    assert not _ready("gone", machine, set()), "gone before it was ever online is no runner"
+    assert _ready("gone", machine, {"42"}) and not _ready("offline", machine, {"42"})
