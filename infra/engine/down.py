@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.engine.naming import is_base
-from infra.engine.state import count_left, destroy_stack, lock_of
+from infra.engine.state import clear_lock, count_left, destroy_stack, lock_of
 from infra.engine.workspace import Engine, Printer
 from infra.errors import StackError
 
@@ -93,9 +93,7 @@ def _unlocked(engine: Engine, name: str, exc: Any, printer: Printer, force: bool
     lock = lock_of(exc)
     if lock is None or lock.alive_here() or not (force or lock.dead_here()):
         return False
-    stack = engine.select(name)
-    if stack is not None:
-        stack.cancel()
+    clear_lock(engine, name)
     printer(f"stack {name}: cleared the lock of a run that is over ({lock})")
     return True
 

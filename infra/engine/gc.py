@@ -25,7 +25,7 @@ from typing import Any
 
 from infra.engine.events import stream
 from infra.engine.program import runner_name_prefix
-from infra.engine.state import destroy_stack, lock_of, resources_of
+from infra.engine.state import clear_lock, destroy_stack, lock_of, resources_of
 from infra.engine.status import StackStatus, age_s, collect, expired
 from infra.engine.workspace import Engine, Printer
 from infra.forges.inventory import IDLE_STATES, Inventory
@@ -140,15 +140,8 @@ def _locked(engine: Engine, stack: StackStatus, exc: Exception, printer: Printer
         printer(action.line(options.dry_run))
         return [action]
     unlock = _act(Action("unlock", stack.name, f"its run is dead ({lock})"), options.dry_run,
-                  printer, lambda: _cancel(engine, stack.name))
+                  printer, lambda: clear_lock(engine, stack.name))
     return [unlock, *([] if options.dry_run else _sweep_stack(engine, stack, printer, options))]
-
-
-def _cancel(engine: Engine, name: str) -> None:
-    """Delete the stack's lock files (the DIY backend's `pulumi cancel`)."""
-    stack = engine.select(name)
-    if stack is not None:
-        stack.cancel()
 
 
 def _act(action: Action, dry_run: bool, printer: Printer, run: Callable[[], Any]) -> Action:
@@ -188,7 +181,7 @@ def _sweep_base_lock(engine: Engine, stack: StackStatus, printer: Printer,
         if lock is not None and (lock.dead_here() or
                                  lock.age_s(options.now) > options.lock_age_s):
             return [_act(Action("unlock", stack.name, f"its run is dead ({lock})"), False,
-                         printer, lambda: _cancel(engine, stack.name))]
+                         printer, lambda: clear_lock(engine, stack.name))]
     except auto.CommandError:
         pass  # a base that cannot be refreshed is the platform team's to look at
     return []

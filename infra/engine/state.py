@@ -104,6 +104,13 @@ def destroy_stack(engine: Engine, name: str, printer: Printer,
         engine.workspace().remove_stack(name)
 
 
+def clear_lock(engine: Engine, name: str) -> None:
+    """Delete the stack's lock files (`pulumi cancel` on the DIY backend does only that)."""
+    stack = engine.select(name)
+    if stack is not None:
+        stack.cancel()
+
+
 @dataclass(frozen=True)
 class Lock:
     user: str

@@ -64,7 +64,7 @@ def outputs_of(engine: Engine, name: str) -> dict[str, Any] | None:
 def collect(engine: Engine, states: RunnerStates | None = None) -> list[StackStatus]:
     """Every stack of the project in the backend, runner stacks with their machines."""
     summaries = engine.workspace().list_stacks()
-    found = [_status(summary.name, str(summary.last_update or ""), outputs_of(
+    found = [stack_status(summary.name, str(summary.last_update or ""), outputs_of(
         engine, summary.name)) for summary in summaries]
     for stack in found:
         if states is not None and stack.machines:
@@ -75,7 +75,7 @@ def collect(engine: Engine, states: RunnerStates | None = None) -> list[StackSta
     return sorted(found, key=lambda s: (s.kind != "base", s.name))
 
 
-def _status(name: str, last_update: str, outputs: dict[str, Any] | None) -> StackStatus:
+def stack_status(name: str, last_update: str, outputs: dict[str, Any] | None) -> StackStatus:
     if outputs is None:
         return StackStatus(name, "base" if is_base(name) else "runner", last_update=last_update,
                            readable=False)

@@ -67,9 +67,9 @@ def up_pools(pools: Sequence[RunnerSpec], engine: Engine, registrar: Registrar,
         except Exception as exc:
             if not _engine_failure(exc):
                 raise
-            raise _after(engine, printer, options, cancellation, errors) from None
+            raise clean_up_after(engine, printer, options, cancellation, errors) from None
         if cancellation.requested:  # the signal came as the update ended: still clean up
-            raise _after(engine, printer, options, cancellation, errors)
+            raise clean_up_after(engine, printer, options, cancellation, errors)
     return outputs
 
 
@@ -139,8 +139,8 @@ def _noting(errors: list[str], then: Callable[[Any], None]) -> Callable[[Any], N
     return on_event
 
 
-def _after(engine: Engine, printer: Printer, options: UpOptions, cancellation: Cancellation,
-           errors: list[str], head: str = "") -> Exception:
+def clean_up_after(engine: Engine, printer: Printer, options: UpOptions,
+                   cancellation: Cancellation, errors: list[str], head: str = "") -> Exception:
     """Clean up after a failed or cancelled update; the exception that tells the outcome."""
     name = options.stack_name
     cancelled = cancellation.requested

@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from infra.engine.cancel import Cancellation, cancellable
-from infra.engine.status import MachineStatus, RunnerStates, _status
-from infra.engine.up import UpOptions, _after
+from infra.engine.status import MachineStatus, RunnerStates, stack_status
+from infra.engine.up import UpOptions, clean_up_after
 from infra.engine.workspace import Engine, Printer
 from infra.errors import StackError
 
@@ -63,7 +63,7 @@ def wait_for_runners(outputs: dict[str, Any], engine: Engine, printer: Printer,
                      clock: Callable[[], float] = time.monotonic,
                      sleep: Callable[[float], None] = time.sleep) -> None:
     """Return when every runner is online; else clean up and raise StackError."""
-    stack = _status(options.stack_name, "", outputs)
+    stack = stack_status(options.stack_name, "", outputs)
     cancellation = Cancellation(printer, lambda: None,
                                 f"cancelling: stack {options.stack_name} is destroyed.")
     start, pending = clock(), list(stack.machines)
@@ -84,7 +84,7 @@ def wait_for_runners(outputs: dict[str, Any], engine: Engine, printer: Printer,
             _pause(min(POLL_S, max(timeout_s / 10, 0.5)), cancellation, sleep)
             cancellation.tick()
         if cancellation.requested:
-            raise _after(engine, printer, options, cancellation, [])
+            raise clean_up_after(engine, printer, options, cancellation, [])
     if not pending:
         printer(f"all {len(stack.machines)} runners are online")
         return
@@ -93,5 +93,5 @@ def wait_for_runners(outputs: dict[str, Any], engine: Engine, printer: Printer,
                 f"its console: {console_command(stack.pools.get(machine.pool, {}), machine)}")
     head = (f"{len(pending)} of {len(stack.machines)} runners of stack {options.stack_name} "
             f"were not online after {timeout_s:.0f}s (the lines above name their consoles)")
-    error = _after(engine, printer, options, cancellation, [], head=head)
+    error = clean_up_after(engine, printer, options, cancellation, [], head=head)
     raise error if isinstance(error, StackError) else StackError(str(error))
