@@ -20,8 +20,10 @@ from infra.spec import build_spec
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
 # Resources each additional machine adds, its component included.
 # Each: component, VM and the plan's pseudo registration; GCP adds the self-delete binding;
-# Azure's CUDA sizes need no driver extension.
-PER_MACHINE = {"aws": 3, "gcp": 4, "azure": 9, "alicloud": 3}
+# Azure's CUDA sizes need no driver extension; AWS and Azure add their cloud-side deadline
+# (a one-time schedule, an auto-shutdown schedule); Alibaba its self-delete role, policy and
+# attachment.
+PER_MACHINE = {"aws": 4, "gcp": 4, "azure": 10, "alicloud": 6}
 
 
 def plan(cloud: str, count: int):
@@ -45,7 +47,7 @@ def test_aliases_are_never_collapsed_into_urns(monkeypatch):
 
     monkeypatch.setattr(pulumi.resource, "collapse_alias_to_urn", counting)
     resources = plan("azure", 2).resources
-    assert len(resources) == 24 and calls == []
+    assert len(resources) == 26 and calls == []
 
 
 def test_the_mock_engine_reports_alias_specs_like_the_real_one():

@@ -6,7 +6,8 @@ from __future__ import annotations
 import base64
 import gzip
 import random
-from datetime import datetime, timezone
+import re
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from pulumi.runtime.rpc import is_rpc_secret
@@ -146,10 +147,65 @@ def test_aws_base_has_its_own_network_in_a_zone_that_sells_the_type():
 def test_aws_pool_with_its_own_subnet_gets_only_a_security_group_in_its_vpc():
     _, plan = plan_for(cloud="aws", subnet="subnet-0123456789abcdef0")
     base = [r["type"] for r in plan.resources if r["stack"].startswith("cml-infra-base-")]
-    assert base == ["cml-infra:clouds:AwsBase", "aws:ec2/securityGroup:SecurityGroup"]
+    assert base == ["cml-infra:clouds:AwsBase", "aws:ec2/securityGroup:SecurityGroup",
+                    "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy"]
     assert only(plan, "aws:ec2/securityGroup:SecurityGroup")["vpcId"] \
         == "PLACEHOLDER-vpc-of-the-subnet"
     assert only(plan, "aws:ec2/instance:Instance")["subnetId"] == "subnet-0123456789abcdef0"
+
+
+def test_aws_base_has_a_subnet_in_each_zone_that_sells_the_type(monkeypatch):
+    """Zones are looked up while the program runs; each gets its own /20 and the route."""
+    from infra.engine import plan as plan_module
+
+    offers = "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings"
+    monkeypatch.setitem(plan_module._INVOKE_RESULTS, offers, {
+        "locations": ["us-east-1d", "us-east-1a", "us-east-1c"]})
+    _, plan = plan_for(cloud="aws", gpu_model="l4")
+    subnets = [r["inputs"] for r in plan.resources if r["type"] == "aws:ec2/subnet:Subnet"]
+    assert [(s["availabilityZone"], s["cidrBlock"]) for s in subnets] == [
+        ("us-east-1a", "10.77.0.0/20"), ("us-east-1c", "10.77.16.0/20"),
+        ("us-east-1d", "10.77.32.0/20")]
+    assert len([r for r in plan.resources
+                if r["type"] == "aws:ec2/routeTableAssociation:RouteTableAssociation"]) == 3
+    assert plan.base_outputs["gpu"]["zones"] == ["us-east-1a", "us-east-1c", "us-east-1d"]
+    assert set(plan.base_outputs["gpu"]["subnets"]) == {"us-east-1a", "us-east-1c",
+                                                        "us-east-1d"}
+
+
+def test_aws_machine_in_a_named_zone_uses_that_zones_subnet():
+    _, plan = plan_for(cloud="aws", gpu_model="l4", zone="us-east-1b")
+    assert only(plan, "aws:ec2/subnet:Subnet")["availabilityZone"] == "us-east-1b"
+    assert not [i for i in plan.invokes if "getInstanceTypeOfferings" in i["token"]]
+    assert only(plan, "aws:ec2/instance:Instance")["subnetId"] == "gpu-base-subnet-id"
+
+
+def test_aws_instance_is_terminated_from_the_cloud_side_after_its_expiry():
+    """A guest that never runs its script still ends: a one-time schedule terminates the
+    instance, through a role that may terminate only the pool's tagged instances."""
+    import json
+
+    spec, plan = plan_for(cloud="aws", gpu=True, max_runtime="2h")
+    schedule = only(plan, "aws:scheduler/schedule:Schedule")
+    match = re.fullmatch(r"at\((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\)",
+                         schedule["scheduleExpression"])
+    assert match and schedule["scheduleExpressionTimezone"] == "UTC"
+    at = datetime.fromisoformat(match.group(1)).replace(tzinfo=timezone.utc)
+    expires = datetime.fromisoformat(
+        only(plan, "aws:ec2/instance:Instance")["tags"]["cml-infra-expires"].replace("Z", "+00:00"))
+    assert timedelta(minutes=15) <= at - expires <= timedelta(minutes=30)
+    assert schedule["actionAfterCompletion"] == "DELETE"
+    assert schedule["flexibleTimeWindow"] == {"mode": "OFF"}
+    target = schedule["target"]
+    assert target["arn"] == "arn:aws:scheduler:::aws-sdk:ec2:terminateInstances"
+    assert json.loads(target["input"]) == {"InstanceIds": ["gpu-0-vm-id"]}
+    assert target["roleArn"] == "gpu-base-terminator-arn"
+    trust = json.loads(only(plan, "aws:iam/role:Role")["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    policy = json.loads(only(plan, "aws:iam/rolePolicy:RolePolicy")["policy"])
+    assert policy["Statement"] == [{
+        "Effect": "Allow", "Action": "ec2:TerminateInstances", "Resource": "*",
+        "Condition": {"StringEquals": {"aws:ResourceTag/cml-infra-pool": spec.name}}}]
 
 
 def test_aws_without_gpu_or_spot_uses_ubuntu_on_demand():
@@ -225,6 +281,40 @@ def test_azure_inputs():
             assert resource["inputs"]["tags"] == expected, resource["name"]
 
 
+def test_azure_vm_is_standard_security_and_may_deallocate_itself():
+    _, plan = plan_for(cloud="azure", gpu=True)
+    assert only(plan, "azure-native:compute:VirtualMachine")["securityProfile"] \
+        == {"securityType": "Standard"}
+    actions = only(plan, "azure-native:authorization:RoleDefinition")["permissions"][0]["actions"]
+    assert "Microsoft.Compute/virtualMachines/deallocate/action" in actions
+
+
+def test_azure_grid_driver_is_pinned_to_the_recommended_version():
+    _, plan = plan_for(cloud="azure", gpu_model="a10")
+    extension = only(plan, "azure-native:compute:VirtualMachineExtension")
+    assert extension["settings"] == {"driverVersion": "535.161"}
+
+
+@pytest.mark.parametrize("runtime, at", [("6h", "1821"), ("30m", "1251"), ("23h", "1121")])
+def test_azure_auto_shutdown_deallocates_after_the_expiry_and_teardown(runtime, at):
+    """Created at 12:00 UTC: the daily time is the expiry plus 20 minutes, next minute."""
+    _, plan = plan_for(cloud="azure", max_runtime=runtime)
+    schedule = only(plan, "azure-native:devtestlab:GlobalSchedule")
+    # The API accepts only this name for a VM's auto-shutdown.
+    assert schedule["name"] == "shutdown-computevm-gpu-0-vm"
+    assert (schedule["taskType"], schedule["status"], schedule["timeZoneId"]) \
+        == ("ComputeVmShutdownTask", "Enabled", "UTC")
+    assert schedule["dailyRecurrence"] == {"time": at}
+    assert schedule["targetResourceId"] == "gpu-0-vm-id"
+
+
+@pytest.mark.parametrize("runtime", ["24h", "72h"])
+def test_azure_runtime_of_a_day_or_more_gets_no_daily_schedule(runtime):
+    """A daily time would fire before such an expiry."""
+    _, plan = plan_for(cloud="azure", max_runtime=runtime)
+    assert not [r for r in plan.resources if r["type"].endswith("GlobalSchedule")]
+
+
 def test_azure_machines_share_their_pools_group_but_each_may_delete_only_itself():
     _, plan = plan_for(cloud="azure", count=3)
     pool_pieces = {"resources:ResourceGroup": "rg", "network:VirtualNetwork": "vnet",
@@ -260,9 +350,14 @@ def test_alicloud_inputs():
     _, plan = plan_for(cloud="alicloud", gpu=True, spot=True, identity="ci-data-role")
     vm = only(plan, "alicloud:ecs/instance:Instance")
     assert (vm["spotStrategy"], vm["instanceChargeType"]) == ("SpotAsPriceGo", "PostPaid")
-    assert vm["autoReleaseTime"] == EXPIRES
+    # Released by the cloud once the guest's own teardown had its 20 minutes.
+    assert vm["autoReleaseTime"] == "2026-01-01T18:20:00Z"
     assert (vm["httpTokens"], vm["systemDiskEncrypted"], vm["roleName"]) \
         == ("required", True, "ci-data-role")
+    # The pool's role gets the policy to end this one instance; no role of its own.
+    assert not [r for r in plan.resources if r["type"] == "alicloud:ram/role:Role"]
+    assert only(plan, "alicloud:ram/rolePolicyAttachment:RolePolicyAttachment")["roleName"] \
+        == "ci-data-role"
     assert gzipped_script(vm["userData"]).startswith("#!")
     assert vm["tags"] == TAGS
     group = only(plan, "alicloud:ecs/securityGroup:SecurityGroup")
@@ -270,6 +365,35 @@ def test_alicloud_inputs():
     assert group["tags"] == base_tags("alicloud", "us-east-1")
     assert not [r for r in plan.resources if "securityGroupRule" in r["type"]]
     assert only(plan, "alicloud:vpc/switch:Switch")["zoneId"] == "us-east-1a"
+
+
+def test_alicloud_machine_may_delete_or_stop_only_its_own_instance():
+    """A guest power-off keeps billing; the machine deletes itself through its own RAM
+    role, whose policy names this instance alone."""
+    import json
+
+    _, plan = plan_for(cloud="alicloud", gpu=True, count=2)
+    roles = [r["inputs"] for r in plan.resources if r["type"] == "alicloud:ram/role:Role"]
+    vms = [r["inputs"] for r in plan.resources if r["type"] == "alicloud:ecs/instance:Instance"]
+    assert sorted(v["roleName"] for v in vms) == sorted(r["roleName"] for r in roles)
+    assert len({r["roleName"] for r in roles}) == 2
+    for role in roles:
+        assert re.fullmatch(r"[A-Za-z0-9.-]{1,64}", role["roleName"])
+        trust = json.loads(role["assumeRolePolicyDocument"])
+        assert trust["Statement"][0]["Principal"] == {"Service": ["ecs.aliyuncs.com"]}
+    policies = {r["name"]: json.loads(r["inputs"]["policyDocument"]) for r in plan.resources
+                if r["type"] == "alicloud:ram/policy:Policy"}
+    assert policies == {f"gpu-{i}-self-end": {"Version": "1", "Statement": [{
+        "Effect": "Allow", "Action": ["ecs:DeleteInstance", "ecs:StopInstance"],
+        "Resource": [f"acs:ecs:us-east-1:*:instance/gpu-{i}-vm-id"]}]} for i in range(2)}
+    attached = {(a["inputs"]["policyName"], a["inputs"]["roleName"]) for a in plan.resources
+                if a["type"] == "alicloud:ram/rolePolicyAttachment:RolePolicyAttachment"}
+    by_machine = {r["name"]: r["inputs"]["roleName"] for r in plan.resources
+                  if r["type"] == "alicloud:ram/role:Role"}
+    policy_names = {r["name"]: r["inputs"]["policyName"] for r in plan.resources
+                    if r["type"] == "alicloud:ram/policy:Policy"}
+    assert attached == {(policy_names[f"gpu-{i}-self-end"], by_machine[f"gpu-{i}-role"])
+                        for i in range(2)}
 
 
 def test_alicloud_native_region_uses_its_own_provider_and_a_zone_lookup():

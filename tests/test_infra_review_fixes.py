@@ -190,6 +190,9 @@ EXPECTED_IGNORED = {
     "gcp:compute/instance:Instance": ["labels", "bootDisk.initializeParams.labels"],
     "azure-native:compute:VirtualMachine": ["tags"],
     "azure-native:network:NetworkInterface": ["tags"],
+    # The cloud-side deadlines: a re-run must not push them later either.
+    "aws:scheduler/schedule:Schedule": ["schedule_expression"],
+    "azure-native:devtestlab:GlobalSchedule": ["tags", "daily_recurrence"],
 }
 
 

@@ -1,8 +1,16 @@
 """Alibaba Cloud: a pool base (VPC, vSwitch, a security group without rules); one ECS instance
 per machine in it.
 
-Kill switch of the cloud's own: `autoReleaseTime` releases the instance at the maximum
-runtime: https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-modifyinstanceautoreleasetime
+A machine ends itself by deleting its instance through the ECS API (a guest power-off would
+keep a pay-as-you-go instance billing in the default stop mode, KeepCharging:
+https://www.alibabacloud.com/help/en/ecs/user-guide/economical-mode), with the credentials of
+its instance RAM role, whose one policy allows deleting or stopping that instance and no other
+(https://www.alibabacloud.com/help/en/ecs/user-guide/attach-an-instance-ram-role-to-an-ecs-instance).
+With a pool identity (`--identity`), that policy is attached to the pool's role instead, as an
+instance has one role; it goes with the runner stack.
+Kill switch of the cloud's own: `autoReleaseTime` releases the instance after its expiry plus
+the guest's teardown time, which is always more than the half hour the API requires:
+https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-modifyinstanceautoreleasetime
 A security group without rules denies all inbound traffic:
 https://www.alibabacloud.com/help/en/ecs/user-guide/overview-44
 
@@ -14,11 +22,22 @@ provider are per runner stack.
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import pulumi
 import pulumi_alicloud as alicloud
 
 from infra.catalog import alicloud as table
-from infra.clouds.common import BaseArgs, RunnerArgs, iso, outputs, shared, user_data_b64
+from infra.clouds.common import (
+    BaseArgs,
+    RunnerArgs,
+    cloud_deadline,
+    iso,
+    outputs,
+    shared,
+    user_data_b64,
+)
 from infra.spec import RunnerSpec
 
 BASE_OUTPUTS = ("vpc_id", "vswitch_id", "security_group_id", "zone")
@@ -39,6 +58,31 @@ def zone(spec: RunnerSpec, lookup: pulumi.InvokeOutputOptions) -> pulumi.Input[s
     return alicloud.get_zones_output(
         available_instance_type=spec.machine.instance_type,
         available_resource_creation="VSwitch", opts=lookup).ids.apply(lambda ids: ids[0])
+
+
+# ECS may assume an instance RAM role:
+# https://www.alibabacloud.com/help/en/ecs/user-guide/attach-an-instance-ram-role-to-an-ecs-instance
+ECS_TRUST = json.dumps({"Version": "1", "Statement": [{
+    "Action": "sts:AssumeRole", "Effect": "Allow",
+    "Principal": {"Service": ["ecs.aliyuncs.com"]}}]})
+# What the startup script calls to end its machine (infra/startup/templates/cloud_alicloud.sh).
+SELF_END_ACTIONS = ["ecs:DeleteInstance", "ecs:StopInstance"]
+
+
+def self_end_policy(region: str, instance_id: str) -> str:
+    """Delete or stop this one instance; resource ARNs:
+    https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-deleteinstance
+    ("acs:ecs:{#regionId}:{#accountId}:instance/{#InstanceId}")."""
+    return json.dumps({"Version": "1", "Statement": [{
+        "Effect": "Allow", "Action": SELF_END_ACTIONS,
+        "Resource": [f"acs:ecs:{region}:*:instance/{instance_id}"]}]})
+
+
+def ram_name(stack: str, machine: str) -> str:
+    """A RAM role or policy name, unique per stack and machine, within the 64 letters, digits
+    and hyphens RAM allows: https://www.alibabacloud.com/help/en/ram/developer-reference/api-ram-2015-05-01-createrole"""
+    digest = hashlib.sha256(f"{stack}/{machine}".encode()).hexdigest()[:12]
+    return f"cml-infra-{machine[:40]}-{digest}".replace("_", "-")
 
 
 def provider_for(name: str, spec: RunnerSpec,
@@ -93,6 +137,7 @@ class AlicloudRunner(pulumi.ComponentResource):
                 name_regex=table.IMAGE_NAME_REGEX, owners="system", most_recent=True,
                 opts=pulumi.InvokeOutputOptions(provider=provider)).images.apply(
                     lambda found: found[0].id))
+        role = spec.identity or self._role(name, args, provider)
         vm = alicloud.ecs.Instance(
             f"{name}-vm", instance_name=name, instance_type=spec.machine.instance_type,
             image_id=image, vswitch_id=base["vswitch_id"],
@@ -101,17 +146,38 @@ class AlicloudRunner(pulumi.ComponentResource):
             spot_price_limit=spec.max_price if spec.spot else None,
             user_data=pulumi.Output.from_input(args.user_data).apply(
                 lambda script: user_data_b64("alicloud", script)),
-            auto_release_time=iso(args.expires_at),
+            auto_release_time=iso(cloud_deadline(args.expires_at)),
             system_disk_category="cloud_essd", system_disk_size=spec.disk_size_gb,
             system_disk_encrypted=True,
             # Metadata only in hardened (token) mode, like IMDSv2:
             # https://www.alibabacloud.com/help/en/ecs/user-guide/view-instance-metadata
             http_tokens="required", http_endpoint="enabled",
             # A public address for egress only; the security group admits nothing inbound.
-            internet_max_bandwidth_out=10, role_name=spec.identity,
+            internet_max_bandwidth_out=10, role_name=role,
             tags=tags, volume_tags=tags,
             opts=pulumi.ResourceOptions(parent=self, provider=provider))
+        self._may_end_itself(name, args, vm, role, provider)
         self.instance_id = vm.id
         self.private_ip = vm.private_ip
         self.expires_at = pulumi.Output.from_input(iso(args.expires_at))
         self.register_outputs(outputs(vm.id, vm.private_ip, args.expires_at))
+
+    def _role(self, name: str, args: RunnerArgs, provider: alicloud.Provider) -> pulumi.Output[str]:
+        """The machine's own instance RAM role (its policy comes once the instance exists)."""
+        role = alicloud.ram.Role(
+            f"{name}-role", role_name=ram_name(args.stack, name), force=True,
+            assume_role_policy_document=ECS_TRUST,
+            description=f"cml-infra runner {name}: may delete or stop its own instance only",
+            opts=pulumi.ResourceOptions(parent=self, provider=provider))
+        return role.role_name
+
+    def _may_end_itself(self, name: str, args: RunnerArgs, vm: alicloud.ecs.Instance,
+                        role: pulumi.Input[str], provider: alicloud.Provider) -> None:
+        child = pulumi.ResourceOptions(parent=self, provider=provider)
+        policy = alicloud.ram.Policy(
+            f"{name}-self-end", policy_name=ram_name(args.stack, name), force=True,
+            policy_document=vm.id.apply(lambda id: self_end_policy(args.spec.region, id)),
+            description=f"cml-infra runner {name}: delete or stop instance {name}", opts=child)
+        alicloud.ram.RolePolicyAttachment(
+            f"{name}-self-end", policy_name=policy.policy_name, policy_type="Custom",
+            role_name=role, opts=child)

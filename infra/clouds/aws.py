@@ -1,27 +1,42 @@
 """AWS: a pool base with its own network, and one EC2 instance per machine behind it.
 
 The base (a long-lived stack shared by every run of the pool) holds a VPC with one public
-subnet, an internet gateway for egress, and a security group that admits nothing; or, when the
-pool names a subnet (`--subnet`), only the security group, in that subnet's VPC. Nothing
-relies on the region's default VPC, which many organisations delete:
+subnet per zone that sells the machine type (an instance-type offerings look-up:
+https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstanceTypeOfferings.html),
+an internet gateway for egress, and a security group that admits nothing; or, when the pool
+names a subnet (`--subnet`), only the security group, in that subnet's VPC. Nothing relies on
+the region's default VPC, which many organisations delete:
 https://docs.aws.amazon.com/vpc/latest/userguide/default-vpc.html
-The subnet lies in a zone that sells the machine type (an instance-type offerings look-up):
-https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstanceTypeOfferings.html
+A machine goes into the subnet of its zone: the first one, or the next one when `up` retries
+a zone that had no capacity.
 
 Kill switches: instance-initiated shutdown terminates the instance, and the startup script
-schedules that shutdown at the maximum runtime.
-https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/terminating-instances.html
+schedules that shutdown at the maximum runtime
+(https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/terminating-instances.html). Should the
+guest never run its script (a custom image without cloud-init, a boot failure), a one-time
+EventBridge Scheduler schedule terminates the instance at its expiry from the cloud side,
+through a role of the base that may terminate only instances tagged with the pool:
+https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html#one-time
+https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-targets-universal.html
 """
 
 from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from infra.catalog import aws as table
 from infra.clouds.common import (
+    TAG_POOL,
     BaseArgs,
+    BaseOutputs,
     RunnerArgs,
+    cloud_deadline,
     iso,
     outputs,
     shared,
@@ -30,9 +45,17 @@ from infra.clouds.common import (
 from infra.errors import SpecError
 from infra.spec import RunnerSpec
 
-BASE_OUTPUTS = ("vpc_id", "subnet_id", "security_group_id", "zone")
+BASE_OUTPUTS = ("vpc_id", "subnet_id", "security_group_id", "zone", "zones", "subnets",
+                "terminator_role_arn")
 VPC_CIDR = "10.77.0.0/16"
-SUBNET_CIDR = "10.77.0.0/20"  # 4,091 usable addresses, far more than a pool's 50 machines
+# One /20 per zone (4,091 usable addresses, far more than a pool's 50 machines); a /16 holds
+# 16 of them, more zones than any region has.
+MAX_ZONES = 16
+SCHEDULER_TERMINATE = "arn:aws:scheduler:::aws-sdk:ec2:terminateInstances"
+
+
+def subnet_cidr(index: int) -> str:
+    return f"10.77.{16 * index}.0/20"
 
 
 def image_parameter(spec: RunnerSpec) -> str:
@@ -56,19 +79,46 @@ def market_options(spec: RunnerSpec) -> aws.ec2.InstanceInstanceMarketOptionsArg
     return {"market_type": "spot", "spot_options": spot}
 
 
-def offered_zone(spec: RunnerSpec, opts: pulumi.InvokeOutputOptions) -> pulumi.Output[str]:
-    """The first zone of the region (in name order) that sells the pool's machine type."""
-    offers = aws.ec2.get_instance_type_offerings_output(
+def offered_zones(spec: RunnerSpec, opts: pulumi.InvokeOptions) -> list[str]:
+    """The zones of the region (in name order) that sell the pool's machine type, looked up
+    while the program runs: the base makes one subnet in each."""
+    offers = aws.ec2.get_instance_type_offerings(
         location_type="availability-zone", region=spec.region, opts=opts,
         filters=[{"name": "instance-type", "values": [spec.machine.instance_type]}])
-    return offers.locations.apply(lambda zones: first_zone(spec, zones))
+    return checked_zones(spec, offers.locations)
 
 
-def first_zone(spec: RunnerSpec, zones: list[str] | None) -> str:
+def checked_zones(spec: RunnerSpec, zones: list[str] | None) -> list[str]:
     if not zones:
         raise SpecError(f"No zone of {spec.region} offers {spec.machine.instance_type}; choose "
                         "another region or machine type.")
-    return sorted(zones)[0]
+    return sorted(zones)[:MAX_ZONES]
+
+
+def zone_subnet(subnets: Mapping[str, str], zone: str) -> str:
+    if zone not in subnets:
+        raise SpecError(f"The pool's base has no subnet in zone {zone} (it has "
+                        f"{', '.join(sorted(subnets))}); choose one of those zones.")
+    return subnets[zone]
+
+
+def terminator_policy(pool: str) -> str:
+    """TerminateInstances on the pool's own instances only (tag condition):
+    https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/control-access-with-iam.html#control-access-with-tags"""
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "ec2:TerminateInstances", "Resource": "*",
+        "Condition": {"StringEquals": {f"aws:ResourceTag/{TAG_POOL}": pool}}}]})
+
+
+# EventBridge Scheduler assumes the role: https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html#setting-up-execution-role
+SCHEDULER_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"},
+    "Action": "sts:AssumeRole"}]})
+
+
+def at_expression(moment: datetime) -> str:
+    """A one-time schedule's `at(yyyy-mm-ddThh:mm:ss)`, in UTC."""
+    return f"at({moment.astimezone(timezone.utc):%Y-%m-%dT%H:%M:%S})"
 
 
 class AwsBase(pulumi.ComponentResource):
@@ -82,41 +132,60 @@ class AwsBase(pulumi.ComponentResource):
         if spec.subnet:
             found = aws.ec2.get_subnet_output(id=spec.subnet, region=spec.region,
                                               opts=pulumi.InvokeOutputOptions(parent=self))
-            vpc_id, subnet_id, zone = found.vpc_id, pulumi.Output.from_input(spec.subnet), \
-                found.availability_zone
+            vpc_id, zone = found.vpc_id, found.availability_zone
+            subnets: pulumi.Input[Mapping[str, Any]] = zone.apply(
+                lambda z: {z: spec.subnet})
+            zones: pulumi.Input[list[str]] = zone.apply(lambda z: [z])
         else:
-            vpc_id, subnet_id, zone = self._network(name, spec, tags, child)
+            zone_list = [spec.zone] if spec.zone else offered_zones(
+                spec, pulumi.InvokeOptions(parent=self))
+            vpc_id, by_zone = self._network(name, spec, tags, child, zone_list)
+            zones, zone = zone_list, zone_list[0]
+            subnets = pulumi.Output.all(**by_zone)
         group = aws.ec2.SecurityGroup(
             f"{name}-sg", region=spec.region, vpc_id=vpc_id,
             description=f"cml-infra runner pool {spec.name}: no inbound traffic",
             ingress=[], egress=[{"protocol": "-1", "from_port": 0, "to_port": 0,
                                  "cidr_blocks": ["0.0.0.0/0"], "ipv6_cidr_blocks": ["::/0"]}],
             tags=tags, opts=child)
-        self.outputs = {"vpc_id": vpc_id, "subnet_id": subnet_id,
-                        "security_group_id": group.id, "zone": zone}
+        role = aws.iam.Role(
+            f"{name}-terminator", assume_role_policy=SCHEDULER_TRUST, tags=tags,
+            description=f"cml-infra pool {spec.name}: terminates the pool's instances at "
+                        "their expiry (EventBridge Scheduler)", opts=child)
+        aws.iam.RolePolicy(f"{name}-terminator-policy", role=role.id,
+                           policy=terminator_policy(spec.name), opts=child)
+        subnet_ids = pulumi.Output.from_input(subnets)
+        self.outputs = {"vpc_id": vpc_id, "subnet_id": subnet_ids.apply(
+                            lambda by_zone: next(iter(by_zone.values()))),
+                        "security_group_id": group.id, "zone": zone, "zones": zones,
+                        "subnets": subnets, "terminator_role_arn": role.arn}
         self.register_outputs(self.outputs)
 
     def _network(self, name: str, spec: RunnerSpec, tags: dict[str, str],
-                 child: pulumi.ResourceOptions,
-                 ) -> tuple[pulumi.Output[str], pulumi.Output[str], pulumi.Output[str]]:
-        """A VPC with one public subnet routed to an internet gateway (egress only: the
-        security group admits nothing inbound)."""
+                 child: pulumi.ResourceOptions, zones: list[str],
+                 ) -> tuple[pulumi.Output[str], dict[str, pulumi.Output[str]]]:
+        """A VPC with one public subnet per zone, routed to an internet gateway (egress only:
+        the security group admits nothing inbound)."""
         region = spec.region
         vpc = aws.ec2.Vpc(f"{name}-vpc", region=region, cidr_block=VPC_CIDR, tags=tags,
                           enable_dns_hostnames=True, enable_dns_support=True, opts=child)
         gateway = aws.ec2.InternetGateway(f"{name}-igw", region=region, vpc_id=vpc.id,
                                           tags=tags, opts=child)
-        zone = pulumi.Output.from_input(spec.zone) if spec.zone else offered_zone(
-            spec, pulumi.InvokeOutputOptions(parent=self))
-        subnet = aws.ec2.Subnet(f"{name}-subnet", region=region, vpc_id=vpc.id,
-                                cidr_block=SUBNET_CIDR, availability_zone=zone,
-                                map_public_ip_on_launch=True, tags=tags, opts=child)
         routes = aws.ec2.RouteTable(
             f"{name}-routes", region=region, vpc_id=vpc.id, tags=tags, opts=child,
             routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": gateway.id}])
-        aws.ec2.RouteTableAssociation(f"{name}-routes-subnet", region=region,
-                                      subnet_id=subnet.id, route_table_id=routes.id, opts=child)
-        return vpc.id, subnet.id, zone
+        subnets: dict[str, pulumi.Output[str]] = {}
+        for index, zone in enumerate(zones):
+            # The first zone keeps the names a one-subnet base had.
+            suffix = "" if index == 0 else f"-{zone}"
+            subnet = aws.ec2.Subnet(f"{name}-subnet{suffix}", region=region, vpc_id=vpc.id,
+                                    cidr_block=subnet_cidr(index), availability_zone=zone,
+                                    map_public_ip_on_launch=True, tags=tags, opts=child)
+            aws.ec2.RouteTableAssociation(f"{name}-routes-subnet{suffix}", region=region,
+                                          subnet_id=subnet.id, route_table_id=routes.id,
+                                          opts=child)
+            subnets[zone] = subnet.id
+        return vpc.id, subnets
 
 
 class AwsRunner(pulumi.ComponentResource):
@@ -146,12 +215,38 @@ class AwsRunner(pulumi.ComponentResource):
                               "http_put_response_hop_limit": 2},
             root_block_device={"volume_size": spec.disk_size_gb, "volume_type": "gp3",
                                "encrypted": True, "delete_on_termination": True},
-            subnet_id=base["subnet_id"], vpc_security_group_ids=[base["security_group_id"]],
+            subnet_id=runner_subnet(spec, base),
+            vpc_security_group_ids=[base["security_group_id"]],
             iam_instance_profile=spec.identity,
             instance_market_options=market_options(spec), tags=tags, volume_tags=tags,
             opts=pulumi.ResourceOptions(parent=self))
+        self._deadline(name, spec, vm, base, args.expires_at)
         self.instance_id = vm.id
         self.private_ip = vm.private_ip
         self.expires_at = pulumi.Output.from_input(iso(args.expires_at))
         self.register_outputs(outputs(vm.id, vm.private_ip, args.expires_at))
+
+    def _deadline(self, name: str, spec: RunnerSpec, vm: aws.ec2.Instance, base: BaseOutputs,
+                  expires_at: datetime) -> None:
+        """Terminate the instance from the cloud side once the guest's own teardown had its
+        time; the schedule deletes itself after it ran (ActionAfterCompletion)."""
+        aws.scheduler.Schedule(
+            f"{name}-deadline", region=spec.region,
+            description=f"cml-infra: terminate {name} at its expiry",
+            schedule_expression=at_expression(cloud_deadline(expires_at)),
+            schedule_expression_timezone="UTC", flexible_time_window={"mode": "OFF"},
+            action_after_completion="DELETE",
+            target={"arn": SCHEDULER_TERMINATE, "role_arn": base["terminator_role_arn"],
+                    "input": vm.id.apply(lambda id: json.dumps({"InstanceIds": [id]})),
+                    "retry_policy": {"maximum_retry_attempts": 5}},
+            opts=pulumi.ResourceOptions(parent=self))
+
+
+def runner_subnet(spec: RunnerSpec, base: BaseOutputs) -> pulumi.Output[str]:
+    """The base's subnet in the machine's zone: the spec's zone (a retry moves it), else the
+    base's first zone."""
+    if not spec.zone:
+        return pulumi.Output.from_input(base["subnet_id"])
+    return pulumi.Output.from_input(base["subnets"]).apply(
+        lambda subnets: zone_subnet(subnets, spec.zone or ""))
 

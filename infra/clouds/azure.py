@@ -1,10 +1,13 @@
 """Azure: a pool base (resource group, network, self-delete role); per machine a VM that can
 delete itself.
 
-Azure has no expiry of its own, so each VM ends itself (after the runner and the dead-man
-shutdown, which only stops a still-billed VM): its system-assigned identity holds the pool's
-self-delete role on exactly four resources, its VM, NIC, public address and OS disk, so it
-can delete itself and nothing else, not a sibling. The NIC, address and disk carry
+Azure has no expiry of its own, so each VM ends itself: its system-assigned identity holds the
+pool's self-delete role on exactly four resources, its VM, NIC, public address and OS disk, so
+it can delete itself (or, failing that, deallocate itself) and nothing else, not a sibling. A
+guest shutdown would only stop a still-billed VM ("Stopped (allocated)"). From the cloud side,
+the VM's auto-shutdown schedule deallocates it after its expiry plus the guest's own teardown
+time, should the guest never get that far (https://learn.microsoft.com/azure/virtual-machines/auto-shutdown-vm;
+the schedule is a daily one, so it is set only for maximum runtimes that end within a day). The NIC, address and disk carry
 `deleteOption: Delete`, so they go with the VM:
 https://learn.microsoft.com/azure/virtual-machines/delete. The page does not say whether
 that cascade checks the caller's rights on each of them; they are separate resources, not
@@ -21,13 +24,22 @@ The system identity also goes with the VM, where a user-assigned one would be le
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pulumi
-from pulumi_azure_native import authorization, compute, network, resources
+from pulumi_azure_native import authorization, compute, devtestlab, network, resources
 
 from infra.catalog import azure as table
-from infra.clouds.common import BaseArgs, BaseOutputs, RunnerArgs, b64, iso, outputs
+from infra.clouds.common import (
+    BaseArgs,
+    BaseOutputs,
+    RunnerArgs,
+    b64,
+    cloud_deadline,
+    iso,
+    outputs,
+)
 from infra.spec import RunnerSpec
 
 ADMIN_USER = "cmlrunner"
@@ -35,11 +47,37 @@ BASE_OUTPUTS = ("resource_group", "resource_group_id", "subnet_id", "nsg_id",
                 "self_delete_role_id")
 # Only what deleting a VM and what goes with it needs, granted at the VM's scope:
 # https://learn.microsoft.com/azure/role-based-access-control/permissions/compute
+# Deallocating is the fallback when deleting fails: a deallocated VM is not billed for compute:
+# https://learn.microsoft.com/azure/virtual-machines/states-billing
 SELF_DELETE_ACTIONS = ["Microsoft.Compute/virtualMachines/read",
                        "Microsoft.Compute/virtualMachines/delete",
+                       "Microsoft.Compute/virtualMachines/deallocate/action",
                        "Microsoft.Network/networkInterfaces/delete",
                        "Microsoft.Network/publicIPAddresses/delete",
                        "Microsoft.Compute/disks/delete"]
+
+
+# The GRID driver version Microsoft recommends for NVadsA10_v5: its page lists GRID 17.5 as
+# making CUDA devices unavailable, worked around with `driverVersion` 535.161 ("Known issues"):
+# https://learn.microsoft.com/azure/virtual-machines/extensions/hpccompute-gpu-linux
+GRID_DRIVER_VERSION = "535.161"
+# Standard security: the driver extensions do not support Secure Boot (same page), and a VM
+# without a security type gets Trusted Launch once later API versions change the default
+# ("If not specified, Standard will be returned starting api version 2025-11-01",
+# https://learn.microsoft.com/python/api/azure-mgmt-compute/azure.mgmt.compute.models.securitytypes).
+# The SDK's 2024-11-01 enum lists only TrustedLaunch and ConfidentialVM, so the value is a string.
+SECURITY_PROFILE: compute.SecurityProfileArgsDict = {"security_type": "Standard"}
+
+
+def auto_shutdown_time(created: datetime, expires_at: datetime) -> str | None:
+    """The daily `HHMM` (UTC) at which the auto-shutdown schedule deallocates the VM: after
+    its expiry and teardown grace, rounded up to the minute. None when that moment is a day or
+    more away, where a daily time would fire before it."""
+    moment = cloud_deadline(expires_at)
+    moment = moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    if moment - created >= timedelta(hours=24) - timedelta(minutes=2):
+        return None
+    return moment.astimezone(timezone.utc).strftime("%H%M")
 
 
 def throwaway_ssh_key() -> str:
@@ -160,7 +198,7 @@ class AzureRunner(pulumi.ComponentResource):
             # Spot machines are deleted, not deallocated, when evicted.
             priority="Spot" if spec.spot else "Regular",
             eviction_policy="Delete" if spec.spot else None, billing_profile=billing(spec),
-            opts=child)
+            security_profile=SECURITY_PROFILE, opts=child)
         disk_id = pulumi.Output.concat(base["resource_group_id"],
                                        "/providers/Microsoft.Compute/disks/",
                                        os_disk_name(name))
@@ -168,6 +206,7 @@ class AzureRunner(pulumi.ComponentResource):
                                            "disk": disk_id})
         if spec.machine.gpu_count and table.needs_driver_extension(spec.machine.driver):
             self._driver(name, base, vm, spec, tags)
+        self._auto_shutdown(name, base, vm, spec, tags, args)
         self.instance_id = vm.vm_id
         self.private_ip = nic.ip_configurations.apply(first_private_ip)
         self.expires_at = pulumi.Output.from_input(iso(args.expires_at))
@@ -211,4 +250,22 @@ class AzureRunner(pulumi.ComponentResource):
             f"{name}-gpu-driver", resource_group_name=base["resource_group"], vm_name=vm.name,
             location=spec.region, publisher="Microsoft.HpcCompute", type="NvidiaGpuDriverLinux",
             type_handler_version="1.6", auto_upgrade_minor_version=True, tags=tags,
+            settings={"driverVersion": GRID_DRIVER_VERSION},
+            opts=pulumi.ResourceOptions(parent=self))
+
+    def _auto_shutdown(self, name: str, base: BaseOutputs, vm: compute.VirtualMachine,
+                       spec: RunnerSpec, tags: dict[str, str], args: RunnerArgs) -> None:
+        """The cloud-side fallback: the VM's auto-shutdown schedule (named
+        `shutdown-computevm-<vm>`, the name the API requires) deallocates it:
+        https://learn.microsoft.com/rest/api/dtl/global-schedules/create-or-update"""
+        created = args.expires_at - timedelta(seconds=spec.max_runtime_s)
+        at = auto_shutdown_time(created, args.expires_at)
+        if at is None:
+            return
+        devtestlab.GlobalSchedule(
+            f"{name}-auto-shutdown", name=vm.name.apply(lambda vm: f"shutdown-computevm-{vm}"),
+            resource_group_name=base["resource_group"], location=spec.region,
+            target_resource_id=vm.id, task_type="ComputeVmShutdownTask", status="Enabled",
+            daily_recurrence={"time": at}, time_zone_id="UTC",
+            notification_settings={"status": "Disabled"}, tags=tags,
             opts=pulumi.ResourceOptions(parent=self))

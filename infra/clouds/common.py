@@ -26,6 +26,17 @@ T = TypeVar("T")
 _SHARED: dict[tuple[str, ...], tuple[Any, Any]] = {}
 
 
+# After its expiry, a machine's own teardown (stop grace, forge unregister, self-delete
+# retries for up to 15 minutes: infra/startup/templates/teardown.sh) gets this long before a
+# cloud-side deadline (AWS schedule, Azure auto-shutdown, Alibaba auto-release) ends it.
+CLOUD_DEADLINE_GRACE = timedelta(minutes=20)
+
+
+def cloud_deadline(expires_at: datetime) -> datetime:
+    """When the cloud itself ends a machine whose guest did not: expiry plus teardown time."""
+    return expires_at + CLOUD_DEADLINE_GRACE
+
+
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 

@@ -80,7 +80,7 @@ def _state(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         echoed["identity"] = {**identity, "principalId": f"{PLACEHOLDER}-principal-id",
                               **({"userAssignedIdentities": {i: {} for i in ids}} if ids else {})}
     return {**echoed, "name": inputs.get("name", name), "instanceId": f"{name}-instance-id",
-            "vmId": f"{name}-vm-id", "privateIp": "10.0.0.10",
+            "vmId": f"{name}-vm-id", "privateIp": "10.0.0.10", "arn": f"{name}-arn",
             "principalId": f"{PLACEHOLDER}-principal-id", **_gcp_iam_state(inputs)}
 
 

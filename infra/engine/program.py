@@ -130,7 +130,8 @@ def user_data(spec: RunnerSpec, registration: Registration) -> pulumi.Output[str
 # was created with. (GCP's maxRunDuration is a duration from the VM's start, stable across runs;
 # and a new machine is created with the new values as usual.)
 # https://www.pulumi.com/docs/iac/concepts/options/ignorechanges/
-EXPIRY_INPUTS = ("tags", "labels", "volume_tags", "auto_release_time")
+EXPIRY_INPUTS = ("tags", "labels", "volume_tags", "auto_release_time",
+                 "schedule_expression", "daily_recurrence")
 GCP_DISK_LABELS = "bootDisk.initializeParams.labels"
 
 
