@@ -17,7 +17,7 @@ from infra.engine.cancel import Cancellation
 from infra.engine.naming import base_stack_name, runner_stack_name
 from infra.engine.prerequisites import missing
 from infra.engine.state import Lock, lock_of
-from infra.engine.up import capacity_short
+from infra.engine.capacity import Placement, candidate_zones, capacity_short, failed_pools
 from infra.engine.workspace import EngineCommand, backend_url, child_env, private_dir
 from infra.errors import PrerequisiteError
 from infra.spec import build_spec
@@ -168,9 +168,57 @@ def test_base_stack_carries_pool_cloud_and_region_never_a_run() -> None:
     assert base_stack_name(spec) == "cml-infra-base-gpu-gcp-europe-west4"
 
 
-def test_capacity_errors_of_every_cloud_are_recognised() -> None:
-    assert capacity_short(Exception("error: ZONE_RESOURCE_POOL_EXHAUSTED in us-east1-c"))
-    assert not capacity_short(Exception("error: InvalidParameterValue"))
+@pytest.mark.parametrize("message, short", [
+    ("InsufficientInstanceCapacity: no g5.xlarge", True),  # AWS
+    ("error: ZONE_RESOURCE_POOL_EXHAUSTED in us-east1-c", True),  # GCP
+    ("ZonalAllocationFailed: Allocation failed", True),  # Azure
+    ("OperationDenied.NoStock: sold out", True),  # Alibaba
+    ("error: InvalidParameterValue", False),
+    # Azure's "not sold to this subscription here" is no shortage a retry could end.
+    ("SkuNotAvailable: The requested size is not available", False),
+])
+def test_capacity_errors_of_every_cloud_are_recognised(message: str, short: bool) -> None:
+    assert capacity_short(message) is short
+
+
+def test_a_spot_pool_tries_its_other_zones_then_on_demand_with_the_cost() -> None:
+    spec = build_spec(name="gpu", cloud="gcp", gpu=True, spot=True, zone="us-east1-c")
+    place = Placement(spec, ("us-east1-c", "us-east1-d"))
+    assert place.current().zone == "us-east1-c" and place.current().spot
+    line = place.advance()
+    assert line == "pool gpu: no spot capacity for n1-standard-4 in us-east1-c; trying us-east1-d"
+    assert place.current().zone == "us-east1-d" and place.current().spot
+    line = place.advance() or ""
+    assert line.startswith("pool gpu: no spot capacity for n1-standard-4 in us-east1-c, "
+                           "us-east1-d; running it on demand in us-east1-c; on demand can cost "
+                           "up to 11x the spot price")
+    assert "https://cloud.google.com/compute/docs/instances/spot" in line
+    assert place.current().zone == "us-east1-c" and not place.current().spot
+    assert place.advance() == "pool gpu: no capacity for n1-standard-4 in us-east1-c; trying " \
+        "us-east1-d"
+    assert place.advance() is None
+
+
+def test_an_on_demand_pool_in_its_only_zone_has_no_place_left() -> None:
+    spec = build_spec(name="gpu", cloud="aws", gpu=True, zone="us-east-1a")
+    assert Placement(spec, ("us-east-1a",)).advance() is None
+
+
+def test_failures_are_laid_at_the_pool_whose_machine_failed() -> None:
+    pools = [build_spec(name=n, cloud="aws") for n in ("gpu", "gpu-big", "cpu")]
+    urns = ["urn:pulumi:s::cml-infra::cml-infra:clouds:AwsRunner$aws:ec2/instance:Instance::"
+            "gpu-big-1-vm", "urn:pulumi:s::cml-infra::aws:ec2/instance:Instance::cpu-0-vm"]
+    assert failed_pools(urns, pools) == {"gpu-big", "cpu"}
+    assert failed_pools(["urn:pulumi:s::p::x::gpu-base-vpc"], pools) == set()
+
+
+def test_zones_come_from_the_user_the_catalog_or_the_base() -> None:
+    aws = build_spec(name="gpu", cloud="aws", gpu=True)
+    assert candidate_zones(aws, {"zones": ["us-east-1a", "us-east-1b"]}) == ("us-east-1a",
+                                                                             "us-east-1b")
+    assert candidate_zones(aws, None) == (None,)
+    named = build_spec(name="gpu", cloud="aws", gpu=True, zone="us-east-1c")
+    assert candidate_zones(named, {"zones": ["us-east-1a"]}) == ("us-east-1c",)
 
 
 def test_help_documents_the_stack_default_and_the_lifecycle() -> None:

@@ -133,13 +133,31 @@ def test_failed_update_destroys_its_stack_and_says_why(world: World) -> None:
     assert world.machines() == []
 
 
-def test_spot_shortage_is_retried_on_demand(world: World) -> None:
+def test_spot_shortage_in_the_only_zone_is_retried_on_demand(world: World) -> None:
     world.fake.cloud.fail("InsufficientInstanceCapacity: no spot g4dn",
                           type="aws:ec2/instance:Instance", times=1)
     out = ok(world.cli(*UP, "--spot", "--no-wait", run="602"))
-    assert "spot capacity is short; retrying on demand" in out
+    assert "pool cml-runner: no spot capacity for g4dn.xlarge in us-east-1a; running it on " \
+        "demand in us-east-1a; on demand can cost up to 10x the spot price" in out
     [machine] = world.machines()
     assert "instanceMarketOptions" not in machine["inputs"]
+    assert len(world.forge_runners()) == 1
+
+
+def test_spot_shortage_moves_to_the_next_zone_before_paying_on_demand(world: World) -> None:
+    """The base has a subnet in each zone that sells the type (the fake region: b and c)."""
+    up = [word for word in UP if word not in ("--zone", "us-east-1a")]
+    world.fake.cloud.fail("InsufficientInstanceCapacity: no spot g4dn in us-east-1b",
+                          type="aws:ec2/instance:Instance", times=1)
+    out = ok(world.cli(*up, "--spot", "--no-wait", run="603"))
+    assert "pool cml-runner: no spot capacity for g4dn.xlarge in us-east-1b; trying " \
+        "us-east-1c" in out and "on demand" not in out
+    subnets = {o["inputs"]["availabilityZone"]: o["id"]
+               for o in world.fake.cloud.objects("aws:ec2/subnet:Subnet")}
+    assert sorted(subnets) == ["us-east-1b", "us-east-1c"]
+    [machine] = world.machines()
+    assert "instanceMarketOptions" in machine["inputs"]
+    assert machine["inputs"]["subnetId"] == subnets["us-east-1c"]
     assert len(world.forge_runners()) == 1
 
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from infra.clouds import cloud_module
 from infra.engine.events import stream
 from infra.engine.naming import base_stack_name
 from infra.engine.program import base_fingerprint, base_program
@@ -83,7 +84,9 @@ def _fits(spec: RunnerSpec, name: str, found: dict[str, Any] | None) -> bool:
         return False
     mine = found.get(spec.name)
     if mine is not None and mine.get("fingerprint") == base_fingerprint(spec):
-        return True
+        # A base made by an earlier version lacks what this one adds (an output, and the
+        # resources behind it): update it in place, which only adds.
+        return set(cloud_module(spec.cloud).BASE_OUTPUTS) <= set(mine)
     others = sorted(pool for pool in found if pool != spec.name)
     if others:
         raise StackError(f"Base stack {name} holds pools {', '.join(others)} and was not made "

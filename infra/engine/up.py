@@ -2,18 +2,26 @@
 cancellation, this run's stack is destroyed again and the final line counts what the state
 still holds afterwards.
 
-When spot capacity is short, the spot pools are retried on demand once, as an update of the
-same stack: machines and registrations that do not change are kept (no second mint); a spot
-machine turned on-demand is replaced together with its registration (`machine_fingerprint`).
+When a zone has no capacity for a pool's machine, that pool alone moves to its next zone, and a
+spot pool then runs on demand (`infra.engine.capacity`), as updates of the same stack:
+machines and registrations that do not change are kept (no second mint); a machine that moves
+is replaced together with its registration (`machine_fingerprint`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from infra.engine.bases import ensure_bases
+from infra.engine.bases import ensure_bases, read_bases
+from infra.engine.capacity import (
+    Placement,
+    candidate_zones,
+    capacity_short,
+    failed_pools,
+    not_sold,
+)
 from infra.engine.cancel import Cancellation, Cancelled, cancellable
 from infra.engine.events import last_line, stream
 from infra.engine.program import Registrar, program
@@ -22,25 +30,12 @@ from infra.engine.workspace import Engine, Printer
 from infra.errors import StackError
 from infra.rules import RunnerSpec
 
-# Errors meaning "no capacity of this kind right now", per cloud:
-# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/troubleshooting-launch.html#troubleshooting-launch-capacity
-# https://cloud.google.com/compute/docs/troubleshooting/troubleshooting-resource-availability
-# https://learn.microsoft.com/troubleshoot/azure/virtual-machines/windows/allocation-failure
-# https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-runinstances
-CAPACITY_ERRORS = ("InsufficientInstanceCapacity", "MaxSpotInstanceCountExceeded",
-                   "ZONE_RESOURCE_POOL_EXHAUSTED", "STOCKOUT", "SkuNotAvailable",
-                   "AllocationFailed", "ZonalAllocationFailed", "OperationDenied.NoStock")
 
 
 @dataclass(frozen=True)
 class UpOptions:
     stack_name: str
     keep_on_failure: bool = False
-
-
-def capacity_short(error: BaseException) -> bool:
-    """Whether the engine failed for lack of (spot) capacity, worth an on-demand retry."""
-    return any(code in str(error) for code in CAPACITY_ERRORS)
 
 
 def cancel_message(stack_name: str) -> str:
@@ -109,31 +104,72 @@ def _engine_failure(exc: BaseException) -> bool:
 def _up_with_retry(pools: Sequence[RunnerSpec], engine: Engine, registrar: Registrar,
                    printer: Printer, name: str, bases: dict[str, str],
                    cancellation: Cancellation, errors: list[str]) -> dict[str, Any]:
+    """Update the stack; when a zone has no capacity for a pool, move that pool on and
+    update again, until it runs or has no place left."""
     from pulumi import automation as auto
 
-    def run(specs: Sequence[RunnerSpec]) -> dict[str, Any]:
+    places = {spec.name: Placement(spec, candidate_zones(spec, _base_of(engine, spec, bases)))
+              for spec in pools}
+    failures: list[tuple[str, str]] = []
+    while True:
+        specs = [places[spec.name].current() for spec in pools]
         stack = engine.create_or_select(name, lambda: program(specs, registrar, bases=bases))
-        result = stream(lambda on_event: stack.up(on_event=_noting(errors, on_event)),
-                        printer, tick=cancellation.tick)
-        return {key: value.value for key, value in result.outputs.items()}
+        try:
+            result = stream(lambda on_event: stack.up(
+                on_event=_noting(errors, on_event, failures)),
+                printer, tick=cancellation.tick)
+            return {key: value.value for key, value in result.outputs.items()}
+        except auto.CommandError as exc:
+            if cancellation.requested:
+                raise
+            short = [urn for urn, message in failures if capacity_short(message)]
+            if not short and capacity_short(str(exc)) and len(pools) == 1:
+                short = [f"::{pools[0].name}-0"]
+            moved = [line for pool in sorted(failed_pools(short, pools))
+                     if (line := places[pool].advance())]
+            if not moved:
+                _explain_not_sold(failures, specs, errors)
+                raise
+        for line in moved:
+            printer(line)
+        errors.clear()
+        failures.clear()
 
+
+def _base_of(engine: Engine, spec: RunnerSpec, bases: dict[str, str]) -> dict[str, Any] | None:
+    """What the pool's base exports (its zones), or None when it cannot be read."""
     try:
-        return run(pools)
-    except auto.CommandError as exc:
-        if cancellation.requested or not (capacity_short(exc) and any(p.spot for p in pools)):
-            raise
-    printer("spot capacity is short; retrying on demand")
-    errors.clear()
-    return run([replace(pool, spot=False, max_price=None) for pool in pools])
+        found = read_bases(engine, bases[spec.name]) or {}
+    except Exception:  # a plan or a base without outputs: the spec's own zone is all there is
+        return None
+    mine = found.get(spec.name)
+    return dict(mine) if isinstance(mine, dict) else None
 
 
-def _noting(errors: list[str], then: Callable[[Any], None]) -> Callable[[Any], None]:
-    """Keep the engine's error diagnostics (the reason for a failure), then pass events on."""
+def _explain_not_sold(failures: list[tuple[str, str]], specs: Sequence[RunnerSpec],
+                      errors: list[str]) -> None:
+    """Azure's SkuNotAvailable: the size is not sold here; say so before the engine's text."""
+    for urn, message in failures:
+        if not_sold(message):
+            pools = failed_pools([urn], specs) or {specs[0].name}
+            spec = next(s for s in specs if s.name in pools)
+            errors.insert(0, f"{spec.cloud} does not sell {spec.machine.instance_type} in "
+                             f"{spec.region} to this subscription (SkuNotAvailable); choose "
+                             "another region or machine size")
+            return
+
+
+def _noting(errors: list[str], then: Callable[[Any], None],
+            failures: list[tuple[str, str]] | None = None) -> Callable[[Any], None]:
+    """Keep the engine's error diagnostics (the reason for a failure, and which resource
+    failed), then pass events on."""
 
     def on_event(event: Any) -> None:
         diagnostic = event.diagnostic_event
         if diagnostic is not None and diagnostic.severity == "error":
             errors.append(diagnostic.message.strip())
+            if failures is not None:
+                failures.append((diagnostic.urn or "", diagnostic.message))
         then(event)
 
     return on_event
