@@ -55,7 +55,10 @@ def state_warning(env: Mapping[str, str]) -> str | None:
 CloudOption = Annotated[Cloud, typer.Option(help="Cloud to run on.")]
 RegionOption = Annotated[str, typer.Option(help="Portable (us-east, us-west, eu-west, "
                                                 "eu-north, ap-southeast) or native region.")]
-ZoneOption = Annotated[str | None, typer.Option(help="Native zone (GCP, Alibaba).")]
+ZoneOption = Annotated[str | None, typer.Option(
+    help="A zone of the region (AWS us-east-1a, GCP us-east1-c, Alibaba cn-hangzhou-h); default: "
+         "the zones that sell the machine type, the next one tried when one has no capacity. "
+         "Azure pools take no zone.")]
 SizeOption = Annotated[str | None, typer.Option("--type", "--size",
                                                 help="s, m, l, xl or a native type.")]
 GpuOption = Annotated[bool, typer.Option("--gpu", help="Add the cloud's default GPU (T4).")]

@@ -56,6 +56,10 @@ class RunnerSpec:
     """GitLab: run jobs with the docker executor and all GPUs instead of the shell executor."""
     subnet: str | None = None
     """AWS: an existing subnet for the pool's machines instead of a network of its own."""
+    zones: tuple[str, ...] = ()
+    """Candidate zones, preferred first: the user's zone alone, else the catalog's zones of the
+    region that sell the machine (`catalog.zones_for`); empty when only a deploy-time look-up
+    can tell. `zone` is the first of them."""
 
 
 def parse_duration(value: str | int, what: str) -> int:

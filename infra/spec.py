@@ -7,6 +7,7 @@ and every message.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -62,8 +63,9 @@ def _check_price(cloud: str, spot: bool, max_price: float | None) -> None:
         raise SpecError("A maximum price applies to spot machines only; add --spot or drop it.")
     if cloud == "gcp":
         raise SpecError("GCP Spot VMs have no maximum price; drop the maximum price.")
-    if max_price <= 0:
-        raise SpecError(f"The maximum price must be a positive hourly price, not {max_price}.")
+    if not (math.isfinite(max_price) and max_price > 0):
+        raise SpecError(f"The maximum price must be a positive hourly price such as 0.5, "
+                        f"not {max_price}.")
 
 
 def _check_idle_mode(forge: str, idle_mode: bool) -> None:
@@ -97,6 +99,16 @@ def _check_subnet(cloud: str, subnet: str | None) -> None:
     if not SUBNET_PATTERN.fullmatch(subnet):
         raise SpecError(f"Subnet {subnet!r} is not an AWS subnet id; give one such as "
                         "subnet-0123456789abcdef0.")
+
+
+def _placement(cloud: str, region: str, zone: str | None,
+               machine: Machine) -> tuple[str, tuple[str, ...]]:
+    """The native region and the candidate zones: the user's zone alone, else the catalog's."""
+    native = catalog.resolve_region(cloud, region).region
+    if zone:
+        catalog.check_zone(cloud, native, zone, machine)
+        return native, (zone,)
+    return native, catalog.zones_for(cloud, native, machine)
 
 
 def _machine(cloud: str, size: str | None, gpu: bool, gpu_model: str | None,
@@ -134,7 +146,7 @@ def build_spec(*, name: str = "cml-runner", cloud: str = "aws", region: str = "u
     _check_idle_mode(forge, idle_mode)
     _check_subnet(cloud, subnet)
     machine = _machine(cloud, size, gpu, gpu_model, gpu_count)
-    placement = catalog.resolve_region(cloud, str(region), zone)
+    native_region, zones = _placement(cloud, str(region), zone or None, machine)
     idle_s = parse_duration(idle_timeout, "idle timeout")
     runtime_s = parse_duration(max_runtime, "maximum runtime")
     check_times(idle_s, runtime_s)
@@ -144,13 +156,14 @@ def build_spec(*, name: str = "cml-runner", cloud: str = "aws", region: str = "u
     if not 10 <= disk <= 16384:
         raise SpecError(f"The disk size must be between 10 and 16384 GB, not {disk}.")
     return RunnerSpec(
-        name=check_name(str(name)), cloud=cloud, region=placement.region, zone=placement.zone,
+        name=check_name(str(name)), cloud=cloud, region=native_region,
+        zone=zones[0] if zones else None,
         size=size, machine=machine, spot=bool(spot), max_price=max_price, disk_size_gb=disk,
         labels=clean_labels(labels), forge=forge, repo=check_repo(forge, repo),
         forge_url=(forge_url or FORGE_URLS.get(forge, "")).rstrip("/"),
         idle_timeout_s=idle_s, max_runtime_s=runtime_s, count=_check_count(int(count)),
         extra_commands=tuple(extra_commands), identity=identity or None, image=image or None,
-        idle_mode=bool(idle_mode), docker=bool(docker), subnet=subnet or None,
+        idle_mode=bool(idle_mode), docker=bool(docker), subnet=subnet or None, zones=zones,
     )
 
 

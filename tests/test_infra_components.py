@@ -60,9 +60,18 @@ def secret_text(value) -> str:
     return value["value"]
 
 
+def selling_region(cloud: str, model: str, count: int) -> str:
+    """The first portable region the catalog does not know to lack this model and count."""
+    offering = catalog.table(cloud).offering_regions(
+        catalog.resolve_machine(cloud, None, model, count))
+    return next(region for region, (native, _) in catalog.table(cloud).REGIONS.items()
+                if offering is None or native in offering)
+
+
 @pytest.mark.parametrize(("cloud", "model", "count"), CASES)
 def test_every_gpu_model_and_count(cloud, model, count):
-    spec, plan = plan_for(cloud=cloud, gpu_model=model, gpu_count=count)
+    spec, plan = plan_for(cloud=cloud, gpu_model=model, gpu_count=count,
+                          region=selling_region(cloud, model, count))
     vm = only(plan, VM_TYPES[cloud])
     machine = spec.machine
     if cloud == "aws":
@@ -92,7 +101,7 @@ def test_every_gpu_model_and_count(cloud, model, count):
                              "sku": "2204", "version": "latest"}
     else:
         assert vm["instanceType"] == machine.instance_type
-        assert gzipped_script(vm["userData"]).startswith("#!")
+        assert plain_script(vm["userData"]).startswith("#!")
         config = startup_config(spec, placeholder_registrar(spec, 0), "x")
         assert "ubuntu-drivers install" in config.extra_commands[0]
         assert (config.gpu_model, config.gpu_count) == (model, count)
@@ -103,8 +112,14 @@ def secret_text_b64(value) -> str:
 
 
 def gzipped_script(value) -> str:
-    """AWS and Alibaba user data: the startup script, gzip-compressed, in base64."""
+    """AWS user data: the startup script, gzip-compressed, in base64."""
     return gzip.decompress(base64.b64decode(secret_text(value))).decode()
+
+
+def plain_script(value) -> str:
+    """Alibaba user data: the startup script itself, in base64 (Alibaba documents gzip only
+    through an uploaded include file)."""
+    return base64.b64decode(secret_text(value)).decode()
 
 
 def test_aws_instance_inputs():
@@ -358,13 +373,23 @@ def test_alicloud_inputs():
     assert not [r for r in plan.resources if r["type"] == "alicloud:ram/role:Role"]
     assert only(plan, "alicloud:ram/rolePolicyAttachment:RolePolicyAttachment")["roleName"] \
         == "ci-data-role"
-    assert gzipped_script(vm["userData"]).startswith("#!")
+    assert plain_script(vm["userData"]).startswith("#!")
     assert vm["tags"] == TAGS
     group = only(plan, "alicloud:ecs/securityGroup:SecurityGroup")
     assert "ingress" not in str(group).lower()
     assert group["tags"] == base_tags("alicloud", "us-east-1")
     assert not [r for r in plan.resources if "securityGroupRule" in r["type"]]
-    assert only(plan, "alicloud:vpc/switch:Switch")["zoneId"] == "us-east-1a"
+    assert only(plan, "alicloud:vpc/switch:Switch")["zoneId"] \
+        == "PLACEHOLDER-zone-resolved-at-deploy-time"
+
+
+def test_gcp_region_outside_the_zone_table_looks_its_zone_up_at_deploy_time():
+    _, plan = plan_for(cloud="gcp", region="me-central2", gpu=True)
+    assert invoke(plan, "gcp:compute/getZones:getZones") == {"region": "me-central2",
+                                                              "status": "UP"}
+    zone = "PLACEHOLDER-zone-resolved-at-deploy-time"
+    assert only(plan, "gcp:compute/instance:Instance")["zone"] == zone
+    assert only(plan, "gcp:compute/instanceIAMMember:InstanceIAMMember")["zone"] == zone
 
 
 def test_alicloud_machine_may_delete_or_stop_only_its_own_instance():
@@ -405,6 +430,17 @@ def test_alicloud_native_region_uses_its_own_provider_and_a_zone_lookup():
         == "PLACEHOLDER-zone-resolved-at-deploy-time"
     zones = [i for i in plan.invokes if i["token"] == "alicloud:index/getZones:getZones"]
     assert zones[0]["args"]["availableInstanceType"] == "ecs.gn6i-c4g1.xlarge"
+
+
+@pytest.mark.parametrize("region", [*catalog.table("alicloud").REGIONS, "cn-hangzhou"])
+def test_alicloud_zone_is_looked_up_for_the_type_in_every_region(region):
+    """No region has a fixed zone: the vSwitch goes to the first zone selling the type."""
+    spec, plan = plan_for(cloud="alicloud", region=region, gpu=True)
+    assert (spec.zone, spec.zones) == (None, ())
+    assert only(plan, "alicloud:vpc/switch:Switch")["zoneId"] \
+        == "PLACEHOLDER-zone-resolved-at-deploy-time"
+    assert invoke(plan, "alicloud:index/getZones:getZones")["availableInstanceType"] \
+        == spec.machine.instance_type
 
 
 def test_aws_resources_carry_the_region():
@@ -462,7 +498,7 @@ def test_registration_secret_reaches_the_script_only_as_secret():
     assert "jit-config-blob" not in render_json(plan) + render_tree(plan)
 
 
-@pytest.mark.parametrize(("cloud", "limit"), [("aws", 16384), ("alicloud", 16384),
+@pytest.mark.parametrize(("cloud", "limit"), [("aws", 16384), ("alicloud", 32768),
                                               ("azure", 65536)])
 def test_oversized_startup_script_is_refused_before_anything_exists(cloud, limit):
     """One limit table, infra/startup's; the plan fails on it before any machine exists."""

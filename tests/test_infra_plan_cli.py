@@ -53,12 +53,12 @@ def test_dry_run_json_without_credentials(cloud, tmp_path):
 def test_dry_run_tree_is_readable(tmp_path):
     result = run_bare(tmp_path, "up", "--cloud", "aws", "--gpu-model", "l4", "--spot",
                       "--labels", "gpu,l4", "--idle-timeout", "10m", "--max-runtime", "2h",
-                      "--count", "2", "--region", "eu-west", "--dry-run")
+                      "--count", "2", "--region", "eu-north", "--dry-run")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert out.startswith("Plan: 13 resources would be created (nothing was created).")
-    assert "Base stack cml-infra-base-cml-runner-aws-eu-west-1: 7 resources" in out
-    assert "Runner stack cml-runner: 6 resources" in out
+    assert out.startswith("Plan: 17 resources would be created (nothing was created).")
+    assert "Base stack cml-infra-base-cml-runner-aws-eu-north-1: 9 resources" in out
+    assert "Runner stack cml-runner: 8 resources" in out
     assert "instanceType: g6.xlarge" in out and "userDataBase64: [secret]" in out
     assert "cml-runner-1-vm  (aws:ec2/instance:Instance)" in out
 

@@ -52,7 +52,7 @@ def test_native_names_pass_through_and_are_described():
 
 def test_portable_regions_and_zones():
     assert build_spec(cloud="gcp", region="eu-west").zone == "europe-west4-a"
-    assert build_spec(cloud="gcp", region="us-central1").zone == "us-central1-b"
+    assert build_spec(cloud="gcp", region="us-central1").zone is None  # looked up at deploy
     assert build_spec(cloud="azure", region="ap-southeast").region == "southeastasia"
     assert build_spec(cloud="alicloud", region="cn-hangzhou").zone is None
 
@@ -186,3 +186,61 @@ def test_spec_is_frozen():
     spec = build_spec()
     with pytest.raises(AttributeError):
         spec.count = 3  # type: ignore[misc]
+
+
+# A4: a model asked without a count gets the fewest GPUs the cloud sells it with.
+@pytest.mark.parametrize(("cloud", "model"), [(cloud, model) for cloud in catalog.CLOUDS
+                                              for model in catalog.table(cloud).GPUS])
+def test_no_gpu_count_means_the_fewest_sold_in_the_size(cloud, model):
+    counts = catalog.table(cloud).GPUS[model].counts
+    assert catalog.resolve_machine(cloud, None, model, None).gpu_count == min(counts)
+    for size in catalog.SIZES:
+        with_size = [n for n, by_size in counts.items() if size in by_size]
+        if with_size:
+            assert catalog.resolve_machine(cloud, size, model, None) \
+                == catalog.resolve_machine(cloud, size, model, min(with_size))
+
+
+@pytest.mark.parametrize(("cloud", "model", "region", "machine"), [  # the review's A4 cases
+    ("aws", "a100", "us-east", ("p4d.24xlarge", 8)),
+    ("aws", "a100-80gb", "us-east", ("p4de.24xlarge", 8)),
+    ("gcp", "h100", "eu-west", ("a3-highgpu-8g", 8)),
+    ("azure", "a100", "us-east", ("Standard_ND96asr_v4", 8)),
+])
+def test_models_without_a_one_gpu_machine_build_without_a_count(cloud, model, region, machine):
+    spec = build_spec(cloud=cloud, gpu_model=model, region=region)
+    assert (spec.machine.instance_type, spec.machine.gpu_count) == machine
+
+
+@pytest.mark.parametrize(("count", "size"), [(1, "Standard_NC24ads_A100_v4"),
+                                             (2, "Standard_NC48ads_A100_v4"),
+                                             (4, "Standard_NC96ads_A100_v4")])
+def test_azure_a100_counts_it_lacks_point_at_the_80gb_sizes(count, size):
+    with pytest.raises(SpecError) as info:
+        build_spec(cloud="azure", gpu_model="a100", gpu_count=count)
+    gpus = "GPU" if count == 1 else "GPUs"
+    assert str(info.value) == (
+        f"a100 is sold on azure with 8 GPUs per machine, not {count}; for {count} {gpus} "
+        f"choose the model a100-80gb ({size}) or one of those GPU counts.")
+
+
+# --max-price: a positive, finite hourly price.
+@pytest.mark.parametrize("cloud", ["aws", "azure", "alicloud"])
+@pytest.mark.parametrize("price", [float("nan"), float("inf"), float("-inf"), 0, 0.0, -0.5])
+def test_max_price_must_be_positive_and_finite(cloud, price):
+    with pytest.raises(SpecError) as info:
+        build_spec(cloud=cloud, spot=True, max_price=price)
+    assert str(info.value) == (
+        f"The maximum price must be a positive hourly price such as 0.5, not {price}.")
+    assert build_spec(cloud=cloud, spot=True, max_price=0.5).max_price == 0.5
+
+
+@pytest.mark.parametrize("cloud", catalog.CLOUDS)
+def test_portable_regions_fix_no_zone_but_gcp_zones_come_from_its_table(cloud):
+    for name, (native, zone) in catalog.table(cloud).REGIONS.items():
+        assert zone is None, (cloud, name)
+        spec = build_spec(cloud=cloud, region=name)
+        if cloud == "gcp":
+            assert spec.zones == catalog.table("gcp").ZONES[native]["n2-standard"]
+        else:
+            assert (spec.zone, spec.zones) == (None, ())

@@ -168,7 +168,7 @@ def test_readme_workflows_validate_and_follow_the_lifecycle(tmp_path: Path):
     from tests.test_examples import _schema_check
 
     workflows = [block for block in _blocks("yaml") if "jobs:" in block]
-    assert len(workflows) == 2
+    assert len(workflows) == 3
     for n, block in enumerate(workflows):
         path = tmp_path / f"w{n}.yml"
         path.write_text("on: push\n" * (not block.startswith("on:")) + block)
@@ -179,6 +179,29 @@ def test_readme_workflows_validate_and_follow_the_lifecycle(tmp_path: Path):
     assert lifecycle["cleanup"]["if"] == "always()"
     assert lifecycle["cleanup"]["steps"][-1]["run"] == "cml-infra down"
     assert "schedule" in yaml.safe_load(workflows[1])[True]
+    # A reclaimed spot machine: the whole run again, so that its runner job makes a new stack.
+    rerun = yaml.safe_load(workflows[2])
+    assert rerun[True]["workflow_run"]["types"] == ["completed"]
+    [step] = rerun["jobs"]["rerun"]["steps"]
+    assert step["run"].startswith("gh run rerun ") and "--failed" not in step["run"]
+
+
+def test_readme_gitlab_retry_validates_and_starts_a_runner_before_training_again(
+        tmp_path: Path):
+    from tests.test_examples import _schema_check
+
+    [block] = [block for block in _blocks("yaml") if "retry-runner" in block]
+    path = tmp_path / ".gitlab-ci.yml"
+    path.write_text(block)
+    result = _schema_check("vendor.gitlab-ci", path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    pipeline = yaml.safe_load(block)
+    stages = pipeline["stages"]
+    again, train = pipeline["runner-again"], pipeline["train-again"]
+    assert again["when"] == train["when"] == "on_failure"
+    assert stages.index(again["stage"]) < stages.index(train["stage"])
+    assert f"--labels {train['tags'][0]}" in again["script"][0]
+    assert "cml-infra down --name cml-retry" in pipeline["cleanup"]["script"]
 
 
 @pytest.mark.parametrize("command", [c for c in COMMANDS if _kind(c) == "local"])

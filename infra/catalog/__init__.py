@@ -79,23 +79,42 @@ def canonical_gpu(cloud: str, model: str) -> str:
 def resolve_machine(cloud: str, size: str | None, gpu_model: str | None,
                     gpu_count: int | None) -> Machine:
     """The native machine for a portable size and GPU, or a native type passed through.
-    `gpu_count` None means "not asked": one GPU, or what a native type comes with."""
+    `gpu_count` None means "not asked": the fewest GPUs the model is sold with (in `size`, if
+    given), or what a native type comes with."""
     if size and size not in SIZES:
         return native_machine(cloud, size, gpu_model, gpu_count)
     if gpu_model is None:
         return Machine(table(cloud).CPU_SIZES[size or "m"])
     model = canonical_gpu(cloud, gpu_model)
     family: GpuFamily = table(cloud).GPUS[model]
-    count = gpu_count or 1
+    count = gpu_count or _smallest_count(family, size)
     if count not in family.counts:
-        raise SpecError(f"{model} is sold on {cloud} with {_choices(family.counts)} GPUs per "
-                        f"machine, not {count}; choose one of those GPU counts.")
+        _refuse_count(cloud, model, count)
     by_size = family.counts[count]
     chosen = size or next(iter(by_size))
     if chosen not in by_size:
         raise SpecError(f"Size {chosen} has no {count}x {model} variant on {cloud}; "
                         f"choose a size from: {_choices(by_size)}.")
     return Machine(by_size[chosen], model, count, family.accelerator, family.driver)
+
+
+def _smallest_count(family: GpuFamily, size: str | None) -> int:
+    """The fewest GPUs per machine `family` is sold with, in `size` if any count has it."""
+    return min((n for n, by_size in family.counts.items() if size in by_size),
+               default=min(family.counts))
+
+
+def _refuse_count(cloud: str, model: str, count: int) -> None:
+    """A count `model` is not sold with; the catalog may name a model that has it."""
+    counts = table(cloud).GPUS[model].counts
+    other = table(cloud).COUNT_ALTERNATIVES.get(model)
+    if other and count in table(cloud).GPUS[other].counts:
+        offer = next(iter(table(cloud).GPUS[other].counts[count].values()))
+        raise SpecError(f"{model} is sold on {cloud} with {_choices(counts)} GPUs per machine, "
+                        f"not {count}; for {count} GPU{'s' * (count > 1)} choose the model {other} "
+                        f"({offer}) or one of those GPU counts.")
+    raise SpecError(f"{model} is sold on {cloud} with {_choices(counts)} GPUs per "
+                    f"machine, not {count}; choose one of those GPU counts.")
 
 
 def _counts_of(family: GpuFamily, instance_type: str) -> list[int]:
@@ -112,6 +131,10 @@ def native_machine(cloud: str, instance_type: str, gpu_model: str | None,
     """A native type: refused if retired, else described from the table when listed there.
     With a GPU model the type is looked up in that model's family only, so an N1 type gets the
     requested accelerator and count, and a type with other GPUs built in is refused."""
+    if not re.fullmatch(table(cloud).TYPE_PATTERN, instance_type):
+        raise SpecError(f"{instance_type!r} is not a size ({_choices(SIZES)}) or a machine type "
+                        f"of {cloud}; give one of those sizes or a type such as "
+                        f"{table(cloud).TYPE_EXAMPLE}.")
     for pattern, reason in table(cloud).RETIRED_TYPES.items():
         if re.fullmatch(pattern, instance_type, flags=re.IGNORECASE):
             raise SpecError(f"Machine type {instance_type} is retired ({reason}); "
@@ -162,4 +185,53 @@ def resolve_region(cloud: str, region: str, zone: str | None = None) -> Placemen
         raise SpecError(f"Unknown region {region} for {cloud}; use a portable region "
                         f"({_choices(regions)}) or a native one such as "
                         f"{table(cloud).REGION_EXAMPLE}.")
-    return Placement(region, zone or table(cloud).default_zone(region))
+    return Placement(region, zone)
+
+
+def _portable(cloud: str) -> dict[str, str]:
+    """Native region -> portable name, for the regions the portable names map to."""
+    return {native: name for name, (native, _) in table(cloud).REGIONS.items()}
+
+
+def _described(machine: Machine) -> str:
+    gpus = f" ({machine.gpu_count}x {machine.gpu_model})" if machine.gpu_model else ""
+    return f"{machine.instance_type}{gpus}"
+
+
+def check_offered(cloud: str, region: str, machine: Machine) -> None:
+    """Refuse a machine the catalog knows the native `region` does not sell, naming the
+    portable regions (else a few native ones) that do."""
+    offering = table(cloud).offering_regions(machine)
+    if offering is None or region not in table(cloud).KNOWN_REGIONS or region in offering:
+        return
+    portable = _portable(cloud)
+    where = f"{region} ({portable[region]})" if region in portable else region
+    names = [portable[r] for r in portable if r in offering] or sorted(offering)[:3]
+    raise SpecError(f"{_described(machine)} is not sold in {where} on {cloud}; choose a "
+                    f"region that sells it: {_choices(names)}.")
+
+
+def zones_for(cloud: str, region: str, machine: Machine) -> tuple[str, ...]:
+    """The zones of `region` (portable or native) that sell `machine`, preferred first, known
+    offline; () when only a deploy-time look-up can tell. A region the catalog knows sells the
+    machine in no zone is refused with a SpecError naming the regions that do."""
+    native = resolve_region(cloud, region).region
+    check_offered(cloud, native, machine)
+    return tuple(table(cloud).zones(native, machine))
+
+
+def check_zone(cloud: str, region: str, zone: str, machine: Machine) -> None:
+    """Refuse a zone the cloud's pools do not use, one outside the native `region`, or one the
+    catalog knows does not sell `machine`."""
+    shape = table(cloud).zone_format(region)
+    if shape is None:
+        raise SpecError(f"{cloud} pools are placed by region and take no zone; drop the zone "
+                        f"{zone}.")
+    pattern, example = shape
+    if not re.fullmatch(pattern, zone):
+        raise SpecError(f"Zone {zone} is not a zone of the {cloud} region {region}; give one "
+                        f"such as {example}, or drop it.")
+    sold = zones_for(cloud, region, machine)
+    if sold and zone not in sold:
+        raise SpecError(f"Zone {zone} does not sell {_described(machine)}; choose one of: "
+                        f"{_choices(sold)}.")

@@ -5,7 +5,7 @@ GPU sizes: https://learn.microsoft.com/azure/virtual-machines/sizes/overview#gpu
 
 from __future__ import annotations
 
-from infra.catalog import GpuFamily
+from infra.catalog import GpuFamily, Machine
 
 # General purpose, for runners without a GPU: https://learn.microsoft.com/azure/virtual-machines/sizes/general-purpose/dsv5-series
 CPU_SIZES = {"s": "Standard_D2s_v5", "m": "Standard_D4s_v5", "l": "Standard_D8s_v5",
@@ -22,7 +22,7 @@ GPUS = {
     # https://learn.microsoft.com/azure/virtual-machines/sizes/gpu-accelerated/nvadsa10v5-series
     "a10": GpuFamily({1: {"l": "Standard_NV36ads_A10_v5"}, 2: {"xl": "Standard_NV72ads_A10_v5"}},
                      driver="grid"),
-    # ND A100 v4, A100 40 GB: https://learn.microsoft.com/azure/virtual-machines/sizes/gpu-accelerated/nda100v4-series
+    # ND A100 v4, A100 40 GB, 8 GPUs only: https://learn.microsoft.com/azure/virtual-machines/sizes/gpu-accelerated/nda100v4-series
     "a100": GpuFamily({8: {"xl": "Standard_ND96asr_v4"}}),
     # NC A100 v4 (A100 80 GB PCIe): https://learn.microsoft.com/azure/virtual-machines/sizes/gpu-accelerated/nca100v4-series
     # and NDm A100 v4: https://learn.microsoft.com/azure/virtual-machines/sizes/gpu-accelerated/ndma100v4-series
@@ -39,6 +39,9 @@ GPUS = {
 }
 DEFAULT_GPU = "t4"
 GPUS_EXAMPLE = "NCasT4_v3, NC A100 v4"
+# A GPU count a model is not sold with, and the model that has it: one A100 on Azure is the
+# 80 GB NC24ads_A100_v4: https://learn.microsoft.com/azure/virtual-machines/sizes/gpu-accelerated/nca100v4-series
+COUNT_ALTERNATIVES = {"a100": "a100-80gb"}
 # NC (K80) retired 2023, NCv3 (V100) retired 30 September 2025:
 # https://learn.microsoft.com/azure/virtual-machines/ncv3-nc6s-nc12s-nc24s-retirement
 RETIRED_GPUS = {"k80": "the NC family is retired", "v100": "NCv3 was retired in September 2025"}
@@ -83,5 +86,24 @@ def needs_driver_extension(driver: str | None) -> bool:
     return driver == "grid"
 
 
-def default_zone(region: str) -> None:
+# Per-region offerings: no sourced table here; a size a region does not sell fails at deploy
+# time with Azure's own SkuNotAvailable error.
+KNOWN_REGIONS: tuple[str, ...] = ()
+
+
+def offering_regions(machine: Machine) -> tuple[str, ...] | None:
     return None
+
+
+def zones(region: str, machine: Machine) -> tuple[str, ...]:
+    return ()
+
+
+def zone_format(region: str) -> None:
+    return None  # the VM is placed by region: infra/clouds/azure.py sets no zone
+
+
+# VM size names, Standard_<family><vCPUs><features>_<version>:
+# https://learn.microsoft.com/azure/virtual-machines/vm-naming-conventions
+TYPE_PATTERN = r"Standard_[A-Za-z0-9-]+(_[A-Za-z0-9-]+)*"
+TYPE_EXAMPLE = "Standard_NC4as_T4_v3"

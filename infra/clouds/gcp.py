@@ -21,6 +21,7 @@ import pulumi_gcp as gcp
 from infra.catalog import gcp as table
 from infra.clouds.common import BaseArgs, RunnerArgs, gcp_labels, iso, outputs, shared
 from infra.clouds.gcp_iam import SCOPES, PoolIdentity, bind_self_delete
+from infra.errors import SpecError
 from infra.spec import RunnerSpec
 
 BASE_OUTPUTS = ("network", "subnet", "service_account_email", "self_delete_role",
@@ -63,6 +64,19 @@ def accelerators(spec: RunnerSpec) -> list[gcp.compute.InstanceGuestAcceleratorA
     if not spec.machine.accelerator:
         return []
     return [{"type": spec.machine.accelerator, "count": spec.machine.gpu_count}]
+
+
+def first_zone(spec: RunnerSpec, parent: pulumi.Resource) -> pulumi.Output[str]:
+    """A region the catalog's zone table does not cover: its first zone that is up, looked up
+    at deploy time (https://cloud.google.com/compute/docs/reference/rest/v1/zones/list); GCP
+    names a GPU that zone lacks in its error, and --zone chooses another."""
+    found = gcp.compute.get_zones_output(region=spec.region, status="UP",
+                                         opts=pulumi.InvokeOutputOptions(parent=parent))
+    return found.names.apply(lambda names: sorted(names)[0] if names else _no_zone(spec))
+
+
+def _no_zone(spec: RunnerSpec) -> str:
+    raise SpecError(f"GCP lists no zone that is up in {spec.region}; choose another region.")
 
 
 class GcpBase(pulumi.ComponentResource):
@@ -109,8 +123,10 @@ class GcpRunner(pulumi.ComponentResource):
             # Deep Learning VM images install the driver at first boot when asked:
             # https://cloud.google.com/deep-learning-vm/docs/cli#creating_an_instance_with_one_or_more_gpus
             metadata["install-nvidia-driver"] = "True"
+        zone = spec.zone or shared(("gcp-zone", args.stack, spec.name),
+                                   lambda: first_zone(spec, self))
         vm = gcp.compute.Instance(
-            f"{name}-vm", machine_type=spec.machine.instance_type, zone=spec.zone,
+            f"{name}-vm", machine_type=spec.machine.instance_type, zone=zone,
             boot_disk={"auto_delete": True, "initialize_params": {
                 "image": image, "size": spec.disk_size_gb, "type": "pd-balanced",
                 "labels": labels}},
@@ -124,7 +140,7 @@ class GcpRunner(pulumi.ComponentResource):
             shielded_instance_config={"enable_integrity_monitoring": True,
                                       "enable_vtpm": True},
             opts=child)
-        bind_self_delete(name, vm, spec.zone, base, self)
+        bind_self_delete(name, vm, zone, base, self)
         self.instance_id = vm.instance_id
         self.private_ip = vm.network_interfaces.apply(lambda nics: nics[0].network_ip or "")
         self.expires_at = pulumi.Output.from_input(iso(args.expires_at))

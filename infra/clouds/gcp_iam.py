@@ -79,7 +79,7 @@ class PoolIdentity:
             self.email = account.email
 
 
-def bind_self_delete(name: str, vm: gcp.compute.Instance, zone: str | None,
+def bind_self_delete(name: str, vm: gcp.compute.Instance, zone: pulumi.Input[str] | None,
                      base: Mapping[str, pulumi.Input[str]],
                      parent: pulumi.Resource) -> gcp.compute.InstanceIAMMember:
     """Grant the base's self-delete role on `vm` alone to the VM's own account."""

@@ -63,6 +63,8 @@ _INVOKE_RESULTS: dict[str, dict[str, Any]] = {
     "alicloud:ecs/getImages:getImages": {
         "images": [{"id": f"{PLACEHOLDER}-image-resolved-at-deploy-time"}],
         "ids": [f"{PLACEHOLDER}-image-resolved-at-deploy-time"]},
+    "gcp:compute/getZones:getZones": {
+        "names": [f"{PLACEHOLDER}-zone-resolved-at-deploy-time"]},
     "alicloud:index/getZones:getZones": {
         "zones": [{"id": f"{PLACEHOLDER}-zone-resolved-at-deploy-time"}],
         "ids": [f"{PLACEHOLDER}-zone-resolved-at-deploy-time"]},

@@ -130,6 +130,9 @@ def invoke(token: str, args: dict[str, Any]) -> dict[str, Any]:
     if token == "alicloud:ecs/getImages:getImages":
         image = {"id": f"m-{_hex(8)}", "imageId": f"m-{_hex(8)}", "name": "ubuntu_22_04_x64"}
         return {**args, "id": "images", "ids": [image["id"]], "images": [image]}
+    if token == "gcp:compute/getZones:getZones":
+        region = args.get("region") or "us-central1"
+        return {**args, "id": region, "names": [f"{region}-c", f"{region}-b"]}
     if token == "alicloud:index/getZones:getZones":
         zones = [{"id": "ap-southeast-1a", "localName": "Singapore Zone A"},
                  {"id": "ap-southeast-1b", "localName": "Singapore Zone B"}]
