@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from infra.engine.cancel import Cancellation
+from infra.engine.capacity import Placement, candidate_zones, capacity_short, failed_pools
 from infra.engine.naming import base_stack_name, runner_stack_name
 from infra.engine.prerequisites import missing
 from infra.engine.state import Lock, lock_of
-from infra.engine.capacity import Placement, candidate_zones, capacity_short, failed_pools
 from infra.engine.workspace import EngineCommand, backend_url, child_env, private_dir
 from infra.errors import PrerequisiteError
 from infra.spec import build_spec

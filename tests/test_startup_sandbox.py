@@ -15,12 +15,20 @@ from pathlib import Path
 
 import pytest
 
+from infra.catalog.alicloud import DRIVER_COMMANDS
 from tests.fakes.http import Fault
+from tests.sandbox import ecs
 from tests.sandbox.runner import GLRT, PACKAGE_PATH, Outcome, Sandbox
 from tests.sandbox.servers import AZURE_VM
 
 T4 = "GPU 0: Tesla T4 (UUID: GPU-0000)\n"
 Scenario = Callable[[Path], Outcome]
+# Alibaba's driver install before it also installed the utilities (nvidia-smi).
+HEADLESS_ONLY = ("command -v nvidia-smi >/dev/null || (apt-get update -q && "
+                 "DEBIAN_FRONTEND=noninteractive ubuntu-drivers install --gpgpu)")
+# The sandbox's teardown budget past the deadline (infra/startup/templates/guards.sh):
+# 2 x stop_grace_s 2 + unregister 35 + end_machine_retry_s 2 + last attempt, fallback, margin 300.
+SANDBOX_TEARDOWN_S = 2 * 2 + 35 + 2 + 300
 
 
 def single_job(root: Path) -> Outcome:
@@ -51,7 +59,7 @@ def gitlab_idle_docker(root: Path) -> Outcome:
 
 def max_runtime(root: Path) -> Outcome:
     sb = Sandbox(root, job_s=60, ignore_term=True)
-    return sb.run(sb.config(max_runtime_s=3))
+    return sb.run(sb.config(max_runtime_s=8))
 
 
 def spot(cloud: str) -> Scenario:
@@ -92,15 +100,29 @@ def driver_by_extra_command(root: Path) -> Outcome:
                             extra_commands=(install,)))
 
 
-def later_boot(cloud: str, deadline_in_s: int) -> Scenario:
-    """A reboot: the unit runs the kept script with `rearm` and the first boot's deadline."""
+def alicloud_driver(command: str) -> Scenario:
+    """Alibaba's GPU image has no driver: the extra command installs it with ubuntu-drivers,
+    whose --gpgpu install leaves out nvidia-smi (tests/sandbox/stubs.py)."""
+    def scenario(root: Path) -> Outcome:
+        sb = Sandbox(root, cloud="alicloud", gpu=T4, driver_flavour="535-server")
+        return sb.run(sb.config(gpu_model="t4", gpu_count=1, gpu_wait_s=2,
+                                extra_commands=(command,)))
+
+    return scenario
+
+
+def later_boot(cloud: str, deadline_in_s: int, started: bool = True) -> Scenario:
+    """A reboot: the unit runs the kept script with `rearm` and the first boot's deadline;
+    `started`: the runner had been started before the reboot."""
     def scenario(root: Path) -> Outcome:
         sb = Sandbox(root, cloud=cloud)
         state = root / "install" / "state"
         state.mkdir(parents=True)
         (state / "deadline").write_text(str(int(time.time()) + deadline_in_s))
+        if started:
+            (state / "runner-started").touch()
         proc = sb.start(sb.config(), "rearm")
-        if deadline_in_s > 0:  # the re-armed dead-man waits: look once it is armed
+        if deadline_in_s > 0 and started:  # the re-armed dead-man waits: look once it is armed
             assert sb.wait_for_call("shutdown")
             return sb.finish(proc, timeout=2)
         return sb.finish(proc)
@@ -128,8 +150,55 @@ def forge_unreachable(root: Path) -> Outcome:
 def teardown_fails(root: Path) -> Outcome:
     sb = Sandbox(root, cloud="gcp", job_s=0)
     sb.state.delete_status = 500
+    return sb.run(sb.config(max_runtime_s=10))
+
+
+def delete_retried(root: Path) -> Outcome:
+    """The VM's new role is not in effect yet: the first three deletes are refused (the
+    script used to give up after three)."""
+    sb = Sandbox(root, cloud="gcp")
+    sb.cloud_server.faults.add(Fault(status=403, method="DELETE", times=3))
+    return sb.run(sb.config(retry_backoff_s=1, end_machine_retry_s=20))
+
+
+def azure_deallocates(root: Path) -> Outcome:
+    sb = Sandbox(root, cloud="azure")
+    sb.state.delete_status = 403
+    return sb.run(sb.config())
+
+
+def azure_powers_off(root: Path) -> Outcome:
+    """Neither delete nor deallocate is allowed, and the graceful shutdown fails too."""
+    sb = Sandbox(root, cloud="azure", job_s=0)
+    sb.state.delete_status = sb.state.deallocate_status = 403
     sb.set_rc("shutdown", 1)
-    return sb.run(sb.config(max_runtime_s=6))
+    return sb.run(sb.config(max_runtime_s=10))
+
+
+def backstop_budget(root: Path) -> Outcome:
+    """The default 15-minute self-delete budget and a 5 s grace: only the backstop uses them."""
+    sb = Sandbox(root)
+    return sb.run(sb.config(max_runtime_s=600, stop_grace_s=5, end_machine_retry_s=900))
+
+
+def alicloud_releases(root: Path) -> Outcome:
+    sb = Sandbox(root, cloud="alicloud", watch_argv=True)
+    return sb.run(sb.config())
+
+
+def alicloud_stops(root: Path) -> Outcome:
+    """The role's policy lacks DeleteInstance: the instance stops without charges instead."""
+    sb = Sandbox(root, cloud="alicloud", watch_argv=True)
+    sb.state.ecs.delete_code = "Forbidden.RAM"
+    return sb.run(sb.config())
+
+
+def alicloud_bad_signature(root: Path) -> Outcome:
+    """Metadata hands out another secret than the API checks: every call is refused, and
+    Alibaba's SignatureDoesNotMatch message quotes the string to sign, token included."""
+    sb = Sandbox(root, cloud="alicloud", job_s=0, watch_argv=True)
+    sb.state.ecs.handed_secret = "not" + sb.state.ecs.secret
+    return sb.run(sb.config(max_runtime_s=10))
 
 
 def local_planted_link(root: Path) -> Outcome:
@@ -168,10 +237,17 @@ SCENARIOS: dict[str, Scenario] = {
     "gitlab_idle_shell": gitlab_idle_shell,
     "max_runtime": max_runtime, "gpu_missing": gpu_missing, "gpu_late": gpu_late,
     "driver_by_extra_command": driver_by_extra_command,
+    "alicloud_driver": alicloud_driver(DRIVER_COMMANDS[0]),
+    "alicloud_driver_headless_only": alicloud_driver(HEADLESS_ONLY),
     "reboot_past_deadline": later_boot("azure", -10),
     "reboot_before_deadline": later_boot("aws", 600),
+    "reboot_before_the_runner": later_boot("azure", 30, started=False),
     "checksum_mismatch": checksum_mismatch, "download_retried": download_retried,
     "forge_unreachable": forge_unreachable, "teardown_fails": teardown_fails,
+    "delete_retried": delete_retried, "azure_deallocates": azure_deallocates,
+    "azure_powers_off": azure_powers_off, "backstop_budget": backstop_budget,
+    "alicloud_releases": alicloud_releases, "alicloud_stops": alicloud_stops,
+    "alicloud_bad_signature": alicloud_bad_signature,
     "local_github": local_github, "machine_identity": machine_identity,
     "local_github_as_user": local_github_as_user, "local_gitlab_as_user": local_gitlab_as_user,
     "local_planted_link": local_planted_link,
@@ -236,8 +312,20 @@ def test_single_job_runs_as_job_user_then_shuts_down(outcomes: dict[str, Outcome
 
 def test_dead_man_is_armed_before_anything_else(outcomes: dict[str, Outcome]) -> None:
     out = outcomes["single_job"]
-    assert out.called("shutdown")[0] == ["-h", "+2"]
+    # 30 s runtime + the teardown budget, in whole minutes, plus one.
+    assert SANDBOX_TEARDOWN_S == 341
+    assert out.called("shutdown")[0] == ["-h", "+8"], "ceil((30 + 341) / 60) + 1"
     assert out.log.index("dead-man switch armed") < out.log.index("network up")
+
+
+def test_the_os_backstop_waits_for_the_whole_teardown(outcomes: dict[str, Outcome]) -> None:
+    """600 s runtime, 5 s grace, 900 s of self-delete retries: the OS halts no earlier than
+    the deadline plus everything the dead-man's teardown may take."""
+    out = outcomes["backstop_budget"]
+    assert out.returncode == 0, out.log
+    teardown_s = 2 * 5 + 35 + 900 + 300
+    assert out.called("shutdown")[0] == ["-h", "+32"], "ceil((600 + 1245) / 60) + 1"
+    assert 600 + teardown_s + 60 <= 32 * 60, "a minute after deadline + teardown"
 
 
 def test_first_boot_keeps_the_deadline_for_later_boots(outcomes: dict[str, Outcome]) -> None:
@@ -261,12 +349,37 @@ def test_a_reboot_past_the_deadline_tears_down(outcomes: dict[str, Outcome]) -> 
     assert not out.called("run.sh") and not out.called("gitlab-runner")
 
 
-def test_a_reboot_before_the_deadline_rearms_for_the_rest(outcomes: dict[str, Outcome]) -> None:
+def test_a_reboot_after_the_runner_started_rearms_for_the_rest(
+        outcomes: dict[str, Outcome]) -> None:
     out = outcomes["reboot_before_deadline"]
     assert out.returncode is None, "still waiting on the re-armed dead-man switch"
-    assert out.called("shutdown") == [["-h", "+11"]], "600s left: 10 minutes plus the margin"
+    assert out.called("shutdown") == [["-h", "+17"]], "ceil((600 + 341) / 60) + 1"
     assert "dead-man switch armed for 59" in out.log or "armed for 600s" in out.log
     assert not out.called("run.sh") and not out.cloud.hits("DELETE", "/")
+
+
+def test_a_reboot_before_the_runner_started_resumes_the_start_up(
+        outcomes: dict[str, Outcome]) -> None:
+    """Azure's GPU driver extension rebooted the VM during the set-up: the runner starts now,
+    within what is left of the first boot's deadline, and the machine deletes itself."""
+    out = outcomes["reboot_before_the_runner"]
+    assert out.returncode == 0, out.log
+    assert "no runner started yet; resuming the start-up with" in out.log
+    armed = re.search(r"dead-man switch armed for (\d+)s", out.log)
+    assert armed and 0 < int(armed.group(1)) <= 30, "never beyond the first boot's deadline"
+    assert out.called("shutdown")[0] == ["-h", "+8"], "ceil((30 + 341) / 60) + 1 at most"
+    assert out.called("jitconfig-from") and "job-done" in out.names()
+    assert (out.root / "install" / "state" / "runner-started").exists()
+    assert not out.called("systemctl"), "the unit from the first boot stays as it is"
+    assert len(out.cloud.hits("DELETE", AZURE_VM)) == 1
+
+
+def test_the_first_boot_marks_the_runner_started_before_it_registers(
+        outcomes: dict[str, Outcome]) -> None:
+    out = outcomes["single_job"]
+    marker = out.root / "install" / "state" / "runner-started"
+    assert marker.exists()
+    assert not (outcomes["gpu_missing"].root / "install" / "state" / "runner-started").exists()
 
 
 def test_logs_go_to_the_journal_with_timestamps(outcomes: dict[str, Outcome]) -> None:
@@ -291,7 +404,7 @@ def test_gitlab_registers_runs_one_job_and_deletes_itself(outcomes: dict[str, Ou
         f"token={GLRT}".encode()]
     assert ("DELETE", "/api/v4/runners", 204) in out.forge.log, "the fake GitLab deleted it"
     assert len(out.cloud.hits("DELETE", "/compute/v1/projects/proj/zones/zone-a")) == 1
-    assert not out.called("shutdown")[1:], "GCP deletes itself rather than stopping"
+    assert not out.called("shutdown"), "on GCP a halt would clear maxRunDuration"
 
 
 def test_gitlab_single_job_mode_takes_one_job_of_two(outcomes: dict[str, Outcome]) -> None:
@@ -378,7 +491,11 @@ def test_gitlab_idle_mode_uses_docker_with_gpus(outcomes: dict[str, Outcome]) ->
     assert out.called("job-as") == [["container"]] * 2
     assert not out.called("usermod")
     assert any(call[2] == "FORWARD" for call in out.called("iptables"))
-    assert ["-h", "now"] in out.called("shutdown")
+    assert _ecs_actions(out) == ["DeleteInstance"] and ["-h", "now"] not in out.called("shutdown")
+
+
+def _ecs_actions(out: Outcome) -> list[str]:
+    return [r.query.get("Action", "") for r in out.cloud.requests if r.path == "/"]
 
 
 def test_max_runtime_stops_a_hung_job(outcomes: dict[str, Outcome]) -> None:
@@ -420,6 +537,27 @@ def test_gpu_driver_arriving_after_boot_is_waited_for(outcomes: dict[str, Outcom
     assert "job-done" in out.names()
 
 
+def test_alibaba_driver_install_brings_nvidia_smi(outcomes: dict[str, Outcome]) -> None:
+    """The catalog's driver commands: the headless server driver ubuntu-drivers picks, then
+    the utilities of that flavour; the GPU check passes and the job runs."""
+    out = outcomes["alicloud_driver"]
+    assert out.returncode == 0, out.log
+    drivers = out.called("ubuntu-drivers")
+    assert len(drivers) == 1 and drivers[0][:3] == ["install", "--gpgpu", "--package-list"]
+    assert out.called("apt-get")[-1][-1] == "nvidia-utils-535-server"
+    assert _before(out, "ubuntu-drivers", "nvidia-smi") and "GPU check passed" in out.log
+    assert "job-done" in out.names()
+
+
+def test_the_headless_driver_alone_fails_the_gpu_check(outcomes: dict[str, Outcome]) -> None:
+    """The former driver command: no nvidia-smi, so the machine never registers."""
+    out = outcomes["alicloud_driver_headless_only"]
+    assert out.returncode == 1
+    assert out.called("ubuntu-drivers") == [["install", "--gpgpu"]]
+    assert "aborting: the GPU check failed" in out.log and not out.called("nvidia-smi")
+    assert not out.called("run.sh")
+
+
 def test_extra_commands_run_before_the_gpu_check(outcomes: dict[str, Outcome]) -> None:
     out = outcomes["driver_by_extra_command"]
     assert out.returncode == 0, out.log
@@ -453,11 +591,97 @@ def test_unreachable_forge_aborts_to_teardown(outcomes: dict[str, Outcome]) -> N
 
 
 def test_failed_teardown_leaves_the_dead_man_to_fire(outcomes: dict[str, Outcome]) -> None:
+    """GCP: the VM is never halted, since its maxRunDuration deletes it only while running."""
     out = outcomes["teardown_fails"]
     assert out.returncode == 1
     assert out.log.index("teardown failed") < out.log.index("dead-man switch: maximum runtime")
-    assert len(out.cloud.hits("DELETE", "/compute/v1/")) == 6, "3 tries each, main and dead-man"
+    assert len(re.findall(r"ending the machine failed \d+ times in 2s", out.log)) == 2
+    assert len(out.cloud.hits("DELETE", "/compute/v1/")) >= 2, "main path and dead-man"
+    assert "not powering off: the VM's maxRunDuration deletes it" in out.log
+    assert not out.called("shutdown") and not out.called("poweroff")
+
+
+def test_deleting_is_retried_with_backoff(outcomes: dict[str, Outcome]) -> None:
+    out = outcomes["delete_retried"]
+    assert out.returncode == 0, out.log
+    path = "/compute/v1/projects/proj/zones/zone-a/instances/vm-1"
+    assert [entry for entry in out.cloud.log if entry[0] == "DELETE"] == [
+        ("DELETE", path, 403)] * 3 + [("DELETE", path, 200)]
+    delays = re.findall(r"\(attempt (\d)\); retrying in (\d+)s", out.log)
+    assert delays == [("1", "1"), ("2", "2"), ("3", "4")], "exponential backoff"
+    assert "teardown complete" in out.log
+
+
+def test_azure_deallocates_a_vm_it_cannot_delete(outcomes: dict[str, Outcome]) -> None:
+    out = outcomes["azure_deallocates"]
+    assert out.returncode == 0, out.log
+    deallocate = out.cloud.hits("POST", AZURE_VM + "/deallocate")
+    assert out.cloud.requests[-1] is deallocate[0], "once deleting has failed for 2 s"
+    assert out.cloud.hits("DELETE", AZURE_VM)
+    assert [r.headers.get("content-length") for r in deallocate] == ["0"]
+    assert ("POST", AZURE_VM + "/deallocate", 202) in out.cloud.log
+    assert "teardown complete: the machine is stopped, not deleted" in out.log
+    assert ["-h", "now"] not in out.called("shutdown") and not out.called("poweroff")
+
+
+def test_azure_powers_off_only_when_delete_and_deallocate_fail(
+        outcomes: dict[str, Outcome]) -> None:
+    out = outcomes["azure_powers_off"]
+    assert out.returncode == 1
+    assert len(out.cloud.hits("POST", AZURE_VM + "/deallocate")) == 2, "main path and dead-man"
+    assert out.log.index("deallocating VM") < out.log.index("powering off as the last resort")
     assert out.called("poweroff") == [["-f"]]
+
+
+def test_alibaba_releases_itself_through_the_api(outcomes: dict[str, Outcome]) -> None:
+    """DeleteInstance signed with the instance RAM role's STS credentials, which the fake
+    ECS API verifies (tests/sandbox/ecs.py); no power-off, which would keep it billed."""
+    out = outcomes["alicloud_releases"]
+    assert out.returncode == 0, out.log
+    assert _ecs_actions(out) == ["DeleteInstance"]
+    call = next(r for r in out.cloud.requests if r.path == "/")
+    assert call.method == "GET" and call.query["InstanceId"] == ecs.INSTANCE
+    assert call.query["Force"] == "true" and call.query["SecurityToken"]
+    assert ("GET", "/", 200) in out.cloud.log
+    assert "Alibaba Cloud: releasing instance i-sandbox0001" in out.log
+    assert ["-h", "now"] not in out.called("shutdown")
+
+
+def test_alibaba_stops_without_charges_when_it_cannot_release(
+        outcomes: dict[str, Outcome]) -> None:
+    out = outcomes["alicloud_stops"]
+    assert out.returncode == 0, out.log
+    *deletes, last = _ecs_actions(out)
+    assert deletes and set(deletes) == {"DeleteInstance"} and last == "StopInstance"
+    stop = [r for r in out.cloud.requests if r.path == "/"][-1]
+    assert stop.query["StoppedMode"] == "StopCharging"
+    assert out.cloud.log[-1] == ("GET", "/", 200)
+    assert "DeleteInstance failed: HTTP 403 Forbidden.RAM" in out.log
+    assert ["-h", "now"] not in out.called("shutdown")
+
+
+def test_alibaba_signature_errors_are_logged_without_the_secrets(
+        outcomes: dict[str, Outcome]) -> None:
+    out = outcomes["alicloud_bad_signature"]
+    assert out.returncode == 1
+    assert "DeleteInstance failed: HTTP 400 SignatureDoesNotMatch" in out.log
+    assert "StopInstance failed: HTTP 400 SignatureDoesNotMatch" in out.log
+    assert out.called("shutdown")[-1] == ["-h", "now"], "then the last resort"
+
+
+@pytest.mark.parametrize("name", ["alicloud_releases", "alicloud_stops",
+                                  "alicloud_bad_signature"])
+def test_alibaba_credentials_never_reach_a_command_line_or_a_log(
+        outcomes: dict[str, Outcome], name: str) -> None:
+    """The RAM role's AccessKeySecret and SecurityToken (also percent-encoded, as a signed URL
+    holds them): in no process's argv, no recorded call (curl included), no log."""
+    out = outcomes[name]
+    secrets = out.secrets
+    assert len(secrets) >= 4 and out.argv_samples > 0 and out.argv_leaks == []
+    calls = (out.root / "calls.log").read_text()
+    assert any(c[0] == "curl" for c in out.calls)
+    files = [calls, out.log, (out.root / "install" / "state" / "startup.log").read_text()]
+    assert not [s for s in secrets for text in files if s in text]
 
 
 def test_local_never_powers_off_the_host(outcomes: dict[str, Outcome]) -> None:

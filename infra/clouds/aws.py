@@ -23,7 +23,7 @@ https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-targets-universa
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -88,7 +88,7 @@ def offered_zones(spec: RunnerSpec, opts: pulumi.InvokeOptions) -> list[str]:
     return checked_zones(spec, offers.locations)
 
 
-def checked_zones(spec: RunnerSpec, zones: list[str] | None) -> list[str]:
+def checked_zones(spec: RunnerSpec, zones: Sequence[str] | None) -> list[str]:
     if not zones:
         raise SpecError(f"No zone of {spec.region} offers {spec.machine.instance_type}; choose "
                         "another region or machine type.")
@@ -129,13 +129,14 @@ class AwsBase(pulumi.ComponentResource):
         super().__init__("cml-infra:clouds:AwsBase", name, None, opts)
         spec, tags = args.spec, args.tags
         child = pulumi.ResourceOptions(parent=self)
+        zone: pulumi.Input[str]
         if spec.subnet:
             found = aws.ec2.get_subnet_output(id=spec.subnet, region=spec.region,
                                               opts=pulumi.InvokeOutputOptions(parent=self))
             vpc_id, zone = found.vpc_id, found.availability_zone
-            subnets: pulumi.Input[Mapping[str, Any]] = zone.apply(
+            subnets: pulumi.Input[Mapping[str, Any]] = found.availability_zone.apply(
                 lambda z: {z: spec.subnet})
-            zones: pulumi.Input[list[str]] = zone.apply(lambda z: [z])
+            zones: pulumi.Input[list[str]] = found.availability_zone.apply(lambda z: [z])
         else:
             zone_list = [spec.zone] if spec.zone else offered_zones(
                 spec, pulumi.InvokeOptions(parent=self))
@@ -247,6 +248,6 @@ def runner_subnet(spec: RunnerSpec, base: BaseOutputs) -> pulumi.Output[str]:
     base's first zone."""
     if not spec.zone:
         return pulumi.Output.from_input(base["subnet_id"])
-    return pulumi.Output.from_input(base["subnets"]).apply(
-        lambda subnets: zone_subnet(subnets, spec.zone or ""))
+    subnets: pulumi.Output[Any] = pulumi.Output.from_input(base["subnets"])
+    return subnets.apply(lambda by_zone: zone_subnet(by_zone, spec.zone or ""))
 

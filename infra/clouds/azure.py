@@ -6,9 +6,10 @@ pool's self-delete role on exactly four resources, its VM, NIC, public address a
 it can delete itself (or, failing that, deallocate itself) and nothing else, not a sibling. A
 guest shutdown would only stop a still-billed VM ("Stopped (allocated)"). From the cloud side,
 the VM's auto-shutdown schedule deallocates it after its expiry plus the guest's own teardown
-time, should the guest never get that far (https://learn.microsoft.com/azure/virtual-machines/auto-shutdown-vm;
-the schedule is a daily one, so it is set only for maximum runtimes that end within a day). The NIC, address and disk carry
-`deleteOption: Delete`, so they go with the VM:
+time, should the guest never get that far
+(https://learn.microsoft.com/azure/virtual-machines/auto-shutdown-vm; the schedule is a daily
+one, so it is set only for maximum runtimes that end within a day). The NIC, address and disk
+carry `deleteOption: Delete`, so they go with the VM:
 https://learn.microsoft.com/azure/virtual-machines/delete. The page does not say whether
 that cascade checks the caller's rights on each of them; they are separate resources, not
 children of the VM, so the role is granted on each, and no billed disk is left behind.

@@ -10,11 +10,13 @@ is replaced together with its registration (`machine_fingerprint`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from infra.engine.bases import ensure_bases, read_bases
+from infra.engine.cancel import Cancellation, Cancelled, cancellable
 from infra.engine.capacity import (
     Placement,
     candidate_zones,
@@ -22,14 +24,12 @@ from infra.engine.capacity import (
     failed_pools,
     not_sold,
 )
-from infra.engine.cancel import Cancellation, Cancelled, cancellable
 from infra.engine.events import last_line, stream
 from infra.engine.program import Registrar, program
 from infra.engine.state import count_left, destroy_stack
 from infra.engine.workspace import Engine, Printer
 from infra.errors import StackError
 from infra.rules import RunnerSpec
-
 
 
 @dataclass(frozen=True)
@@ -113,11 +113,11 @@ def _up_with_retry(pools: Sequence[RunnerSpec], engine: Engine, registrar: Regis
     failures: list[tuple[str, str]] = []
     while True:
         specs = [places[spec.name].current() for spec in pools]
-        stack = engine.create_or_select(name, lambda: program(specs, registrar, bases=bases))
+        stack = engine.create_or_select(
+            name, functools.partial(program, specs, registrar, bases=bases))
         try:
-            result = stream(lambda on_event: stack.up(
-                on_event=_noting(errors, on_event, failures)),
-                printer, tick=cancellation.tick)
+            result = stream(functools.partial(_up, stack, errors, failures), printer,
+                            tick=cancellation.tick)
             return {key: value.value for key, value in result.outputs.items()}
         except auto.CommandError as exc:
             if cancellation.requested:
@@ -134,6 +134,11 @@ def _up_with_retry(pools: Sequence[RunnerSpec], engine: Engine, registrar: Regis
             printer(line)
         errors.clear()
         failures.clear()
+
+
+def _up(stack: Any, errors: list[str], failures: list[tuple[str, str]],
+        on_event: Callable[[Any], None]) -> Any:
+    return stack.up(on_event=_noting(errors, on_event, failures))
 
 
 def _base_of(engine: Engine, spec: RunnerSpec, bases: dict[str, str]) -> dict[str, Any] | None:

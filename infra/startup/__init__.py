@@ -37,21 +37,29 @@ DEFAULT_METADATA: dict[str, tuple[str, str]] = {
     "alicloud": ("http://100.100.100.200", "100.100.100.200"),
     "local": ("", ""),
 }
+# The API each cloud's machine deletes itself through. Alibaba's ECS endpoint is regional:
+# the script puts the region from metadata in place of {region}.
+# https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-endpoint
 DEFAULT_CLOUD_API: dict[str, str] = {
     "gcp": "https://compute.googleapis.com",
     "azure": "https://management.azure.com",
+    "alicloud": "https://ecs.{region}.aliyuncs.com",
 }
-# User data limits, in bytes before base64: AWS and Alibaba 16 KB, Azure 64 KB, GCP 256 KB.
+# User data limits, in bytes before base64: AWS 16 KB, Alibaba 32 KB, Azure 64 KB, GCP 256 KB.
 # https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-add-user-data.html
-# https://www.alibabacloud.com/help/doc-detail/52012.htm
+# https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-runinstances
+# (UserData: "The raw data can be up to 32 KB in size") and
+# https://www.alibabacloud.com/help/en/ecs/user-guide/manage-the-user-data-of-linux-instances
 # https://learn.microsoft.com/en-us/azure/virtual-machines/custom-data
 # https://cloud.google.com/compute/docs/metadata/setting-custom-metadata#limitations
-USER_DATA_LIMIT = {"aws": 16 * 1024, "alicloud": 16 * 1024, "azure": 64 * 1024,
+USER_DATA_LIMIT = {"aws": 16 * 1024, "alicloud": 32 * 1024, "azure": 64 * 1024,
                    "gcp": 256 * 1024}
-# Where the limit is tight, the script travels gzip-compressed: cloud-init decompresses
-# "Gzip Compressed Content" before it runs it (https://help.ubuntu.com/community/CloudInit,
-# https://cloudinit.readthedocs.io/en/latest/explanation/format.html).
-GZIPPED_CLOUDS = ("aws", "alicloud")
+# On AWS the script travels gzip-compressed: cloud-init decompresses "Gzip Compressed
+# Content" before it runs it (https://help.ubuntu.com/community/CloudInit,
+# https://cloudinit.readthedocs.io/en/latest/explanation/format.html). Alibaba documents
+# gzip only through an #include link to an uploaded archive
+# (https://www.alibabacloud.com/help/doc-detail/49121.htm): its script goes as it is.
+GZIPPED_CLOUDS = ("aws",)
 PARTS = ("prelude", "guards", "reboot", "forge_{forge}", "cloud_{cloud}", "teardown", "main")
 
 
@@ -92,7 +100,8 @@ class StartupConfig:
     forge_api_url: str = ""
     """GitLab REST base (empty: forge_url + /api/v4), used to delete the runner at teardown."""
     cloud_api_url: str = ""
-    """GCP Compute API or Azure ARM base for self-deletion; empty means the public endpoint."""
+    """GCP Compute API, Azure ARM or Alibaba ECS API base for self-deletion; empty means the
+    public endpoint."""
     docker_image: str = "ubuntu:24.04"
     """GitLab docker executor: the default image of jobs that name none."""
     network_timeout_s: int = 300
@@ -105,6 +114,11 @@ class StartupConfig:
     is installed after boot (metadata flag, VM extension, extra commands)."""
     stop_grace_s: int = 30
     """How long a stopping runner gets between SIGTERM and SIGKILL."""
+    end_machine_retry_s: int = 900
+    """How long teardown retries deleting the machine (exponential backoff from
+    retry_backoff_s, capped at 60 s) before it falls back to stopping it: a new role
+    assignment may take up to 10 minutes to take effect on Azure
+    (https://learn.microsoft.com/azure/role-based-access-control/troubleshooting)."""
     job_metadata_access: bool = False
     """Let jobs reach the metadata service. Only for a pool with a machine identity, whose
     jobs fetch that identity's credentials there (`dvc pull` without keys); they can then
@@ -143,7 +157,7 @@ def _read_part(name: str) -> str:
 
 
 def user_data_bytes(cloud: str, script: str) -> bytes:
-    """The script as the cloud receives it: gzip-compressed where the limit is 16 KB. A fixed
+    """The script as the cloud receives it: gzip-compressed on AWS (GZIPPED_CLOUDS). A fixed
     mtime keeps the bytes, and so the machine, unchanged when the script is."""
     data = script.encode()
     return gzip.compress(data, mtime=0) if cloud in GZIPPED_CLOUDS else data
@@ -192,6 +206,7 @@ def _parameters(c: StartupConfig) -> list[tuple[str, str]]:
         ("CML_DOWNLOAD_ATTEMPTS", str(c.download_attempts)),
         ("CML_RETRY_BACKOFF_S", str(c.retry_backoff_s)), ("CML_POLL_S", str(c.poll_interval_s)),
         ("CML_STOP_GRACE_S", str(c.stop_grace_s)),
+        ("CML_END_RETRY_S", str(c.end_machine_retry_s)),
         ("CML_METADATA_HOST", metadata_host),
         ("CML_JOB_METADATA", str(int(c.job_metadata_access))),
     ]

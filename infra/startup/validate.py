@@ -83,7 +83,7 @@ def _validate_numbers(c: StartupConfig) -> None:
     _check(0 <= c.gpu_count <= 16, "Ask for between 0 and 16 GPUs.")
     _check(c.gpu_count == 0 or bool(c.gpu_model), "Name the GPU model when asking for GPUs.")
     for name in ("idle_timeout_s", "max_runtime_s", "network_timeout_s", "download_attempts",
-                 "poll_interval_s", "stop_grace_s", "gpu_wait_s"):
+                 "poll_interval_s", "stop_grace_s", "gpu_wait_s", "end_machine_retry_s"):
         value = getattr(c, name)
         _check(isinstance(value, int) and value >= 1, f"Set {name} to a whole number of 1 or more.")
     _check(isinstance(c.retry_backoff_s, int) and c.retry_backoff_s >= 0,

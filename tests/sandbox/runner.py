@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from infra.startup import StartupConfig, render_startup_script
 from tests.fakes.http import FakeServer
@@ -36,6 +37,8 @@ class Outcome:
     """Command lines, seen while the script ran, that held the registration (if watched)."""
     argv_samples: int = 0
     """How many times the argv watch looked at every process (0: not watched)."""
+    secrets: list[str] = field(default_factory=list)
+    """The cloud credentials the machine held (Sandbox.secrets), which must never show."""
 
     def called(self, name: str) -> list[list[str]]:
         return [c[1:] for c in self.calls if c[0] == name]
@@ -58,7 +61,11 @@ class Sandbox:
     as_user: str | None = None
     """Run as this normal user (`id -un` says so), as `--cloud local` without root does."""
     watch_argv: bool = False
-    """Sample every process's command line while the script runs, for the registration."""
+    """Sample every process's command line while the script runs, for the registration (and
+    on Alibaba the RAM role's secret and security token)."""
+    driver_flavour: str | None = None
+    """The NVIDIA server driver flavour `ubuntu-drivers install --gpgpu` picks (e.g.
+    "535-server"); nvidia-smi is then missing until apt-get installs its utilities."""
     state: CloudState = field(default_factory=CloudState)
 
     def __post_init__(self) -> None:
@@ -79,6 +86,9 @@ class Sandbox:
         self.cloud_server = fake_cloud(self.cloud, self.state)
         if self.gpu is not None:
             (self.root / "gpu").write_text(self.gpu)
+        if self.driver_flavour:
+            (self.root / "driver-flavour").write_text(self.driver_flavour)
+            (self.root / "bin" / "nvidia-smi").rename(self.root / "nvidia-smi.pkg")
         (self.root / "runner.env").write_text(
             f"WAITS='{self.waits}'\nJOB_S={self.job_s}\nIGNORE_TERM={int(self.ignore_term)}\n")
 
@@ -91,13 +101,20 @@ class Sandbox:
             runner_package_sha256=stubs.sha256(self.package),
             labels=("sandbox",), idle_timeout_s=3, max_runtime_s=30,
             metadata_url=self.cloud_server.url if self.cloud != "local" else "",
-            cloud_api_url=self.cloud_server.url if self.cloud in ("gcp", "azure") else "",
+            cloud_api_url=self.cloud_server.url if self.cloud not in ("aws", "local") else "",
             install_dir=str(self.root / "install"), systemd_dir=str(self.root / "systemd"),
             network_timeout_s=2, download_attempts=3,
-            retry_backoff_s=0, poll_interval_s=1, stop_grace_s=2,
+            retry_backoff_s=0, poll_interval_s=1, stop_grace_s=2, end_machine_retry_s=2,
             job_user=self.as_user or "cml-runner",
         )
         return replace(base, **overrides)
+
+    def secrets(self) -> list[str]:
+        """The cloud credentials this scenario's machine may hold (Alibaba's STS pair)."""
+        ecs = self.state.ecs
+        pair = [ecs.secret, ecs.token] if self.cloud == "alicloud" else []
+        pair += [ecs.handed_secret] if self.cloud == "alicloud" and ecs.handed_secret else []
+        return [*pair, *(quote(s, safe="-_.~") for s in pair)]  # as a signed URL holds them
 
     def set_rc(self, command: str, rc: int) -> None:
         (self.root / "rc" / command).write_text(str(rc))
@@ -110,7 +127,7 @@ class Sandbox:
         self.output = (self.root / "console.log").open("wb")
         self.registration = config.registration
         if self.watch_argv:
-            self.watch = ArgvWatch(config.registration.split()).start()
+            self.watch = ArgvWatch([*config.registration.split(), *self.secrets()]).start()
         return subprocess.Popen(["bash", str(script), *args], stdout=self.output,
                                 stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
@@ -130,7 +147,7 @@ class Sandbox:
         self.cloud_server.stop()
         return Outcome(rc, (self.root / "console.log").read_text(), self.read_calls(),
                        self.forge_server, self.cloud_server, self.root, self.registration,
-                       leaks, samples)
+                       leaks, samples, self.secrets())
 
     def run(self, config: StartupConfig, timeout: float = 30) -> Outcome:
         return self.finish(self.start(config), timeout)

@@ -1,16 +1,18 @@
 """Fake HTTP servers on 127.0.0.1 for the sandbox: a forge that serves runner packages and a
-cloud metadata service. Both are `tests.fakes.http.FakeServer`s (one way to write a fake):
-every request is in `server.requests` (`server.hits(method, prefix)`), and tests inject
-faults with `server.faults.add(Fault(...))`."""
+cloud metadata service with the cloud's own API (tests/sandbox/ecs.py for Alibaba's). Both
+are `tests.fakes.http.FakeServer`s (one way to write a fake): every request is in
+`server.requests` (`server.hits(method, prefix)`), and tests inject faults with
+`server.faults.add(Fault(...))`."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.http import FakeServer, Request, Response, Router
+from tests.sandbox import ecs
 
 Routes = dict[tuple[str, str], Callable[[Request], Response]]
 
@@ -35,6 +37,8 @@ def fake_forge(files: dict[str, bytes], gitlab_token: str = "") -> FakeServer:
 class CloudState:
     spot: bool = False
     delete_status: int = 200
+    deallocate_status: int = 202
+    ecs: ecs.EcsState = field(default_factory=ecs.EcsState)
 
 
 def fake_cloud(cloud: str, state: CloudState) -> FakeServer:
@@ -96,7 +100,15 @@ def _azure(s: CloudState) -> Routes:
         ("GET", "/metadata/instance/compute/name"): md(lambda: "vm-1"),
         ("DELETE", AZURE_VM): (
             lambda r: _bearer(r, "eyJ.fake", 202 if s.delete_status == 200 else s.delete_status)),
+        ("POST", AZURE_VM + "/deallocate"): lambda r: _deallocate(r, s),
     }
+
+
+def _deallocate(req: Request, s: CloudState) -> Response:
+    """ARM, like IIS, answers a POST without Content-Length with 411 Length Required."""
+    if "content-length" not in req.headers:
+        return Response(411, b"Length Required")
+    return _bearer(req, "eyJ.fake", s.deallocate_status)
 
 
 def _alicloud(s: CloudState) -> Routes:
@@ -110,8 +122,20 @@ def _alicloud(s: CloudState) -> Routes:
             return Response(403, b"")
         return Response(200, b"2026-01-01T00:02:00Z") if s.spot else Response(404, b"")
 
+    def md(value: Callable[[], str]) -> Callable[[Request], Response]:
+        return lambda r: (Response(200, value().encode())
+                          if r.headers.get("x-aliyun-ecs-metadata-token") == "ecs-session"
+                          else Response(403, b""))
+
+    base, role = "/latest/meta-data/", "ram/security-credentials/"
     return {("PUT", "/latest/api/token"): token,
-            ("GET", "/latest/meta-data/instance/spot/termination-time"): notice}
+            ("GET", base + "instance/spot/termination-time"): notice,
+            ("GET", base + role): md(_constant(ecs.ROLE)),
+            ("GET", base + role + ecs.ROLE): md(s.ecs.credentials),
+            ("GET", base + "region-id"): md(_constant(ecs.REGION)),
+            ("GET", base + "instance-id"): md(_constant(ecs.INSTANCE)),
+            ("GET", "/"): lambda r: ecs.handle(s.ecs, r),
+            ("POST", "/"): lambda r: ecs.handle(s.ecs, r)}
 
 
 def _static(data: bytes) -> Callable[[Request], Response]:

@@ -7,6 +7,15 @@ comes from files in the sandbox so one stub set serves every scenario: `rc/<name
 status), `gpu` (the `nvidia-smi -L` output; absent means no driver), `runner.env` (WAITS,
 JOB_S, IGNORE_TERM), `as-user` (pretend to be that normal user: `id -un` prints it).
 
+`ubuntu-drivers` and `apt-get` model the driver install on Alibaba (a package database in
+`dpkg`, one package a line): `ubuntu-drivers install --gpgpu` installs the headless server
+driver of the flavour in `driver-flavour` (or `nvidia:FLAVOUR`) and its kernel modules, no
+nvidia-smi, writes `--package-list`, and exits 0 whatever happened, as install_gpgpu's
+status is dropped (canonical/ubuntu-drivers-common, ubuntu-drivers `install`). `apt-get
+install` without -y aborts as it does without a terminal; `nvidia-utils-FLAVOUR` puts
+nvidia-smi on PATH (the sandbox keeps it in `nvidia-smi.pkg` until then), which fails with
+NVML's version mismatch unless the headless driver of the same flavour is installed.
+
 The runner stubs behave like the real programs where the startup script relies on them:
 - `run.sh` takes the just-in-time configuration from `--jitconfig` or, like actions/runner's
   Listener, from `ACTIONS_RUNNER_INPUT_JITCONFIG` (name case-insensitive), which it then
@@ -45,19 +54,65 @@ export HOME="/home/$user" USER="$user" LOGNAME="$user" SHELL="$shell"
 "$shell" -c "$3"
 exit $?
 """
+UBUNTU_DRIVERS = """[ "$1" = install ] || exit 0
+shift
+gpgpu=0 list='' flavour=$(cat '{root}/driver-flavour' 2>/dev/null)
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    --gpgpu) gpgpu=1 ;;
+    --package-list) list=$2; shift ;;
+    nvidia:*) flavour=${{1#nvidia:}} ;;
+  esac
+  shift
+done
+[ "$gpgpu" = 1 ] || {{ echo 'the sandbox models --gpgpu only'; exit 0; }}
+[ -n "$flavour" ] || {{ echo 'No drivers found for installation.'; exit 0; }}
+set -- "nvidia-headless-no-dkms-$flavour" "linux-modules-nvidia-$flavour-generic"
+printf '%s\\n' "$@" >>'{root}/dpkg'
+[ -z "$list" ] || printf '%s\\n' "$@" >>"$list"
+exit 0
+"""
+APT_GET = """[ "$1" = install ] || exit 0
+shift
+yes=0 packages=''
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    -y|--yes|--assume-yes|-qq) yes=1 ;;
+    -o|-t|-c) shift ;;
+    -*) ;;
+    *) packages="$packages $1" ;;
+  esac
+  shift
+done
+[ "$yes" = 1 ] || {{ echo 'Do you want to continue? [Y/n] Abort.'; exit 1; }}
+for package in $packages; do
+  printf '%s\\n' "$package" >>'{root}/dpkg'
+  case "$package" in
+    nvidia-utils-*) echo "${{package#nvidia-utils-}}" >'{root}/utils-flavour'
+      cp '{root}/nvidia-smi.pkg' '{bin}/nvidia-smi' ;;
+  esac
+done
+"""
+NVIDIA_SMI = """if [ -f '{root}/utils-flavour' ] &&
+    ! grep -qx "nvidia-headless-no-dkms-$(cat '{root}/utils-flavour')" '{root}/dpkg'; then
+  echo 'Failed to initialize NVML: Driver/library version mismatch'; exit 18
+fi
+[ -f '{root}/gpu' ] || {{ echo 'NVIDIA-SMI has failed: no driver'; exit 9; }}
+cat '{root}/gpu'
+"""
 HOST_STUBS = {
     # name: body after `record`; $0's basename is the command name
     "shutdown": "", "poweroff": "", "systemctl": "", "iptables": "", "useradd": "",
     "usermod": "", "chown": "",
     "logger": "",
     "systemd-cat": "cat >/dev/null\n",
-    "nvidia-smi": "[ -f '{root}/gpu' ] || {{ echo 'NVIDIA-SMI has failed: no driver'; exit 9; }}\n"
-                  "cat '{root}/gpu'\n",
+    "nvidia-smi": NVIDIA_SMI, "ubuntu-drivers": UBUNTU_DRIVERS, "apt-get": APT_GET,
     "runuser": 'while [ "$#" -gt 0 ] && [ "$1" != -- ]; do shift; done\nshift\nexec "$@"\n',
     "sudo": 'while [ "$#" -gt 0 ] && [ "$1" != -- ]; do shift; done\nshift\nexec "$@"\n',
     "su": SU,
-    # recorded, then the real one: the argv of every process up to the runner is in calls.log
-    "setsid": 'exec {real} "$@"\n',
+    # recorded, then the real one: the argv of every process up to the runner, and of every
+    # request the script makes, is in calls.log
+    "setsid": 'exec {real} "$@"\n', "curl": 'exec {real} "$@"\n',
 }
 
 # Simulates a GitHub runner: waits for a job (WAITS: seconds per invocation, "never" = no
@@ -263,7 +318,7 @@ def write_host_stubs(bin_dir: Path, root: Path, calls: Path) -> None:
         real = _real(name, bin_dir) if "{real}" in body else ""
         rc = f"exit $(cat '{root}/rc/{name}' 2>/dev/null || echo 0)\n"
         text = (f"#!/usr/bin/env bash\n{record}record {name} \"$@\"\n"
-                f"{body.format(root=root, real=real)}{rc}")
+                f"{body.format(root=root, real=real, bin=bin_dir)}{rc}")
         _write(bin_dir / name, text)
     # `id -un` pretends to be a normal user when the scenario asks for it; not recorded.
     _write(bin_dir / "id", f"""#!/usr/bin/env bash

@@ -19,3 +19,6 @@ cloud_end_machine() {
   log "AWS: shutting down; the instance terminates on shutdown"
   shutdown -h now
 }
+
+# Shutting down is already the end; there is nothing cheaper to fall back to.
+cloud_stop_billing() { return 1; }

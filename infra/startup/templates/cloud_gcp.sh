@@ -28,3 +28,7 @@ cloud_end_machine() {
   curl_with_header "Authorization: Bearer $token" -X DELETE -o /dev/null \
     "$CML_CLOUD_API_URL/compute/v1/projects/$project/zones/${zone##*/}/instances/$name"
 }
+
+# Stopping would keep the disk billed and clear maxRunDuration, which deletes a running VM at
+# its deadline: https://cloud.google.com/compute/docs/instances/limit-vm-runtime
+cloud_stop_billing() { return 1; }

@@ -36,11 +36,26 @@ request_stop() {
   stop_runner
 }
 
-# Kill switch (b): scheduled before anything else can fail. The OS-level shutdown a minute
-# after it is the backstop should this script itself die.
+# The longest teardown the dead-man can run after the deadline: the grace it gives the main
+# path and the runner's own stop, GitLab's unregister (curl: 5 s to connect, 30 s), the
+# self-delete retries, then the last attempt and the fallback (metadata reads of 5 s, API
+# calls of 60 s each) and a margin: 300 s for those three.
+teardown_budget_s() {
+  printf '%s' $((2 * CML_STOP_GRACE_S + 35 + CML_END_RETRY_S + 300))
+}
+
+# A guest halt that would lose the cloud's own kill switch: on GCP it stops the VM, whose
+# maxRunDuration timer (instanceTerminationAction DELETE) is then cleared, and the stopped
+# VM's disk stays billed; left running, the VM is deleted at its deadline.
+# https://cloud.google.com/compute/docs/instances/limit-vm-runtime
+halt_loses_kill_switch() { [[ "$CML_CLOUD" == gcp ]]; }
+
+# Kill switch (b): scheduled before anything else can fail. The OS-level shutdown is the
+# backstop should this script itself die: a minute after the deadline plus the whole
+# teardown budget, so it never halts a teardown that is still running.
 start_deadman() {
-  if [[ "$CML_CLOUD" != local ]]; then
-    shutdown -h "+$(((CML_MAX_RUNTIME_S + 59) / 60 + 1))" >/dev/null 2>&1 ||
+  if [[ "$CML_CLOUD" != local ]] && ! halt_loses_kill_switch; then
+    shutdown -h "+$(((CML_MAX_RUNTIME_S + $(teardown_budget_s) + 59) / 60 + 1))" >/dev/null 2>&1 ||
       log "could not schedule the OS-level shutdown backstop"
   fi
   (
@@ -69,6 +84,10 @@ wait_for_file() {
 
 power_off_last_resort() {
   [[ "$CML_CLOUD" == local ]] && return 1
+  if halt_loses_kill_switch; then
+    log "teardown failed; not powering off: the VM's maxRunDuration deletes it"
+    return 1
+  fi
   log "teardown failed; powering off as the last resort"
   shutdown -h now || poweroff -f
 }

@@ -1,10 +1,14 @@
-# ---- reboot: the dead-man switch survives a reboot (user data runs on first boot only) ----
-# Azure's NvidiaGpuDriverLinux extension may reboot the VM, and custom data runs once:
+# ---- reboot: the start-up survives a reboot (user data runs on first boot only) ----
+# Azure's NVIDIA GPU driver extension may reboot the VM, and custom data runs once:
+# https://learn.microsoft.com/azure/virtual-machines/extensions/hpccompute-gpu-linux
 # https://learn.microsoft.com/en-us/azure/virtual-machines/custom-data
 # The first boot records the absolute deadline and enables a unit that runs this script
 # again with `rearm` on every later boot.
 
 CML_DEADLINE_FILE="$CML_STATE_DIR/deadline"
+# Written when the runner is about to register: from then on the single-use registration is
+# spent, and a later boot must not start the runner again.
+CML_STARTED_FILE="$CML_STATE_DIR/runner-started"
 
 # First boot: keep an existing deadline (a rerun must never extend the maximum runtime).
 arm_reboot_survival() {
@@ -22,7 +26,9 @@ arm_reboot_survival() {
   fi
 }
 
-# Later boots: past the deadline (or none recorded), tear down now; else arm for the rest.
+# Later boots, with what is left of the first boot's deadline (none recorded: nothing):
+# past it, tear down; with the runner started before the reboot, arm the dead-man for the
+# rest and wait; else return 0 and the start-up resumes with the remaining runtime.
 rearm() {
   local deadline
   deadline=$(cat "$CML_DEADLINE_FILE" 2>/dev/null) || true
@@ -30,9 +36,14 @@ rearm() {
   CML_MAX_RUNTIME_S=$((deadline - $(date +%s)))
   if ((CML_MAX_RUNTIME_S <= 0)); then
     teardown "maximum runtime reached (after a reboot)" || power_off_last_resort
+    return 1
+  fi
+  if [[ ! -e "$CML_STARTED_FILE" ]]; then
+    log "after a reboot: no runner started yet; resuming the start-up with ${CML_MAX_RUNTIME_S}s left"
     return 0
   fi
   log "after a reboot: ${CML_MAX_RUNTIME_S}s left"
   start_deadman
   wait "$DEADMAN_PID" || true
+  return 1
 }

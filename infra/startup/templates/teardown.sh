@@ -1,15 +1,19 @@
 # ---- teardown: stop, unregister, end the machine; serialised, retried, never silent ----
 
+# Retry for CML_END_RETRY_S with exponential backoff capped at a minute: a fresh identity's
+# role may take minutes to apply (Azure documents up to 10).
 end_machine_with_retries() {
-  local attempt=1 delay=$CML_RETRY_BACKOFF_S
+  local attempt=1 delay=$CML_RETRY_BACKOFF_S give_up=$((SECONDS + CML_END_RETRY_S))
+  ((delay >= 1)) || delay=1
   until cloud_end_machine; do
-    if ((attempt >= 3)); then
+    if ((SECONDS + delay > give_up)); then
+      log "ending the machine failed $attempt times in ${CML_END_RETRY_S}s"
       return 1
     fi
     log "ending the machine failed (attempt $attempt); retrying in ${delay}s"
     sleep "$delay"
     attempt=$((attempt + 1))
-    delay=$((delay * 2))
+    delay=$((delay * 2 > 60 ? 60 : delay * 2))
   done
 }
 
@@ -23,6 +27,9 @@ teardown() {
   if end_machine_with_retries; then
     touch "$CML_STATE_DIR/torn-down"
     log "teardown complete"
+  elif cloud_stop_billing; then
+    touch "$CML_STATE_DIR/torn-down"
+    log "teardown complete: the machine is stopped, not deleted; destroying the stack deletes it"
   else
     log "teardown failed: the machine could not end itself"
     rc=1

@@ -23,9 +23,11 @@ CML_DOWNLOAD_ATTEMPTS=5
 CML_RETRY_BACKOFF_S=2
 CML_POLL_S=5
 CML_STOP_GRACE_S=30
+CML_END_RETRY_S=900
 CML_METADATA_HOST=100.100.100.200
 CML_JOB_METADATA=0
 CML_METADATA_URL=http://100.100.100.200
+CML_CLOUD_API_URL='https://ecs.{region}.aliyuncs.com'
 CML_REGISTRATION=eyJkIjoiZXhhbXBsZS1qaXQtY29uZmlnIn0=
 CML_EXTRA_COMMANDS=('pip install dvc')
 set -euo pipefail
@@ -127,9 +129,13 @@ request_stop() {
 note_stop "$1"
 stop_runner
 }
+teardown_budget_s() {
+printf '%s' $((2 * CML_STOP_GRACE_S + 35 + CML_END_RETRY_S + 300))
+}
+halt_loses_kill_switch() { [[ "$CML_CLOUD" == gcp ]]; }
 start_deadman() {
-if [[ "$CML_CLOUD" != local ]]; then
-shutdown -h "+$(((CML_MAX_RUNTIME_S + 59) / 60 + 1))" >/dev/null 2>&1 ||
+if [[ "$CML_CLOUD" != local ]] && ! halt_loses_kill_switch; then
+shutdown -h "+$(((CML_MAX_RUNTIME_S + $(teardown_budget_s) + 59) / 60 + 1))" >/dev/null 2>&1 ||
 log "could not schedule the OS-level shutdown backstop"
 fi
 (
@@ -155,6 +161,10 @@ done
 }
 power_off_last_resort() {
 [[ "$CML_CLOUD" == local ]] && return 1
+if halt_loses_kill_switch; then
+log "teardown failed; not powering off: the VM's maxRunDuration deletes it"
+return 1
+fi
 log "teardown failed; powering off as the last resort"
 shutdown -h now || poweroff -f
 }
@@ -236,6 +246,7 @@ bash -c "$command" || return 1
 done
 }
 CML_DEADLINE_FILE="$CML_STATE_DIR/deadline"
+CML_STARTED_FILE="$CML_STATE_DIR/runner-started"
 arm_reboot_survival() {
 local unit=cml-infra-rearm.service
 [[ "$CML_CLOUD" == local ]] && return 0
@@ -257,11 +268,16 @@ deadline=$(cat "$CML_DEADLINE_FILE" 2>/dev/null) || true
 CML_MAX_RUNTIME_S=$((deadline - $(date +%s)))
 if ((CML_MAX_RUNTIME_S <= 0)); then
 teardown "maximum runtime reached (after a reboot)" || power_off_last_resort
+return 1
+fi
+if [[ ! -e "$CML_STARTED_FILE" ]]; then
+log "after a reboot: no runner started yet; resuming the start-up with ${CML_MAX_RUNTIME_S}s left"
 return 0
 fi
 log "after a reboot: ${CML_MAX_RUNTIME_S}s left"
 start_deadman
 wait "$DEADMAN_PID" || true
+return 1
 }
 CML_RUNNER_DIR="$CML_INSTALL_DIR/actions-runner"
 as_job_user() {
@@ -322,30 +338,107 @@ done
 forge_unregister() {
 log "GitHub removes the runner after its job; destroying the stack removes an unused one"
 }
+curl_with_header() {
+local header=$1
+shift
+printf '%s\n' "$header" | curl -fsS --connect-timeout 5 --max-time 60 -H @- "$@"
+}
+json_field() {
+sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"\\([^\"]*\\)\".*/\\1/p" | head -n 1
+}
 alicloud_metadata_token() {
 curl -fsS --connect-timeout 2 --max-time 5 -X PUT \
 -H 'X-aliyun-ecs-metadata-token-ttl-seconds: 300' "$CML_METADATA_URL/latest/api/token"
 }
-cloud_spot_notice() {
+alicloud_metadata() {
 local token
-token=$(alicloud_metadata_token 2>/dev/null) || return 1
-curl -fsS --connect-timeout 2 --max-time 5 -H "X-aliyun-ecs-metadata-token: $token" \
--o /dev/null "$CML_METADATA_URL/latest/meta-data/instance/spot/termination-time" 2>/dev/null
+token=$(alicloud_metadata_token) || return 1
+curl_with_header "X-aliyun-ecs-metadata-token: $token" --max-time 5 "$@"
+}
+cloud_spot_notice() {
+alicloud_metadata -o /dev/null "$CML_METADATA_URL/latest/meta-data/instance/spot/termination-time" \
+2>/dev/null
+}
+alicloud_encode() {
+local LC_ALL=C text=$1 out='' char i
+for ((i = 0; i < ${#text}; i++)); do
+char=${text:i:1}
+case "$char" in
+[A-Za-z0-9._~-]) out+=$char ;;
+*) printf -v char '%%%02X' "'$char" && out+=$char ;;
+esac
+done
+printf '%s' "$out"
+}
+hmac_sha1_base64() {
+local key inner='' outer='' byte i
+key=$(printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n')
+if ((${#key} > 128)); then
+key=$(printf '%s' "$1" | openssl dgst -sha1 -binary | od -An -v -tx1 | tr -d ' \n')
+fi
+for ((i = 0; i < 128; i += 2)); do
+byte=${key:i:2}
+byte=$((16#${byte:-0}))
+printf -v inner '%s\\x%02x' "$inner" $((byte ^ 0x36))
+printf -v outer '%s\\x%02x' "$outer" $((byte ^ 0x5c))
+done
+{ printf '%b' "$outer"; { printf '%b' "$inner"; printf '%s' "$2"; } | openssl dgst -sha1 -binary; } |
+openssl dgst -sha1 -binary | openssl base64 -A
+}
+alicloud_ecs() {
+local action=$1 role creds region secret query pair signature answer status
+shift
+if ! { role=$(alicloud_metadata "$CML_METADATA_URL/latest/meta-data/ram/security-credentials/") &&
+role=${role%%$'\n'*} && [[ -n "$role" ]] &&
+creds=$(alicloud_metadata "$CML_METADATA_URL/latest/meta-data/ram/security-credentials/$role") &&
+region=$(alicloud_metadata "$CML_METADATA_URL/latest/meta-data/region-id") &&
+[[ "$region" =~ ^[a-z0-9-]+$ ]]; }; then
+log "Alibaba Cloud: could not read the instance RAM role's credentials or the region"
+return 1
+fi
+secret=$(printf '%s' "$creds" | json_field AccessKeySecret)
+query=$(for pair in "Action=$action" "$@" Format=JSON Version=2014-05-26 \
+"AccessKeyId=$(printf '%s' "$creds" | json_field AccessKeyId)" \
+"SecurityToken=$(printf '%s' "$creds" | json_field SecurityToken)" \
+SignatureMethod=HMAC-SHA1 SignatureVersion=1.0 \
+"SignatureNonce=$(cat /proc/sys/kernel/random/uuid)" \
+"Timestamp=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; do
+printf '%s=%s\n' "$(alicloud_encode "${pair%%=*}")" "$(alicloud_encode "${pair#*=}")"
+done | LC_ALL=C sort -t = -k 1,1 | paste -s -d '&')
+signature=$(hmac_sha1_base64 "$secret&" "GET&%2F&$(alicloud_encode "$query")") || return 1
+answer=$(printf 'url = "%s/?%s&Signature=%s"\n' "${CML_CLOUD_API_URL//'{region}'/$region}" \
+"$query" "$(alicloud_encode "$signature")" |
+curl -sS --connect-timeout 5 --max-time 60 -K - -w '\n%{http_code}') || return 1
+status=${answer##*$'\n'}
+if [[ "$status" != 2?? ]]; then
+log "Alibaba Cloud: $action failed: HTTP $status $(printf '%s' "$answer" | json_field Code)"
+return 1
+fi
 }
 cloud_end_machine() {
-log "Alibaba Cloud: powering off; the auto-release time releases the instance"
-shutdown -h now
+local id
+id=$(alicloud_metadata "$CML_METADATA_URL/latest/meta-data/instance-id") || return 1
+log "Alibaba Cloud: releasing instance $id"
+alicloud_ecs DeleteInstance "InstanceId=$id" Force=true
+}
+cloud_stop_billing() {
+local id
+id=$(alicloud_metadata "$CML_METADATA_URL/latest/meta-data/instance-id") || return 1
+log "Alibaba Cloud: releasing failed; stopping instance $id without charges"
+alicloud_ecs StopInstance "InstanceId=$id" StoppedMode=StopCharging
 }
 end_machine_with_retries() {
-local attempt=1 delay=$CML_RETRY_BACKOFF_S
+local attempt=1 delay=$CML_RETRY_BACKOFF_S give_up=$((SECONDS + CML_END_RETRY_S))
+((delay >= 1)) || delay=1
 until cloud_end_machine; do
-if ((attempt >= 3)); then
+if ((SECONDS + delay > give_up)); then
+log "ending the machine failed $attempt times in ${CML_END_RETRY_S}s"
 return 1
 fi
 log "ending the machine failed (attempt $attempt); retrying in ${delay}s"
 sleep "$delay"
 attempt=$((attempt + 1))
-delay=$((delay * 2))
+delay=$((delay * 2 > 60 ? 60 : delay * 2))
 done
 }
 teardown() {
@@ -358,6 +451,9 @@ forge_unregister || log "could not unregister the runner; destroying the stack r
 if end_machine_with_retries; then
 touch "$CML_STATE_DIR/torn-down"
 log "teardown complete"
+elif cloud_stop_billing; then
+touch "$CML_STATE_DIR/torn-down"
+log "teardown complete: the machine is stopped, not deleted; destroying the stack deletes it"
 else
 log "teardown failed: the machine could not end itself"
 rc=1
@@ -392,13 +488,14 @@ mkdir -p "$CML_STATE_DIR" "$CML_ACTIVITY_DIR"
 chmod 700 "$CML_STATE_DIR"
 rm -f "$CML_STATE_DIR/stop-reason" "$CML_STATE_DIR/torn-down" "$CML_STATE_DIR/runner.pid"
 if [[ "${1:-}" == rearm ]]; then
-rearm
-exit 0
+rearm || exit 0
+else
+rm -f "$CML_STARTED_FILE"
 fi
 log "starting runner $CML_RUNNER_NAME ($CML_LABELS): forge $CML_FORGE, cloud $CML_CLOUD," \
 "idle mode $CML_IDLE_MODE"
 start_deadman
-arm_reboot_survival
+[[ "${1:-}" == rearm ]] || arm_reboot_survival
 trap 'request_stop "terminated by a signal"' TERM INT
 wait_for_forge || abort "the forge at $CML_FORGE_URL is unreachable"
 start_spot_watcher
@@ -408,6 +505,7 @@ run_extra_commands || abort "an extra setup command failed"
 check_gpu || abort "the GPU check failed"
 forge_install || abort "the runner could not be installed"
 stop_requested && finish "$(stop_reason "stopped before registration")"
+touch "$CML_STARTED_FILE"
 forge_run || CML_EXIT=1
 finish "$(stop_reason "the runner finished")"
 }

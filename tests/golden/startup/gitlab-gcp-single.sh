@@ -23,6 +23,7 @@ CML_DOWNLOAD_ATTEMPTS=5
 CML_RETRY_BACKOFF_S=2
 CML_POLL_S=5
 CML_STOP_GRACE_S=30
+CML_END_RETRY_S=900
 CML_METADATA_HOST=169.254.169.254
 CML_JOB_METADATA=0
 CML_METADATA_URL=http://metadata.google.internal
@@ -130,9 +131,13 @@ request_stop() {
 note_stop "$1"
 stop_runner
 }
+teardown_budget_s() {
+printf '%s' $((2 * CML_STOP_GRACE_S + 35 + CML_END_RETRY_S + 300))
+}
+halt_loses_kill_switch() { [[ "$CML_CLOUD" == gcp ]]; }
 start_deadman() {
-if [[ "$CML_CLOUD" != local ]]; then
-shutdown -h "+$(((CML_MAX_RUNTIME_S + 59) / 60 + 1))" >/dev/null 2>&1 ||
+if [[ "$CML_CLOUD" != local ]] && ! halt_loses_kill_switch; then
+shutdown -h "+$(((CML_MAX_RUNTIME_S + $(teardown_budget_s) + 59) / 60 + 1))" >/dev/null 2>&1 ||
 log "could not schedule the OS-level shutdown backstop"
 fi
 (
@@ -158,6 +163,10 @@ done
 }
 power_off_last_resort() {
 [[ "$CML_CLOUD" == local ]] && return 1
+if halt_loses_kill_switch; then
+log "teardown failed; not powering off: the VM's maxRunDuration deletes it"
+return 1
+fi
 log "teardown failed; powering off as the last resort"
 shutdown -h now || poweroff -f
 }
@@ -239,6 +248,7 @@ bash -c "$command" || return 1
 done
 }
 CML_DEADLINE_FILE="$CML_STATE_DIR/deadline"
+CML_STARTED_FILE="$CML_STATE_DIR/runner-started"
 arm_reboot_survival() {
 local unit=cml-infra-rearm.service
 [[ "$CML_CLOUD" == local ]] && return 0
@@ -260,11 +270,16 @@ deadline=$(cat "$CML_DEADLINE_FILE" 2>/dev/null) || true
 CML_MAX_RUNTIME_S=$((deadline - $(date +%s)))
 if ((CML_MAX_RUNTIME_S <= 0)); then
 teardown "maximum runtime reached (after a reboot)" || power_off_last_resort
+return 1
+fi
+if [[ ! -e "$CML_STARTED_FILE" ]]; then
+log "after a reboot: no runner started yet; resuming the start-up with ${CML_MAX_RUNTIME_S}s left"
 return 0
 fi
 log "after a reboot: ${CML_MAX_RUNTIME_S}s left"
 start_deadman
 wait "$DEADMAN_PID" || true
+return 1
 }
 CML_GITLAB_RUNNER="$CML_INSTALL_DIR/bin/gitlab-runner"
 CML_GITLAB_DIR="$CML_INSTALL_DIR/gitlab-runner"
@@ -384,16 +399,19 @@ log "GCP: deleting instance $name in ${zone##*/}"
 curl_with_header "Authorization: Bearer $token" -X DELETE -o /dev/null \
 "$CML_CLOUD_API_URL/compute/v1/projects/$project/zones/${zone##*/}/instances/$name"
 }
+cloud_stop_billing() { return 1; }
 end_machine_with_retries() {
-local attempt=1 delay=$CML_RETRY_BACKOFF_S
+local attempt=1 delay=$CML_RETRY_BACKOFF_S give_up=$((SECONDS + CML_END_RETRY_S))
+((delay >= 1)) || delay=1
 until cloud_end_machine; do
-if ((attempt >= 3)); then
+if ((SECONDS + delay > give_up)); then
+log "ending the machine failed $attempt times in ${CML_END_RETRY_S}s"
 return 1
 fi
 log "ending the machine failed (attempt $attempt); retrying in ${delay}s"
 sleep "$delay"
 attempt=$((attempt + 1))
-delay=$((delay * 2))
+delay=$((delay * 2 > 60 ? 60 : delay * 2))
 done
 }
 teardown() {
@@ -406,6 +424,9 @@ forge_unregister || log "could not unregister the runner; destroying the stack r
 if end_machine_with_retries; then
 touch "$CML_STATE_DIR/torn-down"
 log "teardown complete"
+elif cloud_stop_billing; then
+touch "$CML_STATE_DIR/torn-down"
+log "teardown complete: the machine is stopped, not deleted; destroying the stack deletes it"
 else
 log "teardown failed: the machine could not end itself"
 rc=1
@@ -440,13 +461,14 @@ mkdir -p "$CML_STATE_DIR" "$CML_ACTIVITY_DIR"
 chmod 700 "$CML_STATE_DIR"
 rm -f "$CML_STATE_DIR/stop-reason" "$CML_STATE_DIR/torn-down" "$CML_STATE_DIR/runner.pid"
 if [[ "${1:-}" == rearm ]]; then
-rearm
-exit 0
+rearm || exit 0
+else
+rm -f "$CML_STARTED_FILE"
 fi
 log "starting runner $CML_RUNNER_NAME ($CML_LABELS): forge $CML_FORGE, cloud $CML_CLOUD," \
 "idle mode $CML_IDLE_MODE"
 start_deadman
-arm_reboot_survival
+[[ "${1:-}" == rearm ]] || arm_reboot_survival
 trap 'request_stop "terminated by a signal"' TERM INT
 wait_for_forge || abort "the forge at $CML_FORGE_URL is unreachable"
 start_spot_watcher
@@ -456,6 +478,7 @@ run_extra_commands || abort "an extra setup command failed"
 check_gpu || abort "the GPU check failed"
 forge_install || abort "the runner could not be installed"
 stop_requested && finish "$(stop_reason "stopped before registration")"
+touch "$CML_STARTED_FILE"
 forge_run || CML_EXIT=1
 finish "$(stop_reason "the runner finished")"
 }
