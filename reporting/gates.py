@@ -4,8 +4,9 @@ Two forms, each failing the run when its condition holds:
 
 - `METRIC OP NUMBER` on the new value, OP one of `< <= > >= == !=`: `accuracy < 0.9`;
 - `METRIC drops|rises|changes [> or >= AMOUNT]` on the change against the base, AMOUNT a
-  number or a percentage of the base value: `accuracy drops > 0.005`, `loss rises > 5%`;
-  without an amount, any drop (rise, change) fails.
+  magnitude (never negative: the word says the direction), as a number or a percentage of
+  the base value: `accuracy drops > 0.005`, `loss rises > 5%`; without an amount, any drop
+  (rise, change) fails.
 
 METRIC is a metric name as the table shows it, optionally prefixed by its file
 (`eval/metrics.json:accuracy`), and quoted when it holds spaces. A value that is NaN fails
@@ -78,11 +79,32 @@ def parse_gate(text: str) -> Gate:
     if match := _VALUE_GATE.match(text):
         return Gate(text.strip(), _unquote(match["metric"]), match["op"], float(match["value"]))
     if match := _TREND_GATE.match(text):
+        if (match["value"] or "").startswith("-"):
+            raise GateError(_negative_amount(text, match))
         return Gate(
             text.strip(), _unquote(match["metric"]), match["op"] or ">",
             float(match["value"] or 0), trend=match["trend"], percent=bool(match["percent"]),
         )
+    if match := _VALUE_GATE.match(text.rstrip().removesuffix("%")):
+        raise GateError(_percent_value(text.strip(), match))
     raise GateError(f"Cannot read the gate '{text}'; {FORMS}.")
+
+
+def _negative_amount(text: str, match: re.Match[str]) -> str:
+    fixed = match.string[:match.start("value")] + match.string[match.start("value") + 1:]
+    return (
+        f"The gate '{text.strip()}' has a negative amount, but amounts are magnitudes; write "
+        f"'{fixed.strip()}' and let drops or rises say the direction."
+    )
+
+
+def _percent_value(text: str, match: re.Match[str]) -> str:
+    metric, op, value = match["metric"], match["op"], float(match["value"])
+    return (
+        f"The gate '{text}' compares a value with a percentage, which only a change can be; "
+        f"write a number ('{metric} {op} {format_number(value / 100)}') or gate the change "
+        f"('{metric} drops > {format_number(abs(value))}%')."
+    )
 
 
 def _unquote(metric: str) -> str:

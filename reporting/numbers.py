@@ -2,6 +2,8 @@
 
 `precision` significant digits (5, as `dvc metrics diff` rounds), with no exponent
 between 1e-4 and 1e15; percentages to one decimal, or two significant digits below 1%.
+A whole number is written whole, whatever its type: a count read as 3.0 shows as `3`,
+a change of 50.0% as `50%`.
 """
 
 from __future__ import annotations
@@ -30,9 +32,9 @@ def format_number(value: object, precision: int = 5) -> str:
 
 
 def format_percent(value: float, sign: bool = False) -> str:
-    """`14.3%`, `0.55%`, `+2.5%` with `sign`."""
+    """`14.3%`, `0.55%`, `50%`, `+2.5%` with `sign`."""
     plus = "+" if sign else ""
     if not math.isfinite(value):
         return f"{value:{plus}}%"
     text = f"{value:{plus}.1f}" if abs(value) >= 1 else f"{value:{plus}.2g}"
-    return f"{text}%"
+    return f"{text.removesuffix('.0')}%"

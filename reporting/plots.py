@@ -1,26 +1,33 @@
-"""Plots as PNG files without Node.js: Vega-Lite specs and CSV series, through vl-convert.
+"""Plots as image files without Node.js: Vega-Lite specs and CSV series, through vl-convert.
 
 vl-convert-python embeds the Vega and Vega-Lite JavaScript and a renderer
 (https://github.com/vega/vl-convert), so nothing is downloaded at render time. Network
 data is refused (`allowed_base_urls=[]`): a report must not depend on, or leak to, an
 outside server. A spec's local data file (`"data": {"url": "loss.csv"}`) is inlined, read
 relative to the spec; vl-convert would otherwise resolve it against vega-datasets online.
+
+The output's extension picks the format, among those vl-convert writes that a forge comment
+can show (`reporting.report` publishes .png, .jpg, .jpeg, .gif, .svg and .webp): no PDF.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reporting.errors import ReportFileError
+from reporting.metrics.load import load_json
 from reporting.metrics.parse import Value, is_number, to_value
 
-Converter = Callable[[dict[str, Any], float], bytes]
+Converter = Callable[[dict[str, Any], str, float], bytes]  # (spec, format, scale) -> file
+# Output extension -> vl-convert's format name (https://github.com/vega/vl-convert).
+IMAGE_FORMATS = {".png": "png", ".svg": "svg", ".jpg": "jpeg", ".jpeg": "jpeg"}
+RASTER_FORMATS = ("png", "jpeg")  # the formats --scale applies to
 VEGA_LITE_SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 MARKS: dict[str, dict[str, Any]] = {
     "line": {"type": "line"},
@@ -47,43 +54,87 @@ class PlotOptions:
 
 def write_plot(source: Path, out: Path, options: PlotOptions,
                convert: Converter | None = None) -> str:
-    """Render `source` to the PNG `out`; return the markdown line that shows it."""
-    spec = build_spec(source, options)
+    """Render `source` to `out`, in the format its extension names; return the markdown
+    line that shows it."""
+    spec, inputs = _load(source, options)
+    refuse_overwrite(out, inputs)
+    fmt = image_format(out)
     try:
-        png = (convert or vl_convert_png)(spec, options.scale)
+        image = (convert or vl_convert_image)(spec, fmt, options.scale)
     except RenderError as exc:
         raise ReportFileError(
             f"{source} could not be rendered ({exc}); check it against "
             "https://vega.github.io/vega-lite/docs/."
         ) from None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(png)
+    _write_image(out, image)
     return markdown_image(options.title or _spec_title(spec) or source.stem, out)
+
+
+def image_format(out: Path) -> str:
+    """vl-convert's name for the format `out` asks for; one sentence if it cannot be written."""
+    if fmt := IMAGE_FORMATS.get(out.suffix.lower()):
+        return fmt
+    *first, last = IMAGE_FORMATS
+    has = f"the extension '{out.suffix}'" if out.suffix else "no extension"
+    raise ReportFileError(
+        f"{out} has {has}, which plot cannot write; end its name in {', '.join(first)} or {last}."
+    )
+
+
+def refuse_overwrite(out: Path, inputs: Sequence[Path]) -> None:
+    """One sentence when `out` is one of the files the plot is drawn from, by any name."""
+    for path in inputs:
+        if _same_file(out, path):
+            alias = "" if out == path else f" ({path})"
+            raise ReportFileError(
+                f"{out} is the plot's input{alias}; write the image to another file with --out."
+            )
+
+
+def _write_image(path: Path, content: bytes) -> None:
+    """Write `path`, creating its folders; one sentence when a file stands in their way."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ReportFileError(
+            f"{path} cannot be written because a file in its path is not a folder; "
+            "choose another path."
+        ) from None
+    path.write_bytes(content)
 
 
 def build_spec(source: Path, options: PlotOptions) -> dict[str, Any]:
     """A Vega or Vega-Lite spec from a spec file, or a line chart from a table of values."""
+    return _load(source, options)[0]
+
+
+def _load(source: Path, options: PlotOptions) -> tuple[dict[str, Any], list[Path]]:
+    """The spec, and every file read to build it."""
     text = _read(source)
     if source.suffix.lower() == ".json":
-        data = _json(text, source)
+        data = load_json(text, str(source))
         if isinstance(data, Mapping):
             return _inline_local_data(dict(data), source)
         if isinstance(data, list) and all(isinstance(item, Mapping) for item in data) and data:
-            return series_spec([dict(item) for item in data], source.name, options)
+            return series_spec([dict(item) for item in data], source.name, options), [source]
         raise ReportFileError(f"{source} must hold a Vega-Lite spec or a list of records.")
     if source.suffix.lower() in (".csv", ".tsv"):
-        return series_spec(read_table(text, source), source.name, options)
+        return series_spec(read_table(text, source), source.name, options), [source]
     raise ReportFileError(f"{source} is not a plot source; use a .json spec or a .csv/.tsv file.")
 
 
 def read_table(text: str, source: Path) -> list[dict[str, Value | None]]:
     delimiter = "\t" if source.suffix.lower() == ".tsv" else ","
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     try:
-        rows = list(csv.DictReader(io.StringIO(text), delimiter=delimiter))
+        rows = list(reader)
     except csv.Error as exc:
         raise ReportFileError(f"{source} is not valid CSV ({exc}); fix the file.") from None
     if not rows:
         raise ReportFileError(f"{source} has no data rows; write a header and at least one row.")
+    header = [name.strip() for name in reader.fieldnames or ()]
+    if clash := next((name for i, name in enumerate(header) if name in header[:i]), None):
+        raise ReportFileError(f"{source} has the column '{clash}' twice; rename one of them.")
     return [{k.strip(): to_value(v) if v and v.strip() else None
              for k, v in row.items() if k is not None} for row in rows]
 
@@ -125,15 +176,18 @@ def _columns(rows: Sequence[Mapping[str, Any]], name: str,
     return x, ys
 
 
-def vl_convert_png(spec: dict[str, Any], scale: float) -> bytes:
+def vl_convert_image(spec: dict[str, Any], fmt: str, scale: float) -> bytes:
+    """`spec` as a `fmt` file (a value of IMAGE_FORMATS); `scale` multiplies raster pixels."""
     import vl_convert  # heavy (an embedded JavaScript runtime): imported only to render
 
     is_vega = "/schema/vega/" in str(spec.get("$schema", ""))
-    render = vl_convert.vega_to_png if is_vega else vl_convert.vegalite_to_png
+    render = getattr(vl_convert, f"{'vega' if is_vega else 'vegalite'}_to_{fmt}")
+    sizing = {"scale": scale} if fmt in RASTER_FORMATS else {}
     try:
-        return render(spec, scale=scale, allowed_base_urls=[])
+        image = render(spec, allowed_base_urls=[], **sizing)
     except ValueError as exc:
         raise RenderError(_first_reason(exc)) from None
+    return image.encode("utf-8") if isinstance(image, str) else image  # SVG comes as text
 
 
 def markdown_image(title: str, path: Path) -> str:
@@ -169,16 +223,18 @@ def _read(source: Path) -> str:
         raise ReportFileError(f"{source} is not UTF-8 text.") from None
 
 
-def _json(text: str, source: Path) -> Any:
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether `a` and `b` name one file: through `..`, symlinks, or (both existing) a hard
+    link or a case-insensitive file system."""
+    if a.resolve() == b.resolve():
+        return True
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ReportFileError(
-            f"{source} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."
-        ) from None
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet
+        return False
 
 
-def _inline_local_data(spec: dict[str, Any], source: Path) -> dict[str, Any]:
+def _inline_local_data(spec: dict[str, Any], source: Path) -> tuple[dict[str, Any], list[Path]]:
     if not any(key in spec for key in _TOP_LEVEL_VIEWS):
         raise ReportFileError(f"{source} is not a Vega-Lite spec: it has no 'mark' or 'layer'.")
     data = spec.get("data")
@@ -186,4 +242,5 @@ def _inline_local_data(spec: dict[str, Any], source: Path) -> dict[str, Any]:
         local = source.parent / data["url"]
         fmt = {"type": local.suffix.lstrip(".").lower() or "json", **data.get("format", {})}
         spec["data"] = {"values": _read(local), "format": fmt}
-    return spec
+        return spec, [source, local]
+    return spec, [source]

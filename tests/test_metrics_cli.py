@@ -80,7 +80,7 @@ def test_show_needs_no_git_and_accepts_dvc_md(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout == (
         "| File | Metric | Value |\n| :--- | :--- | ---: |\n"
-        "| m.csv | epoch | 2 |\n| m.csv | acc | 0.75 |\n"
+        "| m.csv | epoch | 2 |\n| m.csv | acc | 0.75 |\n\n"
     )
 
 
@@ -154,3 +154,101 @@ def test_help_imports_neither_yaml_nor_vl_convert():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          cwd=ROOT, check=True).stdout
     assert json.loads(out.strip().splitlines()[-1]) == []
+
+
+def images_inside_blocks(markdown: str) -> list[str]:
+    """The images a CommonMark + GFM-tables parser puts in a table cell or a list item
+    (a line right after a list item continues it), rather than in a paragraph of their own."""
+    from markdown_it import MarkdownIt  # installed with rich, which typer uses
+
+    depth, found = 0, []
+    for token in MarkdownIt("commonmark").enable("table").parse(markdown):
+        depth += token.nesting if token.type.startswith(("table", "bullet_list")) else 0
+        if depth and token.type == "inline":
+            found += [child.attrs["src"] for child in token.children or []
+                      if child.type == "image"]
+    return found
+
+
+REPORTS = {
+    "show": ("metrics", "show", "metrics.json"),
+    "diff": ("metrics", "diff", "metrics.json"),
+    "diff with notes": ("metrics", "diff", "metrics.json", "new.json"),
+    "diff with gates": ("metrics", "diff", "metrics.json", "--fail-if", "accuracy < 0.5"),
+}
+
+
+@pytest.mark.parametrize("report", REPORTS)
+@pytest.mark.parametrize("image", ["plot", "echo"])
+def test_an_image_appended_after_the_table_is_not_in_the_table(repo, tmp_path, report, image):
+    table = cli(repo, *REPORTS[report])
+    assert table.returncode == 0, table.stderr
+    if image == "plot":
+        out = tmp_path / "loss.png"
+        line = cli(repo, "plot", "history.csv", "--out", str(out)).stdout
+    else:
+        line = "![](plot.png)\n"  # echo '![](plot.png)' >> report.md
+    assert table.stdout.endswith("\n\n")
+    assert images_inside_blocks(table.stdout + line) == []
+    assert images_inside_blocks(table.stdout.rstrip("\n") + "\n" + line) != []  # the old way
+
+
+def test_whole_numbers_are_whole_in_the_table_and_the_gate_message(tmp_path):
+    repo = make_repo(tmp_path / "r", {"m.json": '{"count": 3.0, "steps": 4}'},
+                     {"m.json": '{"count": 6.0, "steps": 2.0}'})
+    result = cli(repo, "metrics", "diff", "m.json", "--fail-if", "count rises > 50%")
+    assert "| m.json | count ❌ | 3 | 6 | +3 (+100%) |" in result.stdout
+    assert "| m.json | steps | 4 | 2 | -2 (-50%) |" in result.stdout
+    assert result.stderr == (
+        "1 of 1 gates failed: 'count rises > 50%' (count rose by 3 (100%), from 3 to 6).\n"
+    )
+
+
+BAD_INPUTS = [
+    ("dup.json", '{"accuracy": 0.9, "accuracy": 0.8}', (),
+     "dup.json has the key 'accuracy' twice; keep only one of them."),
+    ("dup.yaml", "accuracy: 0.9\naccuracy: 0.8\n", (),
+     "dup.yaml has the key 'accuracy' twice (again at line 2); keep only one of them."),
+    ("dup.csv", "acc,acc\n1,2\n", (), "dup.csv has the column 'acc' twice; rename one of them."),
+    ("list.json", "[0.9]", (), "list.json must hold a mapping of metric names to values"),
+    ("number.yaml", "0.9\n", (), "not the single value '0.9'"),
+    ("empty.json", '{"eval": {}}', (),
+     "empty.json holds no metrics, only empty mappings or lists; name the file"),
+    ("text.json", '{"accuracy": "high"}', ("--fail-if", "accuracy < 0.9"),
+     "needs a number, but accuracy in text.json is 'high'; gate a numeric metric instead."),
+    ("m.json", '{"accuracy": 0.9}', ("--fail-if", "bleu < 30"),
+     "The gate 'bleu < 30' names the metric 'bleu', which no metrics file has; the metrics are: "
+     "accuracy."),
+    ("m.json", '{"accuracy": 0.9}', ("--fail-if", "accuracy drops > -5"),
+     "has a negative amount, but amounts are magnitudes; write 'accuracy drops > 5'"),
+    ("m.json", '{"accuracy": 0.9}', ("--fail-if", "accuracy < 90%"),
+     "compares a value with a percentage, which only a change can be"),
+    ("m.json", '{"accuracy": 0.9}', ("--base", "no-such-branch"),
+     "The base revision 'no-such-branch' does not exist in this repository"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "flags", "message"), BAD_INPUTS,
+                         ids=[f"{b[0]}{' '.join(b[2])}" for b in BAD_INPUTS])
+def test_bad_input_is_one_sentence(repo, name, content, flags, message):
+    (repo / name).write_text(content)
+    try:
+        result = cli(repo, "metrics", "diff", name, *flags)
+    finally:
+        (repo / name).unlink()
+    assert_one_sentence(result, 1, message)
+    assert result.stdout == ""
+
+
+def test_conclusion_file_inside_a_file_is_one_sentence(repo, tmp_path):
+    (tmp_path / "f").write_text("")
+    result = cli(repo, "metrics", "diff", "metrics.json", "--conclusion-file",
+                 str(tmp_path / "f" / "c.txt"))
+    assert_one_sentence(result, 1, "is inside a file, not a folder; choose another path.")
+
+
+def test_conclusion_file_folders_are_created(repo, tmp_path):
+    path = tmp_path / "out" / "c.txt"
+    assert cli(repo, "metrics", "diff", "metrics.json", "--conclusion-file", str(path)
+               ).returncode == 0
+    assert path.read_text() == "success\n"

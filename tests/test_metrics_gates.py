@@ -69,9 +69,9 @@ def results(*texts: str):
         ("accuracy drops > 1.0%", "failed", "accuracy dropped by 0.01 (1.1%), from 0.91 to 0.9"),
         ("accuracy drops > 0.5%", "failed", "accuracy dropped by 0.01 (1.1%), from 0.91 to 0.9"),
         ("accuracy rises", "passed", "accuracy dropped by 0.01 (1.1%), from 0.91 to 0.9"),
-        ("loss rises > 0.1", "failed", "loss rose by 0.12 (40.0%), from 0.3 to 0.42"),
-        ("loss rises > 50%", "passed", "loss rose by 0.12 (40.0%), from 0.3 to 0.42"),
-        ("loss changes > 0.2", "passed", "loss rose by 0.12 (40.0%), from 0.3 to 0.42"),
+        ("loss rises > 0.1", "failed", "loss rose by 0.12 (40%), from 0.3 to 0.42"),
+        ("loss rises > 50%", "passed", "loss rose by 0.12 (40%), from 0.3 to 0.42"),
+        ("loss changes > 0.2", "passed", "loss rose by 0.12 (40%), from 0.3 to 0.42"),
         ("a/eval.json:f1 changes", "passed", "f1 is unchanged at 0.8"),
         ("b/eval.json:f1 changes", "failed", "f1 rose by 0.05 (7.1%), from 0.7 to 0.75"),
         ("recall drops > 0", "skipped", "recall has no base value to compare with"),
@@ -107,3 +107,73 @@ def test_gates_that_cannot_be_checked_say_why(text, message):
     with pytest.raises(GateError) as info:
         results(text)
     assert message in str(info.value)
+
+
+METRIC_FORMS = [("accuracy", "accuracy"), ('"val acc"', "val acc"), ("'val acc'", "val acc"),
+                ("eval/m.json:f1", "eval/m.json:f1")]
+NUMBER_FORMS = [("0.9", 0.9), (".5", 0.5), ("-1e-3", -0.001), ("+2", 2.0), ("10", 10.0)]
+
+
+@pytest.mark.parametrize(("written", "metric"), METRIC_FORMS)
+@pytest.mark.parametrize("op", ["<", "<=", ">", ">=", "==", "!="])
+@pytest.mark.parametrize(("number", "value"), NUMBER_FORMS)
+@pytest.mark.parametrize("space", ["", " ", "  "])
+def test_value_gate_grammar(written, metric, op, number, value, space):
+    text = f"{written}{space}{op}{space}{number}"
+    assert parse_gate(text) == Gate(text, metric, op, value)
+
+
+@pytest.mark.parametrize(("written", "metric"), METRIC_FORMS)
+@pytest.mark.parametrize("trend", ["drops", "rises", "changes"])
+@pytest.mark.parametrize("op", [">", ">="])
+@pytest.mark.parametrize(("amount", "value", "percent"),
+                         [("0.005", 0.005, False), ("5%", 5.0, True), ("+1e-2", 0.01, False),
+                          ("0", 0.0, False), ("12.5%", 12.5, True)])
+def test_trend_gate_grammar(written, metric, trend, op, amount, value, percent):
+    text = f"{written} {trend} {op} {amount}"
+    assert parse_gate(text) == Gate(text, metric, op, value, trend, percent)
+
+
+@pytest.mark.parametrize(("written", "metric"), METRIC_FORMS)
+@pytest.mark.parametrize("trend", ["drops", "rises", "changes"])
+def test_trend_gate_without_amount_fails_on_any_change(written, metric, trend):
+    assert parse_gate(f"{written} {trend}") == Gate(f"{written} {trend}", metric, ">", 0.0, trend)
+
+
+@pytest.mark.parametrize("trend", ["drops", "rises", "changes"])
+@pytest.mark.parametrize("op", [">", ">="])
+@pytest.mark.parametrize("amount", ["-5", "-0.005", "-1%", "-0", "-1e-3", "-12.5%"])
+def test_negative_amount_is_refused_as_a_magnitude(trend, op, amount):
+    text = f"accuracy {trend} {op} {amount}"
+    with pytest.raises(GateError) as info:
+        parse_gate(f"  {text} ")
+    assert str(info.value) == (
+        f"The gate '{text}' has a negative amount, but amounts are magnitudes; write "
+        f"'accuracy {trend} {op} {amount[1:]}' and let drops or rises say the direction."
+    )
+
+
+@pytest.mark.parametrize("op", ["<", "<=", ">", ">=", "==", "!="])
+@pytest.mark.parametrize(("amount", "fraction", "magnitude"),
+                         [("90%", "0.9", "90"), ("-1.5%", "-0.015", "1.5"), ("5 %", "0.05", "5")])
+def test_percentage_on_a_value_gate_says_what_to_write(op, amount, fraction, magnitude):
+    with pytest.raises(GateError) as info:
+        parse_gate(f"accuracy {op} {amount}")
+    assert str(info.value) == (
+        f"The gate 'accuracy {op} {amount}' compares a value with a percentage, which only a "
+        f"change can be; write a number ('accuracy {op} {fraction}') or gate the change "
+        f"('accuracy drops > {magnitude}%')."
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "gate", "detail"),
+    [(3.0, 6.0, "count rises", "count rose by 3 (100%), from 3 to 6"),
+     (4, 2.0, "count drops", "count dropped by 2 (50%), from 4 to 2"),
+     (10, 10.0, "count changes", "count is unchanged at 10"),
+     (3.0, 6, "count > 5", "count is 6"),
+     (200.0, 150.0, "count drops > 10%", "count dropped by 50 (25%), from 200 to 150")],
+)
+def test_whole_numbers_are_written_whole_in_gate_messages(old, new, gate, detail):
+    [result] = evaluate_gates([parse_gate(gate)], [MetricRow("m.json", "count", old, new)])
+    assert result.detail == detail

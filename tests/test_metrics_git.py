@@ -107,7 +107,7 @@ def test_yaml_diff_reads_exponent_numbers_and_nested_keys(repo, golden):
 
 def test_csv_diff_uses_last_row_or_the_named_row(repo, golden):
     table = diff_table(repo, ["history.csv", "results.csv#split=test"])
-    assert "| history.csv | epoch | 2 | 3 | +1 (+50.0%) |" in table
+    assert "| history.csv | epoch | 2 | 3 | +1 (+50%) |" in table
     assert "| results.csv#split=test | accuracy | 0.9 | 0.89 | -0.01 (-1.1%) |" in table
     assert "split |" not in table
     golden("metrics/diff_csv.md", table)
@@ -245,6 +245,32 @@ def test_metrics_file_dropped_from_dvc_yaml_shows_as_removed(tmp_path):
     root = make_repo(tmp_path / "r", base, feature)
     git(root, "rm", "-q", "old.json")
     table = diff_table(root, ["dvc.yaml"])
-    assert "| a.json | x | 1 | 2 | +1 (+100.0%) |" in table
+    assert "| a.json | x | 1 | 2 | +1 (+100%) |" in table
     assert "| old.json | y | 2 | — | removed |" in table
     assert "- old.json is no longer listed in dvc.yaml; its metrics are removed." in table
+
+
+@pytest.mark.parametrize("name", ["m.json", "dvc.yaml"])
+def test_a_base_file_that_is_not_text_is_a_note_not_a_failure(tmp_path, name):
+    root = make_repo(tmp_path / "r", {"m.json": "{}", "dvc.yaml": "metrics:\n  - m.json\n"},
+                     {"m.json": '{"a": 1}'})
+    git(root, "checkout", "-q", "main")
+    (root / name).write_bytes(b"\xff\xfe binary")
+    git(root, "commit", "-qam", "binary at the base")
+    git(root, "checkout", "-q", "feature")
+    table = diff_table(root, [name])
+    assert "| m.json | a | — | 1 | new |" in table
+    if name == "m.json":
+        assert "- m.json could not be read at main: m.json at main is not UTF-8 text" in table
+
+
+def test_files_without_any_metric_are_refused(tmp_path):
+    root = make_repo(tmp_path / "r", {"m.json": '{"a": {}}'}, {"m.json": '{"a": []}',
+                                                              "n.json": "{}"})
+    with pytest.raises(ReportFileError, match=r"^m\.json, n\.json hold no metrics, only empty"):
+        diff_table(root, ["m.json", "n.json"])
+
+
+def test_a_file_emptied_since_the_base_shows_its_metrics_as_removed(tmp_path):
+    root = make_repo(tmp_path / "r", {"m.json": '{"a": 1}'}, {"m.json": "{}"})
+    assert "| m.json | a | 1 | — | removed |" in diff_table(root, ["m.json"])

@@ -68,10 +68,13 @@ def test_tsv_uses_tabs():
          "m.json is not valid JSON (Expecting property name enclosed in double quotes at line 1, "
          "column 9); fix the file and try again."),
         ("m.json", "[1, 2]", None,
-         "m.json must hold a mapping of metric names to values at the top level, not a list."),
+         "m.json must hold a mapping of metric names to values at the top level, not a list; "
+         'write e.g. {"accuracy": 0.9}.'),
         ("m.json", "  \n", None, "m.json is empty; write the metrics into it first."),
         ("m.yaml", "a: [1, 2\n", None, "m.yaml is not valid YAML"),
-        ("m.yaml", "0.93\n", None, "not a float"),
+        ("m.yaml", "0.93\n", None, "at the top level, not the single value '0.93'"),
+        ("m.yaml", "~\n", None, "at the top level, not the single value 'null'"),
+        ("m.json", '"high"', None, "at the top level, not the single value 'high'"),
         ("m.txt", "a=1", None, "m.txt is not a metrics file this tool reads"),
         ("h.csv", "a,b\n", None, "h.csv has a header but no data rows"),
         ("h.csv", "a,b\n1,2\n3\n", None, "h.csv row 3 has 1 values but the header has 2 columns"),
@@ -156,3 +159,72 @@ def test_percent_formatting():
 )
 def test_change_column(old, new, change):
     assert format_change(MetricRow("m.json", "x", old, new)) == change
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("m.json", '{"acc": 0.9, "acc": 0.8}', "m.json has the key 'acc' twice; keep only one"),
+        ("m.json", '{"eval": {"acc": 0.9, "loss": 1, "acc": 0.8}}', "has the key 'acc' twice"),
+        ("m.json", '{"runs": [{"a": 1, "a": 2}]}', "m.json has the key 'a' twice"),
+        ("m.yaml", "acc: 0.9\nloss: 1\nacc: 0.8\n",
+         "m.yaml has the key 'acc' twice (again at line 3); keep only one of them."),
+        ("m.yml", "eval:\n  acc: 0.9\n  acc: 0.8\n",
+         "m.yml has the key 'acc' twice (again at line 3)"),
+        ("m.yaml", "{acc: 0.9, acc: 0.8}\n", "m.yaml has the key 'acc' twice (again at line 1)"),
+        ("m.yaml", "1: 0.5\n1: 0.6\n", "m.yaml has the key '1' twice"),
+        ("m.json", '{"a.b": 1, "a": {"b": 2}}',
+         "m.json has two metrics named 'a.b' once nested keys are joined with '.'; rename one"),
+        ("m.json", '{"a": {"b": 2}, "a.b": 1}', "m.json has two metrics named 'a.b'"),
+        ("m.json", '{"f1": [0.9], "f1.0": 0.8}', "m.json has two metrics named 'f1.0'"),
+        ("m.yaml", "1: 0.5\n'1': 0.6\n", "m.yaml has two metrics named '1'"),
+        ("h.csv", "acc,loss,acc\n0.9,1,0.8\n", "h.csv has the column 'acc' twice; rename one"),
+        ("h.csv", "acc, acc\n0.9,0.8\n", "h.csv has the column 'acc' twice"),
+        ("h.tsv", "acc\tacc\n0.9\t0.8\n", "h.tsv has the column 'acc' twice"),
+    ],
+)
+def test_a_repeated_key_is_refused_naming_the_key_and_the_file(name, text, message):
+    with pytest.raises(ReportFileError) as info:
+        parse_metrics(text, name)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_yaml_merge_keys_may_still_override():
+    text = "base: &b {lr: 0.1, wd: 0}\nrun:\n  <<: *b\n  lr: 0.2\n"
+    assert parse_metrics(text, "p.yaml") == {"base.lr": 0.1, "base.wd": 0, "run.lr": 0.2,
+                                              "run.wd": 0}
+
+
+def test_dvc_yaml_with_a_repeated_key_is_refused(tmp_path: Path):
+    (tmp_path / "m.json").write_text('{"a": 1}')
+    (tmp_path / "dvc.yaml").write_text("metrics:\n  - m.json\nmetrics:\n  - other.json\n")
+    with pytest.raises(ReportFileError, match=r"dvc\.yaml has the key 'metrics' twice"):
+        resolve_sources(["dvc.yaml"], tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(3.0, "3"), (-3.0, "-3"), (12.0, "12"), (100000.0, "100000"), (123456.0, "123456"),
+     (10.0**14, "100000000000000")],
+)
+@pytest.mark.parametrize("precision", [1, 5, 15])
+def test_whole_numbers_are_written_whole_at_any_precision(value, text, precision):
+    assert format_number(value, precision) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(50.0, "+50%"), (-25.0, "-25%"), (100, "+100%"), (99.96, "+100%"), (1.04, "+1%"),
+     (12.5, "+12.5%"), (0.5, "+0.5%")],
+)
+def test_whole_percentages_are_written_whole(value, text):
+    assert format_percent(value, sign=True) == text
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "change"),
+    [(3.0, 6.0, "+3 (+100%)"), (4, 2.0, "-2 (-50%)"), (10.0, 10.0, "0"), (0.0, 2.0, "+2")],
+)
+def test_change_of_whole_numbers_is_whole(old, new, change):
+    assert format_change(MetricRow("m.json", "count", old, new)) == change

@@ -85,12 +85,12 @@ def test_json_records_are_a_series(tmp_path):
 def test_injected_converter_receives_the_spec(workdir):
     seen = []
 
-    def convert(spec, scale):
-        seen.append((spec["title"], scale))
+    def convert(spec, fmt, scale):
+        seen.append((spec["title"], fmt, scale))
         return PNG_SIGNATURE
 
     write_plot(workdir / "history.csv", workdir / "x.png", PlotOptions(scale=3), convert)
-    assert seen == [("history", 3)]
+    assert seen == [("history", "png", 3)]
 
 
 @pytest.mark.parametrize(
@@ -147,3 +147,105 @@ def test_cli_missing_source_is_one_sentence(tmp_path):
     result = run_cli("plot", "nope.csv", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr == "Error: Plot source nope.csv does not exist; check the path.\n"
+
+
+SIGNATURES = {"png": PNG_SIGNATURE, "svg": b"<svg", "jpeg": b"\xff\xd8\xff"}
+
+
+@pytest.mark.parametrize(("name", "fmt"), [("p.png", "png"), ("p.svg", "svg"), ("p.jpg", "jpeg"),
+                                           ("p.jpeg", "jpeg"), ("P.PNG", "png"), ("p.SVG", "svg")])
+@pytest.mark.parametrize("source", ["spec.json", "history.csv"])
+def test_the_output_extension_picks_the_format(workdir, name, fmt, source):
+    line = write_plot(workdir / source, workdir / name, PlotOptions(scale=2))
+    assert (workdir / name).read_bytes().startswith(SIGNATURES[fmt])
+    assert line.endswith(f"({(workdir / name).as_posix()})")
+
+
+@pytest.mark.parametrize("name", ["p.pdf", "p.gif", "p.webp", "p.csv", "p.json", "p", "p.png.txt"])
+def test_an_extension_plot_cannot_write_is_refused_naming_those_it_can(workdir, name):
+    with pytest.raises(ReportFileError) as info:
+        write_plot(workdir / "history.csv", workdir / name, PlotOptions())
+    assert str(info.value).endswith(
+        "which plot cannot write; end its name in .png, .svg, .jpg or .jpeg."
+    )
+    assert not (workdir / name).exists()
+
+
+def _same_path(workdir: Path, name: str) -> Path:
+    return workdir / name
+
+
+def _dotted(workdir: Path, name: str) -> Path:
+    (workdir / "sub").mkdir(exist_ok=True)
+    return workdir / "sub" / ".." / "." / name
+
+
+def _symlink(workdir: Path, name: str) -> Path:
+    (workdir / "link.png").symlink_to(workdir / name)
+    return workdir / "link.png"
+
+
+def _relative_symlink(workdir: Path, name: str) -> Path:
+    (workdir / "plots").mkdir()
+    (workdir / "plots" / "loss.svg").symlink_to(Path("..") / name)
+    return workdir / "plots" / "loss.svg"
+
+
+def _hard_link(workdir: Path, name: str) -> Path:
+    (workdir / "copy.jpg").hardlink_to(workdir / name)
+    return workdir / "copy.jpg"
+
+
+@pytest.mark.parametrize("alias", [_same_path, _dotted, _symlink, _relative_symlink, _hard_link])
+@pytest.mark.parametrize(("source", "protected"), [("history.csv", "history.csv"),
+                                                   ("spec.json", "spec.json"),
+                                                   ("spec.json", "loss.csv")])
+def test_plot_never_overwrites_what_it_reads(workdir, alias, source, protected):
+    before = (workdir / protected).read_bytes()
+    out = alias(workdir, protected)
+    with pytest.raises(ReportFileError) as info:
+        write_plot(workdir / source, out, PlotOptions())
+    assert str(info.value).startswith(f"{out} is the plot's input")
+    assert str(info.value).endswith("; write the image to another file with --out.")
+    assert (workdir / protected).read_bytes() == before
+
+
+@pytest.mark.parametrize("out", ["history.csv", "./history.csv", "sub/../history.csv"])
+def test_cli_refuses_to_overwrite_its_input(workdir, out):
+    (workdir / "sub").mkdir()
+    result = run_cli("plot", "history.csv", "--out", out, cwd=workdir)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"Error: {Path(out)} is the plot's input")
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+    assert (workdir / "history.csv").read_text() == HISTORY
+
+
+def test_cli_writes_svg_and_refuses_pdf(workdir):
+    result = run_cli("plot", "history.csv", "-o", "h.svg", cwd=workdir)
+    assert result.stdout == "![history](h.svg)\n"
+    assert (workdir / "h.svg").read_text().startswith("<svg")
+    result = run_cli("plot", "history.csv", "-o", "h.pdf", cwd=workdir)
+    assert (result.returncode, result.stderr) == (1, (
+        "Error: h.pdf has the extension '.pdf', which plot cannot write; end its name in "
+        ".png, .svg, .jpg or .jpeg.\n"))
+
+
+@pytest.mark.parametrize("header", ["loss,loss", "loss, loss", "epoch,loss,epoch"])
+def test_a_repeated_column_is_refused(tmp_path, header):
+    columns = len(header.split(","))
+    (tmp_path / "h.csv").write_text(f"{header}\n" + ",".join(["1"] * columns) + "\n")
+    with pytest.raises(ReportFileError, match=r"h\.csv has the column '\w+' twice; rename one"):
+        write_plot(tmp_path / "h.csv", tmp_path / "o.png", PlotOptions())
+
+
+def test_a_repeated_key_in_a_spec_is_refused(tmp_path):
+    (tmp_path / "s.json").write_text('{"mark": "line", "mark": "bar"}')
+    with pytest.raises(ReportFileError, match=r"has the key 'mark' twice; keep only one"):
+        write_plot(tmp_path / "s.json", tmp_path / "o.png", PlotOptions())
+
+
+@pytest.mark.parametrize("out", ["f/o.png", "f/deeper/o.png"])
+def test_an_output_path_through_a_file_is_one_sentence(workdir, out):
+    (workdir / "f").write_text("")
+    with pytest.raises(ReportFileError, match="a file in its path is not a folder"):
+        write_plot(workdir / "history.csv", workdir / out, PlotOptions())

@@ -104,13 +104,25 @@ def _conclude(results: Sequence[GateResult], path: Path | None, exit_zero: bool)
     from reporting.gates import conclusion
 
     if path is not None:
-        path.write_text(conclusion(results) + "\n", encoding="utf-8")
+        _write_conclusion(path, conclusion(results))
     failed = [r for r in results if r.status == "failed"]
     if failed:
         listed = "; ".join(f"'{r.gate.text}' ({r.detail})" for r in failed)
         typer.echo(f"{len(failed)} of {len(results)} gates failed: {listed}.", err=True)
         if not exit_zero:
             raise typer.Exit(GATES_FAILED_EXIT)
+
+
+def _write_conclusion(path: Path, verdict: str) -> None:
+    from reporting.errors import ReportFileError
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(verdict + "\n", encoding="utf-8")
+    except (FileExistsError, NotADirectoryError):
+        raise ReportFileError(
+            f"--conclusion-file {path} is inside a file, not a folder; choose another path."
+        ) from None
 
 
 def register(app: typer.Typer) -> None:

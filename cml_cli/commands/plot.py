@@ -1,4 +1,4 @@
-"""`cml-infra plot`: a Vega-Lite spec or a CSV series to PNG, printed as a markdown image."""
+"""`cml-infra plot`: a Vega-Lite spec or a CSV series to an image, printed as markdown."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ def plot(
         help="A Vega-Lite (or Vega) spec .json, a .csv/.tsv series, or a .json list of records.",
         show_default=False, dir_okay=False)],
     out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="PNG to write. Default: SOURCE with a .png suffix.",
+        "--out", "-o", help="Image to write; its extension picks the format: .png, .svg, "
+        ".jpg or .jpeg. Default: SOURCE with a .png suffix.",
         show_default=False, dir_okay=False)] = None,
     x: Annotated[str | None, typer.Option(
         help="CSV: the x column. Default: the first column.", show_default=False)] = None,
@@ -33,9 +34,10 @@ def plot(
     kind: Annotated[Kind, typer.Option(help="CSV: the mark to draw.")] = Kind.line,
     width: Annotated[int, typer.Option(min=50, max=4000, help="CSV: plot width.")] = 600,
     height: Annotated[int, typer.Option(min=50, max=4000, help="CSV: plot height.")] = 300,
-    scale: Annotated[float, typer.Option(min=0.1, max=8, help="Pixel scale factor.")] = 1.0,
+    scale: Annotated[float, typer.Option(
+        min=0.1, max=8, help="Pixel scale factor (PNG and JPEG).")] = 1.0,
 ) -> None:
-    """Render a plot to PNG without Node.js and print its markdown image line.
+    """Render a plot to PNG, SVG or JPEG without Node.js and print its markdown image line.
 
     Example: cml-infra plot dvclive/plots/metrics/loss.tsv --y loss >> report.md
     """

@@ -5,8 +5,9 @@
     report = diff_metrics(sources, base, cwd)
     print(render_markdown(report, evaluate_gates(gates, report.rows)))
 
-Modules: `parse` (one file to a flat mapping), `sources` (names and dvc.yaml to files),
-`git` (files at the base revision), `compare` (rows), `render` (markdown and JSON).
+Modules: `load` (JSON and YAML, refusing repeated keys), `parse` (one file to a flat
+mapping), `sources` (names and dvc.yaml to files), `git` (files at the base revision),
+`compare` (rows), `render` (markdown and JSON).
 """
 
 from reporting.metrics.compare import (

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from reporting.errors import ReportFileError
 from reporting.gates import GateResult, evaluate_gates, parse_gate
-from reporting.metrics.git import GitBase, base_name, resolve_base
+from reporting.metrics.git import BaseTextError, GitBase, base_name, resolve_base
 from reporting.metrics.parse import Value, format_of, is_number, parse_metrics
 from reporting.metrics.sources import MetricSource, dvc_yaml_sources, resolve_sources
 
@@ -60,7 +60,7 @@ def show_metrics(sources: Sequence[MetricSource], cwd: Path) -> MetricsReport:
         for source in sources
         for name, value in read_current(source, cwd).items()
     ]
-    return MetricsReport(rows=tuple(rows))
+    return MetricsReport(rows=_some(rows, sources))
 
 
 def diff_metrics(sources: Sequence[MetricSource], base: GitBase, cwd: Path) -> MetricsReport:
@@ -76,7 +76,18 @@ def diff_metrics(sources: Sequence[MetricSource], base: GitBase, cwd: Path) -> M
         rows.extend(MetricRow(label, name, old.get(name), value) for name, value in new.items())
         gone = [(name, value) for name, value in old.items() if name not in new]
         rows.extend(MetricRow(label, name, old=value) for name, value in gone)
-    return MetricsReport(rows=tuple(rows), base=base.name, notes=tuple(notes))
+    return MetricsReport(rows=_some(rows, sources), base=base.name, notes=tuple(notes))
+
+
+def _some(rows: Sequence[MetricRow], sources: Sequence[MetricSource]) -> tuple[MetricRow, ...]:
+    """`rows`, unless there are none: an empty table is a wrong file, not a report."""
+    if not rows:
+        names = ", ".join(source.label for source in sources)
+        raise ReportFileError(
+            f"{names} {'holds' if len(sources) == 1 else 'hold'} no metrics, only empty "
+            "mappings or lists; name the file your training writes its metrics to."
+        )
+    return tuple(rows)
 
 
 def diff_with_base(
@@ -97,8 +108,8 @@ def dropped_dvc_outputs(
     current = {source.path for source in sources}
     dropped: list[MetricSource] = []
     for dvc_yaml in dict.fromkeys(s.declared_in for s in sources if s.declared_in):
-        text = base.read(dvc_yaml, cwd)
         try:
+            text = base.read(dvc_yaml, cwd)
             listed = dvc_yaml_sources(text, dvc_yaml) if text else []
         except ReportFileError:
             continue  # a broken dvc.yaml at the base hides nothing of ours
@@ -107,7 +118,10 @@ def dropped_dvc_outputs(
 
 
 def _read_base(source: MetricSource, base: GitBase, cwd: Path) -> tuple[dict[str, Value], str]:
-    text = base.read(source.path, cwd)
+    try:
+        text = base.read(source.path, cwd)
+    except BaseTextError as exc:
+        return {}, f"{source.label} could not be read at {base.name}: {exc}"
     if source.only_at_base:
         if text is None:
             return {}, ""

@@ -37,6 +37,10 @@ def run_git(args: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[bytes
         ) from None
 
 
+class BaseTextError(ReportFileError):
+    """A file at the base revision is not text; told as a note, since no branch can fix it."""
+
+
 @dataclass(frozen=True)
 class GitBase:
     """A base revision that git can show files from."""
@@ -55,7 +59,7 @@ class GitBase:
         try:
             return result.stdout.decode("utf-8")
         except UnicodeDecodeError:
-            raise ReportFileError(
+            raise BaseTextError(
                 f"{relative} at {self.name} is not UTF-8 text; metrics files must be text."
             ) from None
 

@@ -4,7 +4,8 @@ Nested keys are joined with `SEPARATOR` ("."), as `dvc metrics show` does, and l
 by their index: `{"train": {"loss": 0.1}, "f1": [0.9, 0.8]}` gives `train.loss`, `f1.0`
 and `f1.1`. Numbers stay numbers; text that reads as a number becomes one (CSV cells are
 text, and PyYAML reads `1e-3` as a string, see https://github.com/yaml/pyyaml/issues/173);
-anything else (text, booleans, null) is kept as text, shown but never subtracted.
+anything else (text, booleans, null) is kept as text, shown but never subtracted. A name
+given twice (a repeated key or column, or `a.b` next to `a: {b: ...}`) is refused.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import PurePath
 from typing import Any
 
 from reporting.errors import ReportFileError
+from reporting.metrics.load import DuplicateKeyError, load_json, load_yaml
 
 Value = int | float | str
 SEPARATOR = "."
@@ -49,26 +51,43 @@ def parse_metrics(
         return _parse_table(text, name, "\t" if fmt == "tsv" else ",", row)
     if row is not None:
         raise ReportFileError(f"{name} is not a CSV file, so it has no rows to pick with '#'.")
-    data = _load_json(text, name) if fmt == "json" else load_yaml(text, name)
+    data = load_json(text, name) if fmt == "json" else load_yaml(text, name)
     if not isinstance(data, Mapping):
-        kind = "list" if isinstance(data, list) else type(data).__name__
         raise ReportFileError(
             f"{name} must hold a mapping of metric names to values at the top level, "
-            f"not a {kind}."
+            f"not {_kind(data)}; write e.g. {{\"accuracy\": 0.9}}."
         )
-    return flatten(data)
+    try:
+        return flatten(data)
+    except DuplicateKeyError as exc:
+        raise ReportFileError(
+            f"{name} has two metrics named '{exc.key}' once nested keys are joined with "
+            f"'{SEPARATOR}'; rename one of them."
+        ) from None
+
+
+def _kind(data: object) -> str:
+    if isinstance(data, list):
+        return "a list"
+    shown = "null" if data is None else str(data)
+    return f"the single value '{shown[:40]}'"
 
 
 def flatten(data: Mapping[Any, Any] | list[Any], prefix: str = "") -> dict[str, Value]:
-    """`{"a": {"b": 1}}` -> `{"a.b": 1}`; empty mappings and lists contribute nothing."""
+    """`{"a": {"b": 1}}` -> `{"a.b": 1}`; empty mappings and lists contribute nothing.
+
+    Raises DuplicateKeyError when two paths give one name (`{"a.b": 1, "a": {"b": 2}}`)."""
     out: dict[str, Value] = {}
     items = data.items() if isinstance(data, Mapping) else enumerate(data)
     for key, value in items:
         name = f"{prefix}{SEPARATOR}{key}" if prefix else str(key)
         if isinstance(value, (Mapping, list)):
-            out.update(flatten(value, name))
+            found = flatten(value, name)
         else:
-            out[name] = to_value(value)
+            found = {name: to_value(value)}
+        if clash := next((n for n in found if n in out), None):
+            raise DuplicateKeyError(clash)
+        out.update(found)
     return out
 
 
@@ -95,30 +114,6 @@ def is_finite_number(value: object) -> bool:
     return is_number(value) and math.isfinite(value)  # type: ignore[arg-type]
 
 
-def _load_json(text: str, name: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ReportFileError(
-            f"{name} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
-            "fix the file and try again."
-        ) from None
-
-
-def load_yaml(text: str, name: str) -> Any:
-    import yaml  # imported here: `cml-infra --help` does not need it
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "cannot be parsed"
-        raise ReportFileError(
-            f"{name} is not valid YAML ({problem}{where}); fix the file and try again."
-        ) from None
-
-
 def _parse_table(
     text: str, name: str, delimiter: str, row: RowSelector | None
 ) -> dict[str, Value]:
@@ -132,6 +127,8 @@ def _parse_table(
     header = [cell.strip() for cell in rows[0]]
     if len(rows) < 2:
         raise ReportFileError(f"{name} has a header but no data rows; write at least one row.")
+    if clash := next((col for i, col in enumerate(header) if col in header[:i]), None):
+        raise ReportFileError(f"{name} has the column '{clash}' twice; rename one of them.")
     for number, cells in enumerate(rows[1:], start=2):
         if len(cells) != len(header):
             raise ReportFileError(

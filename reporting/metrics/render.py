@@ -41,7 +41,8 @@ def format_change(row: MetricRow, precision: int = 5) -> str:
 def render_markdown(
     report: MetricsReport, results: Sequence[GateResult] = (), precision: int = 5
 ) -> str:
-    """The metrics table, then notes and gate results; ends with a newline."""
+    """The metrics table, then notes and gate results; ends with a blank line, so that what
+    a script appends next (`plot >> report.md`) starts a new block instead of a table row."""
     failed = {r.gate.metric for r in results if r.status == "failed"}
     if report.base is None:
         lines = _table(["File", "Metric", "Value"], [
@@ -59,7 +60,7 @@ def render_markdown(
         lines += ["", *_table(["Gate", "Result"], [
             [f"`{r.gate.text}`", f"{MARKS[r.status]}: {r.detail}"] for r in results
         ])]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n\n"
 
 
 def _flagged(row: MetricRow, failed: set[str]) -> str:

@@ -15,7 +15,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from reporting.errors import ReportFileError
-from reporting.metrics.parse import RowSelector, load_yaml
+from reporting.metrics.load import load_yaml
+from reporting.metrics.parse import RowSelector
 
 DVCLIVE_METRICS = Path("dvclive") / "metrics.json"
 
