@@ -113,6 +113,10 @@ def _refuse_count(cloud: str, model: str, count: int) -> None:
         raise SpecError(f"{model} is sold on {cloud} with {_choices(counts)} GPUs per machine, "
                         f"not {count}; for {count} GPU{'s' * (count > 1)} choose the model {other} "
                         f"({offer}) or one of those GPU counts.")
+    if len(counts) == 1:
+        [only] = counts
+        raise SpecError(f"{model} is sold on {cloud} only with {only} GPUs per machine, not "
+                        f"{count}; drop the GPU count or give {only}.")
     raise SpecError(f"{model} is sold on {cloud} with {_choices(counts)} GPUs per "
                     f"machine, not {count}; choose one of those GPU counts.")
 

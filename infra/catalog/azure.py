@@ -103,7 +103,7 @@ def zone_format(region: str) -> None:
     return None  # the VM is placed by region: infra/clouds/azure.py sets no zone
 
 
-# VM size names, Standard_<family><vCPUs><features>_<version>:
-# https://learn.microsoft.com/azure/virtual-machines/vm-naming-conventions
-TYPE_PATTERN = r"Standard_[A-Za-z0-9-]+(_[A-Za-z0-9-]+)*"
+# VM size names, Standard_<family><vCPUs><features>_<version>, in any case (Azure compares
+# size names without case): https://learn.microsoft.com/azure/virtual-machines/vm-naming-conventions
+TYPE_PATTERN = r"(?i)Standard_[A-Za-z0-9-]+(_[A-Za-z0-9-]+)*"
 TYPE_EXAMPLE = "Standard_NC4as_T4_v3"

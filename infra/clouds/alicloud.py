@@ -6,8 +6,10 @@ keep a pay-as-you-go instance billing in the default stop mode, KeepCharging:
 https://www.alibabacloud.com/help/en/ecs/user-guide/economical-mode), with the credentials of
 its instance RAM role, whose one policy allows deleting or stopping that instance and no other
 (https://www.alibabacloud.com/help/en/ecs/user-guide/attach-an-instance-ram-role-to-an-ecs-instance).
-With a pool identity (`--identity`), that policy is attached to the pool's role instead, as an
-instance has one role; it goes with the runner stack.
+With a pool identity (`--identity`) the instance has that role instead (an instance has one
+role), and the runner stack attaches to it one policy per pool that allows deleting or stopping
+the instances tagged with the pool: machines of one identity pool, which share its data
+access anyway, could end each other, nothing else.
 Kill switch of the cloud's own: `autoReleaseTime` releases the instance after its expiry plus
 the guest's teardown time, which is always more than the half hour the API requires:
 https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-modifyinstanceautoreleasetime
@@ -30,6 +32,7 @@ import pulumi_alicloud as alicloud
 
 from infra.catalog import alicloud as table
 from infra.clouds.common import (
+    TAG_POOL,
     BaseArgs,
     RunnerArgs,
     cloud_deadline,
@@ -38,6 +41,7 @@ from infra.clouds.common import (
     shared,
     user_data_b64,
 )
+from infra.errors import SpecError
 from infra.spec import RunnerSpec
 
 BASE_OUTPUTS = ("vpc_id", "vswitch_id", "security_group_id", "zone")
@@ -57,7 +61,15 @@ def zone(spec: RunnerSpec, lookup: pulumi.InvokeOutputOptions) -> pulumi.Input[s
         return spec.zone
     return alicloud.get_zones_output(
         available_instance_type=spec.machine.instance_type,
-        available_resource_creation="VSwitch", opts=lookup).ids.apply(lambda ids: ids[0])
+        available_resource_creation="VSwitch", opts=lookup).ids.apply(
+            lambda ids: first_zone(spec, ids))
+
+
+def first_zone(spec: RunnerSpec, ids: list[str] | None) -> str:
+    if not ids:
+        raise SpecError(f"No zone of {spec.region} sells {spec.machine.instance_type} on "
+                        "alicloud; choose another region or machine type.")
+    return ids[0]
 
 
 # ECS may assume an instance RAM role:
@@ -76,6 +88,15 @@ def self_end_policy(region: str, instance_id: str) -> str:
     return json.dumps({"Version": "1", "Statement": [{
         "Effect": "Allow", "Action": SELF_END_ACTIONS,
         "Resource": [f"acs:ecs:{region}:*:instance/{instance_id}"]}]})
+
+
+def pool_end_policy(region: str, pool: str) -> str:
+    """Delete or stop the instances tagged with `pool` (tag condition keys for ECS:
+    https://www.alibabacloud.com/help/en/ecs/user-guide/use-tags-to-implement-fine-grained-access-control)."""
+    return json.dumps({"Version": "1", "Statement": [{
+        "Effect": "Allow", "Action": SELF_END_ACTIONS,
+        "Resource": [f"acs:ecs:{region}:*:instance/*"],
+        "Condition": {"StringEquals": {f"ecs:tag/{TAG_POOL}": pool}}}]})
 
 
 def ram_name(stack: str, machine: str) -> str:
@@ -156,7 +177,12 @@ class AlicloudRunner(pulumi.ComponentResource):
             internet_max_bandwidth_out=10, role_name=role,
             tags=tags, volume_tags=tags,
             opts=pulumi.ResourceOptions(parent=self, provider=provider))
-        self._may_end_itself(name, args, vm, role, provider)
+        if spec.identity:
+            shared(("alicloud-pool-policy", args.stack, spec.name),
+                   lambda: self._pool_may_end_its_machines(name, args, spec.identity or "",
+                                                          provider))
+        else:
+            self._may_end_itself(name, args, vm, role, provider)
         self.instance_id = vm.id
         self.private_ip = vm.private_ip
         self.expires_at = pulumi.Output.from_input(iso(args.expires_at))
@@ -170,6 +196,19 @@ class AlicloudRunner(pulumi.ComponentResource):
             description=f"cml-infra runner {name}: may delete or stop its own instance only",
             opts=pulumi.ResourceOptions(parent=self, provider=provider))
         return role.role_name
+
+    def _pool_may_end_its_machines(self, name: str, args: RunnerArgs, role: str,
+                                   provider: alicloud.Provider) -> None:
+        """One policy on the pool's own role: delete or stop the pool's tagged instances."""
+        child = pulumi.ResourceOptions(parent=self, provider=provider)
+        policy = alicloud.ram.Policy(
+            f"{name}-pool-self-end", policy_name=ram_name(args.stack, args.spec.name),
+            force=True, policy_document=pool_end_policy(args.spec.region, args.spec.name),
+            description=f"cml-infra pool {args.spec.name}: delete or stop its own instances",
+            opts=child)
+        alicloud.ram.RolePolicyAttachment(
+            f"{name}-pool-self-end", policy_name=policy.policy_name, policy_type="Custom",
+            role_name=role, opts=child)
 
     def _may_end_itself(self, name: str, args: RunnerArgs, vm: alicloud.ecs.Instance,
                         role: pulumi.Input[str], provider: alicloud.Provider) -> None:

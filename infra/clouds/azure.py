@@ -62,12 +62,14 @@ SELF_DELETE_ACTIONS = ["Microsoft.Compute/virtualMachines/read",
 # making CUDA devices unavailable, worked around with `driverVersion` 535.161 ("Known issues"):
 # https://learn.microsoft.com/azure/virtual-machines/extensions/hpccompute-gpu-linux
 GRID_DRIVER_VERSION = "535.161"
-# Standard security: the driver extensions do not support Secure Boot (same page), and a VM
-# without a security type gets Trusted Launch once later API versions change the default
-# ("If not specified, Standard will be returned starting api version 2025-11-01",
-# https://learn.microsoft.com/python/api/azure-mgmt-compute/azure.mgmt.compute.models.securitytypes).
-# The SDK's 2024-11-01 enum lists only TrustedLaunch and ConfidentialVM, so the value is a string.
-SECURITY_PROFILE: compute.SecurityProfileArgsDict = {"security_type": "Standard"}
+# Standard security, never Trusted Launch: the driver extensions do not support Secure Boot
+# (same page). Under the compute API version this SDK uses (2024-11-01) a VM without a
+# security type is Standard, and an explicit "Standard" is accepted only from API version
+# 2025-11-01 on (https://learn.microsoft.com/azure/virtual-machines/trusted-launch; before
+# that, only with the subscription feature UseStandardSecurityType), so none is set here.
+# tests/test_infra_components.py fails once the SDK moves to 2025-11-01 or later, whose
+# default changes: then pin {"security_type": "Standard"} here.
+SECURITY_PROFILE: compute.SecurityProfileArgsDict | None = None
 
 
 def auto_shutdown_time(created: datetime, expires_at: datetime) -> str | None:

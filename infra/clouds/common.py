@@ -26,10 +26,24 @@ T = TypeVar("T")
 _SHARED: dict[tuple[str, ...], tuple[Any, Any]] = {}
 
 
-# After its expiry, a machine's own teardown (stop grace, forge unregister, self-delete
-# retries for up to 15 minutes: infra/startup/templates/teardown.sh) gets this long before a
-# cloud-side deadline (AWS schedule, Azure auto-shutdown, Alibaba auto-release) ends it.
-CLOUD_DEADLINE_GRACE = timedelta(minutes=20)
+# The guest's deadline is its boot plus the maximum runtime, so it lies after the expiry by the
+# time to provision and boot the machine; this much is allowed for that.
+BOOT_MARGIN_S = 10 * 60
+
+
+def _cloud_deadline_grace() -> timedelta:
+    """After its expiry, a machine gets the time to boot and its whole teardown (stop grace,
+    forge unregister, self-delete retries for up to 15 minutes) before a cloud-side deadline
+    (AWS schedule, Azure auto-shutdown, Alibaba auto-release) ends it, so the cloud never cuts
+    a self-delete that is still retrying."""
+    from infra.startup import StartupConfig, teardown_budget_s
+
+    defaults = StartupConfig(forge="github", cloud="aws", runner_name="x", forge_url="",
+                             registration="", runner_package_url="", runner_package_sha256="")
+    return timedelta(seconds=teardown_budget_s(defaults) + BOOT_MARGIN_S)
+
+
+CLOUD_DEADLINE_GRACE = _cloud_deadline_grace()
 
 
 def cloud_deadline(expires_at: datetime) -> datetime:

@@ -125,6 +125,16 @@ class StartupConfig:
     also read the user data, whose registration is single-use and machine-scoped."""
 
 
+def teardown_budget_s(config: StartupConfig) -> int:
+    """The longest teardown the dead-man switch can run after the machine's deadline: the grace
+    it gives the main path and the runner's own stop, GitLab's unregister (curl: 5 s to
+    connect, 30 s), the self-delete retries, then the last attempt and the fallback (metadata
+    reads of 5 s, API calls of 60 s each) and a margin of 300 s for those. The OS-level
+    backstop waits this long (templates/guards.sh); the clouds' own deadlines wait longer
+    (infra/clouds/common.py)."""
+    return 2 * config.stop_grace_s + 35 + config.end_machine_retry_s + 300
+
+
 def render_startup_script(config: StartupConfig) -> str:
     """The bash script for `config`, ready to be user data or run by `--cloud local`.
 
@@ -207,6 +217,7 @@ def _parameters(c: StartupConfig) -> list[tuple[str, str]]:
         ("CML_RETRY_BACKOFF_S", str(c.retry_backoff_s)), ("CML_POLL_S", str(c.poll_interval_s)),
         ("CML_STOP_GRACE_S", str(c.stop_grace_s)),
         ("CML_END_RETRY_S", str(c.end_machine_retry_s)),
+        ("CML_TEARDOWN_BUDGET_S", str(teardown_budget_s(c))),
         ("CML_METADATA_HOST", metadata_host),
         ("CML_JOB_METADATA", str(int(c.job_metadata_access))),
     ]

@@ -36,14 +36,6 @@ request_stop() {
   stop_runner
 }
 
-# The longest teardown the dead-man can run after the deadline: the grace it gives the main
-# path and the runner's own stop, GitLab's unregister (curl: 5 s to connect, 30 s), the
-# self-delete retries, then the last attempt and the fallback (metadata reads of 5 s, API
-# calls of 60 s each) and a margin: 300 s for those three.
-teardown_budget_s() {
-  printf '%s' $((2 * CML_STOP_GRACE_S + 35 + CML_END_RETRY_S + 300))
-}
-
 # A guest halt that would lose the cloud's own kill switch: on GCP it stops the VM, whose
 # maxRunDuration timer (instanceTerminationAction DELETE) is then cleared, and the stopped
 # VM's disk stays billed; left running, the VM is deleted at its deadline.
@@ -55,7 +47,8 @@ halt_loses_kill_switch() { [[ "$CML_CLOUD" == gcp ]]; }
 # teardown budget, so it never halts a teardown that is still running.
 start_deadman() {
   if [[ "$CML_CLOUD" != local ]] && ! halt_loses_kill_switch; then
-    shutdown -h "+$(((CML_MAX_RUNTIME_S + $(teardown_budget_s) + 59) / 60 + 1))" >/dev/null 2>&1 ||
+    # CML_TEARDOWN_BUDGET_S: the longest teardown after the deadline (infra/startup).
+    shutdown -h "+$(((CML_MAX_RUNTIME_S + CML_TEARDOWN_BUDGET_S + 59) / 60 + 1))" >/dev/null 2>&1 ||
       log "could not schedule the OS-level shutdown backstop"
   fi
   (

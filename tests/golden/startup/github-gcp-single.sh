@@ -24,6 +24,7 @@ CML_RETRY_BACKOFF_S=2
 CML_POLL_S=5
 CML_STOP_GRACE_S=30
 CML_END_RETRY_S=900
+CML_TEARDOWN_BUDGET_S=1295
 CML_METADATA_HOST=169.254.169.254
 CML_JOB_METADATA=0
 CML_METADATA_URL=http://metadata.google.internal
@@ -129,13 +130,10 @@ request_stop() {
 note_stop "$1"
 stop_runner
 }
-teardown_budget_s() {
-printf '%s' $((2 * CML_STOP_GRACE_S + 35 + CML_END_RETRY_S + 300))
-}
 halt_loses_kill_switch() { [[ "$CML_CLOUD" == gcp ]]; }
 start_deadman() {
 if [[ "$CML_CLOUD" != local ]] && ! halt_loses_kill_switch; then
-shutdown -h "+$(((CML_MAX_RUNTIME_S + $(teardown_budget_s) + 59) / 60 + 1))" >/dev/null 2>&1 ||
+shutdown -h "+$(((CML_MAX_RUNTIME_S + CML_TEARDOWN_BUDGET_S + 59) / 60 + 1))" >/dev/null 2>&1 ||
 log "could not schedule the OS-level shutdown backstop"
 fi
 (
