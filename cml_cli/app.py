@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -26,8 +26,31 @@ REPORTING_PANEL = "Reporting"
 COMMAND_MODULES: tuple[str, ...] = ("up", "down", "status", "gc", "comment", "check", "metrics",
                                    "plot")
 
+
+def first_sentence(text: str) -> str:
+    """The first sentence of a help text's first paragraph, whole: Click's own short help
+    cuts it at 45 characters (or the terminal width) with '...'."""
+    words = " ".join(text.split("\n\n")[0].split())
+    end = words.find(". ")
+    return words if end < 0 else words[: end + 1]
+
+
+def whole_short_help(command: Any) -> None:
+    """Give `command` and every subcommand its first sentence as short help, unless it has one;
+    the help formatter wraps it instead of cutting it."""
+    if command.short_help is None and command.help:
+        command.short_help = first_sentence(command.help)
+    for sub in getattr(command, "commands", {}).values():
+        whole_short_help(sub)
+
+
 class PanelGroup(TyperGroup):
-    """Lists commands under their help panel (Infrastructure, Reporting) in plain-text help."""
+    """Lists commands under their help panel (Infrastructure, Reporting) in plain-text help,
+    each with its whole first sentence (`whole_short_help`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        whole_short_help(self)
 
     def format_commands(self, ctx, formatter) -> None:  # type: ignore[no-untyped-def]
         panels: dict[str, list[tuple[str, str]]] = {}
@@ -35,10 +58,9 @@ class PanelGroup(TyperGroup):
         shown = [(name, cmd) for name, cmd in commands if cmd is not None and not cmd.hidden]
         if not shown:
             return
-        limit = formatter.width - 6 - max(len(name) for name, _ in shown)
         for name, cmd in shown:
             panel = getattr(cmd, "rich_help_panel", None) or "Commands"
-            panels.setdefault(panel, []).append((name, cmd.get_short_help_str(limit)))
+            panels.setdefault(panel, []).append((name, cmd.get_short_help_str()))
         for panel, rows in panels.items():
             with formatter.section(panel):
                 formatter.write_dl(rows)
@@ -89,10 +111,11 @@ def _global_options(
     ] = False,
     debug: Annotated[
         bool,
-        typer.Option("--debug", help="Show tracebacks on errors (same as CML_INFRA_DEBUG=1)."),
+        typer.Option("--debug", help="Show tracebacks on errors (same as CML_INFRA_DEBUG=1); "
+                     "also taken after the command, as in cml-infra up --debug."),
     ] = False,
 ) -> None:
-    _State.debug = debug
+    _State.debug = _State.debug or debug  # main() may have taken --debug from after the command
 
 
 def _register_commands() -> None:
@@ -112,11 +135,25 @@ def fail(sentence: str, code: int = 1) -> None:
     sys.exit(code)
 
 
+def without_debug(argv: list[str]) -> list[str]:
+    """`argv` minus every --debug before a `--`, which turns debugging on: it is a global
+    option wherever a user puts it (`cml-infra up --debug` as well as `cml-infra --debug up`)."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    _State.debug = "--debug" in argv[:end]
+    return [arg for arg in argv[:end] if arg != "--debug"] + argv[end:]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `cml-infra` console script."""
     try:
-        code = app(args=argv, prog_name="cml-infra", standalone_mode=False)
+        args = without_debug(list(sys.argv[1:] if argv is None else argv))
+        code = app(args=args, prog_name="cml-infra", standalone_mode=False)
     except typer.TyperException as exc:  # unknown option, bad value, missing argument
+        # A group called without its command shows its help, as --help does. Typer's own
+        # check goes by the class name too (typer/rich_utils.py), the class being private.
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            typer.echo(exc.ctx.get_help())  # type: ignore[attr-defined]
+            sys.exit(0)
         fail(errors.usage_sentence(exc), code=getattr(exc, "exit_code", 2))
     except (typer.Abort, KeyboardInterrupt):
         code = INTERRUPTED

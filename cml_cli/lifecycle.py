@@ -22,10 +22,11 @@ TOKEN_FILE_HELP = ("File holding the forge token (default: REPO_TOKEN, then GITH
                    "GITLAB_TOKEN); a token is never taken as a flag value, which every local "
                    "user could read in the process list.")
 TokenFileOption = Annotated[Path | None, typer.Option(
-    "--token-file", help=TOKEN_FILE_HELP, exists=True, dir_okay=False, readable=True)]
+    "--token-file", metavar="FILE", help=TOKEN_FILE_HELP, exists=True, dir_okay=False,
+    readable=True)]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 POOL_HELP = "Pool name, as given to up (default: cml-runner)."
-PoolOption = Annotated[str, typer.Option("--name", help=POOL_HELP)]
+PoolOption = Annotated[str, typer.Option("--name", metavar="NAME", help=POOL_HELP)]
 
 
 def home(env: Mapping[str, str] | None = None) -> Path:

@@ -28,13 +28,13 @@ TokenOption = Annotated[str | None, typer.Option(
 # nothing started later (the startup script, the runner, jobs) inherits them.
 TOKEN_VARIABLES = ("REPO_TOKEN", "GITHUB_TOKEN", "GITLAB_TOKEN", "CI_JOB_TOKEN")
 ApiUrlOption = Annotated[str | None, typer.Option(
-    "--api-url", help="Forge REST API root (default: GITHUB_API_URL / "
+    "--api-url", metavar="URL", help="Forge REST API root (default: GITHUB_API_URL / "
     "CI_API_V4_URL).")]
 GitLabRunnerUrlOption = Annotated[str | None, typer.Option(
-    "--gitlab-runner-url", help="GitLab: gitlab-runner binary URL "
+    "--gitlab-runner-url", metavar="URL", help="GitLab: gitlab-runner binary URL "
     "(default: GitLab's latest linux-amd64 build).")]
 GitLabRunnerShaOption = Annotated[str | None, typer.Option(
-    "--gitlab-runner-sha256", help="GitLab: the binary's SHA-256 (default: "
+    "--gitlab-runner-sha256", metavar="SHA256", help="GitLab: the binary's SHA-256 (default: "
     "from release.sha256 beside it).")]
 
 
@@ -54,6 +54,9 @@ def up_local_command(spec: RunnerSpec, *, token: str | None, api_url: str | None
                         "GITLAB_TOKEN instead.")
     binary_url = gitlab_runner_url or GITLAB_RUNNER_URL
     if dry_run:
+        from cml_cli.up_support import warn_without_repo
+
+        warn_without_repo(spec)
         script = dry_run_script(spec, binary_url, gitlab_runner_sha256)
         typer.echo(_dry_run_json(spec, script) if json_output else script, nl=False)
         return

@@ -52,38 +52,54 @@ def state_warning(env: Mapping[str, str]) -> str | None:
             "PULUMI_BACKEND_URL to an s3://, gs:// or azblob:// bucket to keep it.")
 
 
+# Kept in step with infra.rules (DURATION_PATTERN, MAX_RUNTIME_S) and infra.spec.MAX_COUNT by
+# tests/test_cli_help.py; importing them here would cost every `--help` the catalog.
+DURATION = "a number and s, m or h: 30s, 5m, 2h"
 CloudOption = Annotated[Cloud, typer.Option(help="Cloud to run on.")]
-RegionOption = Annotated[str, typer.Option(help="Portable (us-east, us-west, eu-west, "
-                                                "eu-north, ap-southeast) or native region.")]
+RegionOption = Annotated[str, typer.Option(
+    metavar="REGION", help="Portable (us-east, us-west, eu-west, eu-north, ap-southeast) or "
+    "native region.")]
 ZoneOption = Annotated[str | None, typer.Option(
-    help="A zone of the region (AWS us-east-1a, GCP us-east1-c, Alibaba cn-hangzhou-h); default: "
-         "the zones that sell the machine type, the next one tried when one has no capacity. "
-         "Azure pools take no zone.")]
-SizeOption = Annotated[str | None, typer.Option("--type", "--size",
+    metavar="ZONE",
+    help="A zone of the region (AWS us-east-1a, GCP us-east1-c, Alibaba cn-hangzhou-h). Default: "
+         "a zone that sells the machine type; on AWS and GCP the next such zone is tried when "
+         "one has no capacity. Azure pools take no zone.")]
+SizeOption = Annotated[str | None, typer.Option("--type", "--size", metavar="TYPE",
                                                 help="s, m, l, xl or a native type.")]
 GpuOption = Annotated[bool, typer.Option("--gpu", help="Add the cloud's default GPU (T4).")]
-GpuModelOption = Annotated[str | None, typer.Option(help="t4, a10g/a10, l4, l40s, v100, "
-                                                         "a100, a100-80gb, h100.")]
-GpuCountOption = Annotated[int | None, typer.Option(help="GPUs per machine.")]
+GpuModelOption = Annotated[str | None, typer.Option(
+    metavar="MODEL", help="t4, a10g/a10, l4, l40s, v100, a100, a100-80gb, h100.")]
+GpuCountOption = Annotated[int | None, typer.Option(
+    metavar="N", help="GPUs per machine (default: the fewest the cloud sells the model with).")]
 SpotOption = Annotated[bool, typer.Option("--spot", help="Use spot capacity.")]
-MaxPriceOption = Annotated[float | None, typer.Option(help="Spot price cap per hour.")]
-DiskSizeOption = Annotated[int | None, typer.Option(help="Root disk in GB.")]
-LabelsOption = Annotated[str, typer.Option(help="Comma-separated runner labels.")]
-IdleTimeoutOption = Annotated[str, typer.Option(help="Wait this long for a job.")]
-MaxRuntimeOption = Annotated[str, typer.Option(help="Hard lifetime of a machine.")]
-CountOption = Annotated[int, typer.Option(help="Number of machines.")]
-NameOption = Annotated[str, typer.Option(help="Pool name.")]
+MaxPriceOption = Annotated[float | None, typer.Option(
+    metavar="USD", help="Spot price cap per hour, such as 0.5.")]
+DiskSizeOption = Annotated[int | None, typer.Option(
+    metavar="GB", help="Root disk in GB, 10 to 16384 (default: 100 with a GPU, else 30).")]
+LabelsOption = Annotated[str, typer.Option(metavar="LABEL,...",
+                                           help="Comma-separated runner labels.")]
+IdleTimeoutOption = Annotated[str, typer.Option(
+    metavar="DURATION", help=f"Wait this long for a job ({DURATION}).")]
+MaxRuntimeOption = Annotated[str, typer.Option(
+    metavar="DURATION", help=f"Hard lifetime of a machine ({DURATION}), longer than the idle "
+    "timeout and at most 7 days (168h).")]
+CountOption = Annotated[int, typer.Option(metavar="N", help="Number of machines, 1 to 50.")]
+NameOption = Annotated[str, typer.Option(
+    metavar="NAME", help="Pool name: 2 to 40 lowercase letters, digits and hyphens.")]
 ForgeOption = Annotated[ForgeName, typer.Option(help="Where runners register.")]
-RepoOption = Annotated[str, typer.Option(help="owner/name or URL of the repository the "
-                                              "runners serve (default: the CI job's).")]
-ForgeUrlOption = Annotated[str | None, typer.Option(help="GitHub/GitLab web address.")]
+RepoOption = Annotated[str, typer.Option(
+    metavar="OWNER/NAME|URL", help="The repository the runners serve: owner/name (GitLab: "
+    "group/subgroup/project) or its https:// address (default: the CI job's).")]
+ForgeUrlOption = Annotated[str | None, typer.Option(
+    metavar="URL", help="GitHub/GitLab web address (default: the --repo URL's, else "
+    "github.com or gitlab.com).")]
 IdentityOption = Annotated[str | None, typer.Option(
-    help="Machine identity for bucket access (profile, account, role).")]
-ImageOption = Annotated[str | None, typer.Option(help="Native image overriding the "
-                                                      "GPU-ready default.")]
+    metavar="IDENTITY", help="Machine identity for bucket access (profile, account, role).")]
+ImageOption = Annotated[str | None, typer.Option(
+    metavar="IMAGE", help="Native image overriding the GPU-ready default.")]
 ExtraCommandOption = Annotated[list[str] | None, typer.Option(
-    help="Shell command to run before the runner starts (repeatable).")]
-StackOption = Annotated[str | None, typer.Option(help=STACK_HELP)]
+    metavar="COMMAND", help="Shell command to run before the runner starts (repeatable).")]
+StackOption = Annotated[str | None, typer.Option(metavar="STACK", help=STACK_HELP)]
 DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Print the plan; create "
                                                               "nothing.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Plan as one JSON object.")]
@@ -94,19 +110,68 @@ DockerOption = Annotated[bool, typer.Option(
 KeepOnFailureOption = Annotated[bool, typer.Option(
     "--keep-on-failure", help="Keep what a failed run created, to debug it.")]
 SubnetOption = Annotated[str | None, typer.Option(
-    help="AWS: an existing subnet (subnet-...) for the machines instead of the pool base's own "
-    "VPC.")]
+    metavar="SUBNET", help="AWS: an existing subnet (subnet-...) for the machines instead of "
+    "the pool base's own VPC.")]
 WaitOption = Annotated[bool, typer.Option(
     "--wait/--no-wait", help="Wait until every runner is online at the forge.")]
 WaitTimeoutOption = Annotated[str, typer.Option(
-    help="How long to wait for the runners (e.g. 10m); then what was created is destroyed "
-    "(unless --keep-on-failure) and the machine's serial console command is printed.")]
+    metavar="DURATION", help=f"How long to wait for the runners ({DURATION}); then what was "
+    "created is destroyed (unless --keep-on-failure) and the machine's serial console command "
+    "is printed.")]
+
+
+def repository(forge: str, repo: str, forge_url: str | None,
+               api_url: str | None) -> tuple[str, str | None, str | None]:
+    """--repo as a path, with the forge web address and API root its URL names (else the flags
+    as given): refused here alike for the dry run and the real up."""
+    if not repo:
+        return "", forge_url, api_url
+    from infra.rules import default_api_url, repo_and_forge_url
+
+    path, url = repo_and_forge_url(forge, repo, forge_url)
+    if "://" not in repo:
+        return path, forge_url, api_url
+    return path, url, api_url or default_api_url(forge, url)
+
+
+# The repository and forge address the real up takes from CI when --repo is not given
+# (reporting.context: GitHub's GITHUB_REPOSITORY, GitLab's CI_PROJECT_PATH).
+CI_REPOSITORY = {"github": ("GITHUB_REPOSITORY", "GITHUB_SERVER_URL"),
+                 "gitlab": ("CI_PROJECT_PATH", "CI_SERVER_URL")}
+
+
+def dry_run_repository(forge: str, repo: str, forge_url: str | None,
+                       env: Mapping[str, str]) -> tuple[str, str | None]:
+    """The repository a dry run shows: --repo, else the CI job's, as the real up would take."""
+    if repo:
+        return repo, forge_url
+    name, server = CI_REPOSITORY[forge]
+    if env.get(name):
+        return env[name], forge_url or env.get(server) or None
+    return "", forge_url
+
+
+def warn_without_repo(spec: RunnerSpec) -> None:
+    """The plan of a pool without a repository is not what the real up would do: it stops."""
+    if not spec.repo:
+        typer.echo(f"Warning: no repository is known (no --repo, no "
+                   f"{CI_REPOSITORY[spec.forge][0]} from CI), so this plan registers the runners "
+                   "with none; pass --repo OWNER/NAME to plan the real up.", err=True)
+
+
+def check_stack(stack: str | None) -> None:
+    """A --stack Pulumi would refuse, told before anything runs."""
+    if stack is not None:
+        from infra.engine.naming import check_stack_name
+
+        check_stack_name(stack)
 
 
 def print_plan(spec: RunnerSpec, stack: str | None, json_output: bool) -> None:
     from infra.engine.plan import render_json, render_tree, run_plan
 
     plan = run_plan([spec], stack=stack or default_stack(spec.name, os.environ))
+    warn_without_repo(spec)
     typer.echo(render_json(plan) if json_output else render_tree(plan), nl=False)
 
 

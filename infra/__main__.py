@@ -22,17 +22,15 @@ from infra.engine.program import base_program, program
 from infra.errors import ForgeError, SpecError
 from infra.forges.registration import ForgeSettings, forge_registrar
 from infra.forges.runners import GITLAB_RUNNER_URL
-from infra.spec import pools_from_config
+from infra.settings import DEFAULT_KEYS, default_kwargs
+from infra.spec import RunnerSpec, pools_from_config
 
 KINDS = ("runner", "base")
 
 
 def defaults(config: pulumi.Config) -> dict[str, object]:
     """Project-wide defaults declared in Pulumi.yaml, applied to pools that omit them."""
-    values = {"cloud": config.get("defaultCloud"), "region": config.get("defaultRegion"),
-              "max_runtime": config.get("maxRuntime"), "idle_timeout": config.get("idleTimeout"),
-              "forge_url": config.get("forgeUrl")}
-    return {key: value for key, value in values.items() if value is not None}
+    return default_kwargs({key: config.get(key) for key in DEFAULT_KEYS})
 
 
 def forge_settings(config: pulumi.Config, env: Mapping[str, str]) -> ForgeSettings:
@@ -48,19 +46,11 @@ def forge_settings(config: pulumi.Config, env: Mapping[str, str]) -> ForgeSettin
         gitlab_runner_sha256=config.get("gitlabRunnerSha256"))
 
 
-def base_names(entries: object) -> dict[str, str]:
-    """Pool name -> the base stack a pool's `base` setting names (the others take the default)."""
-    if not isinstance(entries, list):
-        return {}
-    return {str(entry["name"]): str(entry["base"]) for entry in entries
-            if isinstance(entry, dict) and entry.get("base") and entry.get("name")}
-
-
-def without_base(entries: object) -> object:
-    if not isinstance(entries, list):
-        return entries
-    return [{k: v for k, v in entry.items() if k != "base"} if isinstance(entry, dict) else entry
-            for entry in entries]
+def base_names(entries: list[dict[str, object]], pools: list[RunnerSpec]) -> dict[str, str]:
+    """Pool name -> the base stack a pool's `base` setting names (the others take the default);
+    `entries` are the settings `pools` were built from, in order."""
+    return {spec.name: str(entry["base"]) for entry, spec in zip(entries, pools, strict=True)
+            if entry.get("base")}
 
 
 def main() -> None:
@@ -69,10 +59,10 @@ def main() -> None:
     if kind not in KINDS:
         raise SpecError(f"cml-infra:kind is {kind!r}; set it to runner or base.")
     entries = config.require_object("pools")
-    pools = pools_from_config(without_base(entries), defaults(config))
+    pools = pools_from_config(entries, defaults(config))
     if kind == "base":
         return base_program(pools)
-    named = base_names(entries)
+    named = base_names(entries, pools)
     bases = {spec.name: named.get(spec.name) or base_stack_name(spec) for spec in pools}
     program(pools, forge_registrar(forge_settings(config, os.environ)), bases=bases)
 

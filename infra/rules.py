@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from infra.catalog import Machine
 from infra.errors import SpecError
@@ -18,9 +19,13 @@ from infra.errors import SpecError
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,38}[a-z0-9]")
 DURATION_PATTERN = re.compile(r"(\d+)([smh])")
 LABEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-REPO_PATTERN = re.compile(r"[\w.-]+(/[\w.-]+)+")
+# One path segment of a repository: GitHub owners and names, GitLab groups and projects
+# (https://docs.gitlab.com/user/reserved_names/); "." and ".." are refused separately, and so
+# is GitLab's "-", which starts the part of an address after the project (`/-/tree/main`).
+REPO_SEGMENT = re.compile(r"[\w.-]+")
 FORGES = ("github", "gitlab")
 FORGE_URLS = {"github": "https://github.com", "gitlab": "https://gitlab.com"}
+FORGE_NAMES = {"github": "GitHub", "gitlab": "GitLab"}
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 LOCAL = "local"  # this machine: no catalog, no region; see infra/local/run.py
 
@@ -117,10 +122,69 @@ def check_times(idle_s: int, runtime_s: int) -> None:
                         "or lower the idle timeout.")
 
 
-def check_repo(forge: str, repo: str) -> str:
+def check_forge(forge: str) -> str:
     if forge not in FORGES:
         raise SpecError(f"Unknown forge {forge!r}; choose one of: {', '.join(FORGES)}.")
-    if repo and not REPO_PATTERN.fullmatch(repo):
-        raise SpecError(f"Repository {repo!r} is not valid; write it as owner/name "
-                        "(GitLab: group/subgroup/project).")
-    return repo
+    return forge
+
+
+def parse_repo(forge: str, value: str) -> tuple[str | None, str]:
+    """`--repo` or a pool's `repo` as (forge web address or None, repository path).
+
+    OWNER/NAME (GitLab: GROUP/SUBGROUP/PROJECT) or its https:// address; http:// only for a
+    self-hosted instance, since github.com and gitlab.com answer plain HTTP with a redirect.
+    The one parser of `up` (dry run and real) and of stack config."""
+    check_forge(forge)
+    text = value.strip()
+    server = None
+    if "://" in text:
+        server, text = _split_url(forge, value)
+    path = text.strip("/").removesuffix(".git")
+    segments = path.split("/")
+    if (len(segments) < 2 or (forge == "github" and len(segments) != 2)
+            or any(s in (".", "..", "-") or not REPO_SEGMENT.fullmatch(s) for s in segments)):
+        shape = "OWNER/NAME" if forge == "github" else "GROUP/PROJECT or GROUP/SUBGROUP/PROJECT"
+        raise SpecError(f"Repository {value!r} is not a {FORGE_NAMES[forge]} repository; write "
+                        f"it as {shape} or as its https:// address.")
+    return server, path
+
+
+def _split_url(forge: str, value: str) -> tuple[str, str]:
+    url = urlsplit(value.strip())
+    if url.username or url.password:  # never echo it: it may hold a token
+        raise SpecError("The repository address holds credentials; drop them from the URL and "
+                        "give the token through REPO_TOKEN or --token-file.")
+    try:
+        host = (url.hostname or "").lower() + (f":{url.port}" if url.port else "")
+    except ValueError:  # a port that is not a number
+        host = ""
+    public = {urlsplit(u).hostname: name for name, u in FORGE_URLS.items()}
+    if url.scheme not in ("https", "http") or not host or url.query or url.fragment:
+        raise SpecError(f"Repository address {value!r} is not a repository URL; write it as "
+                        "https://HOST/OWNER/NAME.")
+    if public.get(host, forge) != forge:
+        raise SpecError(f"Repository {value!r} is on {FORGE_NAMES[public[host]]}; add --forge "
+                        f"{public[host]} (forge: {public[host]} in stack config).")
+    if url.scheme == "http" and host in public:
+        raise SpecError(f"Repository address {value!r} uses http://; {host} is served over "
+                        f"https://, so write https://{host}{url.path}.")
+    return f"{url.scheme}://{host}", url.path
+
+
+def repo_and_forge_url(forge: str, repo: str, forge_url: str | None) -> tuple[str, str]:
+    """The repository path (empty when none is given yet) and the forge's web address:
+    --forge-url, else the repository URL's, else the public forge's."""
+    server, path = parse_repo(forge, repo) if repo else (None, check_forge(forge) and "")
+    given = (forge_url or "").rstrip("/")
+    if given and server and given.lower() != server:
+        raise SpecError(f"The repository is on {server} but the forge URL is {given}; drop "
+                        "--forge-url (forgeUrl) or make the two agree.")
+    return path, given or server or FORGE_URLS[forge]
+
+
+def default_api_url(forge: str, forge_url: str) -> str:
+    """The REST API root of a forge's web address (GitHub.com, GHES, GitLab)."""
+    base = forge_url.rstrip("/")
+    if forge == "gitlab":
+        return f"{base}/api/v4"
+    return "https://api.github.com" if base == "https://github.com" else f"{base}/api/v3"

@@ -11,19 +11,18 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from infra import catalog
+from infra import catalog, settings
 from infra.catalog import Machine
 from infra.errors import SpecError
 from infra.rules import (
-    FORGE_URLS,
     LOCAL,
     RunnerSpec,
     check_name,
-    check_repo,
     check_times,
     clean_labels,
     format_duration,
     parse_duration,
+    repo_and_forge_url,
 )
 
 MAX_COUNT = 50
@@ -90,9 +89,12 @@ def _check_docker(forge: str, docker: bool) -> None:
 SUBNET_PATTERN = re.compile(r"subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})")
 
 
-def _check_subnet(cloud: str, subnet: str | None) -> None:
+def _check_subnet(cloud: str, subnet: str | None, zone: str | None = None) -> None:
     if not subnet:
         return
+    if zone:
+        raise SpecError("A subnet lies in one zone, which its machines use; drop --zone (zone) "
+                        "or --subnet (subnet).")
     if cloud != "aws":
         raise SpecError(f"--subnet (subnet) names an existing AWS subnet; {cloud} pools get a "
                         "network of their own, so drop it.")
@@ -144,7 +146,7 @@ def build_spec(*, name: str = "cml-runner", cloud: str = "aws", region: str = "u
                            gpu_model, gpu_count, labels, forge, repo, forge_url, idle_timeout,
                            max_runtime, count, extra_commands, idle_mode, docker)
     _check_idle_mode(forge, idle_mode)
-    _check_subnet(cloud, subnet)
+    _check_subnet(cloud, subnet, zone)
     machine = _machine(cloud, size, gpu, gpu_model, gpu_count)
     native_region, zones = _placement(cloud, str(region), zone or None, machine)
     idle_s = parse_duration(idle_timeout, "idle timeout")
@@ -155,50 +157,41 @@ def build_spec(*, name: str = "cml-runner", cloud: str = "aws", region: str = "u
     disk = disk_size if disk_size is not None else (100 if machine.gpu_count else 30)
     if not 10 <= disk <= 16384:
         raise SpecError(f"The disk size must be between 10 and 16384 GB, not {disk}.")
+    repo, forge_url = repo_and_forge_url(forge, repo, forge_url)
     return RunnerSpec(
         name=check_name(str(name)), cloud=cloud, region=native_region,
         zone=zones[0] if zones else None,
         size=size, machine=machine, spot=bool(spot), max_price=max_price, disk_size_gb=disk,
-        labels=clean_labels(labels), forge=forge, repo=check_repo(forge, repo),
-        forge_url=(forge_url or FORGE_URLS.get(forge, "")).rstrip("/"),
+        labels=clean_labels(labels), forge=forge, repo=repo, forge_url=forge_url,
         idle_timeout_s=idle_s, max_runtime_s=runtime_s, count=_check_count(int(count)),
         extra_commands=tuple(extra_commands), identity=identity or None, image=image or None,
         idle_mode=bool(idle_mode), docker=bool(docker), subnet=subnet or None, zones=zones,
     )
 
 
-# Stack config keys (camelCase, as Pulumi config is written) -> build_spec keywords.
-CONFIG_KEYS = {
-    "name": "name", "cloud": "cloud", "region": "region", "zone": "zone", "size": "size",
-    "type": "size", "gpu": "gpu", "gpuModel": "gpu_model", "gpuCount": "gpu_count",
-    "spot": "spot", "maxPrice": "max_price", "diskSize": "disk_size", "labels": "labels",
-    "forge": "forge", "repo": "repo", "forgeUrl": "forge_url", "idleTimeout": "idle_timeout",
-    "maxRuntime": "max_runtime", "count": "count", "extraCommands": "extra_commands",
-    "identity": "identity", "image": "image", "idleMode": "idle_mode", "docker": "docker",
-    "subnet": "subnet",
-}
-
-
-def spec_from_config(entry: Mapping[str, object], defaults: Mapping[str, object]) -> RunnerSpec:
-    """One pool of `cml-infra:pools`, validated exactly like the CLI flags."""
+def spec_from_config(entry: Mapping[str, object], defaults: Mapping[str, object],
+                     position: int | None = None) -> RunnerSpec:
+    """One pool of `cml-infra:pools` (the `position`-th, from 1), each setting of its type
+    (infra.settings), then validated exactly like the CLI flags."""
+    where = _pool_label(entry, position)
     if not isinstance(entry, Mapping):
-        raise SpecError("Each entry of cml-infra:pools must be a mapping such as "
+        raise SpecError(f"{where}: each entry of cml-infra:pools must be a mapping such as "
                         "{name: gpu, cloud: aws, gpu: true}.")
-    unknown = sorted(set(entry) - set(CONFIG_KEYS))
-    if unknown:
-        raise SpecError(f"Unknown pool setting {unknown[0]!r}; valid settings are: "
-                        f"{', '.join(CONFIG_KEYS)}.")
-    kwargs = {**defaults, **{CONFIG_KEYS[k]: v for k, v in entry.items()}}
-    if str(entry.get("cloud", defaults.get("cloud", ""))).lower() == LOCAL:
+    kwargs = {**defaults, **settings.pool_kwargs(entry, where)}
+    if str(kwargs.get("cloud", "")).lower() == LOCAL:
         raise SpecError("A stack cannot hold a cloud local pool; run cml-infra up --cloud local "
                         "on the machine that should be the runner.")
-    if entry.get("forge") == "gitlab" and "forgeUrl" not in entry:
+    if "forgeUrl" not in entry and (entry.get("forge") == "gitlab" or "://" in str(
+            entry.get("repo", ""))):
         kwargs.pop("forge_url", None)  # the project default points at github.com
-    try:
-        return build_spec(**kwargs)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as exc:
-        raise SpecError(f"Pool {entry.get('name', '?')!r} has a setting of the wrong type "
-                        f"({exc}); check cml-infra:pools against the README.") from None
+    return build_spec(**kwargs)  # type: ignore[arg-type]
+
+
+def _pool_label(entry: object, position: int | None) -> str:
+    name = entry.get("name") if isinstance(entry, Mapping) else None
+    if isinstance(name, str) and name:
+        return f"Pool {name!r}"
+    return f"Pool {position} of cml-infra:pools" if position else "A pool of cml-infra:pools"
 
 
 def pools_from_config(entries: object, defaults: Mapping[str, object]) -> list[RunnerSpec]:
@@ -206,7 +199,7 @@ def pools_from_config(entries: object, defaults: Mapping[str, object]) -> list[R
     if not isinstance(entries, Sequence) or isinstance(entries, str) or not entries:
         raise SpecError("cml-infra:pools must be a non-empty list of pools in "
                         "Pulumi.<stack>.yaml; see examples/Pulumi.dev.yaml.")
-    pools = [spec_from_config(entry, defaults) for entry in entries]
+    pools = [spec_from_config(entry, defaults, n) for n, entry in enumerate(entries, 1)]
     check_unique(pools)
     return pools
 

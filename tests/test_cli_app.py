@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -175,3 +176,148 @@ def test_reporting_commands_import_no_pulumi_cloud_sdk_or_matplotlib(tmp_path, f
     for args in (["comment", "update", "report.md"], ["metrics", "show", "metrics.json"],
                  ["plot", "loss.csv", "--out", "loss.png"]):
         assert _modules_after(args, env, tmp_path) == [], args
+
+
+# ---- every command: its help, --debug wherever it is, a bare group (issue 10) ----
+
+def _command_tree() -> dict[tuple[str, ...], typer.core.TyperCommand]:
+    from typer.main import get_command
+
+    found: dict[tuple[str, ...], typer.core.TyperCommand] = {}
+
+    def walk(command, path):  # type: ignore[no-untyped-def]
+        for name, sub in getattr(command, "commands", {}).items():
+            found[(*path, name)] = sub
+            walk(sub, (*path, name))
+
+    walk(get_command(app_module.app), ())
+    return found
+
+
+COMMANDS = _command_tree()
+GROUPS = [(), *[path for path, cmd in COMMANDS.items() if hasattr(cmd, "commands")]]
+LEAVES = [path for path, cmd in COMMANDS.items() if not hasattr(cmd, "commands")]
+INFRA = [("up",), ("down",), ("status",), ("gc",)]
+
+
+def call(capsys, *args: str) -> tuple[int, str, str]:
+    """`cml-infra ARGS` through main(), as the console script runs it."""
+    with pytest.raises(SystemExit) as info:
+        app_module.main(list(args))
+    out = capsys.readouterr()
+    return info.value.code, out.out, out.err
+
+
+def _flat(text: str) -> str:
+    """Help text without its wrapping (a wrapped hyphenated word is joined again)."""
+    return re.sub(r"-\s+(?=\w)", "-", " ".join(text.split()))
+
+
+def test_the_tree_has_every_command_module():
+    assert {path[0] for path in COMMANDS} == set(app_module.COMMAND_MODULES)
+    assert set(INFRA) <= set(COMMANDS) and LEAVES
+
+
+@pytest.mark.parametrize("path", [*COMMANDS, ()], ids=lambda p: " ".join(p) or "cml-infra")
+def test_every_command_lists_whole_sentences(path, capsys):
+    code, out, err = call(capsys, *path, "--help")
+    assert (code, err) == (0, "")
+    command = COMMANDS.get(path)
+    assert command is None or _flat(command.help or "")[:40] in _flat(out)
+    for name, sub in getattr(command or typer.main.get_command(app_module.app),
+                             "commands", {}).items():
+        short = sub.get_short_help_str()
+        assert short.endswith(".") and not short.endswith("..."), (name, short)
+        assert sub.short_help or short == app_module.first_sentence(sub.help)
+        assert f"{name} {short}" in _flat(out)
+
+
+@pytest.mark.parametrize("path", INFRA, ids=" ".join)
+def test_infra_commands_name_their_values(path, capsys):
+    _, out, _ = call(capsys, *path, "--help")
+    assert not re.search(r"--[\w-]+ <(str|int|float|list\[str\])>", out), out
+
+
+def test_up_help_gives_durations_limits_and_metavars(capsys):
+    from infra.rules import DURATION_PATTERN, MAX_RUNTIME_S
+    from infra.spec import MAX_COUNT
+
+    _, out, _ = call(capsys, "up", "--help")
+    text = _flat(out)
+    assert all(DURATION_PATTERN.fullmatch(d) for d in ("30s", "5m", "2h"))
+    assert "a number and s, m or h: 30s, 5m, 2h" in text
+    assert f"at most 7 days ({MAX_RUNTIME_S // 3600}h)" in text
+    assert f"Number of machines, 1 to {MAX_COUNT}." in text
+    for option, metavar in [("--idle-timeout", "DURATION"), ("--max-runtime", "DURATION"),
+                            ("--wait-timeout", "DURATION"), ("--count", "N"),
+                            ("--gpu-count", "N"), ("--region", "REGION"), ("--zone", "ZONE"),
+                            ("--repo", "OWNER/NAME|URL"), ("--stack", "STACK")]:
+        assert f"{option} {metavar} " in text, option
+
+
+@pytest.mark.parametrize("path", [*COMMANDS, ()], ids=lambda p: " ".join(p) or "cml-infra")
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_is_taken_before_or_after_every_command(path, where, capsys, monkeypatch):
+    monkeypatch.setattr(app_module._State, "debug", False)  # restored after the test
+    plain = call(capsys, *path, "--help")
+    args = ["--debug", *path, "--help"] if where == "before" else [*path, "--debug", "--help"]
+    assert call(capsys, *args) == plain
+    assert app_module.debug_enabled()
+
+
+def test_debug_after_a_double_dash_is_an_argument():
+    assert app_module.without_debug(["up", "--", "--debug"]) == ["up", "--", "--debug"]
+    assert not app_module.debug_enabled()
+
+
+# A failing run of every leaf command, before any network or engine is reached.
+FAILING = {
+    ("up",): ("up", "--cloud", "azure", "--gpu-model", "l4", "--dry-run"),
+    ("down",): ("down", "a b"),
+    ("status",): ("status",),
+    ("gc",): ("gc", "--grace", "5x"),
+    ("comment", "create"): ("comment", "create", "missing.md"),
+    ("comment", "update"): ("comment", "update", "missing.md"),
+    ("check", "create"): ("check", "create", "missing.md"),
+    ("metrics", "show"): ("metrics", "show", "missing.json"),
+    ("metrics", "diff"): ("metrics", "diff", "missing.json"),
+    ("plot",): ("plot", "missing.csv"),
+}
+
+
+@pytest.fixture
+def bare(monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
+    """No CI, no forge, no Pulumi settings; an empty home and working directory."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith(("GITHUB_", "GITLAB_", "CI", "PULUMI_", "REPO_TOKEN")):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("CML_INFRA_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("CML_INFRA_DEBUG", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_every_leaf_command_has_a_failing_run():
+    assert set(FAILING) == set(LEAVES)
+
+
+@pytest.mark.parametrize("path", LEAVES, ids=" ".join)
+@pytest.mark.parametrize("position", [0, 1, -1])
+def test_debug_anywhere_shows_the_traceback_of_every_command(path, position, bare, capsys,
+                                                            monkeypatch):
+    monkeypatch.setattr(app_module._State, "debug", False)
+    args = list(FAILING[path])
+    code, _, err = call(capsys, *args)
+    assert code == 1 and err.startswith("Error: ") and err.count("\n") == 1, err
+    args.insert(position if position >= 0 else len(args), "--debug")
+    with pytest.raises(Exception) as info:
+        app_module.main(args)
+    assert not isinstance(info.value, SystemExit)
+    assert str(info.value) == err.removeprefix("Error: ").strip()
+
+
+@pytest.mark.parametrize("path", GROUPS, ids=lambda p: " ".join(p) or "cml-infra")
+def test_a_group_without_its_command_prints_its_help(path, capsys):
+    assert call(capsys, *path) == call(capsys, *path, "--help")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from datetime import datetime, timezone
 
@@ -146,3 +147,203 @@ def test_golden_plan(cloud, golden):
     assert tree.count("Base)") == 1
     assert tree.count("\n├─ ") + tree.count("\n└─ ") == len(plan.resources) - tree.count(
         "(cml-infra:clouds:"), "every resource appears under its component"
+
+
+# ---- issue 10: one --repo parser, stack names, the plan's summary ----
+
+@pytest.fixture
+def cli(monkeypatch, tmp_path, capsys):  # type: ignore[no-untyped-def]
+    """`cml-infra ARGS` through main() with no credentials, no CI and an empty home:
+    returns (exit code, stdout, stderr)."""
+    from cml_cli import app as app_module
+
+    for key in list(os.environ):
+        if key.startswith(("GITHUB_", "GITLAB_", "CI", "PULUMI_", "REPO_TOKEN", "CML_INFRA")):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("HOME", str(tmp_path))
+
+    def run(*args: str, **env: str) -> tuple[int, str, str]:
+        with monkeypatch.context() as scoped:
+            for key, value in env.items():
+                scoped.setenv(key, value)
+            with pytest.raises(SystemExit) as info:
+                app_module.main(list(args))
+        out = capsys.readouterr()
+        return info.value.code, out.out, out.err
+
+    return run
+
+
+# --repo forms a real up accepts: (forge, value, path, forge web address).
+GOOD_REPOS = [
+    ("github", "acme/models", "acme/models", "https://github.com"),
+    ("github", "https://github.com/acme/models", "acme/models", "https://github.com"),
+    ("github", "https://github.com/acme/models.git", "acme/models", "https://github.com"),
+    ("github", "https://ghe.example.com/acme/models", "acme/models", "https://ghe.example.com"),
+    ("gitlab", "group/sub/proj", "group/sub/proj", "https://gitlab.com"),
+    ("gitlab", "https://gitlab.example.com/group/sub/proj", "group/sub/proj",
+     "https://gitlab.example.com"),
+    ("gitlab", "http://gitlab.internal:8080/ml/eval", "ml/eval", "http://gitlab.internal:8080"),
+]
+# And the ones it refuses, with the sentence.
+BAD_REPOS = [
+    ("github", "a/b/c/d", "Repository 'a/b/c/d' is not a GitHub repository; write it as "
+                          "OWNER/NAME or as its https:// address."),
+    ("github", "../..", "Repository '../..' is not a GitHub repository; write it as OWNER/NAME "
+                        "or as its https:// address."),
+    ("gitlab", "group/../proj", "Repository 'group/../proj' is not a GitLab repository; write "
+                                "it as GROUP/PROJECT or GROUP/SUBGROUP/PROJECT or as its "
+                                "https:// address."),
+    ("gitlab", "https://gitlab.com/group/proj/-/tree/main",
+     "Repository 'https://gitlab.com/group/proj/-/tree/main' is not a GitLab repository; write "
+     "it as GROUP/PROJECT or GROUP/SUBGROUP/PROJECT or as its https:// address."),
+    ("github", "https://github.com/acme/models/tree/main",
+     "Repository 'https://github.com/acme/models/tree/main' is not a GitHub repository; write "
+     "it as OWNER/NAME or as its https:// address."),
+    ("github", "models", "Repository 'models' is not a GitHub repository; write it as "
+                         "OWNER/NAME or as its https:// address."),
+    ("github", "http://github.com/acme/models",
+     "Repository address 'http://github.com/acme/models' uses http://; github.com is served "
+     "over https://, so write https://github.com/acme/models."),
+    ("gitlab", "http://gitlab.com/group/proj",
+     "Repository address 'http://gitlab.com/group/proj' uses http://; gitlab.com is served "
+     "over https://, so write https://gitlab.com/group/proj."),
+    ("github", "ftp://example.com/acme/models",
+     "Repository address 'ftp://example.com/acme/models' is not a repository URL; write it as "
+     "https://HOST/OWNER/NAME."),
+    ("github", "https://github.com/acme/models?tab=readme",
+     "Repository address 'https://github.com/acme/models?tab=readme' is not a repository URL; "
+     "write it as https://HOST/OWNER/NAME."),
+    ("github", "https://gitlab.com/group/proj",
+     "Repository 'https://gitlab.com/group/proj' is on GitLab; add --forge gitlab (forge: "
+     "gitlab in stack config)."),
+    ("github", "https://user:secret@github.com/acme/models",
+     "The repository address holds credentials; drop them from the URL and give the token "
+     "through REPO_TOKEN or --token-file."),
+]
+
+
+@pytest.mark.parametrize(("forge", "repo", "path", "url"), GOOD_REPOS)
+def test_dry_run_takes_every_repo_form_the_real_up_takes(forge, repo, path, url, cli):
+    code, out, err = cli("up", "--forge", forge, "--repo", repo, "--dry-run")
+    assert (code, err) == (0, "")
+    assert f"  runners     {forge}, repository {path} on {url};" in out
+    code, _, err = cli("up", "--forge", forge, "--repo", repo)  # the real up, no credentials
+    assert code == 1 and err.startswith("Error: Before cml-infra up can run: ")
+    assert "--repo" not in err
+
+
+@pytest.mark.parametrize(("forge", "repo", "message"), BAD_REPOS)
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_dry_run_and_real_up_refuse_the_same_repos(forge, repo, message, dry_run, cli):
+    code, out, err = cli("up", "--forge", forge, "--repo", repo, *["--dry-run"] * dry_run)
+    assert (code, out, err) == (1, "", f"Error: {message}\n")
+
+
+def test_a_repo_url_and_another_forge_url_disagree(cli):
+    code, _, err = cli("up", "--repo", "https://ghe.example.com/a/b", "--forge-url",
+                       "https://github.com", "--dry-run")
+    assert (code, err) == (1, "Error: The repository is on https://ghe.example.com but the "
+                              "forge URL is https://github.com; drop --forge-url (forgeUrl) or "
+                              "make the two agree.\n")
+
+
+BAD_STACKS = [("a b", "is not a valid Pulumi stack name; use 1 to 100 letters, digits, '-', '_' "
+                       "and '.'."),
+              ("dev!", "is not a valid"), ("", "is not a valid"), ("x" * 101, "is not a valid"),
+              ("acme/dev", "has an organization part; pass the plain name after the last '/'"),
+              ("acme/cml-infra/dev", "has an organization part")]
+
+
+@pytest.mark.parametrize(("stack", "says"), BAD_STACKS)
+@pytest.mark.parametrize("args", [("up", "--dry-run", "--stack"),
+                                  ("up", "--repo", "a/b", "--stack"), ("down",),
+                                  ("down", "--base")], ids=" ".join)
+def test_a_bad_stack_is_called_a_bad_stack_name(stack, says, args, cli):
+    code, out, err = cli(*args, stack)
+    assert (code, out) == (1, "")
+    assert err.startswith(f"Error: Stack name {stack!r} {says}") and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("stack", ["dev", "feature-x_1.2", "A" * 100])
+def test_a_good_stack_name_plans(stack, cli):
+    code, out, _ = cli("up", "--repo", "a/b", "--stack", stack, "--dry-run")
+    assert code == 0 and f"  stack       {stack} (runner)" in out
+
+
+@pytest.mark.parametrize("forge", ["github", "gitlab"])
+def test_dry_run_takes_the_ci_repository_or_warns_without_one(forge, cli):
+    variable, server = {"github": ("GITHUB_REPOSITORY", "GITHUB_SERVER_URL"),
+                        "gitlab": ("CI_PROJECT_PATH", "CI_SERVER_URL")}[forge]
+    code, out, err = cli("up", "--forge", forge, "--dry-run",
+                         **{variable: "acme/models", server: "https://forge.example.com"})
+    assert (code, err) == (0, "")
+    assert "repository acme/models on https://forge.example.com;" in out
+    for cloud in ("aws", "local"):
+        code, out, err = cli("up", "--cloud", cloud, "--forge", forge, "--dry-run")
+        assert code == 0 and out
+        assert err == (f"Warning: no repository is known (no --repo, no {variable} from CI), so "
+                       "this plan registers the runners with none; pass --repo OWNER/NAME to "
+                       "plan the real up.\n")
+
+
+SUMMARY = {
+    "aws": ["  machines    2 x g6.xlarge (1 x l4), spot at most 0.9/hour, pool gpu",
+            "  where       aws region eu-north-1, zone looked up at deploy time",
+            "  base adds   8 cloud resources if the base stack is missing: InternetGateway, "
+            "RouteTable, RouteTableAssociation, SecurityGroup, Subnet, Role, RolePolicy, Vpc"],
+    "gcp": ["  machines    2 x g2-standard-4 (1 x l4), spot, pool gpu",
+            "  where       gcp region europe-west4, zones europe-west4-a, europe-west4-b, "
+            "europe-west4-c (the next one when one has no capacity)"],
+    "azure": ["  machines    2 x Standard_NC4as_T4_v3 (1 x t4), spot at most 0.9/hour, pool gpu",
+              "  where       azure region swedencentral, no zone (Azure places the machine in the "
+              "region)"],
+    "alicloud": ["  where       alicloud region ",
+                 "  base adds   4 cloud resources if the base stack is missing: alicloud "
+                 "provider, "],
+}
+
+
+@pytest.mark.parametrize("cloud", catalog.CLOUDS)
+def test_plan_starts_with_a_summary(cloud):
+    model = "t4" if cloud in ("azure", "alicloud") else "l4"
+    price = None if cloud == "gcp" else 0.9
+    region = {"alicloud": "ap-southeast", "gcp": "eu-west"}.get(cloud, "eu-north")
+    spec = build_spec(name="gpu", cloud=cloud, gpu_model=model, spot=True, max_price=price,
+                      count=2, region=region, repo="acme/models", max_runtime="3h")
+    lines = render_tree(run_plan([spec], clock=lambda: NOW, stack="dev")).splitlines()
+    assert lines[0].startswith("Plan: ") and lines[1] == (
+        f"  stack       dev (runner), on base cml-infra-base-gpu-{cloud}-{spec.region}")
+    summary = lines[1:7]
+    assert all(line.startswith("  ") for line in summary) and not lines[7].startswith("  ")
+    assert summary[3] == ("  expiry      each machine ends 3h after it starts, by "
+                          "2026-01-01T15:00:00Z if started now; idle timeout 5m")
+    assert summary[4] == (f"  runners     github, repository acme/models on https://github.com; "
+                          f"labels cml-infra, {model}")
+    for expected in SUMMARY[cloud]:
+        assert any(line.startswith(expected) for line in summary), (expected, summary)
+
+
+def _leaves(value):  # type: ignore[no-untyped-def]
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in _leaves(item)]
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return [value]
+
+
+@pytest.mark.parametrize("cloud", catalog.CLOUDS)
+def test_plan_prints_whole_numbers_as_integers_and_never_cuts_a_value(cloud):
+    from infra.engine.plan import masked
+
+    spec = build_spec(name="gpu", cloud=cloud, gpu=True, repo="acme/models",
+                      extra_commands=["echo " + "x" * 200])
+    plan = run_plan([spec], clock=lambda: NOW, stack="dev")
+    tree = render_tree(plan)
+    leaves = [leaf for r in plan.resources for leaf in _leaves(masked(r["inputs"]))]
+    floats = [leaf for leaf in leaves if isinstance(leaf, float) and leaf.is_integer()]
+    assert floats, "the mock runtime hands numbers back as floats"
+    assert not re.search(r"(?<![\d.])\d+\.0(?![\d.])", tree), "a whole number as a float"
+    assert "..." not in tree.replace("subnet-...", "")
+    for text in [leaf for leaf in leaves if isinstance(leaf, str)]:
+        assert all(line in tree for line in text.split("\n")), text[:80]

@@ -89,3 +89,49 @@ def test_bad_pool_in_config_is_the_cli_sentence():
 def test_pulumi_yaml_points_at_infra():
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
     assert project["main"] == "infra/" and project["name"] == PROJECT
+
+
+# Each project default, with a value Pulumi hands over (a string) that is not of its type.
+BAD_DEFAULTS = {
+    "defaultCloud": ("moon", "cml-infra:defaultCloud must be one of aws, gcp, azure, alicloud, "
+                             "not the string 'moon'."),
+    "defaultRegion": ("mars", "Unknown region mars for aws; use a portable region (us-east, "
+                              "us-west, eu-west, eu-north, ap-southeast) or a native one such as "
+                              "us-east-1."),
+    "maxRuntime": ("300", "cml-infra:maxRuntime must be a duration such as 30s, 5m or 2h, not "
+                          "the string '300'."),
+    "idleTimeout": ("5 minutes", "cml-infra:idleTimeout must be a duration such as 30s, 5m or "
+                                 "2h, not the string '5 minutes'."),
+    "forgeUrl": ("github.com", "cml-infra:forgeUrl must be a web address such as "
+                               "https://gitlab.example.com, not the string 'github.com'."),
+}
+
+
+def test_every_project_default_of_pulumi_yaml_is_checked():
+    from infra.settings import DEFAULT_KEYS
+
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    assert {key.removeprefix("cml-infra:") for key in declared} == set(DEFAULT_KEYS) \
+        == set(BAD_DEFAULTS)
+
+
+@pytest.mark.parametrize("key", sorted(BAD_DEFAULTS))
+def test_a_bad_project_default_is_one_sentence(key):
+    value, message = BAD_DEFAULTS[key]
+    pools = json.dumps([{"name": "p1", "repo": "acme/models"}])
+    with pytest.raises(SpecError) as info:
+        run_main({"cml-infra:pools": pools, f"cml-infra:{key}": value})
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(("setting", "value", "message"), [
+    ("spot", "false", "Pool 'p1': spot must be true or false, not the string 'false'."),
+    ("count", 2.7, "Pool 'p1': count must be a whole number, not the number 2.7."),
+    ("base", "org/bases", "Pool 'p1': base must be a stack name of 1 to 100 letters, digits, "
+                          "'-', '_' and '.', not the string 'org/bases'."),
+])
+def test_pulumi_up_refuses_a_pool_setting_of_another_type(setting, value, message):
+    pools = json.dumps([{"name": "p1", "repo": "acme/models", setting: value}])
+    with pytest.raises(SpecError) as info:
+        run_main({"cml-infra:pools": pools})
+    assert str(info.value) == message

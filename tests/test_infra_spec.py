@@ -141,8 +141,8 @@ BAD_INPUT = [
     (dict(labels="ok,bad label"), "Runner label 'bad label' is not valid; use letters, digits, "
                                   "dots, hyphens and underscores, at most 64 characters."),
     (dict(forge="gitea"), "Unknown forge 'gitea'; choose one of: github, gitlab."),
-    (dict(repo="not a repo"), "Repository 'not a repo' is not valid; write it as owner/name "
-                              "(GitLab: group/subgroup/project)."),
+    (dict(repo="not a repo"), "Repository 'not a repo' is not a GitHub repository; write it "
+                              "as OWNER/NAME or as its https:// address."),
 ]
 
 
@@ -151,6 +151,22 @@ def test_bad_input_is_one_sentence(kwargs, message):
     with pytest.raises(SpecError) as info:
         build_spec(**kwargs)
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize(("cloud", "model", "count", "only"), [
+    ("aws", "a100", 1, 8), ("aws", "a100-80gb", 2, 8), ("gcp", "h100", 1, 8),
+])
+def test_a_model_sold_with_one_count_says_so(cloud, model, count, only):
+    with pytest.raises(SpecError) as info:
+        build_spec(cloud=cloud, gpu_model=model, gpu_count=count)
+    assert f"only with {only} GPUs per machine, not {count}" in str(info.value)
+    assert "choose one of those GPU counts" not in str(info.value)
+
+
+def test_a_subnet_and_a_zone_together_are_refused():
+    """The subnet's own zone is where its machines go; the plan cannot check another."""
+    with pytest.raises(SpecError, match="^A subnet lies in one zone"):
+        build_spec(cloud="aws", subnet="subnet-0123456789abcdef0", zone="us-east-1b")
 
 
 def test_config_uses_the_same_rules_and_messages():
@@ -166,9 +182,9 @@ def test_config_uses_the_same_rules_and_messages():
 
 
 def test_config_rejects_unknown_keys_wrong_types_repeats_and_empty():
-    with pytest.raises(SpecError, match=r"^Unknown pool setting 'gpus'; valid settings are: name,"):
+    with pytest.raises(SpecError, match=r"^Pool 'a1': unknown setting 'gpus'; did you mean 'gpu'"):
         spec_from_config({"name": "a1", "gpus": 1}, {})
-    with pytest.raises(SpecError, match=r"^Pool 'a1' has a setting of the wrong type"):
+    with pytest.raises(SpecError, match=r"^Pool 'a1': count must be a whole number, not the "):
         spec_from_config({"name": "a1", "count": "many"}, {})
     with pytest.raises(SpecError) as info:
         pools_from_config([{"name": "same"}, {"name": "same", "cloud": "gcp"}], {})

@@ -158,3 +158,23 @@ def test_idle_mode_failing_to_mint_deletes_the_configurations_already_minted(
     assert len(fake_github.server.hits("POST", "/api/v3/repos/acme/models/actions/runners/"
                                                "generate-jitconfig")) == 2
     assert fake_github.repos["acme/models"].runners == {}
+
+
+@pytest.mark.parametrize("forge", ["github", "gitlab"])
+@pytest.mark.parametrize("idle_mode", [False, True])
+def test_local_runs_and_shows_the_script_as_the_templates_write_it(forge, idle_mode) -> None:
+    """Comments and indentation kept (the clouds' copies drop them for the user-data limit);
+    the same commands as the cloud form, line for line."""
+    from infra.local.run import readable_script, strip_comments
+    from infra.startup import render_startup_script
+
+    spec = build_spec(cloud="local", forge=forge, repo="acme/models", idle_mode=idle_mode)
+    minted = Registration("ZmFrZS1qaXQ=" if forge == "github" else "glrt-abcdefgh",
+                          "https://example.com/p.tgz", "b" * 64)
+    config = local_config(spec, spec.forge_url, minted, name="box")
+    readable, compact = readable_script(config), render_startup_script(config)
+    assert strip_comments(readable) == strip_comments(compact) and len(readable) > len(compact)
+    assert "\n# ---- prelude: " in readable and "\n  local line\n" in readable
+    assert readable.startswith(compact.split("\nset -euo pipefail")[0])
+    shown = dry_run_script(spec, "https://example.com/gitlab-runner")
+    assert "\n# ---- prelude: " in shown and "\n  local line\n" in shown

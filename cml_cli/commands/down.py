@@ -19,11 +19,14 @@ HELP = (
     "Example: cml-infra down   (in a job with if: always())"
 )
 StacksArgument = Annotated[list[str] | None, typer.Argument(
-    help="Runner stacks to remove (default: this CI run's).", show_default=False)]
+    metavar="STACK", help="Runner stacks to remove (default: this CI run's).",
+    show_default=False)]
 BaseOption = Annotated[str | None, typer.Option(
-    "--base", help="Remove this base stack instead; refused while runner stacks use it.")]
+    "--base", metavar="STACK", help="Remove this base stack instead; refused while runner stacks "
+    "use it.")]
 LockWaitOption = Annotated[str, typer.Option(
-    help="How long to wait for a run that holds the stack's lock (e.g. 2m).")]
+    metavar="DURATION", help="How long to wait for a run that holds the stack's lock (30s, 5m, "
+    "2h).")]
 ForceUnlockOption = Annotated[bool, typer.Option(
     "--force-unlock", help="After the wait, clear the lock: the run holding it is over. "
     "Implied for this CI run's own stack, whose up job has ended.")]
@@ -34,10 +37,12 @@ def down(stacks: StacksArgument = None, name: PoolOption = "cml-runner",
          force_unlock: ForceUnlockOption = False, token_file: TokenFileOption = None) -> None:
     from cml_cli import lifecycle
     from infra.engine.down import down_base, down_stacks
-    from infra.engine.naming import run_stacks
+    from infra.engine.naming import check_stack_name, run_stacks
     from infra.errors import StackError
     from infra.rules import parse_duration
 
+    for stack in [*(stacks or []), *([base] if base is not None else [])]:
+        check_stack_name(stack)
     wait_s = parse_duration(lock_wait, "lock wait")
     engine = lifecycle.engine("cml-infra down")
     if base:

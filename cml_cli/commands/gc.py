@@ -11,6 +11,7 @@ import typer
 from cml_cli.lifecycle import JsonFlag, TokenFileOption
 from cml_cli.up_support import ForgeName
 
+SHORT_HELP = "Sweep expired and orphaned runner stacks, dead locks, ghost runners."
 HELP = (
     "Destroy runner stacks past their expiry (plus --grace) or whose machines are all gone, "
     "clear locks of runs that are dead, and delete idle forge runners with our name shape "
@@ -20,16 +21,17 @@ HELP = (
 )
 DryRunFlag = Annotated[bool, typer.Option("--dry-run", help="Say what would be done; do "
                                                            "nothing.")]
-GraceOption = Annotated[str, typer.Option(help="Time past a stack's expiry before it is "
-                                               "destroyed (e.g. 15m).")]
+GraceOption = Annotated[str, typer.Option(
+    metavar="DURATION", help="Time past a stack's expiry before it is destroyed (30s, 5m, 2h).")]
 LockAgeOption = Annotated[str, typer.Option(
-    help="A lock older than this belongs to a dead run (default: GitHub's 6h job timeout).")]
+    metavar="DURATION", help="A lock older than this belongs to a dead run (default: GitHub's "
+    "6h job timeout).")]
 ReposOption = Annotated[list[str] | None, typer.Option(
-    "--repo", help="Also sweep this repository's forge runners (repeatable; default: the "
-    "repositories of the backend's runner stacks).")]
+    "--repo", metavar="OWNER/NAME", help="Also sweep this repository's forge runners "
+    "(repeatable; default: the repositories of the backend's runner stacks).")]
 PoolsOption = Annotated[list[str] | None, typer.Option(
-    "--name", help="Pool names whose runners may be swept (repeatable; default: the pools of "
-    "the backend's stacks and cml-runner).")]
+    "--name", metavar="NAME", help="Pool names whose runners may be swept (repeatable; "
+    "default: the pools of the backend's stacks and cml-runner).")]
 ForgeOption = Annotated[ForgeName, typer.Option(help="Forge of the --repo repositories.")]
 
 
@@ -84,4 +86,5 @@ def _inventories(engine, repos, pools, forge, token_file, printer):  # type: ign
 def register(app: typer.Typer) -> None:
     from cml_cli.app import INFRA_PANEL
 
-    app.command("gc", help=HELP, rich_help_panel=INFRA_PANEL)(gc)
+    app.command("gc", help=HELP, short_help=SHORT_HELP,
+                rich_help_panel=INFRA_PANEL)(gc)

@@ -12,6 +12,7 @@ from cml_cli.lifecycle import JsonFlag, TokenFileOption
 if TYPE_CHECKING:
     from infra.engine.status import StackStatus
 
+SHORT_HELP = "List the stacks, their machines and their runners' states."
 HELP = (
     "List the stacks of the backend: bases (and how many runner stacks use each) and runner "
     "stacks with their pool, cloud, region, machines (type, spot), expiry, and each runner's "
@@ -86,4 +87,5 @@ def _ago(seconds: float) -> str:
 def register(app: typer.Typer) -> None:
     from cml_cli.app import INFRA_PANEL
 
-    app.command("status", help=HELP, rich_help_panel=INFRA_PANEL)(status)
+    app.command("status", help=HELP, short_help=SHORT_HELP,
+                rich_help_panel=INFRA_PANEL)(status)

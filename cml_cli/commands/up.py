@@ -8,6 +8,7 @@ from cml_cli import local_up
 from cml_cli import up_support as o
 from cml_cli.lifecycle import TokenFileOption
 
+SHORT_HELP = "Start GPU runners as a Pulumi stack (--dry-run: print the plan)."
 HELP = (
     "Start GPU runner machines for GitHub Actions or GitLab CI as a Pulumi stack, or print "
     "the plan with --dry-run (no credentials needed).\n\n"
@@ -41,14 +42,21 @@ def up(
     subnet: o.SubnetOption = None, token_file: TokenFileOption = None,
     wait: o.WaitOption = True, wait_timeout: o.WaitTimeoutOption = "10m",
 ) -> None:
+    import os
+
     from infra.spec import build_spec
 
-    settings = None
-    if token and cloud is not o.Cloud.local:  # --cloud local says why in its own words
+    settings, local = None, cloud is o.Cloud.local
+    if token and not local:  # --cloud local says why in its own words
         from cml_cli.lifecycle import refuse_token_flag
 
         refuse_token_flag(token, "up")
-    if not dry_run and cloud is not o.Cloud.local:  # checked before anything is created
+    if not local:
+        o.check_stack(stack)
+    if dry_run:
+        repo, forge_url = o.dry_run_repository(forge.value, repo, forge_url, os.environ)
+    repo, forge_url, api_url = o.repository(forge.value, repo, forge_url, api_url)
+    if not dry_run and not local:  # checked before anything is created
         repo, forge_url, settings = o.prerequisites(forge.value, repo, token, token_file,
                                                     api_url, forge_url, gitlab_runner_url,
                                                     gitlab_runner_sha256)
@@ -59,7 +67,7 @@ def up(
         idle_timeout=idle_timeout, max_runtime=max_runtime, count=count, identity=identity,
         image=image, extra_commands=extra_command or (), idle_mode=idle_mode, docker=docker,
         subnet=subnet)
-    if cloud is o.Cloud.local:
+    if local:
         return local_up.up_local_command(
             spec, token=token, api_url=api_url, gitlab_runner_url=gitlab_runner_url,
             gitlab_runner_sha256=gitlab_runner_sha256, forge_url=forge_url, stack=stack,
@@ -72,4 +80,5 @@ def up(
 def register(app: typer.Typer) -> None:
     from cml_cli.app import INFRA_PANEL
 
-    app.command("up", help=HELP, rich_help_panel=INFRA_PANEL)(up)
+    app.command("up", help=HELP, short_help=SHORT_HELP,
+                rich_help_panel=INFRA_PANEL)(up)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from infra.errors import SpecError
 from infra.rules import RunnerSpec
 
 PROJECT = "cml-infra"
@@ -17,6 +18,19 @@ BASE_PREFIX = "cml-infra-base-"
 # Stack names: letters, digits, `-`, `_` and `.`, at most 100 characters:
 # https://www.pulumi.com/docs/iac/concepts/stacks/#create-stack
 STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+
+
+def check_stack_name(name: str) -> str:
+    """`name`, or SpecError: an organization prefix (`org/dev`) is refused too, since runner
+    names are made from the stack name and the backend's default organization is used."""
+    if "/" in name:
+        raise SpecError(f"Stack name {name!r} has an organization part; pass the plain name "
+                        "after the last '/', since cml-infra keeps its stacks in the backend's "
+                        "default organization.")
+    if not STACK_NAME.fullmatch(name):
+        raise SpecError(f"Stack name {name!r} is not a valid Pulumi stack name; use 1 to 100 "
+                        "letters, digits, '-', '_' and '.'.")
+    return name
 
 
 def base_stack_name(spec: RunnerSpec) -> str:

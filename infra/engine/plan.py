@@ -29,6 +29,7 @@ import gc
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from infra.clouds.common import Clock, utc_now
@@ -105,6 +106,10 @@ class Plan:
     """The base stacks the runner stack reads (StackReference), as `{type, name, inputs}`."""
     base_outputs: dict[str, Any] = field(default_factory=dict)
     """What the bases export (`bases.<pool>`), as the runner stack's StackReference reads it."""
+    pools: list[RunnerSpec] = field(default_factory=list)
+    started_at: datetime | None = None
+    """The clock's time when the plan ran: machines started then would expire at it plus their
+    maximum runtime."""
 
 
 def _mocks(record: Plan, stack: str = "") -> Any:
@@ -172,7 +177,7 @@ def run_plan(pools: Sequence[RunnerSpec], *, registrar: Registrar = placeholder_
              clock: Clock = utc_now, stack: str = "dry-run") -> Plan:
     """Run the base program of each pool, then the runner program on those bases, under the
     mock runtime, and return what they would create."""
-    record = Plan()
+    record = Plan(pools=list(pools), started_at=clock())
     bases = {spec.name: base_stack_name(spec) for spec in pools}
     collecting = gc.isenabled()
     gc.disable()
@@ -211,54 +216,9 @@ def render_json(plan: Plan) -> str:
                        "invokes": masked(plan.invokes)}, indent=2, sort_keys=True) + "\n"
 
 
-def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    if isinstance(value, dict) and value:
-        return [pair for key in sorted(value)
-                for pair in _flatten(value[key], f"{prefix}.{key}" if prefix else key)]
-    if isinstance(value, list) and value and any(isinstance(v, dict) for v in value):
-        return [pair for i, item in enumerate(value) for pair in _flatten(item, f"{prefix}[{i}]")]
-    return [(prefix, value)]
-
-
-def _short(value: Any, width: int = 70) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else value
-    return text if len(text) <= width else text[: width - 3] + "..."
-
-
-def _owner(name: str, parents: list[str]) -> str | None:
-    """The component a child belongs to: the longest component name prefixing it."""
-    owners = [p for p in parents if name.startswith(p + "-")]
-    return max(owners, key=len) if owners else None
-
-
-STACK_HEADINGS = {
-    "base": "Base stack {name}: {count} resources, created by up only if the base is missing "
-            "(shared by every run of the pool)",
-    "runner": "Runner stack {name}: {count} resources, this run's machines and registrations",
-}
-
-
 def render_tree(plan: Plan) -> str:
-    """A readable tree per stack: each component, its children, and their inputs."""
-    resources = [{**r, "inputs": masked(r["inputs"])} for r in plan.resources]
-    lines = [f"Plan: {len(resources)} resources would be created (nothing was created)."]
-    for stack in plan.stacks:
-        mine = [r for r in resources if r["stack"] == stack["name"]]
-        lines.append(STACK_HEADINGS[stack["kind"]].format(name=stack["name"], count=len(mine)))
-        lines.extend(_tree_lines(mine))
-    return "\n".join(lines) + "\n"
+    """A summary of the run, then a readable tree per stack: each component, its children
+    and their inputs (infra.engine.plan_text)."""
+    from infra.engine.plan_text import render_text
 
-
-def _tree_lines(resources: list[dict[str, Any]]) -> list[str]:
-    parents = [r["name"] for r in resources if r["type"].startswith("cml-infra:")]
-    lines = []
-    for parent in [r for r in resources if r["name"] in parents]:
-        lines.append(f"{parent['name']}  ({parent['type']})")
-        children = [r for r in resources if r["name"] not in parents
-                    and _owner(r["name"], parents) == parent["name"]]
-        for n, child in enumerate(children):
-            last = n == len(children) - 1
-            lines.append(f"{'└─' if last else '├─'} {child['name']}  ({child['type']})")
-            for key, value in _flatten(child["inputs"]):
-                lines.append(f"{'   ' if last else '│  '}   {key}: {_short(value)}")
-    return lines
+    return render_text(plan, [{**r, "inputs": masked(r["inputs"])} for r in plan.resources])

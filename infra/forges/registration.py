@@ -31,6 +31,7 @@ import pulumi.dynamic
 from infra.engine.program import Registrar, Registration, runner_name_prefix
 from infra.errors import ForgeError
 from infra.forges.runners import GITLAB_MIN_TIMEOUT_S, GITLAB_RUNNER_URL
+from infra.rules import default_api_url
 from infra.spec import RunnerSpec
 
 SECRET_OUTPUTS = ["registration", "token"]
@@ -51,14 +52,6 @@ class ForgeSettings:
     gitlab_runner_url: str = GITLAB_RUNNER_URL
     gitlab_runner_sha256: str | None = None
     """SHA-256 of the gitlab-runner binary; by default read from the release's checksum file."""
-
-
-def default_api_url(forge: str, forge_url: str) -> str:
-    """The REST API root of a forge's web address (GitHub.com, GHES, GitLab)."""
-    base = forge_url.rstrip("/")
-    if forge == "gitlab":
-        return f"{base}/api/v4"
-    return "https://api.github.com" if base == "https://github.com" else f"{base}/api/v3"
 
 
 def machine_fingerprint(spec: RunnerSpec) -> str:

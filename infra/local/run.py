@@ -73,7 +73,7 @@ def run_local(config: StartupConfig, env: Mapping[str, str] | None = None) -> in
         script = Path(folder) / "startup.sh"
         # The script holds the single-use registration: readable by this user only.
         script.touch(mode=0o600)
-        script.write_text(render_startup_script(config))
+        script.write_text(readable_script(config))
         proc = subprocess.Popen(["bash", str(script)],
                                 env=script_env(os.environ if env is None else env))
         while True:
@@ -81,6 +81,31 @@ def run_local(config: StartupConfig, env: Mapping[str, str] | None = None) -> in
                 return proc.wait()
             except KeyboardInterrupt:
                 continue
+
+
+def readable_script(config: StartupConfig) -> str:
+    """The script for `config` with the templates' comments, blank lines and indentation:
+    infra.startup strips them to fit the clouds' user-data limits, which this machine does not
+    have. Stripped again, it is `render_startup_script(config)` exactly; when it would not be
+    (a template part this code does not know), the stripped script is returned."""
+    from importlib import resources
+
+    from infra.startup import PARTS
+
+    compact = render_startup_script(config)  # validates every value
+    folder = resources.files("infra.startup").joinpath("templates")
+    raw = [folder.joinpath(f"{part.format(forge=config.forge, cloud=config.cloud)}.sh")
+           .read_text() for part in PARTS]
+    stripped = "".join(strip_comments(text) for text in raw)
+    if not compact.endswith(stripped):
+        return compact
+    return compact[: len(compact) - len(stripped)] + "".join(raw)
+
+
+def strip_comments(text: str) -> str:
+    """`text` without comment lines, blank lines and indentation, as infra.startup sends it."""
+    lines = (line.lstrip(" ") for line in text.splitlines(keepends=True))
+    return "".join(line for line in lines if line.strip() and not line.startswith("#"))
 
 
 def check_local(config: StartupConfig, euid: int, user: str) -> None:
@@ -134,7 +159,7 @@ def dry_run_script(spec: RunnerSpec, gitlab_runner_url: str = "",
                           "https://forge.invalid/runner-package" if github else gitlab_runner_url,
                           gitlab_runner_sha256 or "0" * 64)
     config = local_config(spec, spec.forge_url, minted, name=spec.name)
-    script = render_startup_script(config)
+    script = readable_script(config)
     shown = {"CML_REGISTRATION": "<single-use registration, minted by up>"}
     if github:
         shown["CML_PACKAGE_URL"] = "<from the forge runner downloads API>"

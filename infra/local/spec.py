@@ -12,15 +12,14 @@ from collections.abc import Iterable
 from infra.catalog import Machine
 from infra.errors import SpecError
 from infra.rules import (
-    FORGE_URLS,
     LABEL_PATTERN,
     LOCAL,
     RunnerSpec,
     check_name,
-    check_repo,
     check_times,
     clean_labels,
     parse_duration,
+    repo_and_forge_url,
 )
 
 
@@ -52,11 +51,11 @@ def local_spec(name: str, wants_gpu: bool, gpu_model: str | None, gpu_count: int
     idle_s = parse_duration(idle_timeout, "idle timeout")
     runtime_s = parse_duration(max_runtime, "maximum runtime")
     check_times(idle_s, runtime_s)
+    repo, forge_url = repo_and_forge_url(forge, repo, forge_url)
     return RunnerSpec(
         name=check_name(str(name)), cloud=LOCAL, region=LOCAL, zone=None, size=None,
         machine=machine, spot=False, max_price=None, disk_size_gb=0, labels=clean_labels(labels),
-        forge=forge, repo=check_repo(forge, repo),
-        forge_url=(forge_url or FORGE_URLS.get(forge, "")).rstrip("/"), idle_timeout_s=idle_s,
+        forge=forge, repo=repo, forge_url=forge_url, idle_timeout_s=idle_s,
         max_runtime_s=runtime_s, count=1, extra_commands=tuple(extra_commands),
         idle_mode=bool(idle_mode), docker=bool(docker))
 

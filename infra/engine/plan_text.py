@@ -1,0 +1,135 @@
+"""The plan as `up --dry-run` prints it: a summary of what the run would start, then a tree
+per stack of each component, its children and their inputs.
+
+Values are printed whole (never cut), and a number that is whole is printed as an integer:
+the mock runtime hands every number back as a float (Protobuf's Struct has one number type,
+https://protobuf.dev/reference/protobuf/google.protobuf/#value), so a 100 GB disk would
+read `100.0`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from infra.clouds.common import iso
+from infra.engine.naming import base_stack_name
+from infra.forges.runners import runner_labels
+from infra.rules import format_duration
+
+if TYPE_CHECKING:
+    from infra.engine.plan import Plan
+    from infra.rules import RunnerSpec
+
+STACK_HEADINGS = {
+    "base": "Base stack {name}: {count} resources, created by up only if the base is missing "
+            "(shared by every run of the pool)",
+    "runner": "Runner stack {name}: {count} resources, this run's machines and registrations",
+}
+
+
+def render_text(plan: Plan, resources: list[dict[str, Any]]) -> str:
+    """The summary, then each stack's tree; `resources` are the plan's, secrets masked."""
+    lines = [f"Plan: {len(resources)} resources would be created (nothing was created)."]
+    runner = next((s["name"] for s in plan.stacks if s["kind"] == "runner"), "")
+    for spec in plan.pools:
+        lines.extend(_summary(plan, spec, runner, resources))
+    for stack in plan.stacks:
+        mine = [r for r in resources if r["stack"] == stack["name"]]
+        lines.append(STACK_HEADINGS[stack["kind"]].format(name=stack["name"], count=len(mine)))
+        lines.extend(_tree_lines(mine))
+    return "\n".join(lines) + "\n"
+
+
+def _summary(plan: Plan, spec: RunnerSpec, runner: str,
+             resources: list[dict[str, Any]]) -> list[str]:
+    base = base_stack_name(spec)
+    machine = spec.machine
+    gpus = f"{machine.gpu_count} x {machine.gpu_model}" if machine.gpu_count else "no GPU"
+    spot = "spot" + (f" at most {spec.max_price}/hour" if spec.max_price else "") \
+        if spec.spot else "on demand"
+    expiry = (f", by {iso(plan.started_at + timedelta(seconds=spec.max_runtime_s))} if "
+              "started now" if plan.started_at else "")
+    adds = Counter(_kind(r["type"]) for r in resources if r["stack"] == base
+                   and not r["type"].startswith("cml-infra:"))
+    repo = (f"repository {spec.repo} on {spec.forge_url}" if spec.repo
+            else "no repository known (pass --repo OWNER/NAME; the real up needs one)")
+    labels = ", ".join(runner_labels(spec.labels, machine.gpu_model))
+    return [
+        f"  stack       {runner} (runner), on base {base}",
+        f"  machines    {spec.count} x {machine.instance_type} ({gpus}), {spot}, "
+        f"pool {spec.name}",
+        f"  where       {spec.cloud} region {spec.region}, {_zones(spec)}",
+        f"  expiry      each machine ends {format_duration(spec.max_runtime_s)} after it starts"
+        f"{expiry}; idle timeout {format_duration(spec.idle_timeout_s)}",
+        f"  runners     {spec.forge}, {repo}; labels {labels}",
+        f"  base adds   {sum(adds.values())} cloud resources if the base stack is missing: "
+        + ", ".join(f"{n} x {kind}" if n > 1 else kind for kind, n in adds.items()),
+    ]
+
+
+def _kind(token: str) -> str:
+    """`aws:ec2/vpc:Vpc` -> `Vpc`; a provider `pulumi:providers:alicloud` -> `alicloud provider`."""
+    if token.startswith("pulumi:providers:"):
+        return f"{token.rsplit(':', 1)[-1]} provider"
+    return token.rsplit(":", 1)[-1]
+
+
+def _zones(spec: RunnerSpec) -> str:
+    if spec.cloud == "azure":
+        return "no zone (Azure places the machine in the region)"
+    if not spec.zones:
+        return "zone looked up at deploy time"
+    if len(spec.zones) == 1:
+        return f"zone {spec.zones[0]}"
+    return f"zones {', '.join(spec.zones)} (the next one when one has no capacity)"
+
+
+def whole_numbers(value: Any) -> Any:
+    """`value` with every float that is a whole number turned into an int, at any depth."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [whole_numbers(item) for item in value]
+    return value
+
+
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(value, dict) and value:
+        return [pair for key in sorted(value)
+                for pair in _flatten(value[key], f"{prefix}.{key}" if prefix else key)]
+    if isinstance(value, list) and value and any(isinstance(v, dict) for v in value):
+        return [pair for i, item in enumerate(value) for pair in _flatten(item, f"{prefix}[{i}]")]
+    return [(prefix, value)]
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _owner(name: str, parents: list[str]) -> str | None:
+    """The component a child belongs to: the longest component name prefixing it."""
+    owners = [p for p in parents if name.startswith(p + "-")]
+    return max(owners, key=len) if owners else None
+
+
+def _tree_lines(resources: list[dict[str, Any]]) -> list[str]:
+    parents = [r["name"] for r in resources if r["type"].startswith("cml-infra:")]
+    lines = []
+    for parent in [r for r in resources if r["name"] in parents]:
+        lines.append(f"{parent['name']}  ({parent['type']})")
+        children = [r for r in resources if r["name"] not in parents
+                    and _owner(r["name"], parents) == parent["name"]]
+        for n, child in enumerate(children):
+            last = n == len(children) - 1
+            lines.append(f"{'└─' if last else '├─'} {child['name']}  ({child['type']})")
+            indent = f"{'   ' if last else '│  '}   "
+            for key, value in _flatten(whole_numbers(child["inputs"])):
+                first, *rest = _text(value).split("\n")
+                lines.append(f"{indent}{key}: {first}")
+                lines.extend(f"{indent}{' ' * (len(key) + 2)}{more}" for more in rest)
+    return lines

@@ -1,0 +1,167 @@
+"""The settings of a stack: each pool setting of `cml-infra:pools` and each project default
+(`cml-infra:defaultCloud`, ...) has one type, checked here before `build_spec` sees a value.
+
+A flag has a type because Typer parses it; YAML gives any type to any key, so a value of
+another type (`spot: "false"`, `count: 2.7`, `idleTimeout: 300`) is refused with a sentence
+that names the pool and the setting, instead of being coerced into something else.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from typing import cast
+from urllib.parse import urlsplit
+
+from infra import catalog
+from infra.engine.naming import STACK_NAME
+from infra.errors import SpecError
+from infra.rules import DURATION_PATTERN
+
+Check = Callable[[object], bool]
+
+
+def _is_bool(value: object) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_int(value: object) -> bool:
+    # JSON has one number type, so a tool between YAML and us may write the integer 2 as 2.0.
+    return (isinstance(value, int) and not isinstance(value, bool)) or (
+        isinstance(value, float) and value.is_integer())
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_string(value: object) -> bool:
+    return isinstance(value, str)
+
+
+def _is_duration(value: object) -> bool:
+    return isinstance(value, str) and DURATION_PATTERN.fullmatch(value.strip()) is not None
+
+
+def _is_strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _is_url(value: object) -> bool:
+    try:
+        url = urlsplit(value) if isinstance(value, str) else None
+    except ValueError:  # such as an unclosed [ of an IPv6 address
+        return False
+    return url is not None and url.scheme in ("https", "http") and bool(url.hostname)
+
+
+def _is_stack(value: object) -> bool:
+    return isinstance(value, str) and STACK_NAME.fullmatch(value) is not None
+
+
+# type name -> (check, what a value must be, in the sentence).
+TYPES: dict[str, tuple[Check, str]] = {
+    "bool": (_is_bool, "true or false"),
+    "int": (_is_int, "a whole number"),
+    "number": (_is_number, "a number such as 0.5"),
+    "string": (_is_string, "a string"),
+    "duration": (_is_duration, "a duration such as 30s, 5m or 2h"),
+    "strings": (_is_strings, "a list of strings"),
+    "url": (_is_url, "a web address such as https://gitlab.example.com"),
+    "stack": (_is_stack, "a stack name of 1 to 100 letters, digits, '-', '_' and '.'"),
+}
+
+# Pool setting (camelCase, as Pulumi config is written) -> (build_spec keyword, type).
+CONFIG_KEYS: dict[str, tuple[str, str]] = {
+    "name": ("name", "string"), "cloud": ("cloud", "string"), "region": ("region", "string"),
+    "zone": ("zone", "string"), "size": ("size", "string"), "type": ("size", "string"),
+    "gpu": ("gpu", "bool"), "gpuModel": ("gpu_model", "string"),
+    "gpuCount": ("gpu_count", "int"), "spot": ("spot", "bool"),
+    "maxPrice": ("max_price", "number"), "diskSize": ("disk_size", "int"),
+    "labels": ("labels", "strings"), "forge": ("forge", "string"), "repo": ("repo", "string"),
+    "forgeUrl": ("forge_url", "url"), "idleTimeout": ("idle_timeout", "duration"),
+    "maxRuntime": ("max_runtime", "duration"), "count": ("count", "int"),
+    "extraCommands": ("extra_commands", "strings"), "identity": ("identity", "string"),
+    "image": ("image", "string"), "idleMode": ("idle_mode", "bool"),
+    "docker": ("docker", "bool"), "subnet": ("subnet", "string"),
+}
+# Read by infra/__main__.py, not by build_spec: the base stack a pool's runners use.
+STACK_KEYS = {"base": "stack"}
+
+# Project defaults (Pulumi.yaml `config:`) -> (build_spec keyword, type). Pulumi hands every
+# plain setting to the program as a string, so the format is what can be wrong.
+DEFAULT_KEYS: dict[str, tuple[str, str]] = {
+    "defaultCloud": ("cloud", "string"), "defaultRegion": ("region", "string"),
+    "maxRuntime": ("max_runtime", "duration"), "idleTimeout": ("idle_timeout", "duration"),
+    "forgeUrl": ("forge_url", "url"),
+}
+
+
+def describe(value: object) -> str:
+    """A value as the sentence names it, in YAML's words."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, list):
+        wrong = [item for item in value if not isinstance(item, str)]
+        return f"a list holding {describe(wrong[0])}" if wrong else "a list"
+    return "a mapping"
+
+
+# What a list looks like in YAML, for the settings that take one.
+EXAMPLES = {"labels": "[gpu, l4]", "extraCommands": "['nvidia-smi -L']"}
+
+
+def check_type(subject: str, kind: str, value: object, key: str = "") -> None:
+    check, wanted = TYPES[kind]
+    if not check(value):
+        example = f" such as {EXAMPLES[key]}" if key in EXAMPLES else ""
+        raise SpecError(f"{subject} must be {wanted}{example}, not {describe(value)}.")
+
+
+def check_keys(where: str, given: Mapping[str, object], known: Mapping[str, object]) -> None:
+    """Refuse a key no setting has, naming the closest one."""
+    for key in given:
+        if key in known:
+            continue
+        folded = {k.lower(): k for k in known}
+        close = difflib.get_close_matches(str(key).lower().replace("_", ""), folded, n=1)
+        hint = (f"did you mean {folded[close[0]]!r}?" if close
+                else f"the settings are: {', '.join(known)}.")
+        raise SpecError(f"{where}: unknown setting {key!r}; {hint}")
+
+
+def pool_kwargs(entry: Mapping[str, object], where: str) -> dict[str, object]:
+    """The build_spec keywords of one pool, each value of its setting's type."""
+    check_keys(where, entry, {**CONFIG_KEYS, **STACK_KEYS})
+    if "size" in entry and "type" in entry:
+        raise SpecError(f"{where}: size and type are the same setting; keep one of them.")
+    for key, value in entry.items():
+        kind = CONFIG_KEYS[key][1] if key in CONFIG_KEYS else STACK_KEYS[key]
+        check_type(f"{where}: {key}", kind, value, key)
+    return {CONFIG_KEYS[key][0]: _whole(value) if CONFIG_KEYS[key][1] == "int" else value
+            for key, value in entry.items() if key in CONFIG_KEYS}
+
+
+def _whole(value: object) -> int:
+    """A value `_is_int` took: an int, or a float that is a whole number."""
+    return int(cast(float, value))
+
+
+def default_kwargs(values: Mapping[str, object]) -> dict[str, object]:
+    """The project defaults given (None: not set), as build_spec keywords."""
+    kwargs = {}
+    for key, (keyword, kind) in DEFAULT_KEYS.items():
+        if values.get(key) is not None:
+            check_type(f"cml-infra:{key}", kind, values[key])
+            kwargs[keyword] = values[key]
+    cloud = kwargs.get("cloud", "aws")
+    if cloud not in catalog.CLOUDS:
+        raise SpecError(f"cml-infra:defaultCloud must be one of {', '.join(catalog.CLOUDS)}, "
+                        f"not {describe(cloud)}.")
+    return kwargs
