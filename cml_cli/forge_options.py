@@ -7,6 +7,7 @@ imported only when a command runs.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -25,27 +26,81 @@ class DriverChoice(str, Enum):
 
 RepoOption = Annotated[str | None, typer.Option(
     "--repo", help="Repository as OWNER/NAME or URL (default: the CI job's repository).")]
+# CML's --driver-token is its global token flag, with --token as its alias (iterative/cml
+# bin/cml.js); both take the same token here.
 TokenOption = Annotated[str | None, typer.Option(
-    "--token", help="Forge token (default: REPO_TOKEN, then GITHUB_TOKEN / GITLAB_TOKEN / "
-    "CI_JOB_TOKEN).", show_default=False)]
+    "--token", "--driver-token", help="Forge token (default: REPO_TOKEN, then GITHUB_TOKEN / "
+    "GITLAB_TOKEN / CI_JOB_TOKEN).", show_default=False)]
 DriverOption = Annotated[DriverChoice | None, typer.Option(
     "--driver", help="Forge type, when it cannot be told from the environment.")]
 ApiUrlOption = Annotated[str | None, typer.Option(
     "--api-url", help="REST API root, e.g. https://ghe.example.com/api/v3 "
     "(default: GITHUB_API_URL / CI_API_V4_URL).")]
 PublishOption = Annotated[bool, typer.Option(
-    "--publish/--no-publish", help="Upload local images to the forge and link them.")]
+    "--publish/--no-publish", help="Upload local images to the forge and link them; "
+    "--no-publish leaves image links as they are.")]
+
+
+class LogLevel(str, Enum):
+    """CML's --log levels (https://github.com/iterative/cml.dev/blob/master/content/docs/ref/index.md)."""
+
+    error = "error"
+    warn = "warn"
+    info = "info"
+    debug = "debug"
+
+
+LogOption = Annotated[LogLevel, typer.Option(
+    "--log", help="What to print on stderr besides errors: warn adds warnings, info (the "
+    "default) each retry wait, debug the traceback behind an error.")]
+_ORDER = list(LogLevel)
+
+
+def printer(log: LogLevel, level: LogLevel) -> Callable[[str], None]:
+    """Print a line on stderr (secrets masked) when `log` lets lines of `level` through."""
+    from cml_cli.redact import redact
+
+    if _ORDER.index(level) > _ORDER.index(log):
+        return lambda line: None
+    return lambda line: typer.echo(redact(line), err=True)
+
+
+def log_printers(log: LogLevel) -> tuple[Callable[[str], None], Callable[[str], None]]:
+    """The (warning, info) printers of --log; debug also shows the traceback of an error."""
+    if log is LogLevel.debug:
+        os.environ["CML_INFRA_DEBUG"] = "1"  # what cml_cli.app.debug_enabled reads
+    return printer(log, LogLevel.warn), printer(log, LogLevel.info)
 
 
 def read_context(repo: str | None, token: str | None, driver: DriverChoice | None,
-                 api_url: str | None) -> CIContext:
+                 api_url: str | None, *, token_flag: str | None = None,
+                 token_source: str = "--token") -> CIContext:
+    """The CI context; `token_flag` is the flag that takes a token, when the command has one."""
     from cml_cli.redact import register_secret
     from reporting.context import Driver, Overrides, context_from_env
 
     register_secret(token)
     flags = Overrides(repo=repo, token=token, api_url=api_url,
-                      driver=Driver(driver.value) if driver else None)
+                      driver=Driver(driver.value) if driver else None,
+                      token_source=token_source, token_flag=token_flag)
     return context_from_env(os.environ, flags)
+
+
+def reporting_context(repo: str | None, token: str | None, driver: DriverChoice | None,
+                      api_url: str | None, warn: Callable[[str], None]) -> CIContext:
+    """The context of `comment` and `check`, which take --token; a guess is told."""
+    ctx = read_context(repo, token, driver, api_url, token_flag="--token")
+    if ctx.note:
+        warn(f"Warning: {ctx.note[:1].upper()}{ctx.note[1:]}.")
+    return ctx
+
+
+def watch_interval() -> float:
+    """Seconds between looks at a watched report; CML_INFRA_WATCH_INTERVAL shortens it in tests."""
+    try:
+        return max(0.05, float(os.environ.get("CML_INFRA_WATCH_INTERVAL", "1")))
+    except ValueError:
+        return 1.0
 
 
 def retry_backoff() -> float:
@@ -56,27 +111,32 @@ def retry_backoff() -> float:
         return 1.0
 
 
-def build_forge(ctx: CIContext) -> Forge:
+def build_forge(ctx: CIContext, say: Callable[[str], None] | None = None) -> Forge:
     """The reporting commands' forge, around the client of `build_runner_client`."""
     from reporting.context import Driver
 
-    client = build_runner_client(ctx)
+    say = say or printer(LogLevel.info, LogLevel.info)
+    client = build_runner_client(ctx, say)
     if ctx.driver is Driver.GITHUB:
         from reporting.forges.github import GitHubForge
+        from reporting.forges.github_errors import PERSONAL_PREFIXES
 
         return GitHubForge(client, ctx.repo, server_url=ctx.server_url,
-                           token_source=ctx.token_source)
+                           token_source=ctx.token_source,
+                           personal_token=ctx.token.startswith(PERSONAL_PREFIXES))
     from reporting.forges.gitlab import GitLabForge
 
     return GitLabForge(client, ctx.repo, server_url=ctx.server_url,
-                       token_source=ctx.token_source, backoff=retry_backoff())
+                       token_source=ctx.token_source, backoff=retry_backoff(), say=say)
 
 
-def build_runner_client(ctx: CIContext) -> Any:
+def build_runner_client(ctx: CIContext, say: Callable[[str], None] | None = None) -> Any:
     """The one place a PyGithub or python-gitlab client is built, for the reporting forges
-    and for runner calls (infra.forges.runners) alike."""
+    and for runner calls (infra.forges.runners) alike; `say` tells each retry wait
+    (default: a line on stderr)."""
     from reporting.context import Driver
 
+    say = say or printer(LogLevel.info, LogLevel.info)
     if ctx.driver is Driver.GITHUB:
         import logging
 
@@ -89,14 +149,15 @@ def build_runner_client(ctx: CIContext) -> Any:
         # No client-side throttling: a report makes a handful of writes, and secondary
         # rate limits are honoured through Retry-After by the retry policy.
         return Github(base_url=ctx.api_url, auth=Auth.Token(ctx.token), per_page=100,
-                      retry=github_retry(retry_backoff()), timeout=30,
+                      retry=github_retry(retry_backoff(), say=say), timeout=30,
                       seconds_between_requests=None, seconds_between_writes=None, lazy=True)
-    import gitlab
+    from reporting.forges.gitlab_client import AnnouncedGitlab
 
     job = ctx.token if ctx.is_job_token else None
-    return gitlab.Gitlab(url=ctx.api_url.removesuffix("/api/v4"), per_page=100, timeout=30,
-                         retry_transient_errors=True, job_token=job,
-                         private_token=None if job else ctx.token)
+    return AnnouncedGitlab(url=ctx.api_url.removesuffix("/api/v4"), per_page=100, timeout=30,
+                           retry_transient_errors=True, job_token=job,
+                           private_token=None if job else ctx.token, say=say,
+                           backoff=retry_backoff())
 
 
 def runner_forge(forge: str, repo: str, token: str | None, api_url: str | None,
@@ -110,10 +171,13 @@ def runner_forge(forge: str, repo: str, token: str | None, api_url: str | None,
 
     if forge_url and not api_url:
         api_url = default_api_url(forge, forge_url)
-    ctx = read_context(repo or None, token, DriverChoice(forge), api_url)
+    # `up` takes its token from a variable or --token-file, never from --token.
+    source = next((name for name in ("REPO_TOKEN", "GITHUB_TOKEN", "GITLAB_TOKEN")
+                   if token and os.environ.get(name) == token), "--token-file")
+    ctx = read_context(repo or None, token, DriverChoice(forge), api_url, token_source=source)
     if ctx.is_job_token:
-        raise ForgeError("A CI job token cannot create runners; pass --token or set REPO_TOKEN "
-                         "to a token with the create_runner scope.")
+        raise ForgeError("A CI job token cannot create runners; set REPO_TOKEN (or pass "
+                         "--token-file) to a token with the create_runner scope.")
     from cml_cli.redact import register_secret
 
     register_secret(ctx.token)

@@ -1,8 +1,9 @@
 """The CI context: which forge, repository, token, commit and pull request, read once.
 
 Built from the variables GitHub Actions and GitLab CI set, with command-line flags
-overriding each of them. Outside CI, a repository (`--repo`) and a token are enough.
-The token is never part of `repr()`, so it cannot leak through a log or a traceback.
+overriding each of them. Outside CI, a repository (`--repo`) and a token are enough, and
+the checkout's HEAD is the commit (`local`). The token is never part of `repr()`, so it
+cannot leak through a log or a traceback.
 
 GitHub Actions variables: https://docs.github.com/en/actions/reference/variables-reference
 GitLab CI variables: https://docs.gitlab.com/ci/variables/predefined_variables/
@@ -15,18 +16,28 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from urllib.parse import urlparse
 
 from reporting.errors import ContextError
+from reporting.validate import checked_token, checked_url, parse_repo, positive_number
 
 GITHUB_COM = "https://github.com"
 GITHUB_COM_API = "https://api.github.com"
 _PR_EVENTS = ("pull_request", "pull_request_target")
+_EVENT_FIX = "run inside GitHub Actions or unset GITHUB_EVENT_PATH"
 
 
 class Driver(str, Enum):
     GITHUB = "github"
     GITLAB = "gitlab"
+
+
+# Per forge: its name, the variables of its CI, and an example API root for messages.
+_CI = {
+    Driver.GITHUB: ("GitHub", "GitHub Actions", ("GITHUB_ACTIONS", "GITHUB_REPOSITORY"),
+                    "GITHUB_SERVER_URL", "GITHUB_API_URL", GITHUB_COM_API),
+    Driver.GITLAB: ("GitLab", "GitLab CI", ("GITLAB_CI", "CI_PROJECT_ID"),
+                    "CI_SERVER_URL", "CI_API_V4_URL", "https://gitlab.com/api/v4"),
+}
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,8 @@ class CIContext:
     token_source: str = "--token"  # the variable or flag the token came from, for messages
     sha: str | None = None  # the commit under test (a pull request's head, not its merge)
     pr_number: int | None = None  # the pull / merge request of this CI run, if any
+    local: bool = False  # no CI variable named the repository: the checkout's HEAD is the commit
+    note: str | None = None  # which CI was assumed, and why, when both CIs' variables are set
 
     @property
     def is_job_token(self) -> bool:
@@ -53,45 +66,69 @@ class Overrides:
     token: str | None = field(default=None, repr=False)
     driver: Driver | None = None
     api_url: str | None = None
+    token_source: str = "--token"  # what to call `token` in messages
+    token_flag: str | None = "--token"  # suggested when no token is found; None: no such flag
 
 
 def context_from_env(env: Mapping[str, str], flags: Overrides | None = None) -> CIContext:
     """Read the CI context once; raise `ContextError` naming what is missing."""
     flags = flags or Overrides()
-    driver = _driver(env, flags)
+    driver, note = _driver(env, flags)
+    try:
+        return _context(env, flags, driver, note)
+    except ContextError as exc:
+        if not note:
+            raise
+        raise ContextError(f"{str(exc).rstrip('.')}; {note}.") from None
+
+
+def _context(env: Mapping[str, str], flags: Overrides, driver: Driver,
+             note: str | None) -> CIContext:
     ci = _github_env(env) if driver is Driver.GITHUB else _gitlab_env(env)
     repo, server, api = ci["repo"], ci["server"], ci["api"]
     same_repo = True
     if flags.repo:
-        flag_server, flag_repo = _parse_repo(flags.repo)
+        flag_server, flag_repo = parse_repo(flags.repo)
         same_repo = repo is None or flag_repo == repo  # a bare GITHUB_SHA applies too
         if flag_server and flag_server != (server or "").rstrip("/"):  # another host
             server, api = flag_server, None
         repo = flag_repo
     if not repo:
         raise ContextError("No repository given; pass --repo OWNER/NAME or a repository URL.")
-    api_url = (flags.api_url or api or _api_for(driver, server)).rstrip("/")
+    example = _CI[driver][5]
+    api_url = (checked_url(flags.api_url, "--api-url", example) or api
+               or _api_for(driver, server)).rstrip("/")
     server = (server or _server_for(driver, api_url)).rstrip("/")
     token, source = _token(env, flags, driver)
     return CIContext(
         driver=driver, repo=repo, api_url=api_url, server_url=server, token=token,
         token_source=source, sha=ci["sha"] if same_repo else None,
-        pr_number=ci["pr"] if same_repo else None,
+        pr_number=ci["pr"] if same_repo else None, local=ci["repo"] is None, note=note,
     )
 
 
-def _driver(env: Mapping[str, str], flags: Overrides) -> Driver:
+def _driver(env: Mapping[str, str], flags: Overrides) -> tuple[Driver, str | None]:
     if flags.driver:
-        return Driver(flags.driver)
-    if env.get("GITHUB_ACTIONS") == "true" or env.get("GITHUB_REPOSITORY"):
-        return Driver.GITHUB
-    if env.get("GITLAB_CI") == "true" or env.get("CI_PROJECT_ID"):
-        return Driver.GITLAB
+        return Driver(flags.driver), None
+    seen = {d: [name for name in _CI[d][2] if env.get(name)] for d in Driver}
+    if seen[Driver.GITHUB] or seen[Driver.GITLAB]:
+        # The runtime's own marker wins over a repository variable a job may export.
+        runtime = next((d for d in Driver if env.get(_CI[d][2][0]) == "true"), None)
+        driver = runtime or next(d for d in Driver if seen[d])
+        if not (seen[Driver.GITHUB] and seen[Driver.GITLAB]):
+            return driver, None
+        other = Driver.GITLAB if driver is Driver.GITHUB else Driver.GITHUB
+        why = f"{_CI[driver][2][0]}=true" if runtime else f"{seen[driver][0]} is set"
+        return driver, (
+            f"both {_CI[Driver.GITHUB][1]} ({', '.join(seen[Driver.GITHUB])}) and "
+            f"{_CI[Driver.GITLAB][1]} ({', '.join(seen[Driver.GITLAB])}) variables are set, "
+            f"and {_CI[driver][1]} was assumed because {why}; pass --driver {other.value} to "
+            f"report to {_CI[other][0]}")
     hint = (flags.repo or "") + " " + (flags.api_url or "")
     if "gitlab" in hint.lower():
-        return Driver.GITLAB
+        return Driver.GITLAB, None
     if "github" in hint.lower() or (flags.repo and "://" not in flags.repo):
-        return Driver.GITHUB
+        return Driver.GITHUB, None
     raise ContextError(
         "Cannot tell whether the repository is on GitHub or GitLab; pass --driver github "
         "or --driver gitlab."
@@ -100,19 +137,32 @@ def _driver(env: Mapping[str, str], flags: Overrides) -> Driver:
 
 def _github_env(env: Mapping[str, str]) -> dict:
     pr, sha = None, env.get("GITHUB_SHA") or None
-    if env.get("GITHUB_EVENT_NAME") in _PR_EVENTS and env.get("GITHUB_EVENT_PATH"):
-        pull = _read_event(env["GITHUB_EVENT_PATH"]).get("pull_request") or {}
-        pr = pull.get("number")
-        sha = (pull.get("head") or {}).get("sha") or sha
-    return {"repo": env.get("GITHUB_REPOSITORY"), "server": env.get("GITHUB_SERVER_URL"),
-            "api": env.get("GITHUB_API_URL"), "sha": sha, "pr": int(pr) if pr else None}
+    path = env.get("GITHUB_EVENT_PATH")
+    if env.get("GITHUB_EVENT_NAME") in _PR_EVENTS and path:
+        pull = _read_event(path).get("pull_request")
+        if not isinstance(pull, dict):
+            raise ContextError(f"The GitHub event file {path} (GITHUB_EVENT_PATH) has no "
+                               f"pull_request object; {_EVENT_FIX}.")
+        pr = positive_number(pull.get("number"), f"pull_request.number in the GitHub event "
+                             f"file {path} (GITHUB_EVENT_PATH)", _EVENT_FIX)
+        head = pull.get("head")
+        head_sha = head.get("sha") if isinstance(head, dict) else None
+        sha = head_sha if isinstance(head_sha, str) and head_sha else sha
+    return {"repo": env.get("GITHUB_REPOSITORY") or None,
+            "server": checked_url(env.get("GITHUB_SERVER_URL"), "GITHUB_SERVER_URL", GITHUB_COM),
+            "api": checked_url(env.get("GITHUB_API_URL"), "GITHUB_API_URL", GITHUB_COM_API),
+            "sha": sha, "pr": pr}
 
 
 def _gitlab_env(env: Mapping[str, str]) -> dict:
-    iid = env.get("CI_MERGE_REQUEST_IID")
-    return {"repo": env.get("CI_PROJECT_PATH") or env.get("CI_PROJECT_ID"),
-            "server": env.get("CI_SERVER_URL"), "api": env.get("CI_API_V4_URL"),
-            "sha": env.get("CI_COMMIT_SHA") or None, "pr": int(iid) if iid else None}
+    iid = positive_number(env.get("CI_MERGE_REQUEST_IID"), "CI_MERGE_REQUEST_IID",
+                          "unset it, or set it to the merge request's number (its IID)")
+    return {"repo": env.get("CI_PROJECT_PATH") or env.get("CI_PROJECT_ID") or None,
+            "server": checked_url(env.get("CI_SERVER_URL"), "CI_SERVER_URL",
+                                  "https://gitlab.com"),
+            "api": checked_url(env.get("CI_API_V4_URL"), "CI_API_V4_URL",
+                               "https://gitlab.com/api/v4"),
+            "sha": env.get("CI_COMMIT_SHA") or None, "pr": iid}
 
 
 def _read_event(path: str) -> dict:
@@ -121,24 +171,9 @@ def _read_event(path: str) -> dict:
     except (OSError, ValueError) as exc:
         raise ContextError(
             f"Cannot read the GitHub event file {path} (GITHUB_EVENT_PATH): {exc}; "
-            "run inside GitHub Actions or unset GITHUB_EVENT_PATH."
+            f"{_EVENT_FIX}."
         ) from None
     return data if isinstance(data, dict) else {}
-
-
-def _parse_repo(value: str) -> tuple[str | None, str]:
-    """`owner/name` or `https://host/owner/name(.git)` -> (server URL or None, path)."""
-    value = value.strip()
-    if "://" not in value:
-        path = value.strip("/")
-        if path.count("/") < 1:
-            raise ContextError(f"--repo {value!r} is not OWNER/NAME or a repository URL.")
-        return None, path
-    url = urlparse(value)
-    path = url.path.strip("/").removesuffix(".git")
-    if not url.netloc or path.count("/") < 1:
-        raise ContextError(f"--repo {value!r} is not a repository URL like https://host/owner/name.")
-    return f"{url.scheme}://{url.netloc}", path
 
 
 def _api_for(driver: Driver, server: str | None) -> str:
@@ -161,10 +196,11 @@ def _token(env: Mapping[str, str], flags: Overrides, driver: Driver) -> tuple[st
     names = ("REPO_TOKEN", "GITHUB_TOKEN") if driver is Driver.GITHUB else (
         "REPO_TOKEN", "GITLAB_TOKEN", "CI_JOB_TOKEN")
     if flags.token:
-        return flags.token, "--token"
+        return checked_token(flags.token, flags.token_source), flags.token_source
     for name in names:
         if env.get(name):
-            return env[name], name
+            return checked_token(env[name], name), name
+    or_flag = f", or pass {flags.token_flag}" if flags.token_flag else ""
     raise ContextError(
-        f"No token found; set {' or '.join(names[:2])} in the job's environment, or pass --token."
+        f"No token found; set {' or '.join(names[:2])} in the job's environment{or_flag}."
     )

@@ -6,6 +6,7 @@ python-gitlab, requests) into these at their boundary. The tree::
 
     ReportingError
     ├── ContextError      the CI context is incomplete (no token, no repository, bad --target)
+    ├── OptionError       flags that cannot go together, or a CML flag that is refused
     ├── ReportFileError   a report, image or metrics file that is missing or malformed
     ├── GateError         a metric gate that does not parse or names no known metric
     ├── BaseRevisionError the base revision cannot be read through git (e.g. a shallow clone)
@@ -24,6 +25,10 @@ class ReportingError(Exception):
 
 class ContextError(ReportingError):
     """The CI context lacks something the command needs."""
+
+
+class OptionError(ReportingError):
+    """Flags that contradict each other, or a CML flag cml-infra refuses (--publish-url)."""
 
 
 class ReportFileError(ReportingError):

@@ -11,6 +11,9 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 from reporting.errors import ReportFileError
+from reporting.truncation import TRUNCATION_NOTE, truncate
+
+__all__ = ["TRUNCATION_NOTE", "truncate"]  # where they were first defined; tests import them
 
 # An HTML comment renders as nothing on both forges; the watermark is URL-quoted so
 # that no title can close the comment early.
@@ -21,11 +24,6 @@ _MD_IMAGE = re.compile(r'!\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)')
 _HTML_IMAGE = re.compile(r'<img\b[^>]*?\bsrc\s*=\s*(["\']?)([^"\'\s>]+)\1', re.IGNORECASE)
 _FENCE = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
 _REMOTE = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*:|//|#)")
-
-TRUNCATION_NOTE = (
-    "\n\n---\n> **Note:** this report was cut to fit the {forge} limit of {limit:,} "
-    "characters; {hidden:,} characters are not shown. Keep the full report as a CI artifact."
-)
 
 
 def marker(watermark: str, run_id: str) -> str:
@@ -58,6 +56,14 @@ class LocalImage:
     path: Path
 
 
+def local_refs(markdown: str) -> list[str]:
+    """The local image references of a report, in order, each once, unchecked."""
+    prose = _FENCE.sub("", markdown)  # images inside code blocks are examples, not images
+    refs = [m.group(1) for m in _MD_IMAGE.finditer(prose)]
+    refs += [m.group(2) for m in _HTML_IMAGE.finditer(prose)]
+    return list(dict.fromkeys(ref for ref in refs if not _REMOTE.match(ref)))
+
+
 def local_images(markdown: str, base_dir: Path, workspace: Path | None = None) -> list[LocalImage]:
     """Every local image the report references, in order, each once; all must exist.
 
@@ -65,16 +71,8 @@ def local_images(markdown: str, base_dir: Path, workspace: Path | None = None) -
     current directory, i.e. the CI checkout), so that a report cannot publish other files
     such as `/proc/self/environ` or `~/.ssh/id_rsa` to the forge.
     """
-    prose = _FENCE.sub("", markdown)  # images inside code blocks are examples, not images
-    refs = [m.group(1) for m in _MD_IMAGE.finditer(prose)]
-    refs += [m.group(2) for m in _HTML_IMAGE.finditer(prose)]
     roots = (base_dir.resolve(), (workspace or Path.cwd()).resolve())
-    images: dict[str, LocalImage] = {}
-    for ref in refs:
-        if _REMOTE.match(ref) or ref in images:
-            continue
-        images[ref] = LocalImage(ref, _checked_image(ref, base_dir, roots))
-    return list(images.values())
+    return [LocalImage(ref, _checked_image(ref, base_dir, roots)) for ref in local_refs(markdown)]
 
 
 _ALLOWED = ("only .png, .jpg, .jpeg, .gif, .svg and .webp image files inside the report's "
@@ -82,6 +80,8 @@ _ALLOWED = ("only .png, .jpg, .jpeg, .gif, .svg and .webp image files inside the
 # Leading bytes of each allowed format; SVG is text, checked separately.
 _MAGIC: dict[str, tuple[bytes, ...]] = {".png": (b"\x89PNG\r\n\x1a\n",), ".jpg": (b"\xff\xd8\xff",),
           ".jpeg": (b"\xff\xd8\xff",), ".gif": (b"GIF87a", b"GIF89a"), ".webp": (b"RIFF",)}
+_KIND = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".gif": "GIF", ".svg": "SVG",
+         ".webp": "WebP"}
 
 
 def _checked_image(ref: str, base_dir: Path, roots: tuple[Path, ...]) -> Path:
@@ -95,8 +95,13 @@ def _checked_image(ref: str, base_dir: Path, roots: tuple[Path, ...]) -> Path:
             f"Image {ref} referenced in the report does not exist (looked for {path}); "
             "create it before posting or fix the path."
         )
-    if not _looks_like_image(real):
+    kind = _KIND.get(real.suffix.lower())
+    if kind is None:
         raise ReportFileError(f"Image {ref} referenced in the report is not allowed; {_ALLOWED}.")
+    if not _looks_like_image(real):
+        raise ReportFileError(
+            f"Image {ref} referenced in the report is not an image: its content is not "
+            f"{kind}; regenerate it, or fix the path if it names the wrong file.")
     return real
 
 
@@ -128,21 +133,9 @@ def rewrite_images(markdown: str, urls: dict[str, str]) -> str:
     return _HTML_IMAGE.sub(html_image, _MD_IMAGE.sub(markdown_image, markdown))
 
 
-def render_body(markdown: str, *, watermark: str, run_id: str, limit: int, forge: str) -> str:
-    """The posted body: marker first (so truncation keeps it), then the report, cut to fit."""
-    head = marker(watermark, run_id) + "\n"
+def render_body(markdown: str, *, watermark: str, run_id: str, limit: int, forge: str,
+                marked: bool = True) -> str:
+    """The posted body: marker first (so truncation keeps it), then the report, cut to fit.
+    Unmarked (CML's --rm-watermark), no later run can find the comment again."""
+    head = marker(watermark, run_id) + "\n" if marked else ""
     return head + truncate(markdown, limit - len(head), forge=forge, forge_limit=limit)
-
-
-def truncate(text: str, limit: int, *, forge: str, forge_limit: int | None = None) -> str:
-    """`text` if it fits in `limit` characters, else its head and a visible note."""
-    if len(text) <= limit:
-        return text
-    shown = forge_limit or limit
-
-    def note(hidden: int) -> str:
-        return TRUNCATION_NOTE.format(forge=forge, limit=shown, hidden=hidden)
-
-    keep = text[: max(0, limit - len(note(len(text))))]
-    keep = keep[: keep.rfind("\n")] if "\n" in keep else keep  # never cut a table row in half
-    return keep + note(len(text) - len(keep))

@@ -1,16 +1,24 @@
-"""`--target`: where a report goes (CML's vocabulary), resolved against the CI context."""
+"""`--target`: where a report goes (CML's vocabulary), resolved against the CI context.
+
+CML's reference: https://github.com/iterative/cml.dev/blob/master/content/docs/ref/comment.md
+(`pr`, `commit`, `issue`, optionally with `/ref`; `commit/` takes a git revision; the
+default is the pull request, falling back to the commit). Outside CI the commit is the
+checkout's HEAD, as in CML.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
+from reporting.checkout import head_sha, resolve_revision
 from reporting.context import CIContext
 from reporting.errors import ContextError
 from reporting.forges.base import Forge, Thread, ThreadKind
 
 TARGET_HELP = "auto, pr, commit, pr/N, commit/SHA or issue/N"
 _EXPLICIT = re.compile(r"^(pr|commit|issue)/(\S+)$")
+_NAMES = "pass --target commit/SHA, pr/N or issue/N"
 
 
 @dataclass(frozen=True)
@@ -28,36 +36,41 @@ def parse_target(value: str) -> Target:
         kind, ref = match.groups()
         if kind in ("pr", "issue") and not ref.isdigit():
             raise ContextError(f"--target {value}: {kind}/N needs a number, like {kind}/12.")
-        if kind == "commit" and not re.fullmatch(r"[0-9a-fA-F]{7,64}", ref):
-            raise ContextError(f"--target {value}: commit/SHA needs a hexadecimal commit SHA.")
+        if kind == "commit" and (".." in ref or ref.startswith("-")):
+            raise ContextError(f"--target {value}: commit/REV needs one commit (a SHA, a "
+                               "branch or HEAD), not a range.")
         return Target(kind, ref)
     raise ContextError(f"--target {value!r} is not one of {TARGET_HELP}.")
 
 
 def resolve_thread(target: Target, ctx: CIContext, forge: Forge) -> Thread:
     """auto: this run's pull request, else the one containing the commit, else the commit."""
+    if target.kind == "commit" and target.ref is not None:
+        return Thread(ThreadKind.COMMIT, resolve_revision(target.ref, instead=_NAMES))
     if target.ref is not None:
         return Thread(ThreadKind(target.kind), target.ref)
     if target.kind == "commit":
-        return Thread(ThreadKind.COMMIT, _sha(ctx))
+        return Thread(ThreadKind.COMMIT, commit_under_test(ctx, _NAMES))
     number = ctx.pr_number
-    if number is None and ctx.sha:
-        number = forge.pull_request_for_commit(ctx.sha)
+    sha = ctx.sha or (head_sha(instead=_NAMES) if ctx.local else None)
+    if number is None and sha:
+        number = forge.pull_request_for_commit(sha)
     if number is not None:
         return Thread(ThreadKind.PR, str(number))
     if target.kind == "pr":
         noun = "merge request" if forge.name == "GitLab" else "pull request"
-        where = f"commit {ctx.sha[:12]}" if ctx.sha else "this job"
+        where = f"commit {sha[:12]}" if sha else "this job"
         raise ContextError(
             f"No open {noun} found for {where}; use --target pr/N to name one, or "
             "--target commit to comment on the commit."
         )
-    return Thread(ThreadKind.COMMIT, _sha(ctx))
+    return Thread(ThreadKind.COMMIT, commit_under_test(ctx, _NAMES))
 
 
-def _sha(ctx: CIContext) -> str:
-    if not ctx.sha:
-        raise ContextError(
-            "No commit SHA known outside CI; pass --target commit/SHA, pr/N or issue/N."
-        )
-    return ctx.sha
+def commit_under_test(ctx: CIContext, instead: str) -> str:
+    """The CI's commit; outside CI the checkout's HEAD; `instead` names the flag to pass."""
+    if ctx.sha:
+        return ctx.sha
+    if ctx.local:
+        return head_sha(instead=instead)
+    raise ContextError(f"No commit SHA is known for {ctx.repo} in this job; {instead}.")

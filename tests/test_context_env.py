@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -135,3 +136,180 @@ def test_outside_ci_a_sha_variable_names_the_commit_of_the_given_repo():
     ctx = context_from_env({"GITHUB_SHA": "abc1234", "REPO_TOKEN": "t"},
                            Overrides(repo="acme/models"))
     assert (ctx.repo, ctx.sha) == ("acme/models", "abc1234")
+
+
+GITLAB = {"GITLAB_CI": "true", "CI_API_V4_URL": "https://git.corp/api/v4",
+          "CI_SERVER_URL": "https://git.corp", "CI_PROJECT_ID": "12",
+          "CI_PROJECT_PATH": "ml/models", "CI_COMMIT_SHA": "abc", "REPO_TOKEN": "glpat"}
+
+
+def _sentence(env, flags=None) -> str:
+    with pytest.raises(ContextError) as caught:
+        context_from_env(env, flags)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("iid", ["abc", "1.5", "-3", "0", " ", "７", "12a"])
+def test_a_merge_request_iid_that_is_not_a_number_is_one_sentence(iid):
+    assert _sentence({**GITLAB, "CI_MERGE_REQUEST_IID": iid}) == (
+        f"CI_MERGE_REQUEST_IID is {iid!r}, not a pull request number; unset it, or set it to "
+        "the merge request's number (its IID).")
+
+
+@pytest.mark.parametrize("number", ["12a", 1.5, True, [5], {"n": 5}, -1, 0, "five"])
+def test_an_event_pull_request_number_that_is_not_a_number_is_one_sentence(tmp_path, number):
+    env = _gha(tmp_path)
+    Path(env["GITHUB_EVENT_PATH"]).write_text(json.dumps(
+        {"pull_request": {"number": number, "head": {"sha": "h"}}}))
+    assert _sentence(env) == (
+        f"pull_request.number in the GitHub event file {env['GITHUB_EVENT_PATH']} "
+        f"(GITHUB_EVENT_PATH) is {number!r}, not a pull request number; run inside GitHub "
+        "Actions or unset GITHUB_EVENT_PATH.")
+
+
+@pytest.mark.parametrize("pull", ["a string", 5, ["x"], None])
+def test_an_event_without_a_pull_request_object_is_one_sentence(tmp_path, pull):
+    env = _gha(tmp_path)
+    Path(env["GITHUB_EVENT_PATH"]).write_text(json.dumps({"pull_request": pull}))
+    assert _sentence(env).endswith("has no pull_request object; run inside GitHub Actions or "
+                                   "unset GITHUB_EVENT_PATH.")
+
+
+@pytest.mark.parametrize("head", ["sha", 5, {"sha": 7}, None])
+def test_an_odd_head_falls_back_to_github_sha(tmp_path, head):
+    env = _gha(tmp_path)
+    Path(env["GITHUB_EVENT_PATH"]).write_text(json.dumps(
+        {"pull_request": {"number": 5, "head": head}}))
+    assert context_from_env(env).sha == "merge1"
+
+
+BAD_URLS = ["api.github.com", "ftp://api.example.com", "https://", "https://host:port/api",
+            "localhost:8080", "not a url"]
+
+
+@pytest.mark.parametrize("value", BAD_URLS)
+@pytest.mark.parametrize(("name", "base"), [
+    ("GITHUB_API_URL", "github"), ("GITHUB_SERVER_URL", "github"),
+    ("CI_API_V4_URL", "gitlab"), ("CI_SERVER_URL", "gitlab")])
+def test_a_ci_url_that_is_not_a_url_is_one_sentence(tmp_path, value, name, base):
+    env = _gha(tmp_path) if base == "github" else dict(GITLAB)
+    sentence = _sentence({**env, name: value})
+    assert sentence.startswith(f"{name} {value!r} is not a URL; set it to an http(s) address")
+
+
+@pytest.mark.parametrize("value", BAD_URLS)
+def test_an_api_url_flag_that_is_not_a_url_is_one_sentence(tmp_path, value):
+    assert _sentence(_gha(tmp_path), Overrides(api_url=value)).startswith(
+        f"--api-url {value!r} is not a URL; set it to an http(s) address like "
+        "https://api.github.com.")
+
+
+@pytest.mark.parametrize("value", ["ftp://github.com/acme/models", "file:///acme/models",
+                                   "git://github.com/acme/models", "https://github.com/justone",
+                                   "https:///acme/models"])
+def test_a_repo_url_that_is_not_http_is_one_sentence(value):
+    assert _sentence({"REPO_TOKEN": "t"}, Overrides(repo=value, driver=Driver.GITHUB)) == (
+        f"--repo {value!r} is not a repository URL; give https://host/owner/name or "
+        "OWNER/NAME.")
+
+
+@pytest.mark.parametrize(("value", "server", "repo"), [
+    ("git@github.com:acme/models.git", "https://github.com", "acme/models"),
+    ("ssh://git@git.corp:2222/ml/models.git", "https://git.corp", "ml/models"),
+    ("https://user:secret@git.corp:8443/ml/models", "https://git.corp:8443", "ml/models"),
+    ("http://127.0.0.1:9/acme/models/", "http://127.0.0.1:9", "acme/models"),
+])
+def test_ssh_remotes_and_urls_with_credentials_name_the_web_server(value, server, repo):
+    ctx = context_from_env({"REPO_TOKEN": "t"}, Overrides(repo=value, driver=Driver.GITLAB))
+    assert (ctx.server_url, ctx.repo) == (server, repo)
+    assert "secret" not in repr(ctx)
+
+
+@pytest.mark.parametrize(("token", "problem"), [
+    ("ghs_abc\n", "ends with a line break"), ("ghs_abc\r\n", "ends with a line break"),
+    ("ghs_abc \n", "ends with a line break"), (" ghs_abc", "starts or ends with a space"),
+    ("ghs_abc\t", "starts or ends with a space"), ("ghs_a bc", "contains spaces or control"),
+    ("ghs_a\x00bc", "contains spaces or control")])
+@pytest.mark.parametrize("source", ["GITHUB_TOKEN", "REPO_TOKEN", "--token"])
+def test_a_token_with_whitespace_is_named_as_such(tmp_path, token, problem, source):
+    env, flags = _gha(tmp_path), Overrides()
+    if source == "--token":
+        flags = Overrides(token=token)
+    else:
+        env[source] = token
+    sentence = _sentence(env, flags)
+    assert sentence.startswith(f"The token from {source} {problem}")
+    assert "ghs_a" not in sentence
+
+
+@pytest.mark.parametrize(("flag", "ending"), [
+    ("--token", "in the job's environment, or pass --token."),
+    (None, "in the job's environment."),
+])
+def test_no_token_suggests_a_flag_only_when_the_command_takes_one(flag, ending):
+    sentence = _sentence({"GITHUB_REPOSITORY": "a/b"}, Overrides(token_flag=flag))
+    assert sentence == "No token found; set REPO_TOKEN or GITHUB_TOKEN " + ending
+
+
+@pytest.mark.parametrize(("github", "gitlab", "driver", "why"), [
+    ({"GITHUB_ACTIONS": "true"}, {"GITLAB_CI": "true"}, Driver.GITHUB, "GITHUB_ACTIONS=true"),
+    ({"GITHUB_REPOSITORY": "acme/models"}, {"GITLAB_CI": "true"}, Driver.GITLAB,
+     "GITLAB_CI=true"),
+    ({"GITHUB_ACTIONS": "true"}, {"CI_PROJECT_ID": "12"}, Driver.GITHUB,
+     "GITHUB_ACTIONS=true"),
+    ({"GITHUB_REPOSITORY": "acme/models"}, {"CI_PROJECT_ID": "12"}, Driver.GITHUB,
+     "GITHUB_REPOSITORY is set"),
+])
+def test_both_cis_variables_the_message_says_which_was_assumed_and_why(
+        github, gitlab, driver, why):
+    env = {**github, **gitlab, "GITHUB_REPOSITORY": "acme/models", "CI_PROJECT_PATH": "ml/m"}
+    env = {k: v for k, v in env.items() if k in github or k in gitlab}
+    other = "gitlab" if driver is Driver.GITHUB else "github"
+    assumed = "GitHub Actions" if driver is Driver.GITHUB else "GitLab CI"
+    sentence = _sentence(env)  # no token: the error carries the assumption
+    assert sentence.endswith(f"and {assumed} was assumed because {why}; pass --driver {other} "
+                             f"to report to {'GitLab' if other == 'gitlab' else 'GitHub'}.")
+    assert "both GitHub Actions (" in sentence and "GitLab CI (" in sentence
+    ctx = context_from_env({**env, "REPO_TOKEN": "t", "GITHUB_REPOSITORY": "a/b",
+                            "CI_PROJECT_PATH": "g/p"})
+    assert ctx.driver is driver and why in (ctx.note or "")
+    assert context_from_env({**env, "REPO_TOKEN": "t", "GITHUB_REPOSITORY": "a/b",
+                             "CI_PROJECT_PATH": "g/p"},
+                            Overrides(driver=Driver(other))).note is None
+
+
+@pytest.mark.parametrize(("env", "local"), [
+    ({"REPO_TOKEN": "t"}, True),
+    ({"REPO_TOKEN": "t", "GITHUB_REPOSITORY": "acme/models"}, False),
+])
+def test_outside_ci_the_context_is_local(env, local):
+    assert context_from_env(env, Overrides(repo="acme/models")).local is local
+
+
+@pytest.mark.parametrize("driver", ["github", "gitlab"])
+def test_commands_without_a_token_flag_never_suggest_one(monkeypatch, driver):
+    """`up`, `down`, `status` and `gc` refuse --token (cml_cli.lifecycle.refuse_token_flag);
+    the context they read must not tell the user to pass it."""
+    from cml_cli.forge_options import DriverChoice, read_context
+
+    for name in ("REPO_TOKEN", "GITHUB_TOKEN", "GITLAB_TOKEN", "CI_JOB_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ContextError) as caught:
+        read_context("acme/models", None, DriverChoice(driver), None)
+    assert "--token" not in str(caught.value)
+
+
+@pytest.mark.parametrize(("variable", "source"), [("REPO_TOKEN", "REPO_TOKEN"),
+                                                  ("GITHUB_TOKEN", "GITHUB_TOKEN"),
+                                                  (None, "--token-file")])
+def test_runner_tokens_are_named_by_where_up_took_them(monkeypatch, variable, source):
+    from cml_cli.forge_options import runner_forge
+
+    token = "ghp_" + "q" * 36 + "\n"
+    for name in ("REPO_TOKEN", "GITHUB_TOKEN", "GITLAB_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    if variable:
+        monkeypatch.setenv(variable, token)
+    with pytest.raises(ContextError) as caught:
+        runner_forge("github", "acme/models", token, None, None)
+    assert str(caught.value).startswith(f"The token from {source} ends with a line break")

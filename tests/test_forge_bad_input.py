@@ -189,3 +189,62 @@ def test_an_image_outside_the_workspace_is_refused_before_any_request(
     _fails(run_cli("comment", "create", str(report), env=env, cwd=folder),
            f"Image {ref} referenced in the report is not allowed")
     assert fake.server.log == []
+
+
+def _event_with_number(tmp_path, number):  # type: ignore[no-untyped-def]
+    import json
+
+    event = tmp_path / "odd-event.json"
+    event.write_text(json.dumps({"pull_request": {"number": number, "head": {"sha": HEAD_SHA}}}))
+    return {"GITHUB_EVENT_PATH": str(event)}
+
+
+# (forge, environment changes, extra flags, start of the sentence)
+CRASHES = [
+    ("gitlab", lambda p: {"CI_MERGE_REQUEST_IID": "seven"}, (),
+     "CI_MERGE_REQUEST_IID is 'seven', not a pull request number"),
+    ("github", lambda p: _event_with_number(p, "42a"), (), "pull_request.number in the GitHub "
+     "event file"),
+    ("github", lambda p: _event_with_number(p, [42]), (), "pull_request.number in the GitHub "
+     "event file"),
+    ("github", lambda p: {"GITHUB_API_URL": "api.github.com"}, (),
+     "GITHUB_API_URL 'api.github.com' is not a URL"),
+    ("gitlab", lambda p: {"CI_API_V4_URL": "gitlab/api/v4"}, (),
+     "CI_API_V4_URL 'gitlab/api/v4' is not a URL"),
+    ("github", lambda p: {}, ("--api-url", "localhost:3000"),
+     "--api-url 'localhost:3000' is not a URL"),
+    ("github", lambda p: {}, ("--repo", "ftp://github.com/acme/models"),
+     "--repo 'ftp://github.com/acme/models' is not a repository URL"),
+    ("gitlab", lambda p: {}, ("--repo", "ftp://git.corp/acme/models"),
+     "--repo 'ftp://git.corp/acme/models' is not a repository URL"),
+]
+
+
+@pytest.mark.parametrize("command", [("comment", "create"), ("check", "create")])
+@pytest.mark.parametrize(("forge", "change", "flags", "start"), CRASHES)
+def test_values_that_used_to_crash_are_one_sentence(request, tmp_path, command, forge, change,
+                                                    flags, start):
+    fake = request.getfixturevalue(forge)
+    env = (github_actions_env(fake, tmp_path, GITHUB_APP_TOKEN) if forge == "github"
+           else gitlab_ci_env(fake, GITLAB_TOKEN))
+    result = run_cli(*command, str(write_report(tmp_path)), *flags,
+                     env={**env, **change(tmp_path)})
+    assert "Traceback" not in result.stderr
+    _fails(result, start)
+    assert fake.server.log == []
+
+
+@pytest.mark.parametrize("forge", ["github", "gitlab"])
+@pytest.mark.parametrize("ending", ["\n", "\r\n"])
+def test_a_token_with_a_trailing_line_break_is_named_as_such(request, tmp_path, forge, ending):
+    fake = request.getfixturevalue(forge)
+    if forge == "github":
+        env, source = {**github_actions_env(fake, tmp_path, GITHUB_APP_TOKEN + ending)}, \
+            "GITHUB_TOKEN"
+    else:
+        env, source = gitlab_ci_env(fake, GITLAB_TOKEN + ending), "REPO_TOKEN"
+    result = run_cli("comment", "create", str(write_report(tmp_path)), env=env)
+    line = _fails(result, f"The token from {source} ends with a line break; store it without "
+                          "one")
+    assert GITHUB_APP_TOKEN not in line and GITLAB_TOKEN not in line
+    assert fake.server.log == []

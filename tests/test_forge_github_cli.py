@@ -113,13 +113,28 @@ def test_check_create_posts_a_completed_check_run_on_the_head_commit(repo, tmp_p
     assert repo.rejections == []
 
 
-def test_check_create_with_a_personal_token_names_the_token_that_can(repo, tmp_path):
-    env = {**github_actions_env(repo, tmp_path, GITHUB_APP_TOKEN), "REPO_TOKEN": GITHUB_PAT}
-    result = run_cli("check", "create", str(write_report(tmp_path)), "--no-publish", env=env)
+@pytest.mark.parametrize(("where", "fix"), [
+    ("REPO_TOKEN", "unset REPO_TOKEN for this step or pass --token \"$GITHUB_TOKEN\""),
+    ("GITHUB_TOKEN", "set GITHUB_TOKEN to the workflow's own token (${{ github.token }}) for "
+                     "this step"),
+    ("--token", "pass the workflow's token instead (--token \"$GITHUB_TOKEN\")"),
+    ("--driver-token", "pass the workflow's token instead (--token \"$GITHUB_TOKEN\")"),
+])
+def test_check_create_with_a_personal_token_names_the_token_that_can(repo, tmp_path, where, fix):
+    env = github_actions_env(repo, tmp_path, GITHUB_APP_TOKEN)
+    args = ["check", "create", str(write_report(tmp_path)), "--no-publish"]
+    if where.startswith("--"):
+        env["GITHUB_TOKEN"] = ""
+        args += [where, GITHUB_PAT]
+    else:
+        env[where] = GITHUB_PAT
+    result = run_cli(*args, env=env)
     assert result.returncode == 1
+    source = "--token" if where.startswith("--") else where
     assert result.stderr.strip() == (
         "Error: GitHub check runs need the workflow's GITHUB_TOKEN (with 'checks: write' "
-        "permission) or a GitHub App token; the personal token from REPO_TOKEN cannot create "
-        "them, so unset REPO_TOKEN for this step or pass --token \"$GITHUB_TOKEN\"."
+        "permission) or a GitHub App token (https://docs.github.com/rest/checks/runs); the "
+        f"token from {source} is a personal or OAuth app token, which cannot create them, so "
+        f"{fix}."
     )
     assert repo.repos["acme/models"].check_runs == []

@@ -63,3 +63,38 @@ def test_the_fake_answers_422_and_logs_the_rejection(fake_github):
     assert answer.status_code == 422
     assert fake_github.rejections == [
         f"POST {R}/issues/1/comments: body: 'body' is a required property"]
+
+
+@pytest.mark.parametrize(("body", "status", "stored"), [
+    ({"status": "completed"}, 422, None),  # "conclusion: Required if ... a status of completed"
+    ({"completed_at": "2026-01-01T00:00:00Z"}, 422, None),
+    ({"status": "queued"}, 201, "queued"),
+    ({"status": "in_progress"}, 201, "in_progress"),
+    ({}, 201, "queued"),  # the documented default
+    ({"status": "queued", "conclusion": "skipped"}, 201, "completed"),  # a conclusion completes
+])
+def test_the_fake_models_githubs_rule_between_status_and_conclusion(fake_github, body, status,
+                                                                   stored):
+    # https://docs.github.com/rest/checks/runs#create-a-check-run
+    fake_github.add_repo("acme/models")
+    answer = requests.post(f"{fake_github.api_url}{R}/check-runs",
+                           json={"name": "n", "head_sha": "a" * 40, **body},
+                           headers={"Authorization": f"token {GITHUB_APP_TOKEN}"}, timeout=5)
+    assert answer.status_code == status
+    runs = fake_github.repos["acme/models"].check_runs
+    assert [r["status"] for r in runs] == ([stored] if stored else [])
+
+
+@pytest.mark.parametrize(("state", "status"), [
+    ("pending", 201), ("running", 201), ("success", 201), ("failed", 201), ("canceled", 201),
+    ("skipped", 201), ("cancelled", 400), ("failure", 400), ("completed", 400), (None, 400)])
+def test_the_fake_gitlab_takes_only_the_documented_commit_status_states(fake_gitlab, state,
+                                                                       status):
+    from tests.fakes.fixtures import GITLAB_TOKEN
+
+    project = fake_gitlab.add_project("acme/models")
+    project.commits.add("a" * 40)
+    answer = requests.post(f"{fake_gitlab.api_url}/projects/{project.id}/statuses/{'a' * 40}",
+                           json={"state": state, "name": "n"},
+                           headers={"PRIVATE-TOKEN": GITLAB_TOKEN}, timeout=5)
+    assert answer.status_code == status

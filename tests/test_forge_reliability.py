@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import gitlab
+import contextlib
+
 import pytest
 from github import Auth, Github
 
@@ -11,6 +12,7 @@ from reporting.context import CIContext, Driver
 from reporting.errors import ForgeUnavailableError
 from reporting.forges.github import GitHubForge, github_retry
 from reporting.forges.gitlab import GitLabForge
+from reporting.forges.gitlab_client import AnnouncedGitlab
 from reporting.report import marker
 from reporting.target import Target
 from tests.fakes.fixtures import GITHUB_APP_TOKEN, GITLAB_TOKEN
@@ -39,8 +41,9 @@ def github(fake_github):
 def gitlab_(fake_gitlab):
     fake_gitlab.add_project("acme/models")
     fake_gitlab.add_mr("acme/models", MR_IID, HEAD_SHA)
-    client = gitlab.Gitlab(url=fake_gitlab.server.url, private_token=GITLAB_TOKEN,
-                           retry_transient_errors=True, per_page=100, timeout=5)
+    client = AnnouncedGitlab(url=fake_gitlab.server.url, private_token=GITLAB_TOKEN,
+                             retry_transient_errors=True, per_page=100, timeout=5,
+                             backoff=0.001)  # the client the CLI builds
     forge = GitLabForge(client, "acme/models", server_url=fake_gitlab.server.url,
                         backoff=0.001)
     ctx = CIContext(Driver.GITLAB, "acme/models", fake_gitlab.api_url, fake_gitlab.server.url,
@@ -123,3 +126,72 @@ def test_gitlab_update_finds_our_note_on_the_last_page(gitlab_, tmp_path):
     posted = _post(gitlab_, tmp_path)
     assert not posted.created and posted.comment.id == 9999
     assert len(notes) == 206 and "accuracy" in notes[-1]["body"]
+
+
+@pytest.mark.parametrize("setup_name", ["github", "gitlab_"])
+@pytest.mark.parametrize("fault", [Fault(status=502, after=True, method="POST", times=2),
+                                   Fault(drop=True, after=True, method="POST")],
+                         ids=["502-after", "drop-after"])
+def test_unmarked_comment_whose_answer_is_lost_is_found_by_its_body(request, tmp_path,
+                                                                   setup_name, fault):
+    """CML's --rm-watermark: no run id to look for, so the new comment is the one with the
+    same body that was not there before; a human's identical older comment does not count."""
+    setup = request.getfixturevalue(setup_name)
+    fake, forge, ctx = setup
+    report = write_report(tmp_path)
+    options = CommentOptions(Target("auto"), publish=False, marked=False)
+    post_report(forge, ctx, report, options, sleep=lambda s: None)  # an identical older one
+    fake.server.faults.add(fault)
+    lines: list[str] = []
+    posted = post_report(forge, ctx, report, options, sleep=lambda s: None, say=lines.append)
+    threads = (fake.comments_on("acme/models", f"issue/{PR_NUMBER}") if setup_name == "github"
+               else fake.notes_on("acme/models", f"mr/{MR_IID}"))
+    assert len(threads) == 2 and posted.comment.id == threads[1]["id"]
+    assert lines == []  # found at once: nothing was waited for
+
+
+@pytest.mark.parametrize(("headers", "low", "high"), [
+    ({"Retry-After": "7"}, 7, 7),
+    ({"RateLimit-Reset": "{reset}"}, 90, 101),  # the Unix time the quota resets
+    ({}, 0.001, 0.001),  # the backoff
+])
+def test_gitlab_client_waits_as_the_rate_limit_says_and_tells_it(fake_gitlab, headers, low,
+                                                                 high):
+    import time
+
+    fake_gitlab.add_project("acme/models")
+    headers = {k: v.format(reset=int(time.time()) + 100) for k, v in headers.items()}
+    fake_gitlab.server.faults.add(Fault(status=429, headers=headers, method="GET"))
+    waits: list[float] = []
+    lines: list[str] = []
+    client = AnnouncedGitlab(url=fake_gitlab.server.url, private_token=GITLAB_TOKEN,
+                             retry_transient_errors=True, timeout=5, backoff=0.001,
+                             sleep=waits.append, say=lines.append)
+    assert client.projects.get("acme/models").path_with_namespace == "acme/models"
+    [wait] = waits
+    assert low <= wait <= high
+    assert lines == [f"GitLab answered 429; retrying "
+                     f"{'in under a second' if wait < 1 else f'in {wait:.0f} s'}, attempt 2 of 6"]
+
+
+@pytest.mark.parametrize(("fault", "transient", "retried"), [
+    (Fault(status=502, method="POST"), False, False),  # a create: the caller looks first
+    (Fault(status=502, method="POST"), True, True),
+    (Fault(drop=True, method="POST"), False, False),
+    (Fault(status=429, method="POST"), False, True),  # never processed, so always safe
+    (Fault(status=403, method="POST"), True, False),  # not transient
+])
+def test_gitlab_client_retries_only_what_the_request_allows(fake_gitlab, fault, transient,
+                                                             retried):
+    from gitlab.exceptions import GitlabError
+
+    project = fake_gitlab.add_project("acme/models")
+    fake_gitlab.add_mr("acme/models", MR_IID, HEAD_SHA)
+    fake_gitlab.server.faults.add(fault)
+    client = AnnouncedGitlab(url=fake_gitlab.server.url, private_token=GITLAB_TOKEN,
+                             retry_transient_errors=True, timeout=5, sleep=lambda s: None)
+    mr = client.projects.get(project.id, lazy=True).mergerequests.get(MR_IID, lazy=True)
+    with contextlib.suppress(GitlabError, OSError):
+        mr.notes.create({"body": "x"}, retry_transient_errors=transient)
+    posts = [entry for entry in fake_gitlab.server.log if entry[0] == "POST"]
+    assert len(posts) == (2 if retried else 1)

@@ -84,13 +84,15 @@ def test_read_report_errors_are_sentences(tmp_path):
 @pytest.mark.parametrize(("value", "expected"), [
     ("auto", Target("auto")), ("pr", Target("pr")), ("commit", Target("commit")),
     ("pr/12", Target("pr", "12")), ("issue/3", Target("issue", "3")),
-    ("commit/abcdef1", Target("commit", "abcdef1")),
+    ("commit/abcdef1", Target("commit", "abcdef1")), ("commit/HEAD~1", Target("commit", "HEAD~1")),
+    ("commit/main", Target("commit", "main")),
 ])
 def test_targets(value, expected):
     assert parse_target(value) == expected
 
 
-@pytest.mark.parametrize("value", ["pull/1", "pr/x", "commit/zzz", "issue/", "", "auto/1"])
+@pytest.mark.parametrize("value", ["pull/1", "pr/x", "commit/a..b", "commit/-x", "issue/", "",
+                                   "auto/1"])
 def test_invalid_targets(value):
     with pytest.raises(ContextError):
         parse_target(value)
@@ -100,10 +102,9 @@ NOT_ALLOWED = "referenced in the report is not allowed; only .png"
 
 
 @pytest.mark.parametrize("ref", [
-    "/proc/self/environ", "../secret.png", "../../etc/passwd", "notes.txt", "fake.png",
-    "../../../../../../../../../etc/passwd",
-    "link.png", "drawing.svg"])
-def test_images_outside_the_workspace_or_not_images_are_refused(tmp_path, monkeypatch, ref):
+    "/proc/self/environ", "../secret.png", "../../etc/passwd", "notes.txt",
+    "../../../../../../../../../etc/passwd", "link.png"])
+def test_images_outside_the_workspace_or_of_other_types_are_refused(tmp_path, monkeypatch, ref):
     report_dir = tmp_path / "work" / "reports"
     report_dir.mkdir(parents=True)
     monkeypatch.chdir(report_dir)
@@ -131,3 +132,66 @@ def test_images_in_the_workspace_or_report_folder_are_accepted(tmp_path, monkeyp
     found = local_images(" ".join(f"![x]({r})" for r in refs), report_dir)
     assert [i.path for i in found] == [
         workspace / "top.png", *(report_dir / r for r in refs[1:])]
+
+
+@pytest.mark.parametrize(("name", "kind"), [
+    ("fake.png", "PNG"), ("photo.jpg", "JPEG"), ("photo.JPEG", "JPEG"), ("anim.gif", "GIF"),
+    ("drawing.svg", "SVG"), ("pic.webp", "WebP")])
+@pytest.mark.parametrize("content", [b"TOKEN=abc", b"#!/bin/sh\n", b"", b"RIFF\0\0\0\0WAVE"])
+def test_a_file_named_like_an_image_that_is_not_one_is_called_not_an_image(
+        tmp_path, monkeypatch, name, kind, content):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(ReportFileError) as caught:
+        local_images(f"![x]({name})", tmp_path)
+    assert str(caught.value) == (
+        f"Image {name} referenced in the report is not an image: its content is not {kind}; "
+        "regenerate it, or fix the path if it names the wrong file.")
+
+
+def _fits(text: str, limit: int) -> str:
+    cut = truncate(text, limit, forge="GitHub")
+    assert len(cut) <= limit and "this report was cut" in cut
+    return cut.split("\n\n---\n> **Note:**")[0]
+
+
+@pytest.mark.parametrize("text", [
+    "x" * 10 + "\n" + "y" * 5_000,  # a long paragraph after an early line break
+    "y" * 5_000,  # no break at all
+    "short line\n" + "word " * 1_000,  # words
+    "# Title\n\n" + "a long paragraph " * 300 + "\n\nnext",
+], ids=["early-break", "no-break", "words", "paragraph"])
+def test_truncation_keeps_nearly_everything_that_fits(text):
+    kept = _fits(text, 2_000)
+    assert len(kept) >= 2_000 - 300, len(kept)  # the note is ~170 characters
+    assert text.startswith(kept)
+
+
+def test_truncation_cuts_at_a_line_when_one_is_near_and_at_a_word_else():
+    table = "| a | b |\n" * 500
+    assert _fits(table, 1_000).endswith("| a | b |")
+    words = "alpha beta gamma " * 200
+    kept = _fits(words, 1_000)
+    assert kept.split(" ")[-1] in ("alpha", "beta", "gamma")
+
+
+@pytest.mark.parametrize(("fence", "closer"), [
+    ("```", "```"), ("```python", "```"), ("~~~", "~~~"), ("````", "````"), ("   ```", "```"),
+    ("~~~~ yaml", "~~~~")])
+def test_an_open_code_fence_is_closed_before_the_note(fence, closer):
+    text = "Log:\n\n" + fence + "\n" + "line of output\n" * 500 + closer.strip() + "\n\nafter"
+    cut = truncate(text, 1_000, forge="GitHub")
+    head, note = cut.split("\n\n---\n> **Note:**")
+    assert len(cut) <= 1_000
+    assert head.endswith("\n" + closer), head[-40:]
+    assert note.startswith(" this report was cut")
+
+
+@pytest.mark.parametrize("text", [
+    "```\nclosed\n```\n" + "plain line\n" * 300,
+    "````\n```\nstill inside the outer fence\n````\n" + "plain line\n" * 300,
+    "``` not a fence ` because of the backtick\n" + "plain line\n" * 300,
+], ids=["closed", "nested", "backtick-info"])
+def test_a_closed_fence_is_not_closed_again(text):
+    head = _fits(text, 800)
+    assert head.endswith("plain line")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from github import Auth, Github
 
-from reporting.checks import create_check
+from reporting.checks import CheckOptions, create_check
 from reporting.comments import CommentOptions, post_report
 from reporting.context import CIContext, Driver
 from reporting.forges.base import Conclusion
@@ -71,8 +71,9 @@ def test_check_run_whose_answer_is_lost_is_found_not_duplicated(setup, tmp_path)
     fake, forge = setup
     fake.server.faults.add(Fault(drop=True, after=True, method="POST",
                                  path_contains="/check-runs"))
-    url = create_check(forge, _ctx(fake, HEAD_SHA, PR_NUMBER), write_report(tmp_path),
-                       title="Metrics", conclusion=Conclusion.NEUTRAL, sleep=lambda s: None)
+    url = create_check(forge, _ctx(fake, HEAD_SHA, PR_NUMBER), write_report(tmp_path), HEAD_SHA,
+                       CheckOptions("Metrics", conclusion=Conclusion.NEUTRAL),
+                       sleep=lambda s: None)
     [run] = fake.repos["acme/models"].check_runs
     assert url.url.endswith(f"/runs/{run['id']}") and run["conclusion"] == "neutral"
     assert fake.rejections == []
@@ -82,8 +83,8 @@ def test_check_summary_over_the_limit_is_cut_and_passes_the_openapi_check(setup,
     fake, forge = setup
     report = write_report(tmp_path)
     report.write_text(report.read_text() + "\n" + "| 1 | 2 |\n" * 9000)
-    create_check(forge, _ctx(fake, HEAD_SHA, PR_NUMBER), report, title="Metrics",
-                 conclusion=Conclusion.SUCCESS, sleep=lambda s: None)
+    create_check(forge, _ctx(fake, HEAD_SHA, PR_NUMBER), report, HEAD_SHA,
+                 CheckOptions("Metrics", conclusion=Conclusion.SUCCESS), sleep=lambda s: None)
     [run] = fake.repos["acme/models"].check_runs
     assert len(run["output"]["summary"]) <= 65_535
     assert "limit of 65,535 characters" in run["output"]["summary"]

@@ -1,68 +1,113 @@
-"""`cml-infra comment create|update REPORT.md`: the report as a sticky PR/MR comment."""
+"""`cml-infra comment create|update REPORT.md`: the report as a sticky PR/MR comment.
+
+Every CML option is taken with CML's meaning (see `cml_cli.cml_flags`).
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from cml_cli.cml_flags import (
+    CommentFlags,
+    CommitShaOption,
+    NativeOption,
+    PrOption,
+    PublishUrlOption,
+    RmWatermarkOption,
+    TargetOption,
+    TriggerFileOption,
+    UpdateOption,
+    WatchOption,
+    WatermarkOption,
+)
 from cml_cli.forge_options import (
     ApiUrlOption,
+    DriverChoice,
     DriverOption,
+    LogLevel,
+    LogOption,
     PublishOption,
     RepoOption,
     TokenOption,
 )
 
 ReportArg = Annotated[Path, typer.Argument(help="Markdown report to post.", show_default=False)]
-TargetOption = Annotated[str, typer.Option(
-    "--target", help="Where to comment: auto, pr, commit, pr/N, commit/SHA or issue/N. "
-    "auto: this run's pull request, else the one containing the commit, else the commit.")]
-WatermarkOption = Annotated[str, typer.Option(
-    "--watermark-title", help="Keeps several reports apart: update edits only the comment "
-    "with the same title.")]
+CREATE_HELP = """Post REPORT.md as a new comment, with its local images uploaded.
+
+Example: cml-infra comment create report.md --target pr
+"""
+UPDATE_HELP = """Edit our newest comment (same --watermark-title), or post one if there is none.
+
+Example: cml-infra comment update report.md --watermark-title "Training"
+"""
 
 
-def _post(report: Path, target: str, watermark: str, publish: bool, update: bool,
-          repo: str | None, token: str | None, driver: object, api_url: str | None) -> None:
-    from cml_cli.forge_options import build_forge, read_context, retry_backoff
-    from reporting.comments import CommentOptions, post_report
-    from reporting.target import parse_target
+def _post(report: Path, flags: CommentFlags, repo: str | None, token: str | None,
+          driver: DriverChoice | None, api_url: str | None, log: LogLevel) -> None:
+    from cml_cli.cml_flags import comment_options
+    from cml_cli.forge_options import (
+        build_forge,
+        log_printers,
+        reporting_context,
+        retry_backoff,
+        watch_interval,
+    )
+    from reporting.comments import post_report
 
-    options = CommentOptions(parse_target(target), watermark, publish, update)
-    ctx = read_context(repo, token, driver, api_url)  # type: ignore[arg-type]
-    posted = post_report(build_forge(ctx), ctx, report, options, backoff=retry_backoff())
-    typer.echo(posted.comment.url)
+    options = comment_options(flags)
+    warn, info = log_printers(log)
+    ctx = reporting_context(repo, token, driver, api_url, warn)
+    forge = build_forge(ctx, info)
+
+    def post(update: bool) -> None:
+        posted = post_report(forge, ctx, report, replace(options, update=update),
+                             backoff=retry_backoff(), say=info)
+        typer.echo(posted.comment.url)
+
+    if not flags.watch:
+        return post(options.update)
+    from reporting.watch import watch
+
+    try:  # CML's first post creates or updates as asked; later ones update it
+        watch(report, lambda first: post(options.update or not first), say=info,
+              interval=watch_interval(), trigger=flags.trigger_file)
+    except KeyboardInterrupt:
+        info(f"Stopped watching {report}.")
+
+
+def _command(update: bool, doc: str):  # type: ignore[no-untyped-def]
+    def command(report: ReportArg, target: TargetOption = None,
+                watermark_title: WatermarkOption = "", publish: PublishOption = True,
+                native: NativeOption = False, publish_url: PublishUrlOption = None,
+                pr: PrOption = False, commit_sha: CommitShaOption = None,
+                update_flag: UpdateOption = False, rm_watermark: RmWatermarkOption = False,
+                watch: WatchOption = False, trigger_file: TriggerFileOption = None,
+                repo: RepoOption = None, token: TokenOption = None,
+                driver: DriverOption = None, api_url: ApiUrlOption = None,
+                log: LogOption = LogLevel.info) -> None:
+        flags = CommentFlags(target, watermark_title, publish, publish_url, pr, commit_sha,
+                             update or update_flag, rm_watermark, watch, trigger_file)
+        _post(report, flags, repo, token, driver, api_url, log)
+
+    command.__doc__ = doc
+    return command
 
 
 def register(app: typer.Typer) -> None:
     from cml_cli.app import REPORTING_PANEL
 
     comment = typer.Typer(help="Post a markdown report as a pull/merge request comment.\n\n"
-                               "Example: cml-infra comment update report.md",
-                          no_args_is_help=True)
+                               "Example: cml-infra comment update report.md")
 
-    @comment.command("create")
-    def create(report: ReportArg, target: TargetOption = "auto",
-               watermark_title: WatermarkOption = "", publish: PublishOption = True,
-               repo: RepoOption = None, token: TokenOption = None,
-               driver: DriverOption = None, api_url: ApiUrlOption = None) -> None:
-        """Post REPORT.md as a new comment, with its local images uploaded.
+    @comment.callback(invoke_without_command=True)
+    def _group(ctx: typer.Context) -> None:
+        if ctx.invoked_subcommand is None:  # help as help, not as an error
+            typer.echo(ctx.get_help())
 
-        Example: cml-infra comment create report.md --target pr
-        """
-        _post(report, target, watermark_title, publish, False, repo, token, driver, api_url)
-
-    @comment.command("update")
-    def update(report: ReportArg, target: TargetOption = "auto",
-               watermark_title: WatermarkOption = "", publish: PublishOption = True,
-               repo: RepoOption = None, token: TokenOption = None,
-               driver: DriverOption = None, api_url: ApiUrlOption = None) -> None:
-        """Edit our newest comment (same --watermark-title), or post one if there is none.
-
-        Example: cml-infra comment update report.md --watermark-title "Training"
-        """
-        _post(report, target, watermark_title, publish, True, repo, token, driver, api_url)
-
+    comment.command("create")(_command(False, CREATE_HELP))
+    comment.command("update")(_command(True, UPDATE_HELP))
     app.add_typer(comment, name="comment", rich_help_panel=REPORTING_PANEL)

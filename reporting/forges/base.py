@@ -45,9 +45,23 @@ class Comment:
 
 
 class Conclusion(str, Enum):
+    """CML's `check create --conclusion` choices, GitHub's own names
+    (https://docs.github.com/rest/checks/runs#create-a-check-run)."""
+
     SUCCESS = "success"
     FAILURE = "failure"
     NEUTRAL = "neutral"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+    TIMED_OUT = "timed_out"
+
+
+class CheckStatus(str, Enum):
+    """CML's `check create --status` choices; only a completed check has a conclusion."""
+
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
 
 
 class Forge(Protocol):
@@ -72,9 +86,10 @@ class Forge(Protocol):
         """Publish an image where readers of the repository can see it; return its URL."""
         ...
 
-    def create_check(self, sha: str, title: str, conclusion: Conclusion, summary: str,
-                     run_id: str) -> str:
-        """Create a check (GitHub) or commit status (GitLab); return its URL."""
+    def create_check(self, sha: str, title: str, status: CheckStatus,
+                     conclusion: Conclusion | None, summary: str, run_id: str) -> str:
+        """Create a check (GitHub) or commit status (GitLab); return its URL. `conclusion`
+        is None exactly when `status` is not completed."""
         ...
 
     def find_check(self, sha: str, title: str, run_id: str) -> str | None:

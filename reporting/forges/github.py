@@ -16,11 +16,13 @@ from typing import Any, TypeVar
 
 import requests
 from github import Github, GithubException, GithubRetry, InputGitTreeElement
+from github.GithubObject import NotSet
 from urllib3 import Retry
 
 from reporting.errors import ForgeError, ForgeNotFoundError, ForgeUnavailableError
 from reporting.forges import github_errors
-from reporting.forges.base import Comment, Conclusion, Thread, ThreadKind
+from reporting.forges.base import CheckStatus, Comment, Conclusion, Thread, ThreadKind
+from reporting.retries import Say, cause_of_error, cause_of_status, quiet, wait_line
 
 T = TypeVar("T")
 # https://docs.github.com/en/rest/issues/comments: a body over 65,536 characters gets 422.
@@ -38,12 +40,30 @@ class SafeRetry(GithubRetry):
     A 429 or a rate-limit 403 means the request was not processed, so it is retried for
     every method; 5xx and dropped connections are retried only for idempotent methods
     (POST is left out of `allowed_methods`; PATCH here only sets a body, so it is in).
+    Each wait is told through `say` before it starts.
     """
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, say: Say = quiet, attempts: int | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("allowed_methods", Retry.DEFAULT_ALLOWED_METHODS | {"GET", "PATCH"})
         kwargs.setdefault("status_forcelist", [429, *range(500, 600)])
         super().__init__(**kwargs)
+        self.say = say
+        self.attempts = attempts or (int(self.total) + 1 if self.total else 1)
+
+    def new(self, **kw: Any) -> Any:
+        kw.update(say=self.say, attempts=self.attempts)
+        return super().new(**kw)
+
+    def sleep(self, response: Any = None) -> None:
+        # The wait urllib3's Retry.sleep is about to make: Retry-After, else the backoff.
+        wait = self.get_retry_after(response) if (
+            self.respect_retry_after_header and response is not None) else None
+        wait = wait or self.get_backoff_time()
+        last = self.history[-1] if self.history else None
+        cause = cause_of_status(last.status) if last is not None and last.status else \
+            cause_of_error(last.error if last is not None else None)
+        self.say(wait_line("GitHub", cause, wait, len(self.history) + 1, self.attempts))
+        super().sleep(response)
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
         if method == "POST" and status_code in (403, 429) and self.total:
@@ -51,9 +71,10 @@ class SafeRetry(GithubRetry):
         return super().is_retry(method, status_code, has_retry_after)
 
 
-def github_retry(backoff: float = 1.0, total: int = 6) -> SafeRetry:
+def github_retry(backoff: float = 1.0, total: int = 6, say: Say = quiet) -> SafeRetry:
     """The retry policy the CLI gives PyGithub; tests pass a tiny backoff."""
-    return SafeRetry(total=total, backoff_factor=backoff, secondary_rate_wait=60 * backoff)
+    return SafeRetry(total=total, backoff_factor=backoff, secondary_rate_wait=60 * backoff,
+                     say=say)
 
 
 class GitHubForge:
@@ -63,8 +84,9 @@ class GitHubForge:
     check_has_summary = True
 
     def __init__(self, client: Github, repo: str, *, server_url: str,
-                 token_source: str = "GITHUB_TOKEN") -> None:
+                 token_source: str = "GITHUB_TOKEN", personal_token: bool = False) -> None:
         self._gh = client
+        self._personal = personal_token  # a check run then fails for that reason
         self._slug = repo
         self._server = server_url.rstrip("/")
         self._source = token_source
@@ -103,12 +125,15 @@ class GitHubForge:
             published.add(name)
         return f"{self._server}/{self._slug}/raw/{ASSETS_BRANCH}/{name}"
 
-    def create_check(self, sha: str, title: str, conclusion: Conclusion, summary: str,
-                     run_id: str) -> str:
+    def create_check(self, sha: str, title: str, status: CheckStatus,
+                     conclusion: Conclusion | None, summary: str, run_id: str) -> str:
+        # A conclusion sets the status to completed, so it is sent only with that status:
+        # https://docs.github.com/rest/checks/runs#create-a-check-run
         with self._translate("create a check run", what=f"commit {sha[:12]}", check=True):
             run = self._repo.create_check_run(
-                name=title, head_sha=sha, status="completed", conclusion=conclusion.value,
-                external_id=run_id, output={"title": title, "summary": summary})
+                name=title, head_sha=sha, status=status.value, external_id=run_id,
+                conclusion=conclusion.value if conclusion else NotSet,
+                output={"title": title, "summary": summary})
         return run.html_url
 
     def find_check(self, sha: str, title: str, run_id: str) -> str | None:
@@ -168,7 +193,7 @@ class GitHubForge:
             repo_missing = exc.status == 404 and probe_repo and not self._repo_visible()
             raise github_errors.translate(
                 exc, action=action, what=what, repo=self._slug, source=self._source,
-                check=check, repo_missing=repo_missing) from None
+                check=check, repo_missing=repo_missing, personal=self._personal) from None
         except requests.RequestException as exc:
             raise ForgeUnavailableError(
                 f"GitHub did not answer while trying to {action} ({type(exc).__name__}) even "

@@ -14,11 +14,26 @@ from reporting.errors import (
 
 # https://docs.github.com/en/rest/checks/runs#create-a-check-run: "OAuth apps and personal
 # access tokens (classic) cannot use this endpoint."
+CHECKS_DOCS = "https://docs.github.com/rest/checks/runs"
 CHECK_TOKEN_SENTENCE = (
     "GitHub check runs need the workflow's GITHUB_TOKEN (with 'checks: write' permission) "
-    "or a GitHub App token; the personal token from {source} cannot create them, so unset "
-    "REPO_TOKEN for this step or pass --token \"$GITHUB_TOKEN\"."
+    "or a GitHub App token ({docs}); the token from {source} is a personal or OAuth app "
+    "token, which cannot create them, so {fix}."
 )
+_CHECK_TOKEN_FIX = {
+    "REPO_TOKEN": "unset REPO_TOKEN for this step or pass --token \"$GITHUB_TOKEN\"",
+    "GITHUB_TOKEN": "set GITHUB_TOKEN to the workflow's own token (${{ github.token }}) "
+                    "for this step",
+}
+# Prefixes of personal and OAuth app tokens:
+# https://github.blog/engineering/platform-security/behind-githubs-new-authentication-token-formats/
+PERSONAL_PREFIXES = ("ghp_", "github_pat_", "gho_")
+
+
+def check_token_sentence(source: str) -> str:
+    fix = _CHECK_TOKEN_FIX.get(source, "pass the workflow's token instead (--token "
+                                       "\"$GITHUB_TOKEN\")")
+    return CHECK_TOKEN_SENTENCE.format(docs=CHECKS_DOCS, source=source, fix=fix)
 
 
 def message_of(exc: GithubException) -> str:
@@ -34,19 +49,26 @@ def is_already_there(exc: GithubException) -> bool:
 
 
 def translate(exc: GithubException, *, action: str, what: str, repo: str, source: str,
-              check: bool = False, repo_missing: bool = False) -> ForgeError:
+              check: bool = False, repo_missing: bool = False,
+              personal: bool = False) -> ForgeError:
     status, message = exc.status, message_of(exc)
+    personal = personal or "personal access token" in message.lower()
     if status == 401:
         return ForgeAuthError(
             f"GitHub rejected the token from {source} (401 {message or 'Bad credentials'}); "
             "check that it is valid and has not expired."
         )
+    if status == 403 and check and personal and "rate limit" not in message:
+        return ForgePermissionError(check_token_sentence(source))
     if status == 403 and check and source == "GITHUB_TOKEN" and "rate limit" not in message:
         return ForgePermissionError(
             f"The workflow's GITHUB_TOKEN may not create check runs (403 {message}); add "
             "'permissions: checks: write' to the job.")
     if status == 403 and check and "rate limit" not in message:
-        return ForgePermissionError(CHECK_TOKEN_SENTENCE.format(source=source))
+        return ForgePermissionError(
+            f"The token from {source} may not create check runs (403 {message}); check runs "
+            "need the workflow's GITHUB_TOKEN with 'checks: write' or a GitHub App token with "
+            f"the Checks write permission ({CHECKS_DOCS}).")
     if status == 403 and "rate limit" not in message.lower():
         return ForgePermissionError(
             f"The token from {source} may not {action} in {repo} (403 {message}); grant it "

@@ -25,15 +25,20 @@ from reporting.errors import (
     ForgePermissionError,
     ForgeUnavailableError,
 )
-from reporting.forges.base import Comment, Conclusion, Thread, ThreadKind
+from reporting.forges.base import CheckStatus, Comment, Conclusion, Thread, ThreadKind
+from reporting.forges.gitlab_client import transient_cause
+from reporting.retries import Say, quiet, wait_line
 
 # Notes are limited to 1,000,000 characters (Gitlab::Database::MAX_TEXT_SIZE_LIMIT,
 # https://gitlab.com/gitlab-org/gitlab-foss/-/commit/5af535d919c50951513f5859730afd924a01c29b);
 # GitLab 12.5 widened it to 1 MB (https://gitlab.com/gitlab-org/gitlab/-/merge_requests/18617).
 MAX_NOTE_CHARS = 1_000_000
 # Commit status states: https://docs.gitlab.com/api/commits/#set-the-pipeline-status-of-a-commit
+# (`skipped` since https://gitlab.com/gitlab-org/gitlab/-/merge_requests/168350).
 _STATES = {Conclusion.SUCCESS: "success", Conclusion.FAILURE: "failed",
-           Conclusion.NEUTRAL: "success"}
+           Conclusion.NEUTRAL: "success", Conclusion.CANCELLED: "canceled",
+           Conclusion.SKIPPED: "skipped", Conclusion.TIMED_OUT: "failed"}
+_UNFINISHED = {CheckStatus.QUEUED: "pending", CheckStatus.IN_PROGRESS: "running"}
 # A create whose answer is lost is not re-sent (the caller looks for it first).
 _ONCE: dict[str, Any] = {"retry_transient_errors": False}
 UPLOAD_ATTEMPTS = 5  # a repeated upload only leaves an unreferenced file behind
@@ -47,9 +52,9 @@ class GitLabForge:
 
     def __init__(self, client: Gitlab, repo: str, *, server_url: str,
                  token_source: str = "REPO_TOKEN", backoff: float = 1.0,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, say: Say = quiet) -> None:
         self._gl = client
-        self._backoff, self._sleep = backoff, sleep
+        self._backoff, self._sleep, self._say = backoff, sleep, say
         self._path = repo
         self._server = server_url.rstrip("/")
         self._source = token_source
@@ -99,28 +104,33 @@ class GitLabForge:
         # here, not by python-gitlab, whose retry (also on 429) re-sends the multipart
         # stream it already consumed: an empty body that hangs until the timeout.
         uploaded: Any = None
-        for attempt in range(UPLOAD_ATTEMPTS):
+        for attempt in range(1, UPLOAD_ATTEMPTS + 1):
             try:
-                with self._translate("upload an image"):
-                    uploaded = self._gl.http_post(
-                        f"/projects/{self._project.encoded_id}/uploads", obey_rate_limit=False,
-                        retry_transient_errors=False, files={"file": (path.name, data)})
+                uploaded = self._gl.http_post(
+                    f"/projects/{self._project.encoded_id}/uploads", obey_rate_limit=False,
+                    retry_transient_errors=False, files={"file": (path.name, data)})
                 break
-            except ForgeUnavailableError:
-                if attempt == UPLOAD_ATTEMPTS - 1:
-                    raise
-                self._sleep(self._backoff * 2**attempt)
+            except (GitlabError, requests.RequestException) as exc:
+                cause = transient_cause(exc)
+                if cause is None or attempt == UPLOAD_ATTEMPTS:
+                    with self._translate("upload an image"):
+                        raise
+                wait = self._backoff * 2 ** (attempt - 1)
+                self._say(wait_line("GitLab", cause, wait, attempt + 1, UPLOAD_ATTEMPTS))
+                self._sleep(wait)
         if uploaded.get("full_path"):
             return self._server + uploaded["full_path"]
         return f"{self._server}/{self._path}{uploaded['url']}"
 
-    def create_check(self, sha: str, title: str, conclusion: Conclusion, summary: str,
-                     run_id: str) -> str:
-        description = f"{summary} ({conclusion.value})"[: self.max_check_chars]
+    def create_check(self, sha: str, title: str, status: CheckStatus,
+                     conclusion: Conclusion | None, summary: str, run_id: str) -> str:
+        shown = conclusion.value if conclusion else status.value
+        description = f"{summary} ({shown})"[: self.max_check_chars]
+        state = _STATES[conclusion] if conclusion else _UNFINISHED[status]
         with self._translate("set a commit status", what=f"commit {sha[:12]}"):
-            status: Any = self._project.commits.get(sha, lazy=True).statuses.create(
-                {"state": _STATES[conclusion], "name": title, "description": description})
-        return str(getattr(status, "target_url", None) or
+            made: Any = self._project.commits.get(sha, lazy=True).statuses.create(
+                {"state": state, "name": title, "description": description})
+        return str(getattr(made, "target_url", None) or
                    f"{self._server}/{self._path}/-/commit/{sha}")
 
     def find_check(self, sha: str, title: str, run_id: str) -> str | None:

@@ -225,7 +225,16 @@ def create_check_run(fake: FakeGitHub, request: Request, owner: str, repo: str) 
         return Response(403, {"message": "Resource not accessible by personal access token"})
     if kind != "app":
         return READ_ONLY
-    run = {"id": fake.next_id(), **request.json()}
+    data = request.json()
+    # "conclusion: Required if you provide completed_at or a status of completed ...
+    # Providing conclusion will automatically set the status parameter to completed."
+    # (https://docs.github.com/rest/checks/runs#create-a-check-run)
+    if (data.get("status") == "completed" or "completed_at" in data) and \
+            "conclusion" not in data:
+        return Response(422, {"message": "Invalid request.\n\nconclusion is required when "
+                                         "status is completed."})
+    run = {"id": fake.next_id(), **data, "status": "completed" if "conclusion" in data
+           else data.get("status", "queued")}
     found.check_runs.append(run)
     return Response(201, _check_json(fake, found, run))
 

@@ -22,6 +22,9 @@ from tests.fakes.http import FakeServer, Request, Response, Router
 API = "/api/v4"
 NOT_FOUND = Response(404, {"message": "404 Not found"})
 FORBIDDEN = Response(403, {"message": "403 Forbidden"})
+# https://docs.gitlab.com/api/commits/#set-the-pipeline-status-of-a-commit (`skipped` since
+# https://gitlab.com/gitlab-org/gitlab/-/merge_requests/168350)
+STATUS_STATES = ("pending", "running", "success", "failed", "canceled", "skipped")
 
 
 @dataclass
@@ -213,7 +216,10 @@ def create_status(fake: FakeGitLab, request: Request, id: str, sha: str) -> Resp
         return NOT_FOUND
     if not _writable(request):
         return FORBIDDEN
-    status = {"id": fake.next_id(), "sha": sha, **request.json()}
+    data = request.json() or {}
+    if data.get("state") not in STATUS_STATES:
+        return Response(400, {"error": "state does not have a valid value"})
+    status = {"id": fake.next_id(), "sha": sha, **data}
     project.statuses.append(status)
     return Response(201, {**status, "target_url": None})
 
