@@ -474,7 +474,7 @@ def test_alicloud_zone_look_up_that_finds_none_says_so():
 
     spec = build_spec(name="gpu", cloud="alicloud", gpu=True)
     assert first_zone(spec, ["us-east-1b", "us-east-1a"]) == "us-east-1b"
-    with pytest.raises(SpecError, match="No zone of us-east-1 sells ecs.gn6i-c4g1.xlarge"):
+    with pytest.raises(SpecError, match=r"No zone of us-east-1 sells ecs\.gn6i-c4g1\.xlarge"):
         first_zone(spec, [])
 
 

@@ -165,7 +165,7 @@ def test_a_model_sold_with_one_count_says_so(cloud, model, count, only):
 
 def test_a_subnet_and_a_zone_together_are_refused():
     """The subnet's own zone is where its machines go; the plan cannot check another."""
-    with pytest.raises(SpecError, match="^A subnet lies in one zone"):
+    with pytest.raises(SpecError, match=r"^A subnet lies in one zone"):
         build_spec(cloud="aws", subnet="subnet-0123456789abcdef0", zone="us-east-1b")
 
 
