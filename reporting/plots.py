@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reporting.errors import ReportFileError
+from reporting.metrics.files import read_text, refuse_overwrite, write_output
 from reporting.metrics.load import load_json
 from reporting.metrics.parse import Value, is_number, to_value
 
@@ -57,7 +57,7 @@ def write_plot(source: Path, out: Path, options: PlotOptions,
     """Render `source` to `out`, in the format its extension names; return the markdown
     line that shows it."""
     spec, inputs = _load(source, options)
-    refuse_overwrite(out, inputs)
+    refuse_overwrite(out, inputs, "the plot's input", "write the image to another file with --out")
     fmt = image_format(out)
     try:
         image = (convert or vl_convert_image)(spec, fmt, options.scale)
@@ -66,7 +66,7 @@ def write_plot(source: Path, out: Path, options: PlotOptions,
             f"{source} could not be rendered ({exc}); check it against "
             "https://vega.github.io/vega-lite/docs/."
         ) from None
-    _write_image(out, image)
+    write_output(out, image, str(out))
     return markdown_image(options.title or _spec_title(spec) or source.stem, out)
 
 
@@ -79,28 +79,6 @@ def image_format(out: Path) -> str:
     raise ReportFileError(
         f"{out} has {has}, which plot cannot write; end its name in {', '.join(first)} or {last}."
     )
-
-
-def refuse_overwrite(out: Path, inputs: Sequence[Path]) -> None:
-    """One sentence when `out` is one of the files the plot is drawn from, by any name."""
-    for path in inputs:
-        if _same_file(out, path):
-            alias = "" if out == path else f" ({path})"
-            raise ReportFileError(
-                f"{out} is the plot's input{alias}; write the image to another file with --out."
-            )
-
-
-def _write_image(path: Path, content: bytes) -> None:
-    """Write `path`, creating its folders; one sentence when a file stands in their way."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise ReportFileError(
-            f"{path} cannot be written because a file in its path is not a folder; "
-            "choose another path."
-        ) from None
-    path.write_bytes(content)
 
 
 def build_spec(source: Path, options: PlotOptions) -> dict[str, Any]:
@@ -215,23 +193,8 @@ def _spec_title(spec: Mapping[str, Any]) -> str | None:
 
 
 def _read(source: Path) -> str:
-    try:
-        return source.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ReportFileError(f"Plot source {source} does not exist; check the path.") from None
-    except UnicodeDecodeError:
-        raise ReportFileError(f"{source} is not UTF-8 text.") from None
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    """Whether `a` and `b` name one file: through `..`, symlinks, or (both existing) a hard
-    link or a case-insensitive file system."""
-    if a.resolve() == b.resolve():
-        return True
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # one of them does not exist yet
-        return False
+    return read_text(source, str(source),
+                     f"Plot source {source} does not exist; check the path.")
 
 
 def _inline_local_data(spec: dict[str, Any], source: Path) -> tuple[dict[str, Any], list[Path]]:

@@ -244,7 +244,8 @@ def test_conclusion_file_inside_a_file_is_one_sentence(repo, tmp_path):
     (tmp_path / "f").write_text("")
     result = cli(repo, "metrics", "diff", "metrics.json", "--conclusion-file",
                  str(tmp_path / "f" / "c.txt"))
-    assert_one_sentence(result, 1, "is inside a file, not a folder; choose another path.")
+    assert_one_sentence(result, 1, "cannot be written because a file in its path is not a "
+                        "folder; choose another path.")
 
 
 def test_conclusion_file_folders_are_created(repo, tmp_path):

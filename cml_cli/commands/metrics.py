@@ -6,9 +6,10 @@ import os
 from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperArgument, TyperCommand
 
 if TYPE_CHECKING:
     from reporting.gates import GateResult
@@ -23,7 +24,32 @@ FILES_HELP = (
     "or 'file.csv#row=N'), dvc.yaml files or DVCLive directories. Default: ./dvc.yaml, else "
     "dvclive/metrics.json."
 )
-Files = Annotated[list[str] | None, typer.Argument(help=FILES_HELP, show_default=False)]
+Files = Annotated[list[str] | None, typer.Argument(
+    metavar="[FILE...]", help=FILES_HELP, show_default=False)]
+
+
+class _PlainArgument(TyperArgument):
+    """An argument shown by its metavar alone (`FILE...`), in the usage line and the help,
+    without Typer's type label (`<list[str]>`) or braces (`{SOURCE}`)."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+    def _rich_display_name(self) -> str:
+        return self.display_name_raw
+
+    def _usage_display_name(self) -> str:
+        return self.display_name_raw
+
+
+class PlainArgumentsCommand(TyperCommand):
+    """A command whose arguments that have a metavar are shown as `_PlainArgument`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if type(param) is TyperArgument and param.metavar:
+                param.__class__ = _PlainArgument
 
 
 class OutputFormat(str, Enum):
@@ -31,8 +57,10 @@ class OutputFormat(str, Enum):
     json = "json"
 
 
-Format = Annotated[OutputFormat, typer.Option("--format", help="Markdown table or JSON.")]
-Precision = Annotated[int, typer.Option(min=1, max=15, help="Significant digits shown.")]
+Format = Annotated[OutputFormat, typer.Option(
+    "--format", metavar="md|json", help="Markdown table or JSON.")]
+Precision = Annotated[int, typer.Option(
+    min=1, max=15, metavar="DIGITS", help="Significant digits shown (1 to 15).")]
 DvcMd = Annotated[bool, typer.Option("--md", hidden=True, help="Markdown (the default).")]
 
 metrics_app = typer.Typer(
@@ -46,7 +74,7 @@ metrics_app = typer.Typer(
 )
 
 
-@metrics_app.command("show")
+@metrics_app.command("show", cls=PlainArgumentsCommand)
 def show(files: Files = None, output: Format = OutputFormat.md, precision: Precision = 5,
          md: DvcMd = False) -> None:
     """Print the metrics of the working tree as a markdown table.
@@ -59,18 +87,19 @@ def show(files: Files = None, output: Format = OutputFormat.md, precision: Preci
     typer.echo(_render(report, (), output, precision), nl=False)
 
 
-@metrics_app.command("diff")
+@metrics_app.command("diff", cls=PlainArgumentsCommand)
 def diff(
     files: Files = None,
     base: Annotated[str | None, typer.Option(
-        help="Revision to compare with. Default: $GITHUB_BASE_REF, else "
+        metavar="REV", help="Revision to compare with. Default: $GITHUB_BASE_REF, else "
              "$CI_MERGE_REQUEST_TARGET_BRANCH_NAME, else main.", show_default=False)] = None,
     fail_if: Annotated[list[str] | None, typer.Option(
-        "--fail-if", show_default=False,
+        "--fail-if", metavar="GATE", show_default=False,
         help="Gate; repeatable: 'accuracy < 0.9', 'accuracy drops > 0.005', "
              "'loss rises > 5%', 'f1 changes'.")] = None,
     conclusion_file: Annotated[Path | None, typer.Option(
-        help="Write 'success' or 'failure' here, for 'check create --conclusion'.",
+        metavar="FILE", help="Write 'success' or 'failure' here, for 'check create "
+        "--conclusion'; never one of the metrics files read.",
         show_default=False, dir_okay=False)] = None,
     exit_zero: Annotated[bool, typer.Option(
         "--exit-zero", help=f"Exit 0 even when a gate fails (else {GATES_FAILED_EXIT}).")] = False,
@@ -86,7 +115,9 @@ def diff(
     """
     from reporting.metrics import diff_with_base
 
-    report, results = diff_with_base(files or [], base, os.environ, Path.cwd(), fail_if or [])
+    outputs = [("--conclusion-file", conclusion_file)] if conclusion_file else []
+    report, results = diff_with_base(files or [], base, os.environ, Path.cwd(), fail_if or [],
+                                     outputs)
     typer.echo(_render(report, results, output, precision), nl=False)
     _conclude(results, conclusion_file, exit_zero)
 
@@ -114,15 +145,9 @@ def _conclude(results: Sequence[GateResult], path: Path | None, exit_zero: bool)
 
 
 def _write_conclusion(path: Path, verdict: str) -> None:
-    from reporting.errors import ReportFileError
+    from reporting.metrics.files import write_output
 
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(verdict + "\n", encoding="utf-8")
-    except (FileExistsError, NotADirectoryError):
-        raise ReportFileError(
-            f"--conclusion-file {path} is inside a file, not a folder; choose another path."
-        ) from None
+    write_output(path, f"{verdict}\n".encode(), f"--conclusion-file {path}")
 
 
 def register(app: typer.Typer) -> None:

@@ -17,25 +17,32 @@ class Kind(str, Enum):
 
 def plot(
     source: Annotated[Path, typer.Argument(
+        metavar="SOURCE",
         help="A Vega-Lite (or Vega) spec .json, a .csv/.tsv series, or a .json list of records.",
         show_default=False, dir_okay=False)],
     out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="Image to write; its extension picks the format: .png, .svg, "
-        ".jpg or .jpeg. Default: SOURCE with a .png suffix.",
+        "--out", "-o", metavar="FILE",
+        help="Image to write; its extension picks the format: .png, .svg, .jpg or .jpeg. "
+        "Default: SOURCE with a .png suffix. Never one of the files the plot is drawn from.",
         show_default=False, dir_okay=False)] = None,
     x: Annotated[str | None, typer.Option(
-        help="CSV: the x column. Default: the first column.", show_default=False)] = None,
+        metavar="COLUMN", help="CSV: the x column. Default: the first column.",
+        show_default=False)] = None,
     y: Annotated[list[str] | None, typer.Option(
-        help="CSV: a y column; repeatable. Default: every other numeric column.",
+        metavar="COLUMN", help="CSV: a y column; repeatable. Default: every other numeric column.",
         show_default=False)] = None,
     title: Annotated[str | None, typer.Option(
-        help="Title and alt text. Default: the spec's title or the file name.",
+        metavar="TEXT", help="Title and alt text. Default: the spec's title or the file name.",
         show_default=False)] = None,
-    kind: Annotated[Kind, typer.Option(help="CSV: the mark to draw.")] = Kind.line,
-    width: Annotated[int, typer.Option(min=50, max=4000, help="CSV: plot width.")] = 600,
-    height: Annotated[int, typer.Option(min=50, max=4000, help="CSV: plot height.")] = 300,
+    kind: Annotated[Kind, typer.Option(
+        metavar="line|scatter|bar", help="CSV: the mark to draw.")] = Kind.line,
+    width: Annotated[int, typer.Option(
+        min=50, max=4000, metavar="PIXELS", help="CSV: plot width (50 to 4000).")] = 600,
+    height: Annotated[int, typer.Option(
+        min=50, max=4000, metavar="PIXELS", help="CSV: plot height (50 to 4000).")] = 300,
     scale: Annotated[float, typer.Option(
-        min=0.1, max=8, help="Pixel scale factor (PNG and JPEG).")] = 1.0,
+        min=0.1, max=8, metavar="FACTOR",
+        help="Pixel scale factor (PNG and JPEG; 0.1 to 8).")] = 1.0,
 ) -> None:
     """Render a plot to PNG, SVG or JPEG without Node.js and print its markdown image line.
 
@@ -50,5 +57,6 @@ def plot(
 
 def register(app: typer.Typer) -> None:
     from cml_cli.app import REPORTING_PANEL
+    from cml_cli.commands.metrics import PlainArgumentsCommand
 
-    app.command("plot", rich_help_panel=REPORTING_PANEL)(plot)
+    app.command("plot", cls=PlainArgumentsCommand, rich_help_panel=REPORTING_PANEL)(plot)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from reporting.errors import ReportFileError
 from reporting.gates import GateResult, evaluate_gates, parse_gate
+from reporting.metrics.files import read_text, refuse_overwrite
 from reporting.metrics.git import BaseTextError, GitBase, base_name, resolve_base
 from reporting.metrics.parse import Value, format_of, is_number, parse_metrics
 from reporting.metrics.sources import MetricSource, dvc_yaml_sources, resolve_sources
@@ -45,12 +46,8 @@ class MetricsReport:
 
 def read_current(source: MetricSource, cwd: Path) -> dict[str, Value]:
     """The metrics of `source` as it is in the working tree."""
-    try:
-        text = (cwd / source.path).read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ReportFileError(
-            f"{source.label} is not UTF-8 text; metrics files must be text."
-        ) from None
+    text = read_text(cwd / source.path, source.label,
+                     f"Metrics file {source.label} does not exist; check the path.")
     return parse_metrics(text, source.label, source.row, format_of(source.path.name))
 
 
@@ -92,11 +89,17 @@ def _some(rows: Sequence[MetricRow], sources: Sequence[MetricSource]) -> tuple[M
 
 def diff_with_base(
     names: Sequence[str], base: str | None, env: Mapping[str, str], cwd: Path,
-    gates: Sequence[str] = (),
+    gates: Sequence[str] = (), outputs: Sequence[tuple[str, Path]] = (),
 ) -> tuple[MetricsReport, list[GateResult]]:
-    """`metrics diff` as one call: the files `names`, the base, and the gates evaluated."""
+    """`metrics diff` as one call: the files `names`, the base, and the gates evaluated.
+    `outputs` (flag, path) are files the command will write: none may be one it reads."""
     parsed = [parse_gate(text) for text in gates]  # a typo fails before any git work
     sources = resolve_sources(names, cwd)
+    inputs = [cwd / s.path for s in sources] + [cwd / s.declared_in for s in sources
+                                                if s.declared_in]
+    for flag, path in outputs:
+        refuse_overwrite(path, inputs, "a metrics file that metrics diff reads",
+                         f"give {flag} another path")
     report = diff_metrics(sources, resolve_base(base_name(base, env), cwd), cwd)
     return report, evaluate_gates(parsed, report.rows)
 

@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from reporting.errors import ReportFileError
+from reporting.metrics.files import file_problem, is_dir, read_text
 from reporting.metrics.load import load_yaml
 from reporting.metrics.parse import RowSelector
 
@@ -55,20 +56,30 @@ def _default_name(cwd: Path) -> str:
 
 def _expand(name: str, cwd: Path) -> Iterable[MetricSource]:
     # A real file whose name holds '#' wins over the selector syntax.
-    path_text, row = (name, None) if (cwd / name).exists() else split_selector(name)
+    path_text, row = (name, None) if _exists(cwd / name) else split_selector(name)
     path = Path(path_text)
     full = cwd / path
-    if full.is_dir():
+    if is_dir(full):
         if (full / "metrics.json").is_file():
             return [MetricSource(path / "metrics.json", (path / "metrics.json").as_posix())]
         if (full / "dvc.yaml").is_file():
             return _from_dvc_yaml(path / "dvc.yaml", cwd)
         raise ReportFileError(f"{name} is a directory with no metrics.json or dvc.yaml in it.")
-    if not full.is_file():
-        raise ReportFileError(f"Metrics file {path_text} does not exist; check the path.")
+    missing = f"Metrics file {path_text} does not exist; check the path."
+    if problem := file_problem(full, path_text, missing):
+        raise ReportFileError(problem)
     if path.name == "dvc.yaml":
         return _from_dvc_yaml(path, cwd)
     return [MetricSource(path, name, row)]
+
+
+def _exists(path: Path) -> bool:
+    """Whether `path` names anything, a broken or looping symlink included."""
+    try:
+        path.lstat()
+    except OSError:
+        return False
+    return True
 
 
 def split_selector(name: str) -> tuple[str, RowSelector | None]:
@@ -87,13 +98,13 @@ def split_selector(name: str) -> tuple[str, RowSelector | None]:
 
 def _from_dvc_yaml(dvc_yaml: Path, cwd: Path) -> list[MetricSource]:
     label = dvc_yaml.as_posix()
-    sources = dvc_yaml_sources((cwd / dvc_yaml).read_text(encoding="utf-8"), dvc_yaml)
+    text = read_text(cwd / dvc_yaml, label, f"{label} does not exist; check the path.")
+    sources = dvc_yaml_sources(text, dvc_yaml)
     for source in sources:
-        if not (cwd / source.path).is_file():
-            raise ReportFileError(
-                f"{label} lists the metrics file {source.label}, which does not exist; run "
-                "the pipeline (dvc repro) first."
-            )
+        missing = (f"{label} lists the metrics file {source.label}, which does not exist; run "
+                   "the pipeline (dvc repro) first.")
+        if problem := file_problem(cwd / source.path, source.label, missing):
+            raise ReportFileError(problem)
     if not sources:
         raise ReportFileError(f"{label} declares no metrics; add a 'metrics:' entry to it.")
     return sources
