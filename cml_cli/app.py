@@ -40,8 +40,21 @@ def whole_short_help(command: Any) -> None:
     the help formatter wraps it instead of cutting it."""
     if command.short_help is None and command.help:
         command.short_help = first_sentence(command.help)
+    readable_arguments(command)
     for sub in getattr(command, "commands", {}).values():
         whole_short_help(sub)
+
+
+def readable_arguments(command: Any) -> None:
+    """Show an argument by its metavar (else its name) alone, `STACK...`, as options are shown:
+    Typer adds the Python type to it (`STACK <list[str]>`, `report <path>`)."""
+    for param in getattr(command, "params", []):
+        if param.param_type_name == "argument":
+            name = param.metavar or (param.name or "").upper()
+            many = param.nargs != 1 and "..." not in name
+            shown = name + ("..." if many else "")
+            param.display_type_rich = lambda ctx: None
+            param._rich_display_name = lambda shown=shown: shown
 
 
 class PanelGroup(TyperGroup):
@@ -143,6 +156,24 @@ def without_debug(argv: list[str]) -> list[str]:
     return [arg for arg in argv[:end] if arg != "--debug"] + argv[end:]
 
 
+def command_path(args: list[str]) -> str:
+    """The command `args` name (`cml-infra metrics diff`), as far as they name one: a usage
+    error points at that command's help. Click's parser leaves some errors without the
+    command's context ("Option '--gpu' does not take a value")."""
+    command: Any = typer.main.get_command(app)
+    path = ["cml-infra"]
+    for arg in args:
+        if arg == "--":
+            break
+        if arg.startswith("-"):
+            continue
+        sub = getattr(command, "commands", {}).get(arg)
+        if sub is None:
+            break
+        command, path = sub, [*path, arg]
+    return " ".join(path)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `cml-infra` console script."""
     try:
@@ -154,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
         if type(exc).__name__ == "NoArgsIsHelpError":
             typer.echo(exc.ctx.get_help())  # type: ignore[attr-defined]
             sys.exit(0)
-        fail(errors.usage_sentence(exc), code=getattr(exc, "exit_code", 2))
+        fail(errors.usage_sentence(exc, command_path(args)), code=getattr(exc, "exit_code", 2))
     except (typer.Abort, KeyboardInterrupt):
         code = INTERRUPTED
     except Exception as exc:

@@ -44,12 +44,16 @@ def _engine_failure(exc: BaseException) -> str:
     return f"The Pulumi engine failed ({reason}); {DEBUG_HINT} and its full output."
 
 
-def usage_sentence(exc: typer.TyperException) -> str:
-    """A bad flag or value: the parser's own message plus where to find the valid ones."""
+def usage_sentence(exc: typer.TyperException, command: str = "cml-infra") -> str:
+    """A bad flag or value: the parser's own message plus where to find the valid ones, the
+    help of the command the error is in (its context's, else `command`, the one the arguments
+    name), never the root's for a subcommand's flag."""
     message = " ".join(exc.format_message().split()).rstrip(".")
     ctx = getattr(exc, "ctx", None)
-    command = ctx.command_path if ctx is not None else "cml-infra"
-    return f"{message}. Run '{command} --help' to see what it accepts."
+    path = ctx.command_path if ctx is not None else ""
+    if len(command.split()) > len(path.split()):
+        path = command
+    return f"{message}. Run '{path or 'cml-infra'} --help' to see what it accepts."
 
 
 def sentence_for(exc: BaseException) -> str:

@@ -49,8 +49,13 @@ def forge_token(forge: str, token_file: Path | None,
     from infra.errors import PrerequisiteError
 
     env = os.environ if env is None else env
+    token: str | None
     if token_file is not None:
-        token = token_file.read_text().strip()
+        try:
+            token = token_file.read_text(encoding="utf-8").strip()
+        except UnicodeDecodeError:
+            raise PrerequisiteError(f"The token file {token_file} is not a text file; write "
+                                    "the forge token into it as text.") from None
         if not token:
             raise PrerequisiteError(f"The token file {token_file} is empty; write the forge "
                                     "token into it.")
@@ -99,7 +104,10 @@ def inventory_for(summary: Mapping[str, Any], token: str) -> Inventory:
     from infra.forges.runners import GitHubScope
 
     forge = str(summary.get("forge") or "github")
-    api_url = default_api_url(forge, str(summary.get("forge_url") or ""))
+    # A stack's pool names its forge's address; a `gc --repo` OWNER/NAME does not, and then
+    # the API root is the CI variable's (GITHUB_API_URL, CI_API_V4_URL) or the public forge's.
+    forge_url = str(summary.get("forge_url") or "")
+    api_url = default_api_url(forge, forge_url) if forge_url else None
     ctx = read_context(str(summary.get("repo") or ""), token, DriverChoice(forge), api_url)
     client = build_runner_client(ctx)
     if forge == "github":

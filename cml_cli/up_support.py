@@ -6,6 +6,7 @@ Kept apart from the command module so that it stays a thin parse-call-render fun
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
@@ -52,6 +53,16 @@ def state_warning(env: Mapping[str, str]) -> str | None:
             "PULUMI_BACKEND_URL to an s3://, gs:// or azblob:// bucket to keep it.")
 
 
+def whole_number(value: str | int) -> int:
+    """An integer flag's value, digits only: Click's own INT also takes 2.0 (and refuses 1e2)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = str(value).strip()
+    if not re.fullmatch(r"[+-]?[0-9]+", text):
+        raise typer.BadParameter(f"{value!r} is not a whole number")
+    return int(text)
+
+
 # Kept in step with infra.rules (DURATION_PATTERN, MAX_RUNTIME_S) and infra.spec.MAX_COUNT by
 # tests/test_cli_help.py; importing them here would cost every `--help` the catalog.
 DURATION = "a number and s, m or h: 30s, 5m, 2h"
@@ -70,12 +81,14 @@ GpuOption = Annotated[bool, typer.Option("--gpu", help="Add the cloud's default 
 GpuModelOption = Annotated[str | None, typer.Option(
     metavar="MODEL", help="t4, a10g/a10, l4, l40s, v100, a100, a100-80gb, h100.")]
 GpuCountOption = Annotated[int | None, typer.Option(
-    metavar="N", help="GPUs per machine (default: the fewest the cloud sells the model with).")]
+    metavar="N", parser=whole_number,
+    help="GPUs per machine (default: the fewest the cloud sells the model with).")]
 SpotOption = Annotated[bool, typer.Option("--spot", help="Use spot capacity.")]
 MaxPriceOption = Annotated[float | None, typer.Option(
     metavar="USD", help="Spot price cap per hour, such as 0.5.")]
 DiskSizeOption = Annotated[int | None, typer.Option(
-    metavar="GB", help="Root disk in GB, 10 to 16384 (default: 100 with a GPU, else 30).")]
+    metavar="GB", parser=whole_number,
+    help="Root disk in GB, 10 to 16384 (default: 100 with a GPU, else 30).")]
 LabelsOption = Annotated[str, typer.Option(metavar="LABEL,...",
                                            help="Comma-separated runner labels.")]
 IdleTimeoutOption = Annotated[str, typer.Option(
@@ -83,7 +96,8 @@ IdleTimeoutOption = Annotated[str, typer.Option(
 MaxRuntimeOption = Annotated[str, typer.Option(
     metavar="DURATION", help=f"Hard lifetime of a machine ({DURATION}), longer than the idle "
     "timeout and at most 7 days (168h).")]
-CountOption = Annotated[int, typer.Option(metavar="N", help="Number of machines, 1 to 50.")]
+CountOption = Annotated[int, typer.Option(
+    metavar="N", parser=whole_number, help="Number of machines, 1 to 50.")]
 NameOption = Annotated[str, typer.Option(
     metavar="NAME", help="Pool name: 2 to 40 lowercase letters, digits and hyphens.")]
 ForgeOption = Annotated[ForgeName, typer.Option(help="Where runners register.")]
@@ -138,6 +152,50 @@ def repository(forge: str, repo: str, forge_url: str | None,
 # (reporting.context: GitHub's GITHUB_REPOSITORY, GitLab's CI_PROJECT_PATH).
 CI_REPOSITORY = {"github": ("GITHUB_REPOSITORY", "GITHUB_SERVER_URL"),
                  "gitlab": ("CI_PROJECT_PATH", "CI_SERVER_URL")}
+
+
+# The forge's REST API root from CI when --api-url is not given (reporting.context).
+CI_API_URL = {"github": "GITHUB_API_URL", "gitlab": "CI_API_V4_URL"}
+API_EXAMPLE = {"github": "https://ghe.example.com/api/v3",
+               "gitlab": "https://gitlab.example.com/api/v4"}
+
+
+def check_ci_variables(forge: str, repo: str, forge_url: str | None,
+                       env: Mapping[str, str]) -> None:
+    """The CI job's repository and forge address, when up would take them (no --repo, no
+    --forge-url), refused in a sentence that names the variable, alike for the dry run and the
+    real up."""
+    from infra.errors import SpecError
+    from infra.rules import FORGE_NAMES, check_forge_url, parse_repo
+
+    name, server = CI_REPOSITORY[forge]
+    if not repo and env.get(name):
+        try:
+            parse_repo(forge, env[name])
+        except SpecError:
+            shape = "OWNER/NAME" if forge == "github" else "GROUP/PROJECT"
+            raise SpecError(f"{name} {env[name]!r} is not a {FORGE_NAMES[forge]} repository; "
+                            f"set it to {shape} or pass --repo.") from None
+    if not forge_url and env.get(server):
+        try:
+            check_forge_url(forge, env[server], server)
+        except SpecError as exc:
+            raise SpecError(f"{str(exc).rstrip('.')}, or pass --forge-url.") from None
+
+
+def check_forge_inputs(forge: str, api_url: str | None, gitlab_runner_url: str | None,
+                       gitlab_runner_sha256: str | None, env: Mapping[str, str]) -> None:
+    """--api-url (else the CI variable), --gitlab-runner-url and --gitlab-runner-sha256: one
+    check for the dry run and the real up, on every cloud and this machine (infra.rules, as
+    stack config's forgeApiUrl, gitlabRunnerUrl and gitlabRunnerSha256)."""
+    from infra.rules import check_runner_binary, check_web_url
+
+    if api_url is not None:
+        check_web_url(api_url, "--api-url", API_EXAMPLE[forge])
+    else:
+        variable = CI_API_URL[forge]
+        check_web_url(env.get(variable) or None, variable, API_EXAMPLE[forge])
+    check_runner_binary(gitlab_runner_url, gitlab_runner_sha256)
 
 
 def dry_run_repository(forge: str, repo: str, forge_url: str | None,

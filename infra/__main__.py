@@ -22,7 +22,7 @@ from infra.engine.program import base_program, program
 from infra.errors import ForgeError, SpecError
 from infra.forges.registration import ForgeSettings, forge_registrar
 from infra.forges.runners import GITLAB_RUNNER_URL
-from infra.settings import DEFAULT_KEYS, default_kwargs
+from infra.settings import DEFAULT_KEYS, FORGE_KEYS, default_kwargs, forge_values
 from infra.spec import RunnerSpec, pools_from_config
 
 KINDS = ("runner", "base")
@@ -35,15 +35,16 @@ def defaults(config: pulumi.Config) -> dict[str, object]:
 
 def forge_settings(config: pulumi.Config, env: Mapping[str, str]) -> ForgeSettings:
     """Token (secret setting, else REPO_TOKEN), API root and gitlab-runner binary."""
+    given = forge_values({key: config.get(key) for key in FORGE_KEYS})
     token = config.get_secret("forgeToken")
     if token is None and not env.get("REPO_TOKEN"):
         raise ForgeError("No forge token; run 'pulumi config set --secret cml-infra:forgeToken' "
                          "with a token that may create runners, or set REPO_TOKEN.")
     return ForgeSettings(
         token=token if token is not None else env["REPO_TOKEN"],
-        api_url=config.get("forgeApiUrl"),
-        gitlab_runner_url=config.get("gitlabRunnerUrl") or GITLAB_RUNNER_URL,
-        gitlab_runner_sha256=config.get("gitlabRunnerSha256"))
+        api_url=given["forgeApiUrl"],
+        gitlab_runner_url=given["gitlabRunnerUrl"] or GITLAB_RUNNER_URL,
+        gitlab_runner_sha256=given["gitlabRunnerSha256"])
 
 
 def base_names(entries: list[dict[str, object]], pools: list[RunnerSpec]) -> dict[str, str]:

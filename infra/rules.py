@@ -85,14 +85,26 @@ def check_name(name: str) -> str:
     return name
 
 
-def clean_labels(labels: str | Iterable[str]) -> tuple[str, ...]:
+DEFAULT_LABELS = ("cml-infra",)
+
+
+def clean_labels(labels: str | Iterable[str] | None) -> tuple[str, ...]:
+    """The runner labels, each checked; None (not given) is the default label. An empty label
+    (`--labels ""`, `labels: []`, `labels: [""]`) is refused rather than read as the default."""
+    if labels is None:
+        return DEFAULT_LABELS
     items = labels.split(",") if isinstance(labels, str) else list(labels)
-    cleaned = tuple(dict.fromkeys(str(item).strip() for item in items if str(item).strip()))
+    stripped = [str(item).strip() for item in items]
+    if not stripped or not all(stripped):
+        raise SpecError("A runner label is empty; give at least one label such as gpu "
+                        "(--labels gpu,l4; labels: [gpu, l4] in stack config), or drop the "
+                        "setting for the default label cml-infra.")
+    cleaned = tuple(dict.fromkeys(stripped))
     for label in cleaned:
         if not LABEL_PATTERN.fullmatch(label):
             raise SpecError(f"Runner label {label!r} is not valid; use letters, digits, dots, "
                             "hyphens and underscores, at most 64 characters.")
-    return cleaned or ("cml-infra",)
+    return cleaned
 
 
 def format_duration(seconds: int) -> str:
@@ -171,10 +183,80 @@ def _split_url(forge: str, value: str) -> tuple[str, str]:
     return f"{url.scheme}://{host}", url.path
 
 
+def is_web_url(value: object) -> bool:
+    """An http(s) address with a host (and a port, if any, that is a number)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        url = urlsplit(value.strip())
+        url.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:  # such as an unclosed [ of an IPv6 address
+        return False
+    return url.scheme in ("https", "http") and bool(url.hostname)
+
+
+SHA256_PATTERN = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def is_sha256(value: object) -> bool:
+    return isinstance(value, str) and SHA256_PATTERN.fullmatch(value.strip()) is not None
+
+
+def check_web_url(value: str | None, source: str, example: str) -> str | None:
+    """`value` (from `source`: a flag, a variable or a setting) when it is an http(s) URL."""
+    if value is None:
+        return None
+    if is_web_url(value) and urlsplit(value.strip()).username is not None:  # never echo it
+        raise SpecError(f"{source} holds credentials; drop them from the address and give the "
+                        "token through REPO_TOKEN or --token-file.")
+    if not is_web_url(value):
+        raise SpecError(f"{source} {value!r} is not a web address; set it to an http(s) "
+                        f"address such as {example}.")
+    return value.strip()
+
+
+def check_forge_url(forge: str, value: str | None,
+                    source: str = "--forge-url (forgeUrl)") -> str | None:
+    """A forge's web address: an http(s) address of its host alone (a self-hosted GitLab may
+    live under a path); github.com and gitlab.com only as https://github.com and
+    https://gitlab.com, as --repo takes them."""
+    if value is None:
+        return None
+    check_web_url(value, source, FORGE_URLS[check_forge(forge)].replace("github.com",
+                                                                         "ghe.example.com"))
+    url = urlsplit(value.strip())
+    host = (url.hostname or "").lower()
+    public = {urlsplit(u).hostname: name for name, u in FORGE_URLS.items()}
+    path = url.path.rstrip("/")
+    if url.query or url.fragment or (path and (forge == "github" or host in public)):
+        raise SpecError(f"{source} {value!r} is not a forge's web address; give the address "
+                        f"of the server alone, such as https://{url.netloc or host}.")
+    if host in public and (url.scheme != "https" or url.port):
+        raise SpecError(f"{source} {value!r} is not {FORGE_NAMES[public[host]]}'s address; "
+                        f"{host} is served over https://, so write https://{host}.")
+    if public.get(host, forge) != forge:
+        raise SpecError(f"{source} {value!r} is {FORGE_NAMES[public[host]]}; add --forge "
+                        f"{public[host]} (forge: {public[host]} in stack config).")
+    return value.strip()
+
+
+def check_runner_binary(url: str | None, sha256: str | None,
+                        url_source: str = "--gitlab-runner-url",
+                        sha_source: str = "--gitlab-runner-sha256") -> None:
+    """The gitlab-runner binary's address and checksum, as `up` (every cloud, the dry run, this
+    machine) and stack config (gitlabRunnerUrl, gitlabRunnerSha256) take them."""
+    check_web_url(url, url_source, "https://gitlab-runner-downloads.s3.amazonaws.com/latest/"
+                  "binaries/gitlab-runner-linux-amd64")
+    if sha256 is not None and not is_sha256(sha256):
+        raise SpecError(f"{sha_source} {sha256!r} is not a SHA-256 checksum; give its 64 "
+                        "hexadecimal digits, as sha256sum prints them.")
+
+
 def repo_and_forge_url(forge: str, repo: str, forge_url: str | None) -> tuple[str, str]:
     """The repository path (empty when none is given yet) and the forge's web address:
     --forge-url, else the repository URL's, else the public forge's."""
     server, path = parse_repo(forge, repo) if repo else (None, check_forge(forge) and "")
+    check_forge_url(forge, forge_url or None)
     given = (forge_url or "").rstrip("/")
     if given and server and given.lower() != server:
         raise SpecError(f"The repository is on {server} but the forge URL is {given}; drop "

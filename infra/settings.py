@@ -11,12 +11,11 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Mapping
 from typing import cast
-from urllib.parse import urlsplit
 
 from infra import catalog
 from infra.engine.naming import STACK_NAME
 from infra.errors import SpecError
-from infra.rules import DURATION_PATTERN
+from infra.rules import DURATION_PATTERN, check_runner_binary, is_sha256, is_web_url
 
 Check = Callable[[object], bool]
 
@@ -48,11 +47,7 @@ def _is_strings(value: object) -> bool:
 
 
 def _is_url(value: object) -> bool:
-    try:
-        url = urlsplit(value) if isinstance(value, str) else None
-    except ValueError:  # such as an unclosed [ of an IPv6 address
-        return False
-    return url is not None and url.scheme in ("https", "http") and bool(url.hostname)
+    return is_web_url(value)
 
 
 def _is_stack(value: object) -> bool:
@@ -69,6 +64,7 @@ TYPES: dict[str, tuple[Check, str]] = {
     "strings": (_is_strings, "a list of strings"),
     "url": (_is_url, "a web address such as https://gitlab.example.com"),
     "stack": (_is_stack, "a stack name of 1 to 100 letters, digits, '-', '_' and '.'"),
+    "sha256": (is_sha256, "a SHA-256 checksum of 64 hexadecimal digits"),
 }
 
 # Pool setting (camelCase, as Pulumi config is written) -> (build_spec keyword, type).
@@ -95,6 +91,23 @@ DEFAULT_KEYS: dict[str, tuple[str, str]] = {
     "maxRuntime": ("max_runtime", "duration"), "idleTimeout": ("idle_timeout", "duration"),
     "forgeUrl": ("forge_url", "url"),
 }
+
+
+# Stack settings of the forge registration (infra/__main__.py's forge_settings) -> type.
+FORGE_KEYS: dict[str, str] = {"forgeApiUrl": "url", "gitlabRunnerUrl": "url",
+                              "gitlabRunnerSha256": "sha256"}
+
+
+def forge_values(values: Mapping[str, object]) -> dict[str, str | None]:
+    """The forge settings given (None: not set), each checked as `up` checks its flags."""
+    for key, kind in FORGE_KEYS.items():
+        if values.get(key) is not None:
+            check_type(f"cml-infra:{key}", kind, values[key])
+    given = {key: (str(values[key]).strip() if values.get(key) is not None else None)
+             for key in FORGE_KEYS}
+    check_runner_binary(given["gitlabRunnerUrl"], given["gitlabRunnerSha256"],
+                        "cml-infra:gitlabRunnerUrl", "cml-infra:gitlabRunnerSha256")
+    return given
 
 
 def describe(value: object) -> str:

@@ -126,7 +126,7 @@ def build_spec(*, name: str = "cml-runner", cloud: str = "aws", region: str = "u
                zone: str | None = None, size: str | None = None, gpu: bool = False,
                gpu_model: str | None = None, gpu_count: int | None = None,
                spot: bool = False, max_price: float | None = None,
-               disk_size: int | None = None, labels: str | Iterable[str] = (),
+               disk_size: int | None = None, labels: str | Iterable[str] | None = None,
                forge: str = "github", repo: str = "", forge_url: str | None = None,
                idle_timeout: str | int = "5m", max_runtime: str | int = "6h",
                count: int = 1, extra_commands: Iterable[str] = (),

@@ -321,3 +321,48 @@ def test_debug_anywhere_shows_the_traceback_of_every_command(path, position, bar
 @pytest.mark.parametrize("path", GROUPS, ids=lambda p: " ".join(p) or "cml-infra")
 def test_a_group_without_its_command_prints_its_help(path, capsys):
     assert call(capsys, *path) == call(capsys, *path, "--help")
+
+
+# ---- user-view review: a usage error names its command's help; readable metavars ----
+
+def _a_flag_of(path: tuple[str, ...]) -> str | None:
+    """A boolean flag of the command at `path` (one that takes no value), if it has one."""
+    command = COMMANDS[path]
+    flags = [p for p in command.params
+             if getattr(p, "is_flag", False) and p.opts and p.opts[0].startswith("--")
+             and p.opts[0] not in ("--help",)]
+    return flags[0].opts[0] if flags else None
+
+
+FLAGGED = [(path, flag) for path in LEAVES if (flag := _a_flag_of(path))]
+
+
+def test_most_commands_have_a_flag_to_misuse():
+    assert {("up",), ("down",), ("status",), ("gc",), ("metrics", "diff")} <= {
+        path for path, _ in FLAGGED}
+
+
+@pytest.mark.parametrize(("path", "flag"), FLAGGED, ids=lambda v: " ".join(v)
+                         if isinstance(v, tuple) else v)
+def test_a_flag_given_a_value_points_at_its_commands_help(path, flag, capsys):
+    code, out, err = call(capsys, *path, f"{flag}=1")
+    assert (code, out) == (2, "") and err.count("\n") == 1
+    assert err.startswith("Error: ") and err.endswith(
+        f" Run 'cml-infra {' '.join(path)} --help' to see what it accepts.\n")
+
+
+@pytest.mark.parametrize("args", [("up", "--bogus"), ("down", "--lock-wait"), ("gc", "--grace"),
+                                  ("--debug", "up", "--gpu=1"), ("metrics", "diff", "--bogus")])
+def test_every_usage_error_names_the_subcommands_help(args, capsys):
+    path = " ".join(a for a in args if not a.startswith("-"))
+    code, _, err = call(capsys, *args)
+    assert code == 2 and err.endswith(f"Run 'cml-infra {path} --help' to see what it accepts.\n")
+
+
+@pytest.mark.parametrize("path", [*INFRA, *[p for p, c in COMMANDS.items()
+                                            if any(x.param_type_name == "argument"
+                                                   for x in getattr(c, "params", []))]],
+                         ids=" ".join)
+def test_arguments_and_options_show_no_python_types(path, capsys):
+    _, out, _ = call(capsys, *path, "--help")
+    assert not re.search(r"<(str|int|float|path|list\[[\w|]+\])>", out), out

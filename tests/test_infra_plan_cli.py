@@ -347,3 +347,111 @@ def test_plan_prints_whole_numbers_as_integers_and_never_cuts_a_value(cloud):
     assert "..." not in tree.replace("subnet-...", "")
     for text in [leaf for leaf in leaves if isinstance(leaf, str)]:
         assert all(line in tree for line in text.split("\n")), text[:80]
+
+
+# ---- user-view review: one validation for every way in, integers, CI variables ----
+
+@pytest.mark.parametrize(("forge", "repo", "message"), BAD_REPOS)
+def test_gc_refuses_the_repos_up_refuses(forge, repo, message, cli):
+    code, out, err = cli("gc", "--forge", forge, "--repo", repo, "--dry-run")
+    assert (code, out, err) == (1, "", f"Error: {message}\n")
+
+
+# Forge inputs the real up refuses: (arguments, environment, the sentence's start).
+BAD_FORGE_INPUTS = [
+    (("--api-url", "notaurl"), {}, "--api-url 'notaurl' is not a web address; set it to an "
+                                   "http(s) address such as https://ghe.example.com/api/v3."),
+    (("--api-url", "ftp://x"), {}, "--api-url 'ftp://x' is not a web address"),
+    ((), {"GITHUB_API_URL": "notaurl"}, "GITHUB_API_URL 'notaurl' is not a web address"),
+    (("--forge", "gitlab"), {"CI_API_V4_URL": "gitlab/api/v4"},
+     "CI_API_V4_URL 'gitlab/api/v4' is not a web address"),
+    (("--forge", "gitlab", "--gitlab-runner-sha256", "xyz"), {},
+     "--gitlab-runner-sha256 'xyz' is not a SHA-256 checksum; give its 64 hexadecimal digits"),
+    (("--forge", "gitlab", "--gitlab-runner-url", "ftp://x"), {},
+     "--gitlab-runner-url 'ftp://x' is not a web address"),
+    (("--forge-url", "http://github.com"), {},
+     "--forge-url (forgeUrl) 'http://github.com' is not GitHub's address; github.com is served "
+     "over https://, so write https://github.com."),
+    (("--forge-url", "https://github.com/acme"), {},
+     "--forge-url (forgeUrl) 'https://github.com/acme' is not a forge's web address"),
+    (("--forge-url", "notaurl"), {}, "--forge-url (forgeUrl) 'notaurl' is not a web address"),
+    (("--api-url", "https://me:ghp_secret@ghe.example.com/api/v3"), {},
+     "--api-url holds credentials; drop them from the address and give the token through "
+     "REPO_TOKEN or --token-file."),
+    (("--forge", "gitlab", "--forge-url", "https://github.com"), {},
+     "--forge-url (forgeUrl) 'https://github.com' is GitHub; add --forge github"),
+]
+
+
+@pytest.mark.parametrize(("args", "env", "start"), BAD_FORGE_INPUTS)
+@pytest.mark.parametrize("mode", [("--dry-run",), (), ("--cloud", "local", "--dry-run")],
+                         ids=["dry-run", "real", "local-dry-run"])
+def test_dry_run_and_real_up_refuse_the_same_forge_inputs(args, env, start, mode, cli):
+    code, out, err = cli("up", "--repo", "acme/models", *args, *mode, **env)
+    assert (code, out) == (1, ""), err
+    assert err.startswith(f"Error: {start}") and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("labels", ["", " ", "gpu,", "gpu,,l4"])
+@pytest.mark.parametrize("mode", [("--dry-run",), ("--cloud", "local", "--dry-run")])
+def test_an_empty_label_is_refused(labels, mode, cli):
+    code, out, err = cli("up", "--labels", labels, *mode)
+    assert (code, out) == (1, "")
+    assert err.startswith("Error: A runner label is empty; give at least one label")
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--count", "2.0"), ("--gpu-count", "1.0"),
+                                             ("--disk-size", "100.0"), ("--disk-size", "1e2"),
+                                             ("--count", "two")])
+def test_integer_flags_take_whole_numbers_only(flag, value, cli):
+    code, out, err = cli("up", flag, value, "--dry-run")
+    assert (code, out) == (2, "")
+    assert err == (f"Error: Invalid value for '{flag}': {value!r} is not a whole number. Run "
+                   "'cml-infra up --help' to see what it accepts.\n")
+
+
+@pytest.mark.parametrize("cloud", catalog.CLOUDS)
+def test_the_json_plan_prints_whole_numbers_as_integers(cloud, cli):
+    code, out, _ = cli("up", "--cloud", cloud, "--gpu", "--repo", "acme/models", "--dry-run",
+                       "--json")
+    assert code == 0
+    leaves = [leaf for r in json.loads(out)["resources"] for leaf in _leaves(r["inputs"])]
+    assert any(isinstance(leaf, int) and not isinstance(leaf, bool) for leaf in leaves)
+    assert not [leaf for leaf in leaves if isinstance(leaf, float) and leaf.is_integer()]
+    assert not re.search(r"(?<![\d.\"])\d+\.0(?![\d.])", out)
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe\x00\x01", b"\x7fELF\x02\x01\x01\x00\xff"])
+def test_a_token_file_that_is_not_text_is_one_sentence(content, cli, tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_bytes(content)
+    code, out, err = cli("up", "--repo", "acme/models", "--token-file", str(token_file))
+    assert (code, out) == (1, "")
+    assert err == (f"Error: The token file {token_file} is not a text file; write the forge "
+                   "token into it as text.\n")
+
+
+# CI variables holding what up refuses: (forge, variable, value, the sentence's start).
+BAD_CI_VARIABLES = [
+    ("github", "GITHUB_REPOSITORY", "a/b/c/d", "GITHUB_REPOSITORY 'a/b/c/d' is not a GitHub "
+                                               "repository; set it to OWNER/NAME or pass --repo."),
+    ("github", "GITHUB_REPOSITORY", "../..", "GITHUB_REPOSITORY '../..' is not a GitHub"),
+    ("gitlab", "CI_PROJECT_PATH", "group/../proj", "CI_PROJECT_PATH 'group/../proj' is not a "
+                                                   "GitLab repository"),
+    ("github", "GITHUB_SERVER_URL", "notaurl", "GITHUB_SERVER_URL 'notaurl' is not a web "
+                                               "address"),
+    ("github", "GITHUB_SERVER_URL", "http://github.com", "GITHUB_SERVER_URL 'http://github.com' "
+                                                         "is not GitHub's address"),
+    ("gitlab", "CI_SERVER_URL", "ftp://x", "CI_SERVER_URL 'ftp://x' is not a web address"),
+]
+
+
+@pytest.mark.parametrize(("forge", "name", "value", "start"), BAD_CI_VARIABLES)
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_bad_ci_variable_is_named(forge, name, value, start, dry_run, cli):
+    repo = {"GITHUB_REPOSITORY": "acme/models", "CI_PROJECT_PATH": "group/proj"}
+    env = {("GITHUB_REPOSITORY" if forge == "github" else "CI_PROJECT_PATH"):
+           repo["GITHUB_REPOSITORY" if forge == "github" else "CI_PROJECT_PATH"], name: value}
+    code, out, err = cli("up", "--forge", forge, *["--dry-run"] * dry_run, **env)
+    assert (code, out) == (1, ""), err
+    assert err.startswith(f"Error: {start}") and err.count("\n") == 1, err

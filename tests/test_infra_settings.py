@@ -149,3 +149,46 @@ def test_a_pool_repo_url_names_its_forge_over_the_project_default(repo, forge, p
     [spec] = pools_from_config([{"name": "gpu", "forge": forge, "repo": repo}],
                                {"forge_url": "https://github.com"})
     assert (spec.repo, spec.forge_url) == (path, url)
+
+
+# ---- the forge settings of a stack and pool values `up` refuses (user-view review) ----
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"forgeApiUrl": "notaurl"}, "cml-infra:forgeApiUrl must be a web address such as "
+                                 "https://gitlab.example.com, not the string 'notaurl'."),
+    ({"forgeApiUrl": "ftp://x"}, "cml-infra:forgeApiUrl must be a web address"),
+    ({"gitlabRunnerUrl": "ftp://x"}, "cml-infra:gitlabRunnerUrl must be a web address"),
+    ({"gitlabRunnerSha256": "xyz"}, "cml-infra:gitlabRunnerSha256 must be a SHA-256 checksum of "
+                                    "64 hexadecimal digits, not the string 'xyz'."),
+    ({"gitlabRunnerSha256": "ab" * 31}, "cml-infra:gitlabRunnerSha256 must be a SHA-256"),
+])
+def test_the_forge_settings_are_checked_as_up_checks_its_flags(values, message):
+    from infra.settings import forge_values
+
+    with pytest.raises(SpecError) as info:
+        forge_values(values)
+    assert str(info.value).startswith(message)
+
+
+def test_good_forge_settings_are_taken():
+    from infra.settings import forge_values
+
+    given = {"forgeApiUrl": "https://ghe.example.com/api/v3", "gitlabRunnerSha256": "AB" * 32}
+    assert forge_values(given) == {**given, "gitlabRunnerUrl": None}
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ({"forgeUrl": "http://github.com"}, "--forge-url (forgeUrl) 'http://github.com' is not "
+                                        "GitHub's address; github.com is served over https://"),
+    ({"forgeUrl": "https://github.com/acme"}, "--forge-url (forgeUrl) 'https://github.com/acme' "
+                                              "is not a forge's web address"),
+    ({"forgeUrl": "https://gitlab.com"}, "--forge-url (forgeUrl) 'https://gitlab.com' is GitLab; "
+                                         "add --forge gitlab"),
+    ({"labels": []}, "A runner label is empty;"),
+    ({"labels": [""]}, "A runner label is empty;"),
+    ({"labels": ["gpu", " "]}, "A runner label is empty;"),
+])
+def test_a_pool_value_up_refuses_is_refused_in_stack_config(entry, message):
+    with pytest.raises(SpecError) as info:
+        pools_from_config([{"name": "gpu", **entry}], {})
+    assert str(info.value).startswith(message)

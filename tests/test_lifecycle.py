@@ -360,3 +360,22 @@ def test_down_deletes_registrations_with_a_fresh_token_after_the_first_expired(
     out = ok(world.cli("down", "--token-file", str(token_file), run="561", REPO_TOKEN=""))
     assert "deleted with the token given now" in out and fresh not in out
     assert world.forge_runners() == {} and world.stacks() == [BASE]
+
+
+@pytest.mark.parametrize("how", ["api-variable", "repo-url", "repo-url-and-api-variable"])
+def test_gc_repo_sweeps_the_ghosts_of_a_repository_no_stack_names(world: World, how: str) -> None:
+    """`gc --repo` with a token: the API root is GITHUB_API_URL's, else the repository URL's
+    forge's (never a bare '/api/v3'), for the dry run and the real sweep."""
+    ghost = max(world.forge_runners(), default=0) + 1000
+    world.forge_runners()[ghost] = {"id": ghost, "name": "cml-runner-cml-runner-gh-7-0-abcdef",
+                                    "status": "offline", "labels": [], "runner_group_id": 1}
+    repo = "acme/models" if how == "api-variable" else f"{world.github.server.url}/acme/models"
+    extra = {"GITHUB_API_URL": None} if how == "repo-url" else {}
+    dry = world.cli("gc", "--repo", repo, "--dry-run", "--json", run=None, **extra)
+    actions = json.loads(ok(dry))["actions"]
+    assert [(a["kind"], a["target"]) for a in actions] == [
+        ("delete-runner", f"cml-runner-cml-runner-gh-7-0-abcdef (id {ghost})")]
+    assert ghost in world.forge_runners(), "a dry run deletes nothing"
+    out = ok(world.cli("gc", "--repo", repo, run=None, **extra))
+    assert "delete forge runner cml-runner-cml-runner-gh-7-0-abcdef" in out
+    assert ghost not in world.forge_runners()

@@ -41,15 +41,15 @@ def gc(dry_run: DryRunFlag = False, json_output: JsonFlag = False, grace: GraceO
     from cml_cli import lifecycle
     from infra.engine.gc import GcOptions
     from infra.engine.gc import gc as sweep
-    from infra.rules import parse_duration
+    from infra.rules import parse_duration, parse_repo
 
+    repos = [parse_repo(forge.value, value) for value in repo or []]  # as up refuses them
     options = GcOptions(now=datetime.now(timezone.utc), dry_run=dry_run,
                         grace_s=parse_duration(grace, "grace"),
                         lock_age_s=parse_duration(lock_age, "lock age"))
     engine = lifecycle.engine("cml-infra gc")
     printer = (lambda line: None) if json_output else lifecycle.say
-    inventories = _inventories(engine, repo or [], name or [], forge.value, token_file,
-                               printer)
+    inventories = _inventories(engine, repos, name or [], forge.value, token_file, printer)
     actions = sweep(engine, printer, options, inventories)
     failed = [a for a in actions if a.error]
     if json_output:
@@ -71,7 +71,8 @@ def _inventories(engine, repos, pools, forge, token_file, printer):  # type: ign
 
     summaries = {(str(s.get("forge")), str(s.get("repo"))): s for stack in collect(engine)
                  for s in stack.pools.values() if stack.kind == "runner" and s.get("repo")}
-    summaries.update({(forge, r): {"forge": forge, "repo": r} for r in repos})
+    summaries.update({(forge, path): {"forge": forge, "repo": path, "forge_url": server or ""}
+                      for server, path in repos})
     names = {"cml-runner", *pools} | {p for stack in collect(engine) for p in stack.pools}
     found = []
     for (kind, repository), summary in summaries.items():

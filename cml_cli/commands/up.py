@@ -53,6 +53,9 @@ def up(
         refuse_token_flag(token, "up")
     if not local:
         o.check_stack(stack)
+    o.check_forge_inputs(forge.value, api_url, gitlab_runner_url, gitlab_runner_sha256,
+                         os.environ)
+    o.check_ci_variables(forge.value, repo, forge_url, os.environ)
     if dry_run:
         repo, forge_url = o.dry_run_repository(forge.value, repo, forge_url, os.environ)
     repo, forge_url, api_url = o.repository(forge.value, repo, forge_url, api_url)

@@ -211,9 +211,14 @@ def masked(value: Any) -> Any:
 
 
 def render_json(plan: Plan) -> str:
-    resources = [{**r, "inputs": masked(r["inputs"])} for r in plan.resources]
+    """The plan as JSON, whole numbers as integers like the text plan (the mock runtime hands
+    every number back as a float)."""
+    from infra.engine.plan_text import whole_numbers
+
+    resources = [{**r, "inputs": whole_numbers(masked(r["inputs"]))} for r in plan.resources]
     return json.dumps({"stacks": plan.stacks, "resources": resources, "reads": plan.reads,
-                       "invokes": masked(plan.invokes)}, indent=2, sort_keys=True) + "\n"
+                       "invokes": whole_numbers(masked(plan.invokes))}, indent=2,
+                      sort_keys=True) + "\n"
 
 
 def render_tree(plan: Plan) -> str:

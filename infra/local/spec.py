@@ -33,7 +33,7 @@ def check_local_flags(**given: object) -> None:
 
 
 def local_spec(name: str, wants_gpu: bool, gpu_model: str | None, gpu_count: int | None,
-                labels: str | Iterable[str], forge: str, repo: str, forge_url: str | None,
+                labels: str | Iterable[str] | None, forge: str, repo: str, forge_url: str | None,
                 idle_timeout: str | int, max_runtime: str | int, count: int,
                 extra_commands: Iterable[str], idle_mode: bool,
                 docker: bool = False) -> RunnerSpec:
