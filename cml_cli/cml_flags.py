@@ -23,36 +23,43 @@ if TYPE_CHECKING:
     from reporting.context import CIContext
 
 TargetOption = Annotated[str | None, typer.Option(
-    "--target", help="Where to comment: auto (the default), pr, commit, pr/N, commit/REV or "
+    "--target", metavar="TARGET",
+    help="Where to comment: auto (the default), pr, commit, pr/N, commit/REV or "
     "issue/N. auto: this run's pull request, else the one containing the commit, else the "
     "commit; outside CI the commit is the checkout's HEAD.", show_default=False)]
 WatermarkOption = Annotated[str, typer.Option(
-    "--watermark-title", help="Keeps several reports apart: update edits only the comment "
+    "--watermark-title", metavar="TITLE",
+    help="Keeps several reports apart: update edits only the comment "
     "with the same title; {workflow} and {run} become the CI's workflow and run.")]
 PrOption = Annotated[bool, typer.Option("--pr", help="CML's older form of --target pr.")]
 CommitShaOption = Annotated[str | None, typer.Option(
-    "--commit-sha", "--head-sha", help="CML's older form of --target commit/REV (a SHA or "
+    "--commit-sha", "--head-sha", metavar="SHA",
+    help="CML's older form of --target commit/REV (a SHA or "
     "a git revision).", show_default=False)]
 CheckShaOption = Annotated[str | None, typer.Option(
-    "--commit-sha", "--head-sha", help="The commit to check, as a SHA or a git revision "
+    "--commit-sha", "--head-sha", metavar="SHA",
+    help="The commit to check, as a SHA or a git revision "
     "(default: the CI's commit; outside CI the checkout's HEAD).", show_default=False)]
 UpdateOption = Annotated[bool, typer.Option(
     "--update", help="Edit our newest comment instead of adding one (what comment update "
     "does).")]
 RmWatermarkOption = Annotated[bool, typer.Option(
     "--rm-watermark", help="Post without the hidden marker, so no later update finds the "
-    "comment; not with update, --watch or --watermark-title.")]
+    "comment (with --watch, each change is a new comment); not with update or "
+    "--watermark-title.")]
 WatchOption = Annotated[bool, typer.Option(
     "--watch", help="Keep running and post the report again each time it or one of its "
     "images changes (stop with Ctrl-C, or run it in the background with &).")]
 TriggerFileOption = Annotated[Path | None, typer.Option(
-    "--trigger-file", help="With --watch: post each time this file appears (then delete it), "
+    "--trigger-file", metavar="FILE",
+    help="With --watch: post each time this file appears (then delete it), "
     "instead of on every change of the report.", show_default=False)]
 NativeOption = Annotated[bool, typer.Option(
     "--native", "--publish-native", help="Accepted for CML: images are always published "
     "to the forge itself.")]
 PublishUrlOption = Annotated[str | None, typer.Option(
-    "--publish-url", help="Refused: cml-infra never sends images to an image server.",
+    "--publish-url", metavar="URL",
+    help="Refused: cml-infra never sends images to an image server.",
     show_default=False)]
 
 
@@ -95,10 +102,12 @@ def comment_options(flags: CommentFlags, env: Mapping[str, str] | None = None) -
     if sum((flags.target is not None, flags.pr, flags.commit_sha is not None)) > 1:
         raise OptionError("--target, --pr and --commit-sha each say where to comment; give "
                           "only one (--target is CML's current form).")
-    if flags.rm_watermark and (flags.update or flags.watch or flags.watermark_title):
+    # As CML: "watermarks are mandatory for updatable comments" (src/cml.js commentCreate)
+    # and watermarkTitle conflicts with rmWatermark (bin/cml/comment/create.js).
+    if flags.rm_watermark and (flags.update or flags.watermark_title):
         raise OptionError("--rm-watermark leaves nothing to find the comment by, so it cannot "
-                          "go with comment update, --update, --watch or --watermark-title; "
-                          "drop one of them.")
+                          "go with comment update, --update or --watermark-title; drop one "
+                          "of them.")
     if flags.trigger_file is not None and not flags.watch:
         raise OptionError("--trigger-file says when --watch posts; add --watch or drop it.")
     target = (Target("pr") if flags.pr else Target("commit", flags.commit_sha)
@@ -133,6 +142,8 @@ def check_options(title: str, status: StatusChoice, conclusion: ConclusionChoice
     from reporting.errors import OptionError
     from reporting.forges.base import CheckStatus, Conclusion
 
+    if not title.strip():  # GitHub needs a check run's name, GitLab a status's name
+        raise OptionError("--title is empty; give the check a name, like --title Metrics.")
     if status is not StatusChoice.completed and conclusion is not None:
         raise OptionError(f"A check that is {status.value.replace('_', ' ')} has no "
                           "conclusion yet; drop --conclusion or pass --status completed.")

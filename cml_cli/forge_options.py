@@ -12,6 +12,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 if TYPE_CHECKING:
     from infra.forges.registration import ForgeSettings
@@ -25,20 +26,67 @@ class DriverChoice(str, Enum):
 
 
 RepoOption = Annotated[str | None, typer.Option(
-    "--repo", help="Repository as OWNER/NAME or URL (default: the CI job's repository).")]
+    "--repo", metavar="REPO",
+    help="Repository as OWNER/NAME or URL (default: the CI job's repository).")]
 # CML's --driver-token is its global token flag, with --token as its alias (iterative/cml
 # bin/cml.js); both take the same token here.
 TokenOption = Annotated[str | None, typer.Option(
-    "--token", "--driver-token", help="Forge token (default: REPO_TOKEN, then GITHUB_TOKEN / "
+    "--token", "--driver-token", metavar="TOKEN",
+    help="Forge token (default: REPO_TOKEN, then GITHUB_TOKEN / "
     "GITLAB_TOKEN / CI_JOB_TOKEN).", show_default=False)]
 DriverOption = Annotated[DriverChoice | None, typer.Option(
     "--driver", help="Forge type, when it cannot be told from the environment.")]
 ApiUrlOption = Annotated[str | None, typer.Option(
-    "--api-url", help="REST API root, e.g. https://ghe.example.com/api/v3 "
+    "--api-url", metavar="URL", help="REST API root, e.g. https://ghe.example.com/api/v3 "
     "(default: GITHUB_API_URL / CI_API_V4_URL).")]
 PublishOption = Annotated[bool, typer.Option(
     "--publish/--no-publish", help="Upload local images to the forge and link them; "
-    "--no-publish leaves image links as they are.")]
+    "--no-publish (CML: --publish=false) leaves image links as they are.")]
+
+
+# CML's booleans are yargs options, which also take `--publish=false` and `--publish false`
+# (https://github.com/iterative/cml.dev/blob/master/content/docs/ref/comment.md); the flag
+# each value means here (None: the flag is left out).
+_CML_BOOLEANS = {"--publish": ("--publish", "--no-publish")}
+_CML_SWITCHES = ("--watch", "--pr", "--update", "--rm-watermark", "--native",
+                 "--publish-native")
+_BOOL_WORDS = {"true": True, "false": False}
+
+
+def cml_booleans(args: list[str]) -> list[str]:
+    """`args` with CML's `--flag=true|false` and `--flag true|false` as plain flags."""
+    out: list[str] = []
+    rest = iter(args)
+    for arg in rest:
+        if arg == "--":
+            out += [arg, *rest]
+            break
+        name, eq, value = arg.partition("=")
+        if name in _CML_BOOLEANS or name in _CML_SWITCHES:
+            if not eq:
+                following = next(rest, None)
+                if following is not None and following.lower() in _BOOL_WORDS:
+                    value = following
+                else:
+                    out.append(arg)
+                    if following is not None:
+                        out.append(following)
+                    continue
+            if value.lower() not in _BOOL_WORDS:
+                raise typer.BadParameter(f"{name} takes true or false, not {value!r}.")
+            on, off = _CML_BOOLEANS.get(name, (name, None))
+            flag = on if _BOOL_WORDS[value.lower()] else off
+            out += [flag] if flag else []
+            continue
+        out.append(arg)
+    return out
+
+
+class CmlCommand(TyperCommand):
+    """A command that reads CML's boolean forms before click parses the line."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer's own click
+        return super().parse_args(ctx, cml_booleans(list(args)))
 
 
 class LogLevel(str, Enum):

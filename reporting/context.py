@@ -88,7 +88,7 @@ def _context(env: Mapping[str, str], flags: Overrides, driver: Driver,
     repo, server, api = ci["repo"], ci["server"], ci["api"]
     same_repo = True
     if flags.repo:
-        flag_server, flag_repo = parse_repo(flags.repo)
+        flag_server, flag_repo = parse_repo(flags.repo, driver.value, flags.token_flag)
         same_repo = repo is None or flag_repo == repo  # a bare GITHUB_SHA applies too
         if flag_server and flag_server != (server or "").rstrip("/"):  # another host
             server, api = flag_server, None
@@ -156,7 +156,8 @@ def _github_env(env: Mapping[str, str]) -> dict:
 
 def _gitlab_env(env: Mapping[str, str]) -> dict:
     iid = positive_number(env.get("CI_MERGE_REQUEST_IID"), "CI_MERGE_REQUEST_IID",
-                          "unset it, or set it to the merge request's number (its IID)")
+                          "unset it, or set it to the merge request's number (its IID)",
+                          noun="merge request")
     return {"repo": env.get("CI_PROJECT_PATH") or env.get("CI_PROJECT_ID") or None,
             "server": checked_url(env.get("CI_SERVER_URL"), "CI_SERVER_URL",
                                   "https://gitlab.com"),
@@ -195,6 +196,10 @@ def _server_for(driver: Driver, api_url: str) -> str:
 def _token(env: Mapping[str, str], flags: Overrides, driver: Driver) -> tuple[str, str]:
     names = ("REPO_TOKEN", "GITHUB_TOKEN") if driver is Driver.GITHUB else (
         "REPO_TOKEN", "GITLAB_TOKEN", "CI_JOB_TOKEN")
+    if flags.token == "":
+        raise ContextError(f"The token given with {flags.token_source} is empty; pass the "
+                           f"token itself, or leave {flags.token_source} out to use "
+                           f"{' or '.join(names[:2])}.")
     if flags.token:
         return checked_token(flags.token, flags.token_source), flags.token_source
     for name in names:

@@ -29,9 +29,9 @@ class Target:
 
 def parse_target(value: str) -> Target:
     value = value.strip()
-    if value in ("auto", "pr", "commit"):
-        return Target(value)
-    match = _EXPLICIT.match(value)
+    if value.lower() in ("auto", "pr", "commit"):  # CML lower-cases the kind (src/commenttarget.js)
+        return Target(value.lower())
+    match = _EXPLICIT.match(value[:value.find("/")].lower() + value[value.find("/"):])
     if match:
         kind, ref = match.groups()
         if kind in ("pr", "issue") and not ref.isdigit():

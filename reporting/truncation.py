@@ -30,12 +30,13 @@ def truncate(text: str, limit: int, *, forge: str, forge_limit: int | None = Non
         return TRUNCATION_NOTE.format(forge=forge, limit=forge_limit or limit, hidden=hidden)
 
     room = max(0, limit - len(note(len(text))))
+    budget = room
     while True:
-        keep = _cut(text[:room])
-        closer = _closing_fence(keep)
+        keep = _cut(text[:budget])
+        closer = _closing_fence(keep) + _closing_html(keep)
         if len(keep) + len(closer) <= room or not keep:
             return keep + closer + note(len(text) - len(keep))
-        room -= len(closer)
+        budget -= max(1, len(keep) + len(closer) - room)
 
 
 def _cut(head: str) -> str:
@@ -47,6 +48,30 @@ def _cut(head: str) -> str:
     if space >= 0 and len(head) - space <= min(WORD_SLACK, len(head) // 2 + 1):
         return head[:space]
     return head
+
+
+_HTML_BLOCK = re.compile(r"<(/?)(details|summary|table|blockquote|div)\b[^>]*>", re.IGNORECASE)
+
+
+def _closing_html(text: str) -> str:
+    """Closing tags for the HTML blocks (`<details>` ...) `text` leaves open outside code
+    fences, so the note after them is not hidden in a collapsed block."""
+    stack: list[str] = []
+    fence = ""
+    for line in text.split("\n"):
+        found = _FENCE.match(line)
+        if found and (not fence or found.group(1)[0] == fence[0]):
+            fence = "" if fence else found.group(1)
+            continue
+        if fence:
+            continue
+        for closing, tag in _HTML_BLOCK.findall(line):
+            tag = tag.lower()
+            if not closing:
+                stack.append(tag)
+            elif tag in stack:
+                del stack[len(stack) - 1 - stack[::-1].index(tag):]
+    return "".join(f"\n</{tag}>" for tag in reversed(stack)) + ("\n" if stack else "")
 
 
 def _closing_fence(text: str) -> str:

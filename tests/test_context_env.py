@@ -111,7 +111,8 @@ def test_gitlab_url_outside_ci_and_driver_flag():
      "Cannot tell whether the repository is on GitHub or GitLab; pass --driver github or "
      "--driver gitlab."),
     ({"GITHUB_ACTIONS": "true", "GITHUB_TOKEN": "t"}, Overrides(repo="justaname"),
-     "--repo 'justaname' is not OWNER/NAME or a repository URL."),
+     "Repository 'justaname' is not a GitHub repository; write it as OWNER/NAME or as its "
+     "https:// address."),
 ])
 def test_missing_pieces_are_one_sentence(env, flags, sentence):
     with pytest.raises(ContextError) as caught:
@@ -152,7 +153,7 @@ def _sentence(env, flags=None) -> str:
 @pytest.mark.parametrize("iid", ["abc", "1.5", "-3", "0", " ", "７", "12a"])
 def test_a_merge_request_iid_that_is_not_a_number_is_one_sentence(iid):
     assert _sentence({**GITLAB, "CI_MERGE_REQUEST_IID": iid}) == (
-        f"CI_MERGE_REQUEST_IID is {iid!r}, not a pull request number; unset it, or set it to "
+        f"CI_MERGE_REQUEST_IID is {iid!r}, not a merge request number; unset it, or set it to "
         "the merge request's number (its IID).")
 
 
@@ -208,27 +209,42 @@ def test_an_api_url_flag_that_is_not_a_url_is_one_sentence(tmp_path, value):
                                    "git://github.com/acme/models", "https://github.com/justone",
                                    "https:///acme/models"])
 def test_a_repo_url_that_is_not_http_is_one_sentence(value):
+    """The sentences `up` refuses the same --repo with (infra.rules.parse_repo)."""
+    expected = (f"Repository {value!r} is not a GitHub repository; write it as OWNER/NAME or "
+                "as its https:// address." if value == "https://github.com/justone" else
+                f"Repository address {value!r} is not a repository URL; write it as "
+                "https://HOST/OWNER/NAME.")
     assert _sentence({"REPO_TOKEN": "t"}, Overrides(repo=value, driver=Driver.GITHUB)) == (
-        f"--repo {value!r} is not a repository URL; give https://host/owner/name or "
-        "OWNER/NAME.")
+        expected)
 
 
-@pytest.mark.parametrize(("value", "server", "repo"), [
-    ("git@github.com:acme/models.git", "https://github.com", "acme/models"),
-    ("ssh://git@git.corp:2222/ml/models.git", "https://git.corp", "ml/models"),
-    ("https://user:secret@git.corp:8443/ml/models", "https://git.corp:8443", "ml/models"),
-    ("http://127.0.0.1:9/acme/models/", "http://127.0.0.1:9", "acme/models"),
+@pytest.mark.parametrize(("value", "server", "repo", "driver"), [
+    ("git@github.com:acme/models.git", "https://github.com", "acme/models", Driver.GITHUB),
+    ("ssh://git@git.corp:2222/ml/models.git", "https://git.corp", "ml/models", Driver.GITLAB),
+    ("http://127.0.0.1:9/acme/models/", "http://127.0.0.1:9", "acme/models", Driver.GITLAB),
 ])
-def test_ssh_remotes_and_urls_with_credentials_name_the_web_server(value, server, repo):
-    ctx = context_from_env({"REPO_TOKEN": "t"}, Overrides(repo=value, driver=Driver.GITLAB))
+def test_ssh_remotes_and_urls_name_the_web_server(value, server, repo, driver):
+    ctx = context_from_env({"REPO_TOKEN": "t"}, Overrides(repo=value, driver=driver))
     assert (ctx.server_url, ctx.repo) == (server, repo)
     assert "secret" not in repr(ctx)
 
 
+@pytest.mark.parametrize("value", ["https://user:secret@git.corp:8443/ml/models",
+                                   "ssh://git:secret@git.corp/ml/models.git"])
+def test_a_repo_url_with_credentials_is_refused_without_echoing_them(value):
+    """As `up` refuses it: the token belongs in REPO_TOKEN or --token, never in --repo."""
+    sentence = _sentence({"REPO_TOKEN": "t"}, Overrides(repo=value, driver=Driver.GITLAB))
+    assert sentence == ("The repository address holds credentials; drop them from the URL and "
+                        "give the token through REPO_TOKEN or pass --token.")
+    assert "secret" not in sentence
+
+
+WHITESPACE = "has whitespace (spaces, tabs or line breaks) at its start or end"
+
+
 @pytest.mark.parametrize(("token", "problem"), [
-    ("ghs_abc\n", "ends with a line break"), ("ghs_abc\r\n", "ends with a line break"),
-    ("ghs_abc \n", "ends with a line break"), (" ghs_abc", "starts or ends with a space"),
-    ("ghs_abc\t", "starts or ends with a space"), ("ghs_a bc", "contains spaces or control"),
+    ("ghs_abc\n", WHITESPACE), ("ghs_abc\r\n", WHITESPACE), ("ghs_abc \n", WHITESPACE),
+    (" ghs_abc", WHITESPACE), ("ghs_abc\t", WHITESPACE), ("ghs_a bc", "contains spaces or control"),
     ("ghs_a\x00bc", "contains spaces or control")])
 @pytest.mark.parametrize("source", ["GITHUB_TOKEN", "REPO_TOKEN", "--token"])
 def test_a_token_with_whitespace_is_named_as_such(tmp_path, token, problem, source):
@@ -312,4 +328,4 @@ def test_runner_tokens_are_named_by_where_up_took_them(monkeypatch, variable, so
         monkeypatch.setenv(variable, token)
     with pytest.raises(ContextError) as caught:
         runner_forge("github", "acme/models", token, None, None)
-    assert str(caught.value).startswith(f"The token from {source} ends with a line break")
+    assert str(caught.value).startswith(f"The token from {source} {WHITESPACE}")

@@ -202,7 +202,7 @@ def _event_with_number(tmp_path, number):  # type: ignore[no-untyped-def]
 # (forge, environment changes, extra flags, start of the sentence)
 CRASHES = [
     ("gitlab", lambda p: {"CI_MERGE_REQUEST_IID": "seven"}, (),
-     "CI_MERGE_REQUEST_IID is 'seven', not a pull request number"),
+     "CI_MERGE_REQUEST_IID is 'seven', not a merge request number"),
     ("github", lambda p: _event_with_number(p, "42a"), (), "pull_request.number in the GitHub "
      "event file"),
     ("github", lambda p: _event_with_number(p, [42]), (), "pull_request.number in the GitHub "
@@ -214,9 +214,9 @@ CRASHES = [
     ("github", lambda p: {}, ("--api-url", "localhost:3000"),
      "--api-url 'localhost:3000' is not a URL"),
     ("github", lambda p: {}, ("--repo", "ftp://github.com/acme/models"),
-     "--repo 'ftp://github.com/acme/models' is not a repository URL"),
+     "Repository address 'ftp://github.com/acme/models' is not a repository URL"),
     ("gitlab", lambda p: {}, ("--repo", "ftp://git.corp/acme/models"),
-     "--repo 'ftp://git.corp/acme/models' is not a repository URL"),
+     "Repository address 'ftp://git.corp/acme/models' is not a repository URL"),
 ]
 
 
@@ -244,7 +244,7 @@ def test_a_token_with_a_trailing_line_break_is_named_as_such(request, tmp_path, 
     else:
         env, source = gitlab_ci_env(fake, GITLAB_TOKEN + ending), "REPO_TOKEN"
     result = run_cli("comment", "create", str(write_report(tmp_path)), env=env)
-    line = _fails(result, f"The token from {source} ends with a line break; store it without "
-                          "one")
+    line = _fails(result, f"The token from {source} has whitespace (spaces, tabs or line "
+                          "breaks) at its start or end; store it without")
     assert GITHUB_APP_TOKEN not in line and GITLAB_TOKEN not in line
     assert fake.server.log == []

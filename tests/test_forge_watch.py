@@ -164,6 +164,7 @@ def test_watch_runs_in_the_background_and_posts_each_change(fake_github, tmp_pat
     finally:
         child.kill()
     assert child.returncode == 0, err
-    assert err.strip().endswith(f"Stopped watching {report}.")
+    watched = tmp_path / "go" if trigger else report  # the file that was being watched for
+    assert err.strip().endswith(f"Stopped watching {watched}.")
     assert len(out.splitlines()) == 2  # the comment's URL for each post
     assert fake_github.rejections == []

@@ -13,6 +13,7 @@ import typer
 from cml_cli.cml_flags import CheckShaOption, ConclusionChoice, StatusChoice
 from cml_cli.forge_options import (
     ApiUrlOption,
+    CmlCommand,
     DriverOption,
     LogLevel,
     LogOption,
@@ -23,7 +24,7 @@ from cml_cli.forge_options import (
 
 ReportArg = Annotated[Path, typer.Argument(help="Markdown report: the check's summary.",
                                            show_default=False)]
-TitleOption = Annotated[str, typer.Option("--title", help="Name of the check.")]
+TitleOption = Annotated[str, typer.Option("--title", metavar="TITLE", help="Name of the check.")]
 StatusOption = Annotated[StatusChoice, typer.Option(
     "--status", help="queued or in_progress: a check still running, with no conclusion.")]
 ConclusionOption = Annotated[ConclusionChoice | None, typer.Option(
@@ -42,7 +43,7 @@ def register(app: typer.Typer) -> None:
         if ctx.invoked_subcommand is None:  # help as help, not as an error
             typer.echo(ctx.get_help())
 
-    @check.command("create")
+    @check.command("create", cls=CmlCommand)
     def create(report: ReportArg, title: TitleOption = "CML Report",
                status: StatusOption = StatusChoice.completed,
                conclusion: ConclusionOption = None, commit_sha: CheckShaOption = None,

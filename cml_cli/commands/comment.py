@@ -26,6 +26,7 @@ from cml_cli.cml_flags import (
 )
 from cml_cli.forge_options import (
     ApiUrlOption,
+    CmlCommand,
     DriverChoice,
     DriverOption,
     LogLevel,
@@ -73,10 +74,12 @@ def _post(report: Path, flags: CommentFlags, repo: str | None, token: str | None
     from reporting.watch import watch
 
     try:  # CML's first post creates or updates as asked; later ones update it
-        watch(report, lambda first: post(options.update or not first), say=info,
+        # without a marker (--rm-watermark) nothing can be found again: each post is new
+        watch(report, lambda first: post(options.update or (not first and options.marked)),
+              say=info,
               interval=watch_interval(), trigger=flags.trigger_file)
     except KeyboardInterrupt:
-        info(f"Stopped watching {report}.")
+        info(f"Stopped watching {flags.trigger_file or report}.")
 
 
 def _command(update: bool, doc: str):  # type: ignore[no-untyped-def]
@@ -108,6 +111,6 @@ def register(app: typer.Typer) -> None:
         if ctx.invoked_subcommand is None:  # help as help, not as an error
             typer.echo(ctx.get_help())
 
-    comment.command("create")(_command(False, CREATE_HELP))
-    comment.command("update")(_command(True, UPDATE_HELP))
+    comment.command("create", cls=CmlCommand)(_command(False, CREATE_HELP))
+    comment.command("update", cls=CmlCommand)(_command(True, UPDATE_HELP))
     app.add_typer(comment, name="comment", rich_help_panel=REPORTING_PANEL)

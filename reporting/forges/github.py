@@ -22,7 +22,15 @@ from urllib3 import Retry
 from reporting.errors import ForgeError, ForgeNotFoundError, ForgeUnavailableError
 from reporting.forges import github_errors
 from reporting.forges.base import CheckStatus, Comment, Conclusion, Thread, ThreadKind
-from reporting.retries import Say, cause_of_error, cause_of_status, quiet, wait_line
+from reporting.retries import (
+    MAX_WAIT,
+    Say,
+    cause_of_error,
+    cause_of_status,
+    check_wait,
+    quiet,
+    wait_line,
+)
 
 T = TypeVar("T")
 # https://docs.github.com/en/rest/issues/comments: a body over 65,536 characters gets 422.
@@ -40,18 +48,22 @@ class SafeRetry(GithubRetry):
     A 429 or a rate-limit 403 means the request was not processed, so it is retried for
     every method; 5xx and dropped connections are retried only for idempotent methods
     (POST is left out of `allowed_methods`; PATCH here only sets a body, so it is in).
-    Each wait is told through `say` before it starts.
+    Each wait is told through `say` before it starts; one over MAX_WAIT (a rate limit that
+    resets later), or waits adding up to over MAX_TOTAL_WAIT, fail at once with one sentence.
     """
 
-    def __init__(self, *, say: Say = quiet, attempts: int | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, say: Say = quiet, attempts: int | None = None, waited: float = 0.0,
+                 **kwargs: Any) -> None:
         kwargs.setdefault("allowed_methods", Retry.DEFAULT_ALLOWED_METHODS | {"GET", "PATCH"})
         kwargs.setdefault("status_forcelist", [429, *range(500, 600)])
+        kwargs.setdefault("max_rate_limit_wait", MAX_WAIT)
         super().__init__(**kwargs)
         self.say = say
+        self.waited = waited
         self.attempts = attempts or (int(self.total) + 1 if self.total else 1)
 
     def new(self, **kw: Any) -> Any:
-        kw.update(say=self.say, attempts=self.attempts)
+        kw.update(say=self.say, attempts=self.attempts, waited=self.waited)
         return super().new(**kw)
 
     def sleep(self, response: Any = None) -> None:
@@ -62,6 +74,8 @@ class SafeRetry(GithubRetry):
         last = self.history[-1] if self.history else None
         cause = cause_of_status(last.status) if last is not None and last.status else \
             cause_of_error(last.error if last is not None else None)
+        check_wait("GitHub", wait, self.waited)
+        self.waited += wait
         self.say(wait_line("GitHub", cause, wait, len(self.history) + 1, self.attempts))
         super().sleep(response)
 
@@ -194,10 +208,15 @@ class GitHubForge:
             raise github_errors.translate(
                 exc, action=action, what=what, repo=self._slug, source=self._source,
                 check=check, repo_missing=repo_missing, personal=self._personal) from None
+        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
+                requests.exceptions.MissingSchema) as exc:
+            raise ForgeError(f"The GitHub API address is not a valid URL ({type(exc).__name__}); "
+                             "check --api-url and the CI's URL variables.") from None
         except requests.RequestException as exc:
             raise ForgeUnavailableError(
-                f"GitHub did not answer while trying to {action} ({type(exc).__name__}) even "
-                "after retries; run the command again later (nothing is posted twice)."
+                f"GitHub {cause_of_error(exc)} while trying to {action} "
+                f"({type(exc).__name__}) even after retries; run the command again later "
+                "(nothing is posted twice)."
             ) from None
 
 

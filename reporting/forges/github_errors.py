@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from github import GithubException
+from github import GithubException, RateLimitExceededExceedsMaxWait
 
 from reporting.errors import (
     ForgeAuthError,
@@ -51,6 +51,10 @@ def is_already_there(exc: GithubException) -> bool:
 def translate(exc: GithubException, *, action: str, what: str, repo: str, source: str,
               check: bool = False, repo_missing: bool = False,
               personal: bool = False) -> ForgeError:
+    if isinstance(exc, RateLimitExceededExceedsMaxWait):
+        from reporting.retries import rate_limit_error
+
+        return rate_limit_error("GitHub", exc.wait or 0.0)
     status, message = exc.status, message_of(exc)
     personal = personal or "personal access token" in message.lower()
     if status == 401:

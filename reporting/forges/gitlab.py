@@ -27,7 +27,7 @@ from reporting.errors import (
 )
 from reporting.forges.base import CheckStatus, Comment, Conclusion, Thread, ThreadKind
 from reporting.forges.gitlab_client import transient_cause
-from reporting.retries import Say, quiet, wait_line
+from reporting.retries import Say, cause_of_error, quiet, wait_line
 
 # Notes are limited to 1,000,000 characters (Gitlab::Database::MAX_TEXT_SIZE_LIMIT,
 # https://gitlab.com/gitlab-org/gitlab-foss/-/commit/5af535d919c50951513f5859730afd924a01c29b);
@@ -165,10 +165,15 @@ class GitLabForge:
             yield
         except GitlabError as exc:
             raise self._error(exc, action, what) from None
+        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
+                requests.exceptions.MissingSchema) as exc:
+            raise ForgeError(f"The GitLab API address is not a valid URL ({type(exc).__name__}); "
+                             "check --api-url and the CI's URL variables.") from None
         except requests.RequestException as exc:
             raise ForgeUnavailableError(
-                f"GitLab did not answer while trying to {action} ({type(exc).__name__}) even "
-                "after retries; run the command again later (nothing is posted twice)."
+                f"GitLab {cause_of_error(exc)} while trying to {action} "
+                f"({type(exc).__name__}) even after retries; run the command again later "
+                "(nothing is posted twice)."
             ) from None
 
     def _error(self, exc: GitlabError, action: str, what: str) -> ForgeError:

@@ -19,7 +19,14 @@ import requests
 from gitlab import Gitlab
 from gitlab.exceptions import GitlabError
 
-from reporting.retries import Say, cause_of_error, cause_of_status, quiet, wait_line
+from reporting.retries import (
+    Say,
+    cause_of_error,
+    cause_of_status,
+    check_wait,
+    quiet,
+    wait_line,
+)
 
 _TRANSIENT = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
               requests.exceptions.Timeout)
@@ -55,6 +62,7 @@ class AnnouncedGitlab(Gitlab):
         transient = self.retry_transient_errors if retry_transient_errors is None \
             else retry_transient_errors
         attempts = min(ATTEMPTS, max_retries + 1) if max_retries >= 0 else ATTEMPTS
+        waited = 0.0
         for attempt in range(1, attempts + 1):
             self._last = None
             try:
@@ -66,6 +74,8 @@ class AnnouncedGitlab(Gitlab):
                 if cause is None or attempt == attempts:
                     raise
             wait = self._wait(attempt)
+            check_wait("GitLab", wait, waited)
+            waited += wait
             self._say(wait_line("GitLab", cause, wait, attempt + 1, attempts))
             self._sleep(wait)
         raise AssertionError("unreachable")

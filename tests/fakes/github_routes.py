@@ -226,6 +226,8 @@ def create_check_run(fake: FakeGitHub, request: Request, owner: str, repo: str) 
     if kind != "app":
         return READ_ONLY
     data = request.json()
+    if not str(data.get("name") or "").strip():  # "name": required, and a run needs one
+        return Response(422, {"message": "Invalid request.\n\nname can't be blank."})
     # "conclusion: Required if you provide completed_at or a status of completed ...
     # Providing conclusion will automatically set the status parameter to completed."
     # (https://docs.github.com/rest/checks/runs#create-a-check-run)

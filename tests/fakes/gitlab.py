@@ -219,6 +219,8 @@ def create_status(fake: FakeGitLab, request: Request, id: str, sha: str) -> Resp
     data = request.json() or {}
     if data.get("state") not in STATUS_STATES:
         return Response(400, {"error": "state does not have a valid value"})
+    if "name" in data and not str(data["name"]).strip():  # CommitStatus validates presence
+        return Response(400, {"message": {"name": ["can't be blank"]}})
     status = {"id": fake.next_id(), "sha": sha, **data}
     project.statuses.append(status)
     return Response(201, {**status, "target_url": None})
