@@ -46,15 +46,30 @@ def whole_short_help(command: Any) -> None:
 
 
 def readable_arguments(command: Any) -> None:
-    """Show an argument by its metavar (else its name) alone, `STACK...`, as options are shown:
-    Typer adds the Python type to it (`STACK <list[str]>`, `report <path>`)."""
+    """Show an argument by its metavar (else its name) alone, `STACK...`, in the usage line
+    and the help, as options are shown: Typer adds the Python type to it (`STACK <list[str]>`,
+    `report <path>`) or braces (`{SOURCE}`); a choice shows its values (`--forge github|gitlab`).
+    The one mechanism for every command."""
     for param in getattr(command, "params", []):
+        if param.param_type_name == "option" and param.metavar is None:  # `a|b`, not `<a|b>`
+            shown_type = param.display_type_rich
+            param.display_type_rich = lambda ctx, shown_type=shown_type: _unbracketed(
+                shown_type(ctx))
         if param.param_type_name == "argument":
             name = param.metavar or (param.name or "").upper()
             many = param.nargs != 1 and "..." not in name
             shown = name + ("..." if many else "")
             param.display_type_rich = lambda ctx: None
             param._rich_display_name = lambda shown=shown: shown
+            usage = shown if param.required or shown.startswith("[") else f"[{shown}]"
+            param._usage_display_name = lambda usage=usage: usage
+
+
+def _unbracketed(shown: str | None) -> str | None:
+    """`<a|b>` as `a|b`, the way choices are written elsewhere in the help."""
+    if shown and shown.startswith("<") and shown.endswith(">") and "|" in shown:
+        return shown[1:-1]
+    return shown
 
 
 class PanelGroup(TyperGroup):

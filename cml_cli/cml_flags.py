@@ -157,7 +157,6 @@ def check_commit(ctx: CIContext, commit_sha: str | None, cwd: Path | None = None
     from reporting.checkout import resolve_revision
     from reporting.target import commit_under_test
 
-    instead = "pass --commit-sha SHA"
     if commit_sha:
-        return resolve_revision(commit_sha, cwd, instead=instead)
-    return commit_under_test(ctx, instead)
+        return resolve_revision(commit_sha, cwd)
+    return commit_under_test(ctx, "pass --commit-sha SHA")

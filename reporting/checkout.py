@@ -27,9 +27,22 @@ def head_sha(cwd: Path | None = None, *, instead: str) -> str:
     return _rev_parse("HEAD", cwd, instead=instead)
 
 
-def resolve_revision(rev: str, cwd: Path | None = None, *, instead: str) -> str:
-    """A SHA as it is (the forge resolves it); any other revision through git."""
-    return rev if is_sha(rev) else _rev_parse(rev, cwd, instead=instead)
+def resolve_revision(rev: str, cwd: Path | None = None) -> str:
+    """A SHA as it is (the forge resolves it); any other revision through git. Whichever flag
+    named the revision, the way out is the same: name the commit by its SHA."""
+    return rev if is_sha(rev) else _rev_parse(rev, cwd, instead="give the commit's SHA instead")
+
+
+def origin_remote(cwd: Path | None = None) -> str | None:
+    """The address of the checkout's `origin` remote, or None outside a checkout or without
+    one; CML names the repository from it outside CI (iterative/cml src/cml.js)."""
+    try:
+        found = subprocess.run(["git", "remote", "get-url", "origin"], cwd=cwd or Path.cwd(),
+                               capture_output=True, text=True, check=False,
+                               env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return found.stdout.strip() or None if found.returncode == 0 else None
 
 
 def _rev_parse(rev: str, cwd: Path | None, *, instead: str) -> str:

@@ -23,7 +23,15 @@ from reporting.validate import checked_token, checked_url, parse_repo, positive_
 GITHUB_COM = "https://github.com"
 GITHUB_COM_API = "https://api.github.com"
 _PR_EVENTS = ("pull_request", "pull_request_target")
-_EVENT_FIX = "run inside GitHub Actions or unset GITHUB_EVENT_PATH"
+
+
+def _event_fix(env: Mapping[str, str]) -> str:
+    """What to do about a broken event file: GitHub Actions writes it, so inside a run a step
+    has overwritten the file or the variable; outside, the variables were set by hand."""
+    if env.get("GITHUB_ACTIONS") == "true":
+        return ("GitHub Actions writes this file, so check that no step overwrites it or sets "
+                "GITHUB_EVENT_PATH")
+    return "outside GitHub Actions, unset GITHUB_EVENT_PATH and GITHUB_EVENT_NAME"
 
 
 class Driver(str, Enum):
@@ -68,11 +76,22 @@ class Overrides:
     api_url: str | None = None
     token_source: str = "--token"  # what to call `token` in messages
     token_flag: str | None = "--token"  # suggested when no token is found; None: no such flag
+    repo_source: str = "--repo"  # where `repo` came from, for messages
 
 
 def context_from_env(env: Mapping[str, str], flags: Overrides | None = None) -> CIContext:
     """Read the CI context once; raise `ContextError` naming what is missing."""
     flags = flags or Overrides()
+    if not flags.repo and not any(env.get(n) for d in Driver for n in _CI[d][2]):
+        # Outside CI the checkout's origin remote names the repository, as in CML.
+        from dataclasses import replace
+
+        from reporting.checkout import origin_remote
+        from reporting.validate import remote_repo
+
+        remote = remote_repo(origin_remote() or "")
+        if remote.startswith(("https://", "http://")):  # not a clone of a local folder
+            flags = replace(flags, repo=remote, repo_source="the origin remote")
     driver, note = _driver(env, flags)
     try:
         return _context(env, flags, driver, note)
@@ -88,13 +107,21 @@ def _context(env: Mapping[str, str], flags: Overrides, driver: Driver,
     repo, server, api = ci["repo"], ci["server"], ci["api"]
     same_repo = True
     if flags.repo:
-        flag_server, flag_repo = parse_repo(flags.repo, driver.value, flags.token_flag)
+        try:
+            flag_server, flag_repo = parse_repo(flags.repo, driver.value, flags.token_flag)
+        except ContextError as exc:
+            if flags.repo_source == "--repo":
+                raise
+            raise ContextError(f"The checkout's origin remote ({flags.repo}) names no "
+                               f"repository here: {str(exc).rstrip('.')}; pass --repo "
+                               f"OWNER/NAME.") from None
         same_repo = repo is None or flag_repo == repo  # a bare GITHUB_SHA applies too
         if flag_server and flag_server != (server or "").rstrip("/"):  # another host
             server, api = flag_server, None
         repo = flag_repo
     if not repo:
-        raise ContextError("No repository given; pass --repo OWNER/NAME or a repository URL.")
+        raise ContextError("No repository given; pass --repo OWNER/NAME or a repository URL "
+                           "(outside CI, the checkout's origin remote names it).")
     example = _CI[driver][5]
     api_url = (checked_url(flags.api_url, "--api-url", example) or api
                or _api_for(driver, server)).rstrip("/")
@@ -139,12 +166,13 @@ def _github_env(env: Mapping[str, str]) -> dict:
     pr, sha = None, env.get("GITHUB_SHA") or None
     path = env.get("GITHUB_EVENT_PATH")
     if env.get("GITHUB_EVENT_NAME") in _PR_EVENTS and path:
-        pull = _read_event(path).get("pull_request")
+        fix = _event_fix(env)
+        pull = _read_event(path, fix).get("pull_request")
         if not isinstance(pull, dict):
             raise ContextError(f"The GitHub event file {path} (GITHUB_EVENT_PATH) has no "
-                               f"pull_request object; {_EVENT_FIX}.")
+                               f"pull_request object; {fix}.")
         pr = positive_number(pull.get("number"), f"pull_request.number in the GitHub event "
-                             f"file {path} (GITHUB_EVENT_PATH)", _EVENT_FIX)
+                             f"file {path} (GITHUB_EVENT_PATH)", fix)
         head = pull.get("head")
         head_sha = head.get("sha") if isinstance(head, dict) else None
         sha = head_sha if isinstance(head_sha, str) and head_sha else sha
@@ -166,13 +194,13 @@ def _gitlab_env(env: Mapping[str, str]) -> dict:
             "sha": env.get("CI_COMMIT_SHA") or None, "pr": iid}
 
 
-def _read_event(path: str) -> dict:
+def _read_event(path: str, fix: str) -> dict:
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
         raise ContextError(
             f"Cannot read the GitHub event file {path} (GITHUB_EVENT_PATH): {exc}; "
-            f"{_EVENT_FIX}."
+            f"{fix}."
         ) from None
     return data if isinstance(data, dict) else {}
 

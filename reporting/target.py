@@ -46,7 +46,7 @@ def parse_target(value: str) -> Target:
 def resolve_thread(target: Target, ctx: CIContext, forge: Forge) -> Thread:
     """auto: this run's pull request, else the one containing the commit, else the commit."""
     if target.kind == "commit" and target.ref is not None:
-        return Thread(ThreadKind.COMMIT, resolve_revision(target.ref, instead=_NAMES))
+        return Thread(ThreadKind.COMMIT, resolve_revision(target.ref))
     if target.ref is not None:
         return Thread(ThreadKind(target.kind), target.ref)
     if target.kind == "commit":

@@ -106,7 +106,8 @@ def test_gitlab_url_outside_ci_and_driver_flag():
     ({"GITHUB_REPOSITORY": "a/b"}, Overrides(),
      "No token found; set REPO_TOKEN or GITHUB_TOKEN in the job's environment, or pass --token."),
     ({"GITHUB_TOKEN": "t", "GITHUB_ACTIONS": "true"}, Overrides(),
-     "No repository given; pass --repo OWNER/NAME or a repository URL."),
+     "No repository given; pass --repo OWNER/NAME or a repository URL (outside CI, the "
+     "checkout's origin remote names it)."),
     ({}, Overrides(repo="https://git.corp/a/b", token="t"),
      "Cannot tell whether the repository is on GitHub or GitLab; pass --driver github or "
      "--driver gitlab."),
@@ -150,6 +151,76 @@ def _sentence(env, flags=None) -> str:
     return str(caught.value)
 
 
+def _checkout(path: Path, origin: str | None) -> Path:
+    import subprocess
+
+    subprocess.run(["git", "init", "-q", str(path)], check=True)
+    if origin:
+        subprocess.run(["git", "-C", str(path), "remote", "add", "origin", origin], check=True)
+    return path
+
+
+@pytest.mark.parametrize(("origin", "driver", "repo", "server"), [
+    ("git@github.com:acme/models.git", Driver.GITHUB, "acme/models", "https://github.com"),
+    ("https://github.com/acme/models", Driver.GITHUB, "acme/models", "https://github.com"),
+    ("https://x-access-token:secret@github.com/acme/models.git", Driver.GITHUB, "acme/models",
+     "https://github.com"),
+    ("ssh://git@gitlab.com:2222/ml/vision/models.git", Driver.GITLAB, "ml/vision/models",
+     "https://gitlab.com"),
+    ("https://gitlab.com/ml/models.git", Driver.GITLAB, "ml/models", "https://gitlab.com"),
+])
+def test_outside_ci_the_origin_remote_names_the_repository(tmp_path, monkeypatch, origin,
+                                                            driver, repo, server):
+    monkeypatch.chdir(_checkout(tmp_path, origin))
+    ctx = context_from_env({}, Overrides(token="t"))
+    assert (ctx.driver, ctx.repo, ctx.server_url, ctx.local) == (driver, repo, server, True)
+
+
+@pytest.mark.parametrize("origin", [None, "/srv/git/models", "../models"])
+def test_outside_ci_an_origin_that_is_not_a_forge_address_is_not_a_repository(
+        tmp_path, monkeypatch, origin):
+    monkeypatch.chdir(_checkout(tmp_path, origin))
+    assert _sentence({}, Overrides(token="t", driver=Driver.GITHUB)).startswith(
+        "No repository given; pass --repo")
+
+
+def test_in_ci_the_origin_remote_is_not_read(tmp_path, monkeypatch):
+    monkeypatch.chdir(_checkout(tmp_path, "git@github.com:someone/fork.git"))
+    ctx = context_from_env({"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/models",
+                            "GITHUB_TOKEN": "t"})
+    assert ctx.repo == "acme/models"
+    assert _sentence({"GITHUB_ACTIONS": "true", "GITHUB_TOKEN": "t"}).startswith(
+        "No repository given")
+
+
+def test_a_flag_wins_over_the_origin_remote(tmp_path, monkeypatch):
+    monkeypatch.chdir(_checkout(tmp_path, "git@github.com:someone/fork.git"))
+    assert context_from_env({}, Overrides(repo="acme/models", token="t")).repo == "acme/models"
+
+
+def test_an_origin_remote_that_names_no_repository_says_so(tmp_path, monkeypatch):
+    monkeypatch.chdir(_checkout(tmp_path, "https://github.com/acme/models/pull/5"))
+    sentence = _sentence({}, Overrides(token="t"))
+    assert sentence.startswith("The checkout's origin remote (https://github.com/acme/models/"
+                               "pull/5) names no repository here: ")
+    assert sentence.endswith("; pass --repo OWNER/NAME.")
+
+
+@pytest.mark.parametrize("actions", ["true", None])
+def test_a_broken_event_file_says_who_wrote_it(tmp_path, actions):
+    env = _gha(tmp_path)
+    if actions is None:
+        env.pop("GITHUB_ACTIONS")
+    Path(env["GITHUB_EVENT_PATH"]).write_text("{not json")
+    sentence = _sentence(env)
+    if actions:
+        assert sentence.endswith("GitHub Actions writes this file, so check that no step "
+                                 "overwrites it or sets GITHUB_EVENT_PATH.")
+    else:
+        assert sentence.endswith("outside GitHub Actions, unset GITHUB_EVENT_PATH and "
+                                 "GITHUB_EVENT_NAME.")
+
+
 @pytest.mark.parametrize("iid", ["abc", "1.5", "-3", "0", " ", "７", "12a"])
 def test_a_merge_request_iid_that_is_not_a_number_is_one_sentence(iid):
     assert _sentence({**GITLAB, "CI_MERGE_REQUEST_IID": iid}) == (
@@ -164,16 +235,17 @@ def test_an_event_pull_request_number_that_is_not_a_number_is_one_sentence(tmp_p
         {"pull_request": {"number": number, "head": {"sha": "h"}}}))
     assert _sentence(env) == (
         f"pull_request.number in the GitHub event file {env['GITHUB_EVENT_PATH']} "
-        f"(GITHUB_EVENT_PATH) is {number!r}, not a pull request number; run inside GitHub "
-        "Actions or unset GITHUB_EVENT_PATH.")
+        f"(GITHUB_EVENT_PATH) is {number!r}, not a pull request number; GitHub Actions "
+        "writes this file, so check that no step overwrites it or sets GITHUB_EVENT_PATH.")
 
 
 @pytest.mark.parametrize("pull", ["a string", 5, ["x"], None])
 def test_an_event_without_a_pull_request_object_is_one_sentence(tmp_path, pull):
     env = _gha(tmp_path)
     Path(env["GITHUB_EVENT_PATH"]).write_text(json.dumps({"pull_request": pull}))
-    assert _sentence(env).endswith("has no pull_request object; run inside GitHub Actions or "
-                                   "unset GITHUB_EVENT_PATH.")
+    assert _sentence(env).endswith("has no pull_request object; GitHub Actions writes this "
+                                   "file, so check that no step overwrites it or sets "
+                                   "GITHUB_EVENT_PATH.")
 
 
 @pytest.mark.parametrize("head", ["sha", 5, {"sha": 7}, None])

@@ -107,9 +107,11 @@ def test_check_outside_ci_is_on_the_checkouts_commit(request, checkout, forge, a
 @pytest.mark.parametrize(("command", "args", "instead"), [
     (("comment", "create"), (), "pass --target commit/SHA, pr/N or issue/N"),
     (("comment", "create"), ("--target", "commit"), "pass --target commit/SHA, pr/N or issue/N"),
-    (("comment", "create"), ("--commit-sha", "HEAD"), "pass --target commit/SHA, pr/N or issue/N"),
+    (("comment", "create"), ("--commit-sha", "HEAD"), "give the commit's SHA instead"),
+    (("comment", "create"), ("--head-sha", "main"), "give the commit's SHA instead"),
+    (("comment", "create"), ("--target", "commit/main"), "give the commit's SHA instead"),
     (("check", "create"), (), "pass --commit-sha SHA"),
-    (("check", "create"), ("--head-sha", "main"), "pass --commit-sha SHA"),
+    (("check", "create"), ("--head-sha", "main"), "give the commit's SHA instead"),
 ])
 def test_outside_a_checkout_the_missing_commit_is_one_sentence(request, tmp_path, command, args,
                                                                instead):
@@ -120,7 +122,7 @@ def test_outside_a_checkout_the_missing_commit_is_one_sentence(request, tmp_path
     env["GIT_CEILING_DIRECTORIES"] = str(tmp_path)  # git must not find a repository above
     result = run_cli(*command, "report.md", "--no-publish", *where, *args, env=env, cwd=folder)
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    rev = args[-1] if args and args[-1] != "commit" else "HEAD"
+    rev = args[-1].removeprefix("commit/") if args and args[-1] != "commit" else "HEAD"
     assert result.stderr.strip() == (
         f"Error: {folder} is not a git checkout, so {rev} names no commit; run in the "
         f"project's checkout or {instead}.")

@@ -118,18 +118,29 @@ def test_permission_denied_is_one_sentence(verb):
 
 
 def _commands() -> list[tuple[str, object]]:
+    """Every command of the app, by its full name."""
     from cml_cli.app import app
 
+    found: list[tuple[str, object]] = []
+
+    def walk(command, ctx, prefix):
+        for name in getattr(command, "list_commands", lambda c: [])(ctx):
+            sub = command.get_command(ctx, name)
+            found.append((f"{prefix}{name}".strip(), sub))
+            walk(sub, typer.Context(sub, parent=ctx, info_name=name), f"{prefix}{name} ")
+
     root = typer.main.get_command(app)
-    ctx = typer.Context(root)
-    metrics = root.get_command(ctx, "metrics")
-    mctx = typer.Context(metrics, parent=ctx)
-    return [("plot", root.get_command(ctx, "plot")),
-            ("metrics show", metrics.get_command(mctx, "show")),
-            ("metrics diff", metrics.get_command(mctx, "diff"))]
+    walk(root, typer.Context(root, info_name="cml-infra"), "")
+    return found
 
 
-@pytest.mark.parametrize("name", ["plot", "metrics show", "metrics diff"])
+def test_every_command_is_walked():
+    names = {name for name, _ in _commands()}
+    assert {"up", "down", "gc", "status", "plot", "metrics show", "metrics diff",
+            "comment create", "comment update", "check create"} <= names
+
+
+@pytest.mark.parametrize("name", [name for name, _ in _commands()])
 def test_every_option_and_argument_has_a_readable_metavar(name):
     command = dict(_commands())[name]
     ctx = typer.Context(command, info_name=name)
@@ -141,6 +152,10 @@ def test_every_option_and_argument_has_a_readable_metavar(name):
         assert "{" not in record[0], record[0]
     usage = " ".join(command.collect_usage_pieces(ctx))
     assert not re.search(r"[<{]", usage), usage
+    for param in command.params:  # an optional argument is bracketed, a required one is not
+        if param.param_type_name == "argument":
+            shown = param._usage_display_name()
+            assert shown.startswith("[") is (not param.required), (name, shown)
 
 
 @pytest.mark.parametrize(("args", "shown"), [

@@ -57,6 +57,5 @@ def plot(
 
 def register(app: typer.Typer) -> None:
     from cml_cli.app import REPORTING_PANEL
-    from cml_cli.commands.metrics import PlainArgumentsCommand
 
-    app.command("plot", cls=PlainArgumentsCommand, rich_help_panel=REPORTING_PANEL)(plot)
+    app.command("plot", rich_help_panel=REPORTING_PANEL)(plot)
