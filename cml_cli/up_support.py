@@ -134,6 +134,73 @@ WaitTimeoutOption = Annotated[str, typer.Option(
     "is printed.")]
 
 
+StackConfigOption = Annotated[Path | None, typer.Option(
+    metavar="FILE", help="With --dry-run: plan every pool of this Pulumi.<stack>.yaml as "
+    "'pulumi up' would run them (the Pulumi.yaml beside it is the project); the file "
+    "describes the pools, so no pool flag goes with it.")]
+MarkdownOption = Annotated[bool, typer.Option(
+    "--markdown", help="With --stack-config: the plan as a markdown document, such as a "
+    "pull-request comment.")]
+# The flags --stack-config takes; every other one describes a pool or the real up.
+STACK_CONFIG_FLAGS = ("stack_config", "stack", "dry_run", "json_output", "markdown")
+
+
+def given_flags(ctx: typer.Context) -> list[str]:
+    """The flags given on the command line (not left at their defaults), as the user wrote
+    them, other than those --stack-config takes."""
+    given = []
+    for param in ctx.command.params:
+        if param.name is None or param.name in STACK_CONFIG_FLAGS:
+            continue
+        source = ctx.get_parameter_source(param.name)
+        if source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP"):
+            given.append(param.opts[0])
+    return given
+
+
+def print_stack_plan(path: Path | None, flags: list[str], stack: str | None, dry_run: bool,
+                     json_output: bool, markdown: bool) -> None:
+    """`up --dry-run --stack-config FILE`: every pool of a stack config file, planned."""
+    from infra.errors import SpecError
+
+    if path is None:
+        raise SpecError("--markdown prints the plan of a stack config file; add --stack-config "
+                        "Pulumi.<stack>.yaml --dry-run, or use --json for one pool's plan.")
+    if flags:
+        listed = ", ".join(flags)
+        raise SpecError(f"--stack-config plans the pools {path.name} declares, so {listed} "
+                        f"would describe a pool the file already describes; drop "
+                        f"{'it' if len(flags) == 1 else 'them'} and change the pool in the "
+                        "file.")
+    if not dry_run:
+        raise SpecError(f"--stack-config only plans, with --dry-run; to create the pools of "
+                        f"{path.name}, run pulumi up --stack {_stack_hint(path, stack)} in its "
+                        "project's folder.")
+    if json_output and markdown:
+        raise SpecError("--json and --markdown are two forms of the same plan; choose one.")
+    from infra.engine.stack_plan import plan_stack_config, render_json, render_markdown
+
+    if stack is not None:
+        check_stack(stack)
+    planned = plan_stack_config(path, stack)
+    for warning in planned.config.warnings:
+        typer.echo(warning, err=True)
+    render = render_json if json_output else render_markdown if markdown else None
+    if render is None:
+        from infra.engine.plan import render_tree
+
+        typer.echo(render_tree(planned.plan), nl=False)
+        return
+    typer.echo(render(planned), nl=False)
+
+
+def _stack_hint(path: Path, stack: str | None) -> str:
+    from infra.engine.stack_plan import STACK_FILE
+
+    match = STACK_FILE.fullmatch(path.name)
+    return stack or (match["stack"] if match else "<stack>")
+
+
 def repository(forge: str, repo: str, forge_url: str | None,
                api_url: str | None) -> tuple[str, str | None, str | None]:
     """--repo as a path, with the forge web address and API root its URL names (else the flags

@@ -18,11 +18,14 @@ HELP = (
     "group, identity; shared by every run), then this run's runner stack, and waits until every "
     "runner is online at the forge. Remove the runner stack with 'cml-infra down' in an "
     "always-run job; 'cml-infra gc' on a schedule sweeps what cancelled runs left.\n\n"
+    "--stack-config Pulumi.<stack>.yaml --dry-run plans every pool of that stack config file "
+    "as 'pulumi up' would run them (--json or --markdown for a pull-request comment).\n\n"
     "Example: cml-infra up --cloud aws --gpu --dry-run"
 )
 
 
 def up(
+    ctx: typer.Context,
     cloud: o.CloudOption = o.Cloud.aws, region: o.RegionOption = "us-east",
     zone: o.ZoneOption = None, size: o.SizeOption = None, gpu: o.GpuOption = False,
     gpu_model: o.GpuModelOption = None, gpu_count: o.GpuCountOption = None,
@@ -41,8 +44,13 @@ def up(
     keep_on_failure: o.KeepOnFailureOption = False, docker: o.DockerOption = False,
     subnet: o.SubnetOption = None, token_file: TokenFileOption = None,
     wait: o.WaitOption = True, wait_timeout: o.WaitTimeoutOption = "10m",
+    stack_config: o.StackConfigOption = None, markdown: o.MarkdownOption = False,
 ) -> None:
     import os
+
+    if stack_config is not None or markdown:  # the pools are the file's, not the flags'
+        return o.print_stack_plan(stack_config, o.given_flags(ctx), stack, dry_run,
+                                  json_output, markdown)
 
     from infra.spec import build_spec
 

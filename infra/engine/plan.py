@@ -27,7 +27,7 @@ from __future__ import annotations
 import copy
 import gc
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -89,10 +89,11 @@ def _state(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
 
 def _gcp_iam_state(inputs: dict[str, Any]) -> dict[str, Any]:
     """A GCP service account's e-mail and a custom role's full name, as the API forms them."""
+    project = inputs.get("project") or GCP_PROJECT  # a stack's `gcp:project`, else ours
     if "accountId" in inputs:
-        return {"email": f"{inputs['accountId']}@{GCP_PROJECT}.iam.gserviceaccount.com"}
+        return {"email": f"{inputs['accountId']}@{project}.iam.gserviceaccount.com"}
     if "roleId" in inputs:
-        return {"name": f"projects/{GCP_PROJECT}/roles/{inputs['roleId']}"}
+        return {"name": f"projects/{project}/roles/{inputs['roleId']}"}
     return {}
 
 
@@ -161,33 +162,46 @@ def _planned_bases(pools: Sequence[RunnerSpec], record: Plan) -> None:
     pulumi.Output.from_input(outputs).apply(record.base_outputs.update)
 
 
-def _under_mocks(record: Plan, stack: str, run: Any) -> None:
+def _under_mocks(record: Plan, stack: str, run: Any,
+                 config: Mapping[str, str] | None = None) -> None:
+    """Run `run` as stack `stack`'s program; `config`: the stack's settings as Pulumi hands
+    them to the program (a stack config file's, infra.engine.stack_plan), over ours."""
     import pulumi
     from pulumi.runtime.config import CONFIG
 
     pulumi.runtime.set_mocks(_mocks(record, stack), project=PROJECT, stack=stack, preview=False)
-    config = CONFIG.set({**CONFIG.get(), "gcp:project": GCP_PROJECT})
+    token = CONFIG.set({**CONFIG.get(), "gcp:project": GCP_PROJECT, **(config or {})})
     try:
         pulumi.runtime.test(run)()
     finally:
-        CONFIG.reset(config)
+        CONFIG.reset(token)
 
 
 def run_plan(pools: Sequence[RunnerSpec], *, registrar: Registrar = placeholder_registrar,
-             clock: Clock = utc_now, stack: str = "dry-run") -> Plan:
+             clock: Clock = utc_now, stack: str = "dry-run",
+             bases: Mapping[str, str] | None = None, config: Mapping[str, str] | None = None,
+             kind: str = "runner") -> Plan:
     """Run the base program of each pool, then the runner program on those bases, under the
-    mock runtime, and return what they would create."""
+    mock runtime, and return what they would create. `bases`: pool name -> its base stack
+    (default `cml-infra-base-<pool>-<cloud>-<region>`); `config`: the stack's settings;
+    `kind` "base": `stack` is itself the bases' stack (`cml-infra:kind: base`), planned
+    alone."""
     record = Plan(pools=list(pools), started_at=clock())
-    bases = {spec.name: base_stack_name(spec) for spec in pools}
+    if kind == "base":
+        bases = {spec.name: stack for spec in pools}
+    bases = {spec.name: (bases or {}).get(spec.name) or base_stack_name(spec) for spec in pools}
     collecting = gc.isenabled()
     gc.disable()
     try:
         for base in dict.fromkeys(bases.values()):
             members = [spec for spec in pools if bases[spec.name] == base]
             record.stacks.append({"name": base, "kind": "base"})
-            _under_mocks(record, base, lambda members=members: _planned_bases(members, record))
-        record.stacks.append({"name": stack, "kind": "runner"})
-        _under_mocks(record, stack, lambda: _planned(pools, registrar, clock, bases))
+            _under_mocks(record, base, lambda members=members: _planned_bases(members, record),
+                         config)
+        if kind != "base":
+            record.stacks.append({"name": stack, "kind": "runner"})
+            _under_mocks(record, stack, lambda: _planned(pools, registrar, clock, bases),
+                         config)
     finally:
         if collecting:
             gc.enable()

@@ -10,6 +10,7 @@ read `100.0`.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -133,3 +134,86 @@ def _tree_lines(resources: list[dict[str, Any]]) -> list[str]:
                 lines.append(f"{indent}{key}: {first}")
                 lines.extend(f"{indent}{' ' * (len(key) + 2)}{more}" for more in rest)
     return lines
+
+
+# ---- a stack config file's plan as markdown (infra.engine.stack_plan) --------------------
+
+resource_kind = _kind
+zones_text = _zones
+
+
+def _cell(value: Any) -> str:
+    """A table cell: one line, `|` escaped."""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _code(value: Any) -> str:
+    text = _cell(value)
+    return f"`{text}`" if "`" not in text else text
+
+
+def render_stack_markdown(stack_plan: Any, summaries: list[dict[str, Any]]) -> str:
+    """A heading per pool, its summary as a table, its resources as a table, and every input in
+    a collapsed block; secrets masked (`stack_plan` is an infra.engine.stack_plan.StackPlan)."""
+    from infra.engine.plan import masked
+
+    config, pools = stack_plan.config, stack_plan.pools
+    total = sum(len(pool.resources) for pool in pools)
+    lines = [f"# Plan of stack `{config.stack}`", "",
+             f"`cml-infra up --dry-run --stack-config {config.path.name}`: {len(pools)} "
+             f"pool{'s' if len(pools) != 1 else ''}, {total} resources, planned offline under "
+             f"Pulumi's mock runtime as `pulumi up --stack {config.stack}` would run them "
+             f"(project `{config.project}`, cml-infra:kind `{stack_plan.kind}`). Nothing was "
+             "created.", ""]
+    others = {key: value for key, value in config.shown.items()
+              if key != "cml-infra:pools"}
+    if others:
+        lines += ["| setting | value |", "| --- | --- |"]
+        lines += [f"| `{_cell(key)}` | {_code(value)} |" for key, value in sorted(others.items())]
+        lines.append("")
+    for pool, summary in zip(pools, summaries, strict=True):
+        lines += _pool_markdown(pool, summary, stack_plan.kind, masked)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _pool_markdown(pool: Any, summary: dict[str, Any], kind: str, masked: Any) -> list[str]:
+    spec = pool.spec
+    gpus = (f"{summary['gpuCount']} x {summary['gpuModel']}" if summary["gpuCount"]
+            else "no GPU")
+    spot = ("spot" + (f", at most {spec.max_price}/hour" if spec.max_price else "")
+            if spec.spot else "on demand")
+    adds = summary["baseAdds"]
+    added = ", ".join(f"{n} x {name}" if n > 1 else name for name, n in adds.items())
+    if kind == "base":
+        stack = f"`{summary['stack']}` (base stack: this pool's network and identity)"
+        base = f"{sum(adds.values())} cloud resources: {added}"
+    else:
+        stack = f"`{summary['stack']}` (runner stack), reading base stack `{pool.base}`"
+        base = (f"{sum(adds.values())} cloud resources, in base stack `{pool.base}` (deployed "
+                f"with cml-infra:kind `base`, or by `cml-infra up` when missing): {added}")
+    repo = (f"{spec.repo} on {spec.forge_url}" if spec.repo else "no repository (set repo)")
+    expiry = f"each machine ends {format_duration(spec.max_runtime_s)} after it starts"
+    if summary["expiresIfStartedNow"]:
+        expiry += f" (by {summary['expiresIfStartedNow']} if started now)"
+    rows = [("stack", stack), ("pool", f"`{spec.name}`, {spec.count} machine"
+                                       f"{'s' if spec.count != 1 else ''}"),
+            ("machine", f"{summary['machineType']} ({gpus}), {spec.disk_size_gb} GB disk"),
+            ("capacity", spot), ("where", f"{spec.cloud} region {spec.region}, {summary['where']}"),
+            ("expiry", f"{expiry}; idle timeout {format_duration(spec.idle_timeout_s)}"),
+            ("runners", f"{spec.forge}, {repo}; labels {', '.join(summary['labels'])}"),
+            ("base adds", base)]
+    lines = [f"## Pool `{spec.name}`", "", "| | |", "| --- | --- |"]
+    lines += [f"| {key} | {_cell(value)} |" for key, value in rows]
+    lines += ["", f"{len(pool.resources)} resources:", "", "| stack | resource | type |",
+              "| --- | --- | --- |"]
+    lines += [f"| `{r['stack']}` | `{r['name']}` | `{r['type']}` |" for r in pool.resources]
+    shown = [{**r, "inputs": masked(r["inputs"])} for r in pool.resources]
+    tree = []
+    for stack in dict.fromkeys(r["stack"] for r in shown):
+        tree.append(f"# stack {stack}")
+        tree += _tree_lines([r for r in shown if r["stack"] == stack])
+    # A fence longer than any run of backticks in the inputs, so none can close it.
+    fence = "`" * max([3, *(len(run) + 1 for line in tree for run in re.findall("`+", line))])
+    return [*lines, "", "<details><summary>Inputs of every resource</summary>", "", fence,
+            *tree, fence, "", "</details>", ""]

@@ -1,0 +1,72 @@
+"""Median wall time of `cml-infra up --dry-run --stack-config FILE --json` for stack config
+files of four pools: one per cloud (AWS T4 spot, GCP L4, Azure T4, Alibaba T4), and four on AWS
+and GCP (GitHub and GitLab).
+
+Each measurement is a fresh `cml-infra` process, as a CI job runs it: interpreter start,
+imports of the four cloud SDKs, reading the file, the programs under the mock runtime, JSON.
+Baseline: an interpreter that only starts, measured in the same run.
+
+Run: PYTHONPATH=. python benchmarks/bench_stack_plan.py [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = {
+    "four pools, one per cloud": """config:
+  cml-infra:pools:
+    - {name: gh-t4, cloud: aws, gpuModel: t4, spot: true, repo: acme/models}
+    - {name: gl-l4, cloud: gcp, gpuModel: l4, forge: gitlab, repo: ml/eval}
+    - {name: az-t4, cloud: azure, gpu: true, repo: acme/models}
+    - {name: ali-t4, cloud: alicloud, region: ap-southeast, gpu: true, repo: acme/models}
+""",
+    "four pools on AWS and GCP": """config:
+  cml-infra:pools:
+    - {name: gh-t4, cloud: aws, gpuModel: t4, spot: true, count: 2, repo: acme/models}
+    - {name: gh-l4, cloud: aws, gpuModel: l4, repo: acme/models}
+    - {name: gl-l4, cloud: gcp, gpuModel: l4, forge: gitlab, repo: ml/eval}
+    - {name: gl-t4, cloud: gcp, gpu: true, region: eu-west, forge: gitlab, repo: ml/eval}
+""",
+}
+
+
+def timed(args: list[str], cwd: Path) -> float:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "REPO_TOKEN": "x" * 8}
+    start = time.perf_counter()
+    subprocess.run(args, check=True, env=env, cwd=cwd, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def median_of(args: list[str], runs: int, cwd: Path) -> float:
+    return statistics.median(timed(args, cwd) for _ in range(runs))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        where = Path(folder)
+        shutil.copy(ROOT / "Pulumi.yaml", where / "Pulumi.yaml")
+        baseline = median_of([sys.executable, "-c", "pass"], options.runs, where)
+        print(f"baseline (interpreter start): {baseline:.3f} s, median of {options.runs}")
+        for case, text in CASES.items():
+            (where / "Pulumi.bench.yaml").write_text(text)
+            plan = median_of([sys.executable, "-m", "cml_cli", "up", "--dry-run",
+                              "--stack-config", "Pulumi.bench.yaml", "--json"], options.runs,
+                             where)
+            print(f"{case} (--json): {plan:.2f} s, median of {options.runs}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

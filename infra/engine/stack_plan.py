@@ -1,0 +1,450 @@
+"""The offline plan of a stack config file: every pool of `Pulumi.<stack>.yaml`, planned as
+`pulumi up --stack <stack>` would run them (`cml-infra up --dry-run --stack-config FILE`).
+
+The file is read the way Pulumi reads it, then handed to the same settings code as
+infra/__main__.py, and the same programs run under the mock runtime (infra.engine.plan):
+
+- the stack is the file name's `Pulumi.<stack>.yaml`; the project is the `Pulumi.yaml` beside
+  it (its `name` namespaces the keys written without one, its `config:` defaults fill in the
+  settings the stack file does not set: https://www.pulumi.com/docs/iac/concepts/config/);
+- the program receives every plain setting as a string and an object or list as its JSON
+  (`pulumi.Config.get` / `require_object`), whole numbers as integers, as the engine's Go YAML
+  and JSON give them; YAML is read as Pulumi's YAML 1.2 parser reads it (only `true` and
+  `false` are booleans, dates stay strings, a key repeated in a mapping is refused);
+- a `secure:` value is encrypted: the plan never decrypts it, shows `[secret]` for it (and for
+  `cml-infra:forgeToken` even in clear), and refuses one in a setting the plan must read.
+
+The plan is then cut per pool: each resource belongs to the pool whose names it carries
+(`<pool>-base...` in a base stack, `<pool>-<machine>...` in the runner stack; the longest
+such prefix, since a component's children never start with a digit or `base-`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from infra.clouds.common import Clock, utc_now
+from infra.errors import SpecError
+from infra.spec import RunnerSpec
+
+NAMESPACE = "cml-infra"
+KINDS = ("runner", "base")  # as infra/__main__.py
+TOKEN_KEY = f"{NAMESPACE}:forgeToken"
+SECRET_MASK = "[secret]"
+STACK_FILE = re.compile(r"Pulumi\.(?P<stack>.+)\.yaml")
+EXAMPLE = "examples/Pulumi.dev.yaml"
+
+
+@dataclass
+class StackConfig:
+    """A stack config file as Pulumi reads it."""
+
+    path: Path
+    stack: str
+    project: str
+    values: dict[str, str] = field(default_factory=dict)
+    """Every plain setting, `namespace:key` -> the string the program receives."""
+    shown: dict[str, Any] = field(default_factory=dict)
+    """Every setting as the plan shows it: secrets as `[secret]`."""
+    secrets: list[str] = field(default_factory=list)
+    """The settings given as `secure:` values (encrypted), never read."""
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PoolPlan:
+    spec: RunnerSpec
+    base: str
+    """The base stack the pool's runners read (its `base` setting, else the default name)."""
+    resources: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class StackPlan:
+    config: StackConfig
+    kind: str
+    plan: Any  # infra.engine.plan.Plan, imported lazily
+    pools: list[PoolPlan]
+
+
+# ---- reading the files ------------------------------------------------------------------
+
+
+@functools.cache
+def _loader() -> type:
+    """PyYAML's SafeLoader as Pulumi's YAML 1.2 parser reads: booleans are only true and false
+    (never yes, no, on, off), a date stays a string, a repeated key is refused."""
+    import yaml
+
+    class PulumiLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+            seen: list[Any] = []
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                if key in seen:
+                    raise _Duplicate(key, key_node.start_mark.line + 1)
+                seen.append(key)
+            return super().construct_mapping(node, deep)
+
+    resolvers = {first: [(tag, regexp) for tag, regexp in entries
+                         if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")]
+                 for first, entries in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    PulumiLoader.yaml_implicit_resolvers = resolvers
+    PulumiLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+        list("tTfF"))
+    return PulumiLoader
+
+
+class _Duplicate(Exception):
+    def __init__(self, key: object, line: int) -> None:
+        super().__init__(key)
+        self.key, self.line = key, line
+
+
+def _read_yaml(path: Path) -> Any:
+    import yaml
+
+    if not path.exists():
+        raise SpecError(f"{path} does not exist; give the path of a Pulumi.<stack>.yaml file.")
+    if path.is_dir():
+        raise SpecError(f"{path} is a directory; give the path of a Pulumi.<stack>.yaml file.")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise SpecError(f"{path} is not UTF-8 text; save it as UTF-8 YAML.") from None
+    except OSError as exc:
+        raise SpecError(f"{path} cannot be read ({exc.strerror or exc}); check the path and "
+                        "its permissions.") from None
+    try:
+        return yaml.load(text, Loader=_loader())  # a SafeLoader subclass
+    except _Duplicate as exc:
+        raise SpecError(f"{path} has the key {str(exc.key)!r} twice (again at line {exc.line}); "
+                        "keep only one of them, as Pulumi refuses the file too.") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "cannot be parsed"
+        raise SpecError(f"{path} is not valid YAML ({problem}{where}); fix the file and try "
+                        "again.") from None
+
+
+def stack_name(path: Path, stack: str | None) -> str:
+    """The stack a config file belongs to: `Pulumi.<stack>.yaml`, or `--stack` for another
+    file name; both must agree when both are given."""
+    from infra.engine.naming import check_stack_name
+
+    match = STACK_FILE.fullmatch(path.name)
+    if match is None:
+        if stack is None:
+            raise SpecError(f"{path.name} is not named Pulumi.<stack>.yaml, so it names no "
+                            "stack; rename it, or pass --stack NAME.")
+        return check_stack_name(stack)
+    named = check_stack_name(match["stack"])
+    if stack is not None and stack != named:
+        raise SpecError(f"{path.name} is the config of stack {named}, not {stack}; drop --stack, "
+                        f"or give the file Pulumi.{stack}.yaml.")
+    return named
+
+
+def project_file(directory: Path) -> Path:
+    """The project's Pulumi.yaml: beside the stack file, else in a folder above whose
+    `stackConfigDir` is the stack file's folder."""
+    if (directory / "Pulumi.yaml").is_file():
+        return directory / "Pulumi.yaml"
+    for parent in directory.parents:
+        candidate = parent / "Pulumi.yaml"
+        if candidate.is_file():
+            project = _read_yaml(candidate)
+            folder = project.get("stackConfigDir") if isinstance(project, Mapping) else None
+            if isinstance(folder, str) and (parent / folder).resolve() == directory:
+                return candidate
+            break
+    raise SpecError(f"There is no Pulumi.yaml beside the stack config in {directory}; a "
+                    "Pulumi.<stack>.yaml file is read with its project's Pulumi.yaml, which "
+                    "must sit in the same folder (or name it as its stackConfigDir).")
+
+
+def read_project(directory: Path) -> tuple[str, dict[str, Any]]:
+    """The project's name and its `config:` section, from its Pulumi.yaml."""
+    path = project_file(directory)
+    project = _read_yaml(path)
+    if not isinstance(project, Mapping) or not isinstance(project.get("name"), str) \
+            or not project["name"].strip():
+        raise SpecError(f"{path} has no project name; give it a name: line (name: cml-infra).")
+    runtime = project.get("runtime")
+    runtime_name = runtime.get("name") if isinstance(runtime, Mapping) else runtime
+    if runtime_name != "python":
+        raise SpecError(f"{path} declares the runtime {runtime_name!r}, but cml-infra's program "
+                        "runs on Python; set runtime: python and main: to the cml-infra "
+                        "program (infra/).")
+    config = project.get("config") or {}
+    if not isinstance(config, Mapping):
+        raise SpecError(f"{path}: config: must be a mapping of settings.")
+    return project["name"].strip(), dict(config)
+
+
+def full_key(key: object, project: str, where: Path) -> str:
+    """`namespace:name`, as Pulumi reads a config key: a key without a namespace is the
+    project's; the legacy `namespace:config:name` is `namespace:name`."""
+    if not isinstance(key, str) or not key:
+        raise SpecError(f"{where}: the config key {key!r} is not a name; write keys as "
+                        "namespace:name, such as cml-infra:pools.")
+    if ":" not in key:
+        return f"{project}:{key}"
+    namespace, name = key.split(":", 1)
+    return f"{namespace}:{name.removeprefix('config:')}"
+
+
+def _is_secure(value: object) -> bool:
+    return isinstance(value, Mapping) and set(value) == {"secure"}
+
+
+def _has_secure(value: object) -> bool:
+    if _is_secure(value):
+        return True
+    if isinstance(value, Mapping):
+        return any(_has_secure(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_secure(item) for item in value)
+    return False
+
+
+def _shown(value: object) -> object:
+    """A value with every encrypted part as `[secret]`."""
+    if _is_secure(value):
+        return SECRET_MASK
+    if isinstance(value, Mapping):
+        return {str(key): _shown(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shown(item) for item in value]
+    return value
+
+
+def _whole(value: object) -> object:
+    """Whole floats as integers, at any depth, as Go's JSON writes them (2.0 -> 2)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {str(key): _whole(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole(item) for item in value]
+    return value
+
+
+def as_pulumi_string(value: object) -> str:
+    """What the program receives for a setting: a string as it is, `true`/`false`, a number's
+    digits, an object or list as JSON (keys sorted, as Go writes a map)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(_whole(value))
+    if value is None:
+        return ""
+    return json.dumps(_whole(value), sort_keys=True, separators=(",", ":"))
+
+
+def _project_default(value: object) -> tuple[bool, object]:
+    """A project config entry's value: `{type, default, ...}` gives its default (or none);
+    anything else is the value itself."""
+    if isinstance(value, Mapping) and ("type" in value or "default" in value
+                                       or "description" in value or "secret" in value):
+        return ("default" in value, value.get("default"))
+    return True, value
+
+
+def read_stack_config(path: Path, stack: str | None = None) -> StackConfig:
+    """The settings of `path`, a Pulumi.<stack>.yaml, with its project's defaults."""
+    data = _read_yaml(path)
+    name = stack_name(path, stack)
+    project, project_config = read_project(path.resolve().parent)
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise SpecError(f"{path} must be a mapping with a config: section, as {EXAMPLE} is.")
+    given = data.get("config") or {}
+    if not isinstance(given, Mapping):
+        raise SpecError(f"{path}: config: must be a mapping of settings, as {EXAMPLE} has.")
+    merged: dict[str, object] = {}
+    for key, value in project_config.items():
+        has, default = _project_default(value)
+        if has:
+            merged[full_key(key, project, path.parent / "Pulumi.yaml")] = default
+    for key, value in given.items():
+        merged[full_key(key, project, path)] = value
+    result = StackConfig(path=path, stack=name, project=project)
+    for key, value in merged.items():
+        if _is_secure(value):
+            result.secrets.append(key)
+        elif not _has_secure(value):
+            result.values[key] = as_pulumi_string(value)
+        result.shown[key] = SECRET_MASK if key == TOKEN_KEY else _shown(value)
+    if TOKEN_KEY in merged and TOKEN_KEY not in result.secrets:
+        result.warnings.append(f"Warning: {TOKEN_KEY} is written in clear in {path.name}; "
+                               f"set it with 'pulumi config set --secret {TOKEN_KEY}' instead.")
+    if data.get("environment"):
+        result.warnings.append(f"Warning: {path.name} imports Pulumi ESC environments, which "
+                               "the offline plan does not open; settings they give are not in "
+                               "this plan.")
+    return result
+
+
+# ---- the settings, as infra/__main__.py reads them --------------------------------------
+
+
+def _readable(config: StackConfig, keys: Sequence[str]) -> None:
+    """A setting the program reads must not be encrypted: the plan never decrypts."""
+    for key in keys:
+        full = f"{NAMESPACE}:{key}"
+        if full in config.secrets or (full in config.shown and full not in config.values):
+            raise SpecError(f"{full} in {config.path.name} is encrypted (secure:), and the plan "
+                            "never decrypts; keep it in clear (only cml-infra:forgeToken needs "
+                            "to be a secret).")
+
+
+def pools_of(config: StackConfig, env: Mapping[str, str]) -> tuple[str, list[RunnerSpec],
+                                                                  dict[str, str]]:
+    """The stack's kind, its pools and the base stack each pool's runners read, parsed by
+    the same code and in the same order as infra/__main__.py."""
+    import pulumi
+    from pulumi.runtime.config import CONFIG
+
+    from infra.settings import DEFAULT_KEYS, FORGE_KEYS, default_kwargs, forge_values
+    from infra.spec import pools_from_config
+
+    _readable(config, ["kind", "pools", *DEFAULT_KEYS, *FORGE_KEYS])
+    token = CONFIG.set(dict(config.values))
+    try:
+        settings = pulumi.Config(NAMESPACE)
+        kind = settings.get("kind") or "runner"
+        if kind not in KINDS:
+            raise SpecError(f"cml-infra:kind is {kind!r}; set it to runner or base.")
+        try:
+            entries = settings.require_object("pools")
+        except pulumi.ConfigMissingError:
+            raise SpecError(f"{config.path.name} has no cml-infra:pools, which pulumi up "
+                            f"requires; declare the pools under config:, as {EXAMPLE} "
+                            "does.") from None
+        pools = pools_from_config(entries, default_kwargs(
+            {key: settings.get(key) for key in DEFAULT_KEYS}))
+        named = {spec.name: str(entry["base"]) for entry, spec in zip(entries, pools, strict=True)
+                 if entry.get("base")}
+        if kind == "runner":
+            forge_values({key: settings.get(key) for key in FORGE_KEYS})
+            if TOKEN_KEY not in config.shown and not env.get("REPO_TOKEN"):
+                config.warnings.append(
+                    "Warning: No forge token, which pulumi up of a runner stack needs; run "
+                    f"'pulumi config set --secret {TOKEN_KEY}' with a token that may create "
+                    "runners, or set REPO_TOKEN where pulumi up runs.")
+    finally:
+        CONFIG.reset(token)
+    return kind, pools, named
+
+
+# ---- the plan ---------------------------------------------------------------------------
+
+
+def plan_stack_config(path: Path, stack: str | None = None, *, clock: Clock = utc_now,
+                      env: Mapping[str, str] | None = None) -> StackPlan:
+    """Read `path` and plan every pool of it, offline."""
+    from infra.engine.naming import base_stack_name
+    from infra.engine.plan import run_plan
+
+    config = read_stack_config(path, stack)
+    kind, pools, named = pools_of(config, os.environ if env is None else env)
+    bases = {spec.name: named.get(spec.name) or base_stack_name(spec) for spec in pools}
+    plan = run_plan(pools, clock=clock, stack=config.stack, config=config.values,
+                    bases=bases, kind=kind)
+    if kind == "base":
+        bases = {spec.name: config.stack for spec in pools}
+    return StackPlan(config=config, kind=kind, plan=plan,
+                     pools=split(plan.resources, pools, bases, config.stack, kind))
+
+
+def split(resources: Sequence[dict[str, Any]], pools: Sequence[RunnerSpec],
+          bases: Mapping[str, str], stack: str, kind: str) -> list[PoolPlan]:
+    """Each pool with the resources that carry its names (see the module docstring)."""
+    from infra.clouds.common import base_name
+
+    result = {spec.name: PoolPlan(spec=spec, base=bases[spec.name]) for spec in pools}
+    for resource in resources:
+        prefixes = []
+        for spec in pools:
+            if resource["stack"] == bases[spec.name]:
+                prefixes.append((base_name(spec), spec.name))
+            if kind == "runner" and resource["stack"] == stack:
+                prefixes.extend((f"{spec.name}-{index}", spec.name)
+                                for index in range(spec.count))
+        owners = [(len(prefix), pool) for prefix, pool in prefixes
+                  if resource["name"] == prefix or resource["name"].startswith(prefix + "-")]
+        if not owners:  # never seen: every resource the programs declare carries its pool
+            raise SpecError(f"The plan holds {resource['name']}, which belongs to no pool; "
+                            "this is a bug of cml-infra, please report it.")
+        result[max(owners)[1]].resources.append(resource)
+    return list(result.values())
+
+
+def summary(pool: PoolPlan, stack_plan: StackPlan) -> dict[str, Any]:
+    """What a reader checks first about a pool, as data (the JSON and markdown show it)."""
+    from collections import Counter
+    from datetime import timedelta
+
+    from infra.clouds.common import iso
+    from infra.engine.plan_text import resource_kind, zones_text
+    from infra.forges.runners import runner_labels
+
+    spec, machine, plan = pool.spec, pool.spec.machine, stack_plan.plan
+    adds = Counter(resource_kind(r["type"]) for r in pool.resources if r["stack"] == pool.base
+                   and not r["type"].startswith("cml-infra:"))
+    expires = (iso(plan.started_at + timedelta(seconds=spec.max_runtime_s))
+               if plan.started_at else None)
+    return {
+        "stack": stack_plan.config.stack, "kind": stack_plan.kind, "base": pool.base,
+        "cloud": spec.cloud, "region": spec.region, "zones": list(spec.zones),
+        "where": zones_text(spec), "machineType": machine.instance_type,
+        "gpuModel": machine.gpu_model, "gpuCount": machine.gpu_count, "count": spec.count,
+        "spot": spec.spot, "maxPrice": spec.max_price, "diskSizeGb": spec.disk_size_gb,
+        "maxRuntimeSeconds": spec.max_runtime_s, "idleTimeoutSeconds": spec.idle_timeout_s,
+        "expiresIfStartedNow": expires,
+        "forge": spec.forge, "repo": spec.repo, "forgeUrl": spec.forge_url,
+        "labels": list(runner_labels(spec.labels, machine.gpu_model)),
+        "baseAdds": dict(sorted(adds.items())),
+    }
+
+
+def render_json(stack_plan: StackPlan) -> str:
+    """The plan of every pool as one JSON document: inputs as the engine receives them, secrets
+    masked, whole numbers as integers."""
+    from infra.engine.plan import masked
+    from infra.engine.plan_text import whole_numbers
+
+    config = stack_plan.config
+    document = {
+        "stack": config.stack, "project": config.project, "configFile": str(config.path),
+        "kind": stack_plan.kind, "settings": config.shown,
+        "stacks": stack_plan.plan.stacks,
+        "pools": [{"name": pool.spec.name, "summary": summary(pool, stack_plan),
+                   "resources": [{**r, "inputs": whole_numbers(masked(r["inputs"]))}
+                                 for r in pool.resources]}
+                  for pool in stack_plan.pools],
+    }
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def render_markdown(stack_plan: StackPlan) -> str:
+    """The plan as a markdown document, for a pull-request comment (infra.engine.plan_text)."""
+    from infra.engine.plan_text import render_stack_markdown
+
+    return render_stack_markdown(stack_plan, [summary(pool, stack_plan)
+                                              for pool in stack_plan.pools])
