@@ -6,10 +6,9 @@ import os
 from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from typer.core import TyperArgument, TyperCommand
 
 if TYPE_CHECKING:
     from reporting.gates import GateResult
@@ -28,37 +27,19 @@ Files = Annotated[list[str] | None, typer.Argument(
     metavar="[FILE...]", help=FILES_HELP, show_default=False)]
 
 
-class _PlainArgument(TyperArgument):
-    """An argument shown by its metavar alone (`FILE...`), in the usage line and the help,
-    without Typer's type label (`<list[str]>`) or braces (`{SOURCE}`)."""
-
-    def display_type_rich(self, ctx: Any) -> str | None:
-        return None
-
-    def _rich_display_name(self) -> str:
-        return self.display_name_raw
-
-    def _usage_display_name(self) -> str:
-        return self.display_name_raw
-
-
-class PlainArgumentsCommand(TyperCommand):
-    """A command whose arguments that have a metavar are shown as `_PlainArgument`."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for param in self.params:
-            if type(param) is TyperArgument and param.metavar:
-                param.__class__ = _PlainArgument
-
-
 class OutputFormat(str, Enum):
     md = "md"
     json = "json"
+    openmetrics = "openmetrics"
 
 
 Format = Annotated[OutputFormat, typer.Option(
-    "--format", metavar="md|json", help="Markdown table or JSON.")]
+    "--format", metavar="md|json|openmetrics",
+    help="Markdown table, JSON, or OpenMetrics text for GitLab's metrics report "
+         "(artifacts:reports:metrics): one 'name value' line per numeric metric of the new "
+         "revision, written in full (not rounded to --precision), names with every character "
+         "but letters, digits, _ and : made '_' (eval.accuracy: eval_accuracy), text metrics "
+         "left out, '# EOF' last; two metrics that become one name are refused.")]
 Precision = Annotated[int, typer.Option(
     min=1, max=15, metavar="DIGITS", help="Significant digits shown (1 to 15).")]
 DvcMd = Annotated[bool, typer.Option("--md", hidden=True, help="Markdown (the default).")]
@@ -74,7 +55,7 @@ metrics_app = typer.Typer(
 )
 
 
-@metrics_app.command("show", cls=PlainArgumentsCommand)
+@metrics_app.command("show")
 def show(files: Files = None, output: Format = OutputFormat.md, precision: Precision = 5,
          md: DvcMd = False) -> None:
     """Print the metrics of the working tree as a markdown table.
@@ -87,7 +68,7 @@ def show(files: Files = None, output: Format = OutputFormat.md, precision: Preci
     typer.echo(_render(report, (), output, precision), nl=False)
 
 
-@metrics_app.command("diff", cls=PlainArgumentsCommand)
+@metrics_app.command("diff")
 def diff(
     files: Files = None,
     base: Annotated[str | None, typer.Option(
@@ -103,22 +84,42 @@ def diff(
         show_default=False, dir_okay=False)] = None,
     exit_zero: Annotated[bool, typer.Option(
         "--exit-zero", help=f"Exit 0 even when a gate fails (else {GATES_FAILED_EXIT}).")] = False,
+    summary: Annotated[bool, typer.Option(
+        "--summary", help="Also append the markdown report to the GitHub Actions job summary "
+        "(the file $GITHUB_STEP_SUMMARY names), shown on the run's summary page; cut to keep "
+        "the file within GitHub's 1 MiB limit. An error when $GITHUB_STEP_SUMMARY is not set, "
+        "as on GitLab CI, which has no job summary.")] = False,
+    junit: Annotated[Path | None, typer.Option(
+        "--junit", metavar="FILE", show_default=False, dir_okay=False,
+        help="Write the gates as a JUnit XML report here, for GitLab's test report "
+        "(artifacts:reports:junit): suite 'cml-infra metrics gates', one test case per "
+        "--fail-if gate, failed with the old, new and change values, skipped when the base "
+        "lacks the metric; an empty suite (tests=\"0\") without gates. Written even when a "
+        "gate fails; never one of the metrics files read.")] = None,
     output: Format = OutputFormat.md,
     precision: Precision = 5,
     md: DvcMd = False,
 ) -> None:
     """Compare metrics with the base branch: old, new and change per metric, then the gates.
 
-    Exits 3 when a --fail-if gate fails (1 on errors, 2 on bad flags).
+    Exits 3 when a --fail-if gate fails (1 on errors, 2 on bad flags). The job summary
+    (--summary), --junit and --conclusion-file are written whatever the gates say.
 
     Example: cml-infra metrics diff --base main --fail-if 'accuracy < 0.9' >> report.md
     """
-    from reporting.metrics import diff_with_base
+    from reporting.metrics import diff_with_base, render_markdown
 
-    outputs = [("--conclusion-file", conclusion_file)] if conclusion_file else []
+    summary_file = _summary_file() if summary else None  # before any work
+    outputs = [(flag, path) for flag, path in (
+        ("--conclusion-file", conclusion_file), ("--junit", junit),
+        (f"${SUMMARY_VAR}", summary_file)) if path is not None]
     report, results = diff_with_base(files or [], base, os.environ, Path.cwd(), fail_if or [],
                                      outputs)
     typer.echo(_render(report, results, output, precision), nl=False)
+    if summary_file is not None:
+        _append_summary(summary_file, render_markdown(report, results, precision))
+    if junit is not None:
+        _write_junit(junit, report, results, precision)
     _conclude(results, conclusion_file, exit_zero)
 
 
@@ -128,7 +129,38 @@ def _render(report: MetricsReport, results: Sequence[GateResult], output: Output
 
     if output is OutputFormat.json:
         return render_json(report, results)
+    if output is OutputFormat.openmetrics:
+        from reporting.openmetrics import render_openmetrics
+
+        return render_openmetrics(report)
     return render_markdown(report, results, precision)
+
+
+SUMMARY_VAR = "GITHUB_STEP_SUMMARY"  # reporting.summary.SUMMARY_VAR, without importing it
+
+
+def _summary_file() -> Path:
+    from reporting.summary import summary_path
+
+    return summary_path(os.environ)
+
+
+def _append_summary(path: Path, markdown: str) -> None:
+    """Append `markdown` to the job summary, secrets masked; a warning when it was cut."""
+    from cml_cli.redact import redact
+    from reporting.summary import append_summary
+
+    warning = append_summary(path, redact(markdown)).warning(path)
+    if warning:
+        typer.echo(warning, err=True)
+
+
+def _write_junit(path: Path, report: MetricsReport, results: Sequence[GateResult],
+                 precision: int) -> None:
+    from reporting.junit import render_junit
+    from reporting.metrics.files import write_output
+
+    write_output(path, render_junit(report, results, precision), f"--junit {path}")
 
 
 def _conclude(results: Sequence[GateResult], path: Path | None, exit_zero: bool) -> None:
