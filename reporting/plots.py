@@ -8,18 +8,24 @@ relative to the spec; vl-convert would otherwise resolve it against vega-dataset
 
 The output's extension picks the format, among those vl-convert writes that a forge comment
 can show (`reporting.report` publishes .png, .jpg, .jpeg, .gif, .svg and .webp): no PDF.
+
+vl-convert-python comes with the `plots` install extra (`pip install 'cml-infra[plots]'`):
+runner jobs (`up`, `down`, `status`, `gc`) and the other reporting commands never import it,
+so they do not install it either. Without it `plot` stops with one sentence naming the extra.
 """
 
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-from reporting.errors import ReportFileError
+from reporting.errors import ReportFileError, ReportingError
 from reporting.metrics.files import read_text, refuse_overwrite, write_output
 from reporting.metrics.load import load_json
 from reporting.metrics.parse import Value, is_number, to_value
@@ -35,6 +41,13 @@ MARKS: dict[str, dict[str, Any]] = {
     "bar": {"type": "bar"},
 }
 _TOP_LEVEL_VIEWS = ("mark", "layer", "concat", "hconcat", "vconcat", "facet", "repeat", "marks")
+RENDERER_MODULE = "vl_convert"  # the module of the `plots` extra's vl-convert-python
+MISSING_EXTRA = ("Plotting needs the plots extra: pip install 'cml-infra[plots]' "
+                 "(or add plots to the extras you install).")
+
+
+class MissingExtraError(ReportingError):
+    """vl-convert-python, of the `plots` extra, is not installed."""
 
 
 class RenderError(ValueError):
@@ -55,7 +68,10 @@ class PlotOptions:
 def write_plot(source: Path, out: Path, options: PlotOptions,
                convert: Converter | None = None) -> str:
     """Render `source` to `out`, in the format its extension names; return the markdown
-    line that shows it."""
+    line that shows it. Without `convert`, vl-convert renders; a missing `plots` extra is
+    named before any file is read."""
+    if convert is None:
+        renderer()
     spec, inputs = _load(source, options)
     refuse_overwrite(out, inputs, "the plot's input", "write the image to another file with --out")
     fmt = image_format(out)
@@ -156,8 +172,7 @@ def _columns(rows: Sequence[Mapping[str, Any]], name: str,
 
 def vl_convert_image(spec: dict[str, Any], fmt: str, scale: float) -> bytes:
     """`spec` as a `fmt` file (a value of IMAGE_FORMATS); `scale` multiplies raster pixels."""
-    import vl_convert  # heavy (an embedded JavaScript runtime): imported only to render
-
+    vl_convert = renderer()
     is_vega = "/schema/vega/" in str(spec.get("$schema", ""))
     render = getattr(vl_convert, f"{'vega' if is_vega else 'vegalite'}_to_{fmt}")
     sizing = {"scale": scale} if fmt in RASTER_FORMATS else {}
@@ -166,6 +181,17 @@ def vl_convert_image(spec: dict[str, Any], fmt: str, scale: float) -> bytes:
     except ValueError as exc:
         raise RenderError(_first_reason(exc)) from None
     return image.encode("utf-8") if isinstance(image, str) else image  # SVG comes as text
+
+
+def renderer() -> ModuleType:
+    """The vl_convert module, imported now (heavy: an embedded JavaScript runtime, so only to
+    render); `MissingExtraError` when the `plots` extra is not installed."""
+    try:
+        return importlib.import_module(RENDERER_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] == RENDERER_MODULE:
+            raise MissingExtraError(MISSING_EXTRA) from None
+        raise
 
 
 def markdown_image(title: str, path: Path) -> str:
