@@ -133,9 +133,13 @@ def trained_repo(tmp_path: Path) -> Path:
     def run(*args: str) -> None:
         subprocess.run(args, cwd=repo, check=True, capture_output=True)
 
+    data = repo / "points.csv"
+    run(sys.executable, str(ROOT / "examples" / "project" / "train.py"), "--make-data",
+        "--data", str(data))
+
     def train(epochs: int) -> None:
         run(sys.executable, str(ROOT / "examples" / "project" / "train.py"), "--epochs",
-            str(epochs), "--out", str(repo))
+            str(epochs), "--data", str(data), "--out", str(repo))
 
     run("git", "init", "-q", "-b", "main")
     run("git", "config", "user.email", "ci@example.com")
