@@ -208,8 +208,10 @@ def main(argv: list[str] | None = None) -> None:
 
         if isinstance(exc, Cancelled):  # the clean-up is done; its outcome is the sentence
             fail(str(exc), code=INTERRUPTED)
-        if debug_enabled():
-            raise
+        if debug_enabled():  # the traceback, then the sentence last, where it is seen
+            import traceback
+
+            typer.echo(redact(traceback.format_exc()).rstrip("\n"), err=True)
         fail(errors.sentence_for(exc))
     if code == INTERRUPTED:  # typer turns Ctrl-C in a command into this exit code
         fail("Interrupted.", code=INTERRUPTED)  # `up` has printed what it cleaned up, if any

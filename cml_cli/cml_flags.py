@@ -31,7 +31,9 @@ WatermarkOption = Annotated[str, typer.Option(
     "--watermark-title", metavar="TITLE",
     help="Keeps several reports apart: update edits only the comment "
     "with the same title; {workflow} and {run} become the CI's workflow and run.")]
-PrOption = Annotated[bool, typer.Option("--pr", help="CML's older form of --target pr.")]
+PrOption = Annotated[bool, typer.Option(
+    "--pr", help="CML's older form of --target pr; with --commit-sha, the open pull/merge "
+    "request of that commit.")]
 CommitShaOption = Annotated[str | None, typer.Option(
     "--commit-sha", "--head-sha", metavar="SHA",
     help="CML's older form of --target commit/REV (a SHA or "
@@ -99,9 +101,10 @@ def comment_options(flags: CommentFlags, env: Mapping[str, str] | None = None) -
     from reporting.target import Target, parse_target
 
     refuse_publish_url(flags.publish_url)
-    if sum((flags.target is not None, flags.pr, flags.commit_sha is not None)) > 1:
+    if flags.target is not None and (flags.pr or flags.commit_sha is not None):
         raise OptionError("--target, --pr and --commit-sha each say where to comment; give "
-                          "only one (--target is CML's current form).")
+                          "only --target (CML's current form), or --pr and --commit-sha "
+                          "without it.")
     # As CML: "watermarks are mandatory for updatable comments" (src/cml.js commentCreate)
     # and watermarkTitle conflicts with rmWatermark (bin/cml/comment/create.js).
     if flags.rm_watermark and (flags.update or flags.watermark_title):
@@ -110,7 +113,12 @@ def comment_options(flags: CommentFlags, env: Mapping[str, str] | None = None) -
                           "of them.")
     if flags.trigger_file is not None and not flags.watch:
         raise OptionError("--trigger-file says when --watch posts; add --watch or drop it.")
-    target = (Target("pr") if flags.pr else Target("commit", flags.commit_sha)
+    # CML's --pr with --commit-sha: "Post to an existing PR/MR associated with the specified
+    # commit" (iterative/cml bin/cml/comment/create.js).
+    if flags.commit_sha is not None and not flags.commit_sha.strip():
+        raise OptionError("--commit-sha is empty; give a SHA or a git revision, or drop it.")
+    target = (Target("pr", commit=flags.commit_sha) if flags.pr and flags.commit_sha
+              else Target("pr") if flags.pr else Target("commit", flags.commit_sha)
               if flags.commit_sha else parse_target(flags.target or "auto"))
     title = expand_title(flags.watermark_title, os.environ if env is None else env)
     return CommentOptions(target, title, flags.publish, flags.update, not flags.rm_watermark)

@@ -53,7 +53,8 @@ def usage_sentence(exc: typer.TyperException, command: str = "cml-infra") -> str
     path = ctx.command_path if ctx is not None else ""
     if len(command.split()) > len(path.split()):
         path = command
-    return f"{message}. Run '{path or 'cml-infra'} --help' to see what it accepts."
+    end = "" if message.endswith(("?", "!")) else "."  # "Did you mean 'comment'?" as it is
+    return f"{message}{end} Run '{path or 'cml-infra'} --help' to see what it accepts."
 
 
 def sentence_for(exc: BaseException) -> str:

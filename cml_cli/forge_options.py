@@ -27,7 +27,8 @@ class DriverChoice(str, Enum):
 
 RepoOption = Annotated[str | None, typer.Option(
     "--repo", metavar="REPO",
-    help="Repository as OWNER/NAME or URL (default: the CI job's repository).")]
+    help="Repository as OWNER/NAME or URL (default: the CI job's repository; outside CI, "
+    "the checkout's origin remote).")]
 # CML's --driver-token is its global token flag, with --token as its alias (iterative/cml
 # bin/cml.js); both take the same token here.
 TokenOption = Annotated[str | None, typer.Option(

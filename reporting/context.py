@@ -92,6 +92,8 @@ def context_from_env(env: Mapping[str, str], flags: Overrides | None = None) -> 
         remote = remote_repo(origin_remote() or "")
         if remote.startswith(("https://", "http://")):  # not a clone of a local folder
             flags = replace(flags, repo=remote, repo_source="the origin remote")
+        else:  # the repository is asked for first: with it, the driver is often told
+            raise ContextError(_NO_REPO)
     driver, note = _driver(env, flags)
     try:
         return _context(env, flags, driver, note)
@@ -112,16 +114,13 @@ def _context(env: Mapping[str, str], flags: Overrides, driver: Driver,
         except ContextError as exc:
             if flags.repo_source == "--repo":
                 raise
-            raise ContextError(f"The checkout's origin remote ({flags.repo}) names no "
-                               f"repository here: {str(exc).rstrip('.')}; pass --repo "
-                               f"OWNER/NAME.") from None
+            raise ContextError(_origin_sentence(flags.repo, driver, str(exc))) from None
         same_repo = repo is None or flag_repo == repo  # a bare GITHUB_SHA applies too
         if flag_server and flag_server != (server or "").rstrip("/"):  # another host
             server, api = flag_server, None
         repo = flag_repo
     if not repo:
-        raise ContextError("No repository given; pass --repo OWNER/NAME or a repository URL "
-                           "(outside CI, the checkout's origin remote names it).")
+        raise ContextError(_NO_REPO)
     example = _CI[driver][5]
     api_url = (checked_url(flags.api_url, "--api-url", example) or api
                or _api_for(driver, server)).rstrip("/")
@@ -132,6 +131,23 @@ def _context(env: Mapping[str, str], flags: Overrides, driver: Driver,
         token_source=source, sha=ci["sha"] if same_repo else None,
         pr_number=ci["pr"] if same_repo else None, local=ci["repo"] is None, note=note,
     )
+
+
+_NO_REPO = ("No repository given; pass --repo OWNER/NAME or a repository URL (outside CI, "
+            "the checkout's origin remote names it).")
+
+
+def _origin_sentence(remote: str, driver: Driver, reason: str) -> str:
+    """Why the origin remote, read because no --repo was given, cannot be used here."""
+    noun = "repository" if driver is Driver.GITHUB else "project"
+    for other in Driver:
+        if other is not driver and f"is on {_CI[other][0]}" in reason:
+            return (f"The checkout's origin remote ({remote}) is a {_CI[other][0]} repository, "
+                    f"but --driver {driver.value} was given; pass --repo with the "
+                    f"{_CI[driver][0]} {noun}, or drop --driver.")
+    shape = "OWNER/NAME" if driver is Driver.GITHUB else "GROUP/PROJECT"
+    return (f"The checkout's origin remote ({remote}) is not a {_CI[driver][0]} {noun} "
+            f"address; pass --repo {shape}.")
 
 
 def _driver(env: Mapping[str, str], flags: Overrides) -> tuple[Driver, str | None]:
@@ -176,7 +192,7 @@ def _github_env(env: Mapping[str, str]) -> dict:
         head = pull.get("head")
         head_sha = head.get("sha") if isinstance(head, dict) else None
         sha = head_sha if isinstance(head_sha, str) and head_sha else sha
-    return {"repo": env.get("GITHUB_REPOSITORY") or None,
+    return {"repo": _ci_repo(env, "GITHUB_REPOSITORY", Driver.GITHUB),
             "server": checked_url(env.get("GITHUB_SERVER_URL"), "GITHUB_SERVER_URL", GITHUB_COM),
             "api": checked_url(env.get("GITHUB_API_URL"), "GITHUB_API_URL", GITHUB_COM_API),
             "sha": sha, "pr": pr}
@@ -186,12 +202,34 @@ def _gitlab_env(env: Mapping[str, str]) -> dict:
     iid = positive_number(env.get("CI_MERGE_REQUEST_IID"), "CI_MERGE_REQUEST_IID",
                           "unset it, or set it to the merge request's number (its IID)",
                           noun="merge request")
-    return {"repo": env.get("CI_PROJECT_PATH") or env.get("CI_PROJECT_ID") or None,
+    return {"repo": _ci_repo(env, "CI_PROJECT_PATH", Driver.GITLAB)
+            or env.get("CI_PROJECT_ID") or None,
             "server": checked_url(env.get("CI_SERVER_URL"), "CI_SERVER_URL",
                                   "https://gitlab.com"),
             "api": checked_url(env.get("CI_API_V4_URL"), "CI_API_V4_URL",
                                "https://gitlab.com/api/v4"),
             "sha": env.get("CI_COMMIT_SHA") or None, "pr": iid}
+
+
+def _ci_repo(env: Mapping[str, str], name: str, driver: Driver) -> str | None:
+    """The repository a CI variable names, checked by `--repo`'s parser; a path only
+    (OWNER/NAME, GROUP/SUBGROUP/PROJECT), never a URL, `..` or an empty segment."""
+    value = env.get(name) or None
+    if value is None:
+        return None
+    shape = "OWNER/NAME" if driver is Driver.GITHUB else "GROUP/PROJECT"
+    fix = (f"{name} is {value!r}, not a {_CI[driver][0]} repository path like {shape}; "
+           f"{_CI[driver][1]} sets it, so check that no step overrides it, or unset it and "
+           "pass --repo.")
+    if "://" in value or "@" in value or value != value.strip():
+        raise ContextError(fix)
+    try:
+        server, repo = parse_repo(value, driver.value, None)
+    except ContextError:
+        raise ContextError(fix) from None
+    if server is not None or repo != value:
+        raise ContextError(fix)
+    return repo
 
 
 def _read_event(path: str, fix: str) -> dict:

@@ -132,6 +132,12 @@ def find_row(gate: Gate, rows: Sequence[MetricLike]) -> MetricLike:
             f"The gate '{gate.text}' names '{gate.metric}', which is in several files ({files}); "
             f"write it as FILE:METRIC, e.g. '{present[0].file}:{gate.metric}'."
         )
+    files = list(dict.fromkeys(r.file for r in rows))
+    prefix, colon, _ = gate.metric.partition(":")
+    if colon and not matches and prefix not in files:
+        raise GateError(
+            f"The gate '{gate.text}' names the file {prefix}, which is not one of the files "
+            f"compared ({', '.join(files) or 'none'}); add it to the files or drop the prefix.")
     where = " (it exists only at the base revision)" if matches else ""
     known = ", ".join(dict.fromkeys(r.metric for r in rows if r.new is not None)) or "none"
     raise GateError(

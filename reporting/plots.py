@@ -25,7 +25,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from reporting.errors import ReportFileError, ReportingError
+from reporting.errors import OptionError, ReportFileError, ReportingError
 from reporting.metrics.files import read_text, refuse_overwrite, write_output
 from reporting.metrics.load import load_json
 from reporting.metrics.parse import Value, is_number, to_value
@@ -34,6 +34,7 @@ Converter = Callable[[dict[str, Any], str, float], bytes]  # (spec, format, scal
 # Output extension -> vl-convert's format name (https://github.com/vega/vl-convert).
 IMAGE_FORMATS = {".png": "png", ".svg": "svg", ".jpg": "jpeg", ".jpeg": "jpeg"}
 RASTER_FORMATS = ("png", "jpeg")  # the formats --scale applies to
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".bmp", ".tif", ".tiff")
 VEGA_LITE_SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 MARKS: dict[str, dict[str, Any]] = {
     "line": {"type": "line"},
@@ -95,6 +96,16 @@ def image_format(out: Path) -> str:
     raise ReportFileError(
         f"{out} has {has}, which plot cannot write; end its name in {', '.join(first)} or {last}."
     )
+
+
+def refuse_scale(out: Path, scale: float) -> None:
+    """`--scale` with a vector output, which it cannot change: one sentence, not silence."""
+    if scale == 1.0:
+        return
+    fmt = image_format(out)
+    if fmt not in RASTER_FORMATS:
+        raise OptionError(f"--scale sets the pixels of PNG and JPEG images, and {out} is "
+                          f"{fmt.upper()}; drop --scale (use --width and --height instead).")
 
 
 def build_spec(source: Path, options: PlotOptions) -> dict[str, Any]:
@@ -219,13 +230,32 @@ def _spec_title(spec: Mapping[str, Any]) -> str | None:
 
 
 def _read(source: Path) -> str:
+    if source.suffix.lower() in IMAGE_SUFFIXES or _image_bytes(source):
+        raise ReportFileError(f"plot takes a Vega-Lite spec (.json) or a CSV/TSV series, not "
+                              f"an image like {source}; to show an image, link it in the "
+                              f"report (![...]({source.name})).")
     return read_text(source, str(source),
                      f"Plot source {source} does not exist; check the path.")
 
 
+def _image_bytes(source: Path) -> bool:
+    """Whether a regular file starts as a PNG, JPEG, GIF or WebP image does."""
+    try:
+        if not source.is_file():  # never open a FIFO or a device
+            return False
+        with source.open("rb") as handle:
+            head = handle.read(12)
+    except OSError:
+        return False
+    return head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8")) or (
+        head.startswith(b"RIFF") and head[8:12] == b"WEBP")
+
+
 def _inline_local_data(spec: dict[str, Any], source: Path) -> tuple[dict[str, Any], list[Path]]:
     if not any(key in spec for key in _TOP_LEVEL_VIEWS):
-        raise ReportFileError(f"{source} is not a Vega-Lite spec: it has no 'mark' or 'layer'.")
+        raise ReportFileError(f"{source} is not a Vega-Lite spec: it has no 'mark' or 'layer'; "
+                              "give a spec with one (https://vega.github.io/vega-lite/docs/) "
+                              "or a list of records.")
     data = spec.get("data")
     if isinstance(data, Mapping) and isinstance(data.get("url"), str) and "://" not in data["url"]:
         local = source.parent / data["url"]

@@ -36,18 +36,30 @@ def parse_marker(body: str) -> tuple[str, str] | None:
     return (unquote(found.group(1)), unquote(found.group(2))) if found else None
 
 
+def report_problem(path: Path) -> str | None:
+    """Why `path` cannot be a report, before anything is read: missing, a directory, or not a
+    regular file (/dev/null reads as empty, a FIFO blocks); None when it can be read."""
+    from reporting.metrics.files import file_problem
+
+    return file_problem(path, f"Report file {path}",
+                        f"Report file {path} does not exist; check the path.")
+
+
 def read_report(path: Path) -> str:
+    """The report's text; one sentence for a file that is not a regular UTF-8 file with
+    something in it (an empty report would post an empty comment)."""
+    if problem := report_problem(path):
+        raise ReportFileError(problem)
     try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ReportFileError(f"Report file {path} does not exist; check the path.") from None
-    except IsADirectoryError:
-        raise ReportFileError(f"{path} is a directory; give the path of a markdown file.") \
-            from None
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
         raise ReportFileError(f"Cannot read report file {path} ({reason}); check the file.") \
             from None
+    if not text.strip():
+        raise ReportFileError(f"Report file {path} is empty; write the report into it before "
+                              "posting.")
+    return text
 
 
 @dataclass(frozen=True)

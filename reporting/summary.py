@@ -33,7 +33,7 @@ def summary_path(env: Mapping[str, str], *, gitlab: bool = False) -> Path:
     job runs on GitLab CI, which has no job summary)."""
     name = env.get(SUMMARY_VAR, "")
     if name:
-        return Path(name)
+        return appendable(Path(name))
     if gitlab or env.get("GITLAB_CI") == "true":
         raise ContextError(
             "GitLab CI has no job summary, so --summary cannot be used there; drop it and "
@@ -44,6 +44,23 @@ def summary_path(env: Mapping[str, str], *, gitlab: bool = False) -> Path:
         f"--summary writes to the file that ${SUMMARY_VAR} names, but it is not set; run in "
         f"a GitHub Actions step, or set {SUMMARY_VAR} to a file to append to."
     )
+
+
+def appendable(path: Path) -> Path:
+    """`path`, once it has been opened for appending (nothing written; a missing file is
+    created, as GitHub creates it), so that a summary that cannot be written fails before
+    anything is posted, not after."""
+    label = f"The job summary {path} (${SUMMARY_VAR})"
+    try:  # O_NONBLOCK: a FIFO without a reader fails here instead of blocking
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o644)
+    except FileNotFoundError:
+        raise ReportFileError(f"{label} cannot be written because its folder does not exist; "
+                              f"create the folder or point {SUMMARY_VAR} at another file."
+                              ) from None
+    except OSError as exc:
+        raise ReportFileError(os_sentence(exc, label, "written")) from None
+    os.close(fd)
+    return path
 
 
 @dataclass(frozen=True)

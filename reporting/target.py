@@ -15,6 +15,7 @@ from reporting.checkout import head_sha, resolve_revision
 from reporting.context import CIContext
 from reporting.errors import ContextError
 from reporting.forges.base import Forge, Thread, ThreadKind
+from reporting.validate import MAX_NUMBER
 
 TARGET_HELP = "auto, pr, commit, pr/N, commit/SHA or issue/N"
 _EXPLICIT = re.compile(r"^(pr|commit|issue)/(\S+)$")
@@ -25,6 +26,8 @@ _NAMES = "pass --target commit/SHA, pr/N or issue/N"
 class Target:
     kind: str  # "auto", "pr", "commit", "issue"
     ref: str | None = None
+    commit: str | None = None  # kind "pr": the pull request of this revision (CML's --pr
+    # with --commit-sha, "an existing PR/MR associated with the specified commit")
 
 
 def parse_target(value: str) -> Target:
@@ -34,8 +37,12 @@ def parse_target(value: str) -> Target:
     match = _EXPLICIT.match(value[:value.find("/")].lower() + value[value.find("/"):])
     if match:
         kind, ref = match.groups()
-        if kind in ("pr", "issue") and not ref.isdigit():
-            raise ContextError(f"--target {value}: {kind}/N needs a number, like {kind}/12.")
+        if kind in ("pr", "issue") and not (ref.isascii() and ref.isdigit()
+                                           and 0 < int(ref) <= MAX_NUMBER):
+            raise ContextError(f"--target {value}: {kind}/N needs a number from 1 to "
+                               f"{MAX_NUMBER:,}, like {kind}/12.")
+        if kind in ("pr", "issue"):
+            ref = str(int(ref))  # pr/007 is pull request 7
         if kind == "commit" and (".." in ref or ref.startswith("-")):
             raise ContextError(f"--target {value}: commit/REV needs one commit (a SHA, a "
                                "branch or HEAD), not a range.")
@@ -51,6 +58,8 @@ def resolve_thread(target: Target, ctx: CIContext, forge: Forge) -> Thread:
         return Thread(ThreadKind(target.kind), target.ref)
     if target.kind == "commit":
         return Thread(ThreadKind.COMMIT, commit_under_test(ctx, _NAMES))
+    if target.commit is not None:
+        return _pull_request_of(target.commit, forge)
     number = ctx.pr_number
     sha = ctx.sha or (head_sha(instead=_NAMES) if ctx.local else None)
     if number is None and sha:
@@ -65,6 +74,19 @@ def resolve_thread(target: Target, ctx: CIContext, forge: Forge) -> Thread:
             "--target commit to comment on the commit."
         )
     return Thread(ThreadKind.COMMIT, commit_under_test(ctx, _NAMES))
+
+
+def _pull_request_of(rev: str, forge: Forge) -> Thread:
+    """The open pull / merge request of commit `rev` (a SHA or a git revision)."""
+    sha = resolve_revision(rev)
+    number = forge.pull_request_for_commit(sha)
+    if number is None:
+        noun = "merge request" if forge.name == "GitLab" else "pull request"
+        named = f"commit {sha[:12]}" + (f" ({rev})" if rev != sha else "")
+        raise ContextError(f"No open {noun} found for {named}, which --pr --commit-sha names; "
+                           f"pass --target pr/N to name one, or drop --pr to comment on the "
+                           "commit.")
+    return Thread(ThreadKind.PR, str(number))
 
 
 def commit_under_test(ctx: CIContext, instead: str) -> str:

@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 from reporting.errors import ContextError
 
+MAX_NUMBER = 2**31 - 1  # the largest pull request / issue id GitHub and GitLab store
 # `git@host:owner/name.git`, the form `git remote -v` shows for SSH remotes.
 _SCP_LIKE = re.compile(r"[\w.-]+@([\w.-]+):(?!/)(.+)")
 # A DNS name or an IPv4 address (urlparse leaves spaces and other junk in `hostname`),
@@ -42,9 +43,10 @@ def positive_number(value: Any, name: str, fix: str,
     if value is None or value == "":
         return None
     text = value.strip() if isinstance(value, str) else value
-    if isinstance(text, int) and not isinstance(text, bool) and text > 0:
+    if isinstance(text, int) and not isinstance(text, bool) and 0 < text <= MAX_NUMBER:
         return text
-    if isinstance(text, str) and text.isascii() and text.isdigit() and int(text) > 0:
+    if isinstance(text, str) and text.isascii() and text.isdigit() and \
+            0 < int(text) <= MAX_NUMBER:
         return int(text)
     raise ContextError(f"{name} is {value!r}, not a {noun} number; {fix}.")
 
@@ -92,12 +94,20 @@ def remote_repo(remote: str) -> str:
 
 
 def checked_token(token: str, source: str) -> str:
-    """`token`, unless whitespace around or inside it would make every request fail."""
-    if token != token.strip():
+    """`token`, unless whitespace around or inside it would make every request fail; the
+    sentence says which: a trailing line break (`echo` into a file), spaces around it, or
+    whitespace inside."""
+    stripped = token.strip()
+    if stripped and token.rstrip("\r\n") == token.strip() and token != stripped:
+        raise ContextError(
+            f"The token from {source} ends with a line break; store it without one (printf "
+            "'%s' rather than echo, or strip it) and run again.")
+    if token != stripped:
+        ends = [name for name, ok in (("start", token.lstrip() == token),
+                                      ("end", token.rstrip() == token)) if not ok]
         raise ContextError(
             f"The token from {source} has whitespace (spaces, tabs or line breaks) at its "
-            "start or end; store it without (printf '%s' rather than echo, or strip it) and "
-            "run again.")
+            f"{' and '.join(ends)}; store it without (or strip it) and run again.")
     if any(c.isspace() or not c.isprintable() for c in token):
         raise ContextError(f"The token from {source} contains spaces or control characters, "
                            f"so it is not a single token; check what {source} holds.")

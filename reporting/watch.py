@@ -17,7 +17,8 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from reporting.errors import ForgeUnavailableError, ReportFileError
-from reporting.report import local_refs
+from reporting.metrics.files import file_problem
+from reporting.report import local_refs, report_problem
 from reporting.retries import Say
 
 Snapshot = tuple[tuple[str, int, int] | None, ...]
@@ -25,8 +26,8 @@ Snapshot = tuple[tuple[str, int, int] | None, ...]
 
 def snapshot(report: Path) -> Snapshot:
     """Size and modification time of the report and of each local image it names."""
-    try:
-        refs = local_refs(report.read_text(encoding="utf-8"))
+    try:  # never read a FIFO or a device: reading one blocks or gives nothing
+        refs = [] if report_problem(report) else local_refs(report.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError):
         refs = []
     return tuple(_stat(path) for path in (report, *(report.parent / unquote(r) for r in refs)))
@@ -48,6 +49,9 @@ def watch(report: Path, post: Callable[[bool], object], *, say: Say, interval: f
     Report and image problems and an unavailable forge are told and watched past (the
     next change may fix them); anything else, such as a rejected token, ends the watch.
     """
+    if problem := file_problem(report, f"Report file {report}", ""):  # missing: wait for it
+        raise ReportFileError(problem)
+
     def look() -> Snapshot:
         return (_stat(trigger),) if trigger else snapshot(report)
 

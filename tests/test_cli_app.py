@@ -99,11 +99,14 @@ def test_main_prints_sentence_and_exits_1(monkeypatch, capsys):
     assert err == "Error: Pick a region from: us-east, eu-west.\n"
 
 
-def test_debug_env_shows_the_traceback(monkeypatch):
+def test_debug_env_shows_the_traceback(monkeypatch, capsys):
     monkeypatch.setattr(app_module, "app", _failing_app("bad"))
     monkeypatch.setenv("CML_INFRA_DEBUG", "1")
-    with pytest.raises(SpecError):
+    with pytest.raises(SystemExit) as info:
         app_module.main([])
+    err = capsys.readouterr().err
+    assert info.value.code == 1 and "Traceback" in err and "SpecError" in err
+    assert err.strip().splitlines()[-1] == "Error: bad"  # the sentence last, where it is seen
 
 
 def test_messages_never_show_tokens(monkeypatch, capsys):
@@ -312,10 +315,9 @@ def test_debug_anywhere_shows_the_traceback_of_every_command(path, position, bar
     code, _, err = call(capsys, *args)
     assert code == 1 and err.startswith("Error: ") and err.count("\n") == 1, err
     args.insert(position if position >= 0 else len(args), "--debug")
-    with pytest.raises(Exception) as info:
-        app_module.main(args)
-    assert not isinstance(info.value, SystemExit)
-    assert str(info.value) == err.removeprefix("Error: ").strip()
+    code, _, debug_err = call(capsys, *args)
+    assert code == 1 and "Traceback (most recent call last)" in debug_err
+    assert debug_err.strip().splitlines()[-1] == err.strip()  # the same sentence, last
 
 
 @pytest.mark.parametrize("path", GROUPS, ids=lambda p: " ".join(p) or "cml-infra")

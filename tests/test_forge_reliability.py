@@ -173,7 +173,7 @@ def test_gitlab_client_waits_as_the_rate_limit_says_and_tells_it(fake_gitlab, he
     [wait] = waits
     assert low <= wait <= high
     assert lines == [f"GitLab answered 429 (rate limit); retrying "
-                     f"{'in under a second' if wait < 1 else f'in {wait:.0f} s'}, attempt 2 of 6"]
+                     f"{'in under a second' if wait < 1 else f'in {wait:.0f} s'}, attempt 2 of 7"]
 
 
 @pytest.mark.parametrize(("fault", "transient", "retried"), [

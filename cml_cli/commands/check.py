@@ -22,7 +22,8 @@ from cml_cli.forge_options import (
     TokenOption,
 )
 
-ReportArg = Annotated[Path, typer.Argument(help="Markdown report: the check's summary.",
+ReportArg = Annotated[Path, typer.Argument(metavar="REPORT",
+                                           help="Markdown report: the check's summary.",
                                            show_default=False)]
 TitleOption = Annotated[str, typer.Option("--title", metavar="TITLE", help="Name of the check.")]
 StatusOption = Annotated[StatusChoice, typer.Option(

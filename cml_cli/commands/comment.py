@@ -40,7 +40,8 @@ from cml_cli.forge_options import (
 if TYPE_CHECKING:
     from reporting.context import CIContext
 
-ReportArg = Annotated[Path, typer.Argument(help="Markdown report to post.", show_default=False)]
+ReportArg = Annotated[Path, typer.Argument(metavar="REPORT", help="Markdown report to post.",
+                                           show_default=False)]
 SummaryOption = Annotated[bool, typer.Option(
     "--summary", help="Also append the report as posted (uploaded image links, size limit "
     "and all) to the GitHub Actions job summary, the file $GITHUB_STEP_SUMMARY names, shown "

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cml_cli.ranges import between
+
 if TYPE_CHECKING:
     from reporting.gates import GateResult
     from reporting.metrics import MetricsReport
@@ -41,7 +43,7 @@ Format = Annotated[OutputFormat, typer.Option(
          "but letters, digits, _ and : made '_' (eval.accuracy: eval_accuracy), text metrics "
          "left out, '# EOF' last; two metrics that become one name are refused.")]
 Precision = Annotated[int, typer.Option(
-    min=1, max=15, metavar="DIGITS", help="Significant digits shown (1 to 15).")]
+    parser=between(1, 15), metavar="DIGITS", help="Significant digits shown (1 to 15).")]
 DvcMd = Annotated[bool, typer.Option("--md", hidden=True, help="Markdown (the default).")]
 
 metrics_app = typer.Typer(
@@ -64,7 +66,8 @@ def show(files: Files = None, output: Format = OutputFormat.md, precision: Preci
     """
     from reporting import metrics
 
-    report = metrics.show_metrics(metrics.resolve_sources(files or [], Path.cwd()), Path.cwd())
+    sources = metrics.resolve_sources(files or [], Path.cwd(), "show")
+    report = metrics.show_metrics(sources, Path.cwd())
     typer.echo(_render(report, (), output, precision), nl=False)
 
 

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from cml_cli.ranges import between
+
 
 class Kind(str, Enum):
     line = "line"
@@ -37,19 +39,22 @@ def plot(
     kind: Annotated[Kind, typer.Option(
         metavar="line|scatter|bar", help="CSV: the mark to draw.")] = Kind.line,
     width: Annotated[int, typer.Option(
-        min=50, max=4000, metavar="PIXELS", help="CSV: plot width (50 to 4000).")] = 600,
+        parser=between(50, 4000), metavar="PIXELS",
+        help="CSV: plot width (50 to 4000).")] = 600,
     height: Annotated[int, typer.Option(
-        min=50, max=4000, metavar="PIXELS", help="CSV: plot height (50 to 4000).")] = 300,
+        parser=between(50, 4000), metavar="PIXELS",
+        help="CSV: plot height (50 to 4000).")] = 300,
     scale: Annotated[float, typer.Option(
-        min=0.1, max=8, metavar="FACTOR",
+        parser=between(0.1, 8, integer=False), metavar="FACTOR",
         help="Pixel scale factor (PNG and JPEG; 0.1 to 8).")] = 1.0,
 ) -> None:
     """Render a plot to PNG, SVG or JPEG without Node.js and print its markdown image line.
 
     Example: cml-infra plot dvclive/plots/metrics/loss.tsv --y loss >> report.md
     """
-    from reporting.plots import PlotOptions, write_plot
+    from reporting.plots import PlotOptions, refuse_scale, write_plot
 
+    refuse_scale(out or source.with_suffix(".png"), scale)
     options = PlotOptions(title=title, x=x, y=tuple(y or ()), kind=kind.value,
                           width=width, height=height, scale=scale)
     typer.echo(write_plot(source, out or source.with_suffix(".png"), options))

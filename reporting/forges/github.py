@@ -16,19 +16,25 @@ from typing import Any, TypeVar
 
 import requests
 from github import Github, GithubException, GithubRetry, InputGitTreeElement
+from github.GithubException import IncompletableObject
 from github.GithubObject import NotSet
 from urllib3 import Retry
+from urllib3.exceptions import MaxRetryError
 
 from reporting.errors import ForgeError, ForgeNotFoundError, ForgeUnavailableError
 from reporting.forges import github_errors
 from reporting.forges.base import CheckStatus, Comment, Conclusion, Thread, ThreadKind
 from reporting.retries import (
+    ATTEMPTS,
     MAX_WAIT,
     Say,
+    attempts_for,
     cause_of_error,
     cause_of_status,
     check_wait,
+    not_the_api,
     quiet,
+    unavailable_sentence,
     wait_line,
 )
 
@@ -38,6 +44,10 @@ MAX_COMMENT_CHARS = 65_536
 # checks/create: output.summary has "maxLength": 65535 in GitHub's OpenAPI description.
 MAX_CHECK_CHARS = 65_535
 ASSETS_BRANCH = "cml-infra-assets"
+API_URL_HINT = "--api-url (or GITHUB_API_URL)"
+# What PyGithub raises reading an answer of the wrong shape (an HTML page, an object where
+# a list belongs): the server at the API address is not GitHub's REST API.
+NOT_THE_API = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 ASSETS_DIR = "images"
 ASSETS_README = "Images of cml-infra reports, named by content. Safe to delete.\n"
 
@@ -72,12 +82,31 @@ class SafeRetry(GithubRetry):
             self.respect_retry_after_header and response is not None) else None
         wait = wait or self.get_backoff_time()
         last = self.history[-1] if self.history else None
+        error = last.error if last is not None else None
         cause = cause_of_status(last.status) if last is not None and last.status else \
-            cause_of_error(last.error if last is not None else None)
+            cause_of_error(error)
         check_wait("GitHub", wait, self.waited)
         self.waited += wait
-        self.say(wait_line("GitHub", cause, wait, len(self.history) + 1, self.attempts))
+        attempts = self.attempts if last is not None and last.status else \
+            attempts_for(error, self.attempts)
+        self.say(wait_line("GitHub", cause, wait, len(self.history) + 1, attempts))
         super().sleep(response)
+
+    def increment(self, method: str | None = None, url: str | None = None, *args: Any,
+                  **kwargs: Any) -> Any:
+        """urllib3's next retry state; a name that does not resolve is given up after
+        UNRESOLVED_ATTEMPTS, and the attempts made are recorded on the final error."""
+        error = kwargs.get("error")
+        made = len(self.history) + 1
+        if error is not None and made >= attempts_for(error, self.attempts):
+            failed = MaxRetryError(kwargs.get("_pool"), url or "", error)
+            failed.attempts = made  # type: ignore[attr-defined]
+            raise failed from error
+        try:
+            return super().increment(method, url, *args, **kwargs)
+        except MaxRetryError as exc:
+            exc.attempts = made  # type: ignore[attr-defined]
+            raise
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
         if method == "POST" and status_code in (403, 429) and self.total:
@@ -85,7 +114,8 @@ class SafeRetry(GithubRetry):
         return super().is_retry(method, status_code, has_retry_after)
 
 
-def github_retry(backoff: float = 1.0, total: int = 6, say: Say = quiet) -> SafeRetry:
+def github_retry(backoff: float = 1.0, total: int = ATTEMPTS - 1,
+                 say: Say = quiet) -> SafeRetry:
     """The retry policy the CLI gives PyGithub; tests pass a tiny backoff."""
     return SafeRetry(total=total, backoff_factor=backoff, secondary_rate_wait=60 * backoff,
                      say=say)
@@ -100,6 +130,7 @@ class GitHubForge:
     def __init__(self, client: Github, repo: str, *, server_url: str,
                  token_source: str = "GITHUB_TOKEN", personal_token: bool = False) -> None:
         self._gh = client
+        self._api_url = str(getattr(client.requester, "base_url", "") or server_url)
         self._personal = personal_token  # a check run then fails for that reason
         self._slug = repo
         self._server = server_url.rstrip("/")
@@ -110,19 +141,19 @@ class GitHubForge:
     def pull_request_for_commit(self, sha: str) -> int | None:
         with self._translate("list pull requests of a commit", what=f"commit {sha[:12]}"):
             pulls = list(self._repo.get_commit(sha).get_pulls())
-        open_pulls = [p for p in pulls if p.state == "open"]
-        return open_pulls[0].number if open_pulls else None
+            open_pulls = [p for p in pulls if p.state == "open"]
+            return open_pulls[0].number if open_pulls else None
 
     def list_comments(self, thread: Thread) -> list[Comment]:
         with self._translate("read comments", what=thread.describe(self.name)):
             items = list(self._comment_parent(thread).get_comments())
-        return [Comment(c.id, c.body or "", c.html_url, handle=c) for c in items]
+            return [Comment(c.id, c.body or "", c.html_url, handle=c) for c in items]
 
     def create_comment(self, thread: Thread, body: str) -> Comment:
         with self._translate("post a comment", what=thread.describe(self.name)):
             parent = self._comment_parent(thread)
             made = parent.create_comment(body)
-        return Comment(made.id, body, made.html_url, handle=made)
+            return Comment(made.id, body, made.html_url, handle=made)
 
     def update_comment(self, thread: Thread, comment: Comment, body: str) -> Comment:
         with self._translate("edit a comment", what=thread.describe(self.name)):
@@ -148,12 +179,12 @@ class GitHubForge:
                 name=title, head_sha=sha, status=status.value, external_id=run_id,
                 conclusion=conclusion.value if conclusion else NotSet,
                 output={"title": title, "summary": summary})
-        return run.html_url
+            return run.html_url
 
     def find_check(self, sha: str, title: str, run_id: str) -> str | None:
         with self._translate("list check runs", what=f"commit {sha[:12]}"):
             runs = list(self._repo.get_commit(sha).get_check_runs(check_name=title))
-        return next((r.html_url for r in runs if r.external_id == run_id), None)
+            return next((r.html_url for r in runs if r.external_id == run_id), None)
 
     def _comment_parent(self, thread: Thread) -> Any:
         if thread.kind is ThreadKind.COMMIT:
@@ -171,8 +202,8 @@ class GitHubForge:
             try:
                 with self._translate("read the assets branch", probe_repo=False):
                     listing = self._repo.get_contents(ASSETS_DIR, ref=ASSETS_BRANCH)
-                entries = listing if isinstance(listing, list) else [listing]
-                self._known = {entry.path for entry in entries}
+                    entries = listing if isinstance(listing, list) else [listing]
+                    self._known = {entry.path for entry in entries}
             except ForgeNotFoundError:  # no branch yet, or no image on it yet
                 self._create_assets_branch()
                 self._known = set()
@@ -192,7 +223,7 @@ class GitHubForge:
             self._gh.get_repo(self._slug).update()  # lazy objects fetch only on update()
         except GithubException as exc:
             return exc.status != 404
-        except requests.RequestException:
+        except (requests.RequestException, *NOT_THE_API):
             return True
         return True
 
@@ -201,6 +232,8 @@ class GitHubForge:
                    check: bool = False, probe_repo: bool = True) -> Iterator[None]:
         try:
             yield
+        except IncompletableObject as exc:  # an object without its URL: not GitHub's answer
+            raise ForgeError(not_the_api("GitHub", self._api_url, API_URL_HINT)) from exc
         except GithubException as exc:
             if exists_ok and exc.status == 422 and github_errors.is_already_there(exc):
                 return
@@ -213,11 +246,10 @@ class GitHubForge:
             raise ForgeError(f"The GitHub API address is not a valid URL ({type(exc).__name__}); "
                              "check --api-url and the CI's URL variables.") from None
         except requests.RequestException as exc:
-            raise ForgeUnavailableError(
-                f"GitHub {cause_of_error(exc)} while trying to {action} "
-                f"({type(exc).__name__}) even after retries; run the command again later "
-                "(nothing is posted twice)."
-            ) from None
+            raise ForgeUnavailableError(unavailable_sentence(
+                "GitHub", action, exc, url_hint=API_URL_HINT)) from None
+        except NOT_THE_API as exc:  # an HTML page, or JSON of another shape
+            raise ForgeError(not_the_api("GitHub", self._api_url, API_URL_HINT)) from exc
 
 
 def _again(step: Callable[[], T], attempts: int = 5) -> T:

@@ -90,8 +90,8 @@ def translate(exc: GithubException, *, action: str, what: str, repo: str, source
             f"{repo}; check --target."
         )
     if status in (403, 429) or status >= 500:
-        return ForgeUnavailableError(
-            f"GitHub kept failing while trying to {action} ({status} {message}) even after "
-            "retries; run the command again later (nothing is posted twice)."
-        )
+        from reporting.retries import unavailable_sentence
+
+        return ForgeUnavailableError(unavailable_sentence("GitHub", action, exc, status=status,
+                                                          detail=message))
     return ForgeError(f"GitHub refused to {action} ({status} {message}).")

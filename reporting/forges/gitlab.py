@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 from gitlab import Gitlab
-from gitlab.exceptions import GitlabError
+from gitlab.exceptions import GitlabError, GitlabParsingError
 
 from reporting.errors import (
     ForgeAuthError,
@@ -27,7 +27,15 @@ from reporting.errors import (
 )
 from reporting.forges.base import CheckStatus, Comment, Conclusion, Thread, ThreadKind
 from reporting.forges.gitlab_client import transient_cause
-from reporting.retries import Say, cause_of_error, quiet, wait_line
+from reporting.retries import (
+    ATTEMPTS,
+    Say,
+    attempts_for,
+    not_the_api,
+    quiet,
+    unavailable_sentence,
+    wait_line,
+)
 
 # Notes are limited to 1,000,000 characters (Gitlab::Database::MAX_TEXT_SIZE_LIMIT,
 # https://gitlab.com/gitlab-org/gitlab-foss/-/commit/5af535d919c50951513f5859730afd924a01c29b);
@@ -41,7 +49,11 @@ _STATES = {Conclusion.SUCCESS: "success", Conclusion.FAILURE: "failed",
 _UNFINISHED = {CheckStatus.QUEUED: "pending", CheckStatus.IN_PROGRESS: "running"}
 # A create whose answer is lost is not re-sent (the caller looks for it first).
 _ONCE: dict[str, Any] = {"retry_transient_errors": False}
-UPLOAD_ATTEMPTS = 5  # a repeated upload only leaves an unreferenced file behind
+UPLOAD_ATTEMPTS = ATTEMPTS  # a repeated upload only leaves an unreferenced file behind
+API_URL_HINT = "--api-url (or CI_API_V4_URL)"
+# What python-gitlab raises reading an answer of the wrong shape (an HTML page, an object
+# where a list belongs, GitlabList's KeyError 0): not GitLab's REST API at that address.
+NOT_THE_API = (KeyError, TypeError, ValueError, AttributeError, IndexError, GitlabParsingError)
 
 
 class GitLabForge:
@@ -112,11 +124,14 @@ class GitLabForge:
                 break
             except (GitlabError, requests.RequestException) as exc:
                 cause = transient_cause(exc)
-                if cause is None or attempt == UPLOAD_ATTEMPTS:
+                limit = attempts_for(exc, UPLOAD_ATTEMPTS)
+                if cause is None or attempt >= limit:
+                    if cause is not None:
+                        exc.attempts = attempt  # type: ignore[union-attr]  # for the sentence
                     with self._translate("upload an image"):
                         raise
                 wait = self._backoff * 2 ** (attempt - 1)
-                self._say(wait_line("GitLab", cause, wait, attempt + 1, UPLOAD_ATTEMPTS))
+                self._say(wait_line("GitLab", cause, wait, attempt + 1, limit))
                 self._sleep(wait)
         if uploaded.get("full_path"):
             return self._server + uploaded["full_path"]
@@ -155,7 +170,7 @@ class GitLabForge:
             self._gl.projects.get(self._path)
         except GitlabError as exc:
             return exc.response_code != 404
-        except requests.RequestException:
+        except (requests.RequestException, *NOT_THE_API):
             return True
         return True
 
@@ -163,6 +178,8 @@ class GitLabForge:
     def _translate(self, action: str, *, what: str = "") -> Iterator[None]:
         try:
             yield
+        except NOT_THE_API as exc:  # before GitlabError: GitlabParsingError is one
+            raise ForgeError(not_the_api("GitLab", self._gl.api_url, API_URL_HINT)) from exc
         except GitlabError as exc:
             raise self._error(exc, action, what) from None
         except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
@@ -170,11 +187,8 @@ class GitLabForge:
             raise ForgeError(f"The GitLab API address is not a valid URL ({type(exc).__name__}); "
                              "check --api-url and the CI's URL variables.") from None
         except requests.RequestException as exc:
-            raise ForgeUnavailableError(
-                f"GitLab {cause_of_error(exc)} while trying to {action} "
-                f"({type(exc).__name__}) even after retries; run the command again later "
-                "(nothing is posted twice)."
-            ) from None
+            raise ForgeUnavailableError(unavailable_sentence(
+                "GitLab", action, exc, url_hint=API_URL_HINT)) from None
 
     def _error(self, exc: GitlabError, action: str, what: str) -> ForgeError:
         code = exc.response_code or 0
@@ -199,8 +213,10 @@ class GitLabForge:
             return ForgeNotFoundError(
                 f"{what[:1].upper() + what[1:] if what else 'The resource'} was not found in "
                 f"{self._path}; check --target.")
-        if code >= 500 or code == 429 or code == 0:
-            return ForgeUnavailableError(
-                f"GitLab kept failing while trying to {action} ({code} {message}) even after "
-                "retries; run the command again later (nothing is posted twice).")
+        if code >= 500 or code == 429:
+            return ForgeUnavailableError(unavailable_sentence(
+                "GitLab", action, exc, status=code, detail=message))
+        if code == 0:
+            return ForgeUnavailableError(unavailable_sentence(
+                "GitLab", action, exc, url_hint=API_URL_HINT))
         return ForgeError(f"GitLab refused to {action} ({code} {message}).")

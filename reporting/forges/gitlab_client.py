@@ -20,7 +20,9 @@ from gitlab import Gitlab
 from gitlab.exceptions import GitlabError
 
 from reporting.retries import (
+    ATTEMPTS,
     Say,
+    attempts_for,
     cause_of_error,
     cause_of_status,
     check_wait,
@@ -30,7 +32,6 @@ from reporting.retries import (
 
 _TRANSIENT = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
               requests.exceptions.Timeout)
-ATTEMPTS = 6
 
 
 def transient_cause(exc: BaseException, *, rate_limit: bool = True,
@@ -71,12 +72,15 @@ class AnnouncedGitlab(Gitlab):
                                             **kwargs)
             except (GitlabError, *_TRANSIENT) as exc:
                 cause = transient_cause(exc, rate_limit=obey_rate_limit, transient=transient)
-                if cause is None or attempt == attempts:
+                limit = attempts_for(exc, attempts)
+                if cause is not None and attempt >= limit:
+                    exc.attempts = attempt  # type: ignore[union-attr]  # for the sentence
+                if cause is None or attempt >= limit:
                     raise
             wait = self._wait(attempt)
             check_wait("GitLab", wait, waited)
             waited += wait
-            self._say(wait_line("GitLab", cause, wait, attempt + 1, attempts))
+            self._say(wait_line("GitLab", cause, wait, attempt + 1, limit))
             self._sleep(wait)
         raise AssertionError("unreachable")
 

@@ -11,6 +11,7 @@ that brings it.
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -102,7 +103,8 @@ def _no_repository_sentence(cwd: Path, stderr: str) -> str:
         # https://git-scm.com/docs/git-config#Documentation/git-config.txt-safedirectory
         return (
             f"git refuses to read the repository at {cwd} because another user owns it; run "
-            f"'git config --global --add safe.directory {cwd}' first."
+            f"{_shown(f'git config --global --add safe.directory {shlex.quote(str(cwd))}')} "
+            "first."
         )
     return (
         f"{cwd} is not inside a git repository, so there is no base to compare with; run "
@@ -120,8 +122,13 @@ def _fetch_command(name: str, refspecs: str) -> str:
     # (https://git-scm.com/docs/git-fetch#_configured_remote_tracking_branches); a
     # single-branch or `--depth` clone has a narrower one, so name the destination there.
     if "refs/heads/*:refs/remotes/origin/*" in refspecs:
-        return f"git fetch origin {name}"
-    return f"git fetch origin {name}:refs/remotes/origin/{name}"
+        return f"git fetch origin {shlex.quote(name)}"
+    return f"git fetch origin {shlex.quote(f'{name}:refs/remotes/origin/{name}')}"
+
+
+def _shown(command: str) -> str:
+    """A command to copy, in quotes that do not clash with its own (shlex) quoting."""
+    return f"'{command}'" if "'" not in command else f"`{command}`"
 
 
 def _missing_sentence(name: str, cwd: Path, run: Runner) -> str:
@@ -134,6 +141,6 @@ def _missing_sentence(name: str, cwd: Path, run: Runner) -> str:
     clone = "this shallow clone" if _is_shallow(cwd, run) else "this clone"
     return (
         f"The base revision '{name}' is not in {clone}; fetch it first with "
-        f"'{_fetch_command(name, refspecs)}' (on GitHub Actions, give actions/checkout "
+        f"{_shown(_fetch_command(name, refspecs))} (on GitHub Actions, give actions/checkout "
         "'fetch-depth: 0'; on GitLab CI, set GIT_DEPTH: 0), or name another with --base."
     )

@@ -23,6 +23,30 @@ class DuplicateKeyError(ValueError):
         self.key, self.line = key, line
 
 
+class WrittenKey(str):
+    """A YAML key that is not a string (`1`, `true`, `1.0`, `null`), kept as written: metric
+    names are text, and Python takes 1, 1.0 and True for one dict key where YAML has three.
+    Equal only to a key of the same type and value, so `1:` and `true:` are two keys, and
+    `1:` next to `'1':` two keys that flatten into one name (refused there)."""
+
+    typed: tuple[type, Any]
+
+    def __new__(cls, text: str, value: Any) -> WrittenKey:
+        made = super().__new__(cls, text)
+        made.typed = (type(value), value)
+        hash(made.typed)  # TypeError for an unhashable value
+        return made
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, WrittenKey) and self.typed == other.typed
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(self.typed)
+
+
 def load_json(text: str, name: str) -> Any:
     try:
         return json.loads(text, object_pairs_hook=_unique_pairs)
@@ -75,10 +99,32 @@ def _unique_key_loader() -> type:
             for key_node, _ in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
                     continue
-                key = self.construct_object(key_node, deep=True)
+                key = self._key(key_node)
                 if key in seen:
                     raise DuplicateKeyError(key, key_node.start_mark.line + 1)
                 seen.append(key)
-            return super().construct_mapping(node, deep)
+            if isinstance(node, yaml.MappingNode):
+                self.flatten_mapping(node)  # `<<` merges: what follows may override them
+            mapping: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self._key(key_node)
+                try:
+                    hash(key)
+                except TypeError:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark,
+                        "found unhashable key", key_node.start_mark) from None
+                mapping[key] = self.construct_object(value_node, deep=deep)
+            return mapping
+
+        def _key(self, key_node: Any) -> Any:
+            """A scalar key that is not a string, as written (`1`, `true`, `0x10`)."""
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key_node, yaml.ScalarNode) and not isinstance(key, str):
+                try:
+                    return WrittenKey(key_node.value, key)
+                except TypeError:  # an unhashable value: refused as PyYAML refuses it
+                    return key
+            return key
 
     return UniqueKeyLoader

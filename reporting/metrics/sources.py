@@ -34,23 +34,25 @@ class MetricSource:
     only_at_base: bool = False  # listed by the base revision's dvc.yaml, no longer by ours
 
 
-def resolve_sources(names: Sequence[str], cwd: Path) -> list[MetricSource]:
+def resolve_sources(names: Sequence[str], cwd: Path,
+                    command: str = "diff") -> list[MetricSource]:
     """The metrics files named by `names` (or found in `cwd`), without duplicates."""
     sources: list[MetricSource] = []
-    for name in names or [_default_name(cwd)]:
+    for name in names or [_default_name(cwd, command)]:
         for source in _expand(name, cwd):
             if source not in sources:
                 sources.append(source)
     return sources
 
 
-def _default_name(cwd: Path) -> str:
+def _default_name(cwd: Path, command: str = "diff") -> str:
+    """`command` ("show" or "diff") is the one the suggestion names."""
     for candidate in (Path("dvc.yaml"), DVCLIVE_METRICS):
         if (cwd / candidate).is_file():
             return candidate.as_posix()
     raise ReportFileError(
         "No metrics files were given and there is no dvc.yaml or dvclive/metrics.json here; "
-        "name the files, e.g. 'cml-infra metrics diff metrics.json'."
+        f"name the files, e.g. 'cml-infra metrics {command} metrics.json'."
     )
 
 
@@ -142,7 +144,8 @@ def _as_list(value: Any, label: str) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise ReportFileError(f"{label} has a 'metrics' entry that is not a list of paths.")
+        raise ReportFileError(f"{label} has a 'metrics' entry that is not a list of paths; "
+                              "write it as a list (metrics: [metrics.json]).")
     return value
 
 
