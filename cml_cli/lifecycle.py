@@ -25,7 +25,7 @@ TokenFileOption = Annotated[Path | None, typer.Option(
     "--token-file", metavar="FILE", help=TOKEN_FILE_HELP, exists=True, dir_okay=False,
     readable=True)]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
-POOL_HELP = "Pool name, as given to up (default: cml-runner)."
+POOL_HELP = "Pool name, as given to up."
 PoolOption = Annotated[str, typer.Option("--name", metavar="NAME", help=POOL_HELP)]
 
 
@@ -42,27 +42,63 @@ def say(line: str) -> None:
     typer.echo(redact(line))
 
 
+def checked_token(token: str, source: str) -> str:
+    """`token` (from `source`: the token file, or the variable), unless it is empty or holds
+    whitespace or control characters, which would make every forge request fail: the one check
+    of every token `up` (dry run included), `down`, `status` and `gc` take."""
+    from infra.errors import PrerequisiteError
+
+    if not token.strip():
+        raise PrerequisiteError(f"The token from {source} is empty; write the forge token "
+                                "into it.")
+    bare = token.rstrip("\r\n")
+    if bare != token and bare == bare.strip() and not _has_space(bare):
+        raise PrerequisiteError(f"The token from {source} ends with a line break; write it with "
+                                "printf '%s' (echo adds one), or strip it.")
+    if _has_space(token.strip()):
+        raise PrerequisiteError(f"The token from {source} contains spaces or control "
+                                f"characters, so it is not a single token; check what {source} "
+                                "holds.")
+    if token != token.strip():
+        raise PrerequisiteError(f"The token from {source} has whitespace at its start or end; "
+                                "store it without (printf '%s' rather than echo).")
+    return token
+
+
+def _has_space(text: str) -> bool:
+    return any(c.isspace() or not c.isprintable() for c in text)
+
+
+def read_token_file(token_file: Path) -> str:
+    """The token a --token-file holds, checked (`checked_token`)."""
+    from infra.errors import PrerequisiteError
+
+    try:
+        token = token_file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise PrerequisiteError(f"The token file {token_file} is not a text file; write "
+                                "the forge token into it as text.") from None
+    except OSError as exc:
+        raise PrerequisiteError(f"The token file {token_file} cannot be read "
+                                f"({exc.strerror or exc}); give a readable file.") from None
+    return checked_token(token, f"--token-file {token_file}")
+
+
 def forge_token(forge: str, token_file: Path | None,
                 env: Mapping[str, str] | None = None) -> str | None:
     """The token from --token-file, else the forge's variables; None when there is none."""
     from cml_cli.redact import register_secret
-    from infra.errors import PrerequisiteError
 
     env = os.environ if env is None else env
     token: str | None
     if token_file is not None:
-        try:
-            token = token_file.read_text(encoding="utf-8").strip()
-        except UnicodeDecodeError:
-            raise PrerequisiteError(f"The token file {token_file} is not a text file; write "
-                                    "the forge token into it as text.") from None
-        if not token:
-            raise PrerequisiteError(f"The token file {token_file} is empty; write the forge "
-                                    "token into it.")
+        token = read_token_file(token_file)
     else:
         names = ("REPO_TOKEN", "GITHUB_TOKEN") if forge == "github" else (
             "REPO_TOKEN", "GITLAB_TOKEN")
-        token = next((env[name] for name in names if env.get(name)), None)
+        name = next((name for name in names if env.get(name)), None)
+        register_secret(env[name] if name else None)
+        token = checked_token(env[name], name) if name else None
     register_secret(token)
     return token
 
@@ -73,11 +109,7 @@ def fresh_token(token_file: Path | None, env: Mapping[str, str] | None = None) -
     env = os.environ if env is None else env
     if token_file is not None:
         return forge_token("github", token_file, env)
-    token = env.get("REPO_TOKEN") or None
-    from cml_cli.redact import register_secret
-
-    register_secret(token)
-    return token
+    return forge_token("github", None, {"REPO_TOKEN": env.get("REPO_TOKEN") or ""})
 
 
 def refuse_token_flag(token: str | None, command: str) -> None:

@@ -10,9 +10,11 @@ import re
 from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer._click.exceptions import NoSuchOption, UsageError
+from typer.core import TyperCommand
 
 if TYPE_CHECKING:
     from infra.forges.registration import ForgeSettings
@@ -33,8 +35,9 @@ class ForgeName(str, Enum):
 
 
 STACK_HELP = ("Pulumi stack (default: the pool name, plus the CI run when one is set: "
-              "<name>-gh-<GITHUB_RUN_ID>-<GITHUB_RUN_ATTEMPT> or <name>-gl-<CI_PIPELINE_ID>, "
-              "so that concurrent CI runs on a shared backend never share a stack).")
+              "the name, gh, GITHUB_RUN_ID and GITHUB_RUN_ATTEMPT joined by hyphens, or the "
+              "name, gl and CI_PIPELINE_ID, so that concurrent CI runs on a shared backend "
+              "never share a stack).")
 
 
 def default_stack(pool: str, env: Mapping[str, str]) -> str:
@@ -85,7 +88,8 @@ GpuCountOption = Annotated[int | None, typer.Option(
     help="GPUs per machine (default: the fewest the cloud sells the model with).")]
 SpotOption = Annotated[bool, typer.Option("--spot", help="Use spot capacity.")]
 MaxPriceOption = Annotated[float | None, typer.Option(
-    metavar="USD", help="Spot price cap per hour, such as 0.5.")]
+    metavar="PRICE", help="Spot price cap per hour in US dollars (Alibaba: the account's "
+    "currency), such as 0.5.")]
 DiskSizeOption = Annotated[int | None, typer.Option(
     metavar="GB", parser=whole_number,
     help="Root disk in GB, 10 to 16384 (default: 100 with a GPU, else 30).")]
@@ -129,9 +133,37 @@ SubnetOption = Annotated[str | None, typer.Option(
 WaitOption = Annotated[bool, typer.Option(
     "--wait/--no-wait", help="Wait until every runner is online at the forge.")]
 WaitTimeoutOption = Annotated[str, typer.Option(
-    metavar="DURATION", help=f"How long to wait for the runners ({DURATION}); then what was "
-    "created is destroyed (unless --keep-on-failure) and the machine's serial console command "
-    "is printed.")]
+    metavar="DURATION", help=f"How long to wait for the runners ({DURATION}; at most the "
+    "--max-runtime); then what was created is destroyed (unless --keep-on-failure) and the "
+    "machine's serial console command is printed.")]
+
+
+# CML's `cml runner launch` options and ours (README "Migrating from CML"; CML's runner
+# reference https://github.com/iterative/cml.dev/blob/master/content/docs/ref/runner.md).
+CML_RUNNER_OPTIONS = {
+    "--cloud-region": "--region", "--cloud-type": "--type (and --gpu-model for its GPU)",
+    "--cloud-gpu": "--gpu-model", "--cloud-hdd-size": "--disk-size", "--cloud-spot": "--spot",
+    "--cloud-spot-price": "--max-price", "--cloud-permission-set": "--identity",
+    "--cloud-startup-script": "--extra-command", "--driver": "--forge",
+}
+CML_SINGLE = ("--single is CML's; here a machine takes one job by default, and --idle-mode "
+              "keeps it taking jobs until the idle timeout")
+
+
+class UpCommand(TyperCommand):
+    """`up`: an unknown option that is one of CML's runner options names ours."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except NoSuchOption as exc:
+            name = exc.option_name
+            if name == "--single":
+                raise UsageError(CML_SINGLE, ctx=exc.ctx) from None
+            if name not in CML_RUNNER_OPTIONS:
+                raise
+            raise UsageError(f"{name} is CML's; here it is {CML_RUNNER_OPTIONS[name]}",
+                             ctx=exc.ctx) from None
 
 
 StackConfigOption = Annotated[Path | None, typer.Option(
@@ -207,10 +239,10 @@ def repository(forge: str, repo: str, forge_url: str | None,
     as given): refused here alike for the dry run and the real up."""
     if not repo:
         return "", forge_url, api_url
-    from infra.rules import default_api_url, repo_and_forge_url
+    from infra.rules import default_api_url, names_server, repo_and_forge_url
 
     path, url = repo_and_forge_url(forge, repo, forge_url)
-    if "://" not in repo:
+    if not names_server(repo):
         return path, forge_url, api_url
     return path, url, api_url or default_api_url(forge, url)
 
@@ -300,11 +332,23 @@ def print_plan(spec: RunnerSpec, stack: str | None, json_output: bool) -> None:
     typer.echo(render_json(plan) if json_output else render_tree(plan), nl=False)
 
 
-def wait_seconds(wait: bool, timeout: str) -> int | None:
-    """The runner wait in seconds, or None with --no-wait."""
-    from infra.rules import parse_duration
+def wait_seconds(wait: bool, timeout: str, max_runtime_s: int, given: bool = True) -> int | None:
+    """The runner wait in seconds, or None with --no-wait. A --wait-timeout given is at most
+    the machines' maximum runtime, when they are gone anyway (checked with --no-wait and
+    --dry-run too); the default 10m is cut to it."""
+    from infra.rules import bounded_duration, format_duration, parse_duration
 
-    return parse_duration(timeout, "wait timeout") if wait else None
+    if not given:
+        return min(parse_duration(timeout, "wait timeout"), max_runtime_s) if wait else None
+    seconds = bounded_duration(timeout, "--wait-timeout", "wait timeout", max_runtime_s,
+                               f"the maximum runtime ({format_duration(max_runtime_s)})")
+    return seconds if wait else None
+
+
+def is_given(ctx: typer.Context, name: str) -> bool:
+    """Whether the flag `name` (its parameter name) was given, not left at its default."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
 
 
 def prerequisites(forge: str, repo: str, token: str | None, token_file: Path | None,

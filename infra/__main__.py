@@ -19,13 +19,18 @@ import pulumi
 
 from infra.engine.naming import base_stack_name
 from infra.engine.program import base_program, program
-from infra.errors import ForgeError, SpecError
+from infra.errors import ForgeError
 from infra.forges.registration import ForgeSettings, forge_registrar
 from infra.forges.runners import GITLAB_RUNNER_URL
-from infra.settings import DEFAULT_KEYS, FORGE_KEYS, default_kwargs, forge_values
+from infra.settings import (
+    DEFAULT_KEYS,
+    FORGE_KEYS,
+    default_kwargs,
+    forge_values,
+    program_config_keys,
+    read_stack,
+)
 from infra.spec import RunnerSpec, pools_from_config
-
-KINDS = ("runner", "base")
 
 
 def defaults(config: pulumi.Config) -> dict[str, object]:
@@ -56,10 +61,9 @@ def base_names(entries: list[dict[str, object]], pools: list[RunnerSpec]) -> dic
 
 def main() -> None:
     config = pulumi.Config("cml-infra")
-    kind = config.get("kind") or "runner"
-    if kind not in KINDS:
-        raise SpecError(f"cml-infra:kind is {kind!r}; set it to runner or base.")
-    entries = config.require_object("pools")
+    kind, entries = read_stack(config, program_config_keys(), missing=(
+        "cml-infra:pools is not set; declare the pools under config: in Pulumi.<stack>.yaml, "
+        "as examples/Pulumi.dev.yaml does."))
     pools = pools_from_config(entries, defaults(config))
     if kind == "base":
         return base_program(pools)

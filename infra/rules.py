@@ -71,7 +71,13 @@ def parse_duration(value: str | int, what: str) -> int:
     """Seconds in `30s`, `5m` or `2h` (an int is already seconds)."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    match = DURATION_PATTERN.fullmatch(str(value).strip())
+    text = str(value).strip()
+    match = DURATION_PATTERN.fullmatch(text)
+    if not match and text.isdigit():  # CML's --idle-timeout took bare seconds
+        why = "CML took seconds; cml-infra needs a unit" if what == "idle timeout" else \
+            "a duration needs a unit"
+        raise SpecError(f"The {what} {value!r} has no unit; write {text}s ({why}), or use m "
+                        "or h.")
     if not match:
         raise SpecError(f"The {what} {value!r} is not a duration; write a number followed by "
                         "s, m or h, such as 30s, 5m or 2h.")
@@ -107,6 +113,22 @@ def clean_labels(labels: str | Iterable[str] | None) -> tuple[str, ...]:
     return cleaned
 
 
+def format_number(value: float) -> str:
+    """A number as a user writes it: 2 (not 2.0), 0.5, -1."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+# AWS, Azure (and GCP) bill in US dollars; an Alibaba Cloud account bills in its own currency
+# (US dollars on the international site, yuan on the China site), and so is its SpotPriceLimit.
+def price_text(cloud: str, price: float) -> str:
+    """A spot price cap per hour, with its unit: `$2/hour`, or the cloud's currency."""
+    if cloud == "alicloud":
+        return f"{format_number(price)} per hour (the account's currency)"
+    return f"${format_number(price)}/hour"
+
+
 def format_duration(seconds: int) -> str:
     for unit in ("h", "m"):
         if seconds and seconds % _UNIT_SECONDS[unit] == 0:
@@ -119,6 +141,18 @@ def format_duration(seconds: int) -> str:
 # https://cloud.google.com/compute/docs/instances/limit-vm-runtime ; Alibaba auto-release
 # 3 years: https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-runinstances).
 MAX_RUNTIME_S = 7 * 24 * 3600
+
+
+def bounded_duration(value: str, flag: str, what: str, maximum_s: int = MAX_RUNTIME_S,
+                     bound: str = "") -> int:
+    """A duration flag's seconds, at most `maximum_s` (by default 7 days, as --max-runtime);
+    `bound` names the limit in the sentence when it is not the 7 days."""
+    seconds = parse_duration(value, what)
+    if seconds > maximum_s:
+        limit = bound or f"{format_duration(maximum_s)} (7 days)"
+        raise SpecError(f"{flag} may be at most {limit}, not {format_duration(seconds)}; "
+                        "lower it.")
+    return seconds
 
 
 def check_times(idle_s: int, runtime_s: int) -> None:
@@ -143,14 +177,15 @@ def check_forge(forge: str) -> str:
 def parse_repo(forge: str, value: str) -> tuple[str | None, str]:
     """`--repo` or a pool's `repo` as (forge web address or None, repository path).
 
-    OWNER/NAME (GitLab: GROUP/SUBGROUP/PROJECT) or its https:// address; http:// only for a
-    self-hosted instance, since github.com and gitlab.com answer plain HTTP with a redirect.
+    OWNER/NAME (GitLab: GROUP/SUBGROUP/PROJECT), its https:// address or an SSH remote
+    (`ssh_as_web`); http:// only for a self-hosted instance, since github.com and gitlab.com
+    answer plain HTTP with a redirect.
     The one parser of `up` (dry run and real) and of stack config."""
     check_forge(forge)
     text = value.strip()
     server = None
-    if "://" in text:
-        server, text = _split_url(forge, value)
+    if names_server(text):
+        server, text = _split_url(forge, ssh_as_web(text))
     path = text.strip("/").removesuffix(".git")
     segments = path.split("/")
     if (len(segments) < 2 or (forge == "github" and len(segments) != 2)
@@ -159,6 +194,33 @@ def parse_repo(forge: str, value: str) -> tuple[str | None, str]:
         raise SpecError(f"Repository {value!r} is not a {FORGE_NAMES[forge]} repository; write "
                         f"it as {shape} or as its https:// address.")
     return server, path
+
+
+# An SSH remote as git writes it: `git@github.com:acme/models.git` (scp-like, no scheme).
+SCP_LIKE = re.compile(r"[\w.-]+@([\w.-]+):(?!/)(.+)")
+
+
+def names_server(value: str) -> bool:
+    """Whether a repository value names its server: a URL, or an scp-like SSH remote."""
+    text = value.strip()
+    return "://" in text or SCP_LIKE.fullmatch(text) is not None
+
+
+def ssh_as_web(value: str) -> str:
+    """An SSH remote (`git@host:owner/name.git`, `ssh://git@host:2222/owner/name`) as the
+    https:// address of the web server on the same host, as CML and `comment --repo` read it
+    (the SSH user, such as git, is no secret; the SSH port says nothing about the web
+    server's). A password in an ssh:// URL is kept, so that it is refused as credentials.
+    Anything else is returned as it is."""
+    text = value.strip()
+    if scp := SCP_LIKE.fullmatch(text):
+        text = f"ssh://{scp[1]}/{scp[2]}"
+    if not text.lower().startswith("ssh://"):
+        return value
+    url = urlsplit(text)
+    if url.password:
+        return "https://" + text[len("ssh://"):]
+    return f"https://{(url.hostname or '').lower()}{url.path}"
 
 
 def _split_url(forge: str, value: str) -> tuple[str, str]:

@@ -9,8 +9,8 @@ that names the pool and the setting, instead of being coerced into something els
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
-from typing import cast
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from infra import catalog
 from infra.engine.naming import STACK_NAME
@@ -25,9 +25,10 @@ def _is_bool(value: object) -> bool:
 
 
 def _is_int(value: object) -> bool:
-    # JSON has one number type, so a tool between YAML and us may write the integer 2 as 2.0.
-    return (isinstance(value, int) and not isinstance(value, bool)) or (
-        isinstance(value, float) and value.is_integer())
+    # One type per setting: 2.0 is refused as 2.7 is. (Under `pulumi up`, Pulumi's engine
+    # writes a whole YAML float as an integer before the program sees it; the offline plan
+    # reads the file itself and refuses it.)
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _is_number(value: object) -> bool:
@@ -157,13 +158,7 @@ def pool_kwargs(entry: Mapping[str, object], where: str) -> dict[str, object]:
     for key, value in entry.items():
         kind = CONFIG_KEYS[key][1] if key in CONFIG_KEYS else STACK_KEYS[key]
         check_type(f"{where}: {key}", kind, value, key)
-    return {CONFIG_KEYS[key][0]: _whole(value) if CONFIG_KEYS[key][1] == "int" else value
-            for key, value in entry.items() if key in CONFIG_KEYS}
-
-
-def _whole(value: object) -> int:
-    """A value `_is_int` took: an int, or a float that is a whole number."""
-    return int(cast(float, value))
+    return {CONFIG_KEYS[key][0]: value for key, value in entry.items() if key in CONFIG_KEYS}
 
 
 def default_kwargs(values: Mapping[str, object]) -> dict[str, object]:
@@ -178,3 +173,64 @@ def default_kwargs(values: Mapping[str, object]) -> dict[str, object]:
         raise SpecError(f"cml-infra:defaultCloud must be one of {', '.join(catalog.CLOUDS)}, "
                         f"not {describe(cloud)}.")
     return kwargs
+
+
+# ---- the stack's own settings: `cml-infra:<key>` -----------------------------------------
+
+NAMESPACE = "cml-infra"
+KINDS = ("runner", "base")
+# Every `cml-infra:` setting the program reads (infra/__main__.py); Pulumi.yaml's `config:`
+# declares the project defaults among them (tests/test_infra_review_fixes2.py keeps the two
+# in step).
+STACK_SETTINGS: tuple[str, ...] = ("pools", "kind", "forgeToken", *DEFAULT_KEYS, *FORGE_KEYS)
+POOLS_SHAPE = ("cml-infra:pools must be a non-empty list of pools in Pulumi.<stack>.yaml; see "
+               "examples/Pulumi.dev.yaml.")
+
+
+def check_setting_keys(keys: Iterable[str], declared: Iterable[str] = ()) -> None:
+    """Refuse a `cml-infra:` setting the program never reads (a typo such as
+    `cml-infra:maxRunTime` would be ignored otherwise), naming the closest one; `declared`:
+    more keys the project's Pulumi.yaml declares. Other namespaces (aws:, gcp:...) are the
+    providers' and left alone."""
+    known = [*STACK_SETTINGS, *(k for k in declared if k not in STACK_SETTINGS)]
+    for key in keys:
+        namespace, _, name = str(key).partition(":")
+        name = name.removeprefix("config:")
+        if namespace != NAMESPACE or name in known:
+            continue
+        folded = {k.lower(): k for k in known}
+        close = difflib.get_close_matches(name.lower(), folded, n=1)
+        hint = (f"did you mean '{NAMESPACE}:{folded[close[0]]}'?" if close else
+                "the settings are: " + ", ".join(f"{NAMESPACE}:{k}" for k in known) + ".")
+        raise SpecError(f"Unknown setting '{NAMESPACE}:{name}' in the stack config; {hint}")
+
+
+def program_config_keys() -> list[str]:
+    """Every setting `pulumi up` gave the program (the language host sets them all, secrets
+    included; PULUMI_CONFIG is the process-wide form)."""
+    from pulumi.runtime.config import CONFIG, get_config_env
+
+    return sorted({*get_config_env(), *CONFIG.get()})
+
+
+def read_stack(config: Any, keys: Iterable[str], declared: Iterable[str] = (),
+               missing: str | None = None) -> tuple[str, Any]:
+    """The stack's kind and its pool entries, from `config` (a `pulumi.Config` of the
+    namespace), after every key of `keys` was checked: one reading for `pulumi up`
+    (infra/__main__.py) and the offline plan (infra.engine.stack_plan). `missing`: the
+    sentence when there are no pools (None: Pulumi's own error)."""
+    import pulumi
+
+    check_setting_keys(keys, declared)
+    kind = config.get("kind") or "runner"
+    if kind not in KINDS:
+        raise SpecError(f"cml-infra:kind is {kind!r}; set it to runner or base.")
+    try:
+        entries = config.require_object("pools")
+    except pulumi.ConfigMissingError:
+        if missing is None:
+            raise
+        raise SpecError(missing) from None
+    except pulumi.ConfigTypeError:  # a string that is not JSON: never a list of pools
+        raise SpecError(POOLS_SHAPE) from None
+    return kind, entries

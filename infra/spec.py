@@ -21,6 +21,8 @@ from infra.rules import (
     check_times,
     clean_labels,
     format_duration,
+    format_number,
+    names_server,
     parse_duration,
     repo_and_forge_url,
 )
@@ -64,7 +66,7 @@ def _check_price(cloud: str, spot: bool, max_price: float | None) -> None:
         raise SpecError("GCP Spot VMs have no maximum price; drop the maximum price.")
     if not (math.isfinite(max_price) and max_price > 0):
         raise SpecError(f"The maximum price must be a positive hourly price such as 0.5, "
-                        f"not {max_price}.")
+                        f"not {format_number(max_price)}.")
 
 
 def _check_idle_mode(forge: str, idle_mode: bool) -> None:
@@ -181,8 +183,8 @@ def spec_from_config(entry: Mapping[str, object], defaults: Mapping[str, object]
     if str(kwargs.get("cloud", "")).lower() == LOCAL:
         raise SpecError("A stack cannot hold a cloud local pool; run cml-infra up --cloud local "
                         "on the machine that should be the runner.")
-    if "forgeUrl" not in entry and (entry.get("forge") == "gitlab" or "://" in str(
-            entry.get("repo", ""))):
+    if "forgeUrl" not in entry and (entry.get("forge") == "gitlab" or names_server(str(
+            entry.get("repo", "")))):
         kwargs.pop("forge_url", None)  # the project default points at github.com
     return build_spec(**kwargs)  # type: ignore[arg-type]
 
@@ -197,8 +199,7 @@ def _pool_label(entry: object, position: int | None) -> str:
 def pools_from_config(entries: object, defaults: Mapping[str, object]) -> list[RunnerSpec]:
     """All pools of the stack, with names unique within it."""
     if not isinstance(entries, Sequence) or isinstance(entries, str) or not entries:
-        raise SpecError("cml-infra:pools must be a non-empty list of pools in "
-                        "Pulumi.<stack>.yaml; see examples/Pulumi.dev.yaml.")
+        raise SpecError(settings.POOLS_SHAPE)
     pools = [spec_from_config(entry, defaults, n) for n, entry in enumerate(entries, 1)]
     check_unique(pools)
     return pools

@@ -225,7 +225,8 @@ def test_help_documents_the_stack_default_and_the_lifecycle() -> None:
     from tests.conftest import run_cli
 
     text = "".join(run_cli("up", "--help").stdout.split())
-    assert "<name>-gh-<GITHUB_RUN_ID>-<GITHUB_RUN_ATTEMPT>or<name>-gl-<CI_PIPELINE_ID>" in text
+    assert ("thename,gh,GITHUB_RUN_IDandGITHUB_RUN_ATTEMPTjoinedbyhyphens,orthename,gland"
+            "CI_PIPELINE_ID") in text
     assert "cml-infradown" in text and "--token-file" in text
     for command in ("down", "status", "gc"):
         assert "Example: cml-infra" in run_cli(command, "--help").stdout

@@ -288,14 +288,14 @@ def test_dry_run_takes_the_ci_repository_or_warns_without_one(forge, cli):
 
 
 SUMMARY = {
-    "aws": ["  machines    2 x g6.xlarge (1 x l4), spot at most 0.9/hour, pool gpu",
+    "aws": ["  machines    2 x g6.xlarge (1 x l4), spot at most $0.9/hour, pool gpu",
             "  where       aws region eu-north-1, zone looked up at deploy time",
             "  base adds   8 cloud resources if the base stack is missing: InternetGateway, "
             "RouteTable, RouteTableAssociation, SecurityGroup, Subnet, Role, RolePolicy, Vpc"],
     "gcp": ["  machines    2 x g2-standard-4 (1 x l4), spot, pool gpu",
             "  where       gcp region europe-west4, zones europe-west4-a, europe-west4-b, "
             "europe-west4-c (the next one when one has no capacity)"],
-    "azure": ["  machines    2 x Standard_NC4as_T4_v3 (1 x t4), spot at most 0.9/hour, pool gpu",
+    "azure": ["  machines    2 x Standard_NC4as_T4_v3 (1 x t4), spot at most $0.9/hour, pool gpu",
               "  where       azure region swedencentral, no zone (Azure places the machine in the "
               "region)"],
     "alicloud": ["  where       alicloud region ",

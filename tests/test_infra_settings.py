@@ -72,11 +72,12 @@ def test_every_pool_setting_takes_its_type(key):
     assert kwargs == ({} if key in STACK_KEYS else {CONFIG_KEYS[key][0]: RIGHT[KINDS[key]]})
 
 
-def test_a_whole_float_is_the_integer_json_may_have_made_of_it():
-    assert pool_kwargs({"count": 2.0, "diskSize": 50.0}, "Pool 'gpu'") == {"count": 2,
-                                                                          "disk_size": 50}
-    [spec] = pools_from_config([{"name": "gpu", "count": 2.0}], {})
-    assert spec.count == 2 and isinstance(spec.count, int)
+def test_a_whole_float_is_refused_for_a_whole_number_setting_as_2_7_is():
+    for key in ("count", "diskSize", "gpuCount"):
+        with pytest.raises(SpecError) as info:
+            pool_kwargs({key: 2.0}, "Pool 'gpu'")
+        assert str(info.value) == (f"Pool 'gpu': {key} must be a whole number, not the number "
+                                   "2.0.")
 
 
 def _typo(key: str) -> str:

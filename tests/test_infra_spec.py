@@ -8,6 +8,7 @@ import pytest
 
 from infra import catalog
 from infra.errors import SpecError
+from infra.rules import format_number
 from infra.spec import build_spec, parse_duration, pools_from_config, spec_from_config
 
 
@@ -247,7 +248,8 @@ def test_max_price_must_be_positive_and_finite(cloud, price):
     with pytest.raises(SpecError) as info:
         build_spec(cloud=cloud, spot=True, max_price=price)
     assert str(info.value) == (
-        f"The maximum price must be a positive hourly price such as 0.5, not {price}.")
+        f"The maximum price must be a positive hourly price such as 0.5, not "
+        f"{format_number(price)}.")  # as the user wrote it: 0, not 0.0
     assert build_spec(cloud=cloud, spot=True, max_price=0.5).max_price == 0.5
 
 

@@ -26,7 +26,7 @@ BaseOption = Annotated[str | None, typer.Option(
     "use it.")]
 LockWaitOption = Annotated[str, typer.Option(
     metavar="DURATION", help="How long to wait for a run that holds the stack's lock (30s, 5m, "
-    "2h).")]
+    "2h; at most 7 days, 168h).")]
 ForceUnlockOption = Annotated[bool, typer.Option(
     "--force-unlock", help="After the wait, clear the lock: the run holding it is over. "
     "Implied for this CI run's own stack, whose up job has ended.")]
@@ -39,11 +39,12 @@ def down(stacks: StacksArgument = None, name: PoolOption = "cml-runner",
     from infra.engine.down import down_base, down_stacks
     from infra.engine.naming import check_stack_name, run_stacks
     from infra.errors import StackError
-    from infra.rules import parse_duration
+    from infra.rules import bounded_duration
 
     for stack in [*(stacks or []), *([base] if base is not None else [])]:
         check_stack_name(stack)
-    wait_s = parse_duration(lock_wait, "lock wait")
+    wait_s = bounded_duration(lock_wait, "--lock-wait", "lock wait")
+    token = lifecycle.fresh_token(token_file)  # checked before anything runs, as up checks it
     engine = lifecycle.engine("cml-infra down")
     if base:
         from infra.engine.naming import is_base
@@ -61,7 +62,7 @@ def down(stacks: StacksArgument = None, name: PoolOption = "cml-runner",
             summary.name for summary in engine.workspace().list_stacks()])
         results = down_stacks(engine, names, lifecycle.say, lock_wait_s=wait_s,
                               force_unlock=force_unlock or own,
-                              token=lifecycle.fresh_token(token_file))
+                              token=token)
     left = [r for r in results if r.left]
     if left:
         raise StackError(f"{sum(r.left for r in left)} resources are left in "

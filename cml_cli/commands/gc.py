@@ -22,10 +22,11 @@ HELP = (
 DryRunFlag = Annotated[bool, typer.Option("--dry-run", help="Say what would be done; do "
                                                            "nothing.")]
 GraceOption = Annotated[str, typer.Option(
-    metavar="DURATION", help="Time past a stack's expiry before it is destroyed (30s, 5m, 2h).")]
+    metavar="DURATION", help="Time past a stack's expiry before it is destroyed (30s, 5m, 2h; "
+    "at most 7 days, 168h).")]
 LockAgeOption = Annotated[str, typer.Option(
     metavar="DURATION", help="A lock older than this belongs to a dead run (default: GitHub's "
-    "6h job timeout).")]
+    "6h job timeout; at most 7 days, 168h).")]
 ReposOption = Annotated[list[str] | None, typer.Option(
     "--repo", metavar="OWNER/NAME", help="Also sweep this repository's forge runners "
     "(repeatable; default: the repositories of the backend's runner stacks).")]
@@ -41,12 +42,14 @@ def gc(dry_run: DryRunFlag = False, json_output: JsonFlag = False, grace: GraceO
     from cml_cli import lifecycle
     from infra.engine.gc import GcOptions
     from infra.engine.gc import gc as sweep
-    from infra.rules import parse_duration, parse_repo
+    from infra.rules import bounded_duration, parse_repo
 
     repos = [parse_repo(forge.value, value) for value in repo or []]  # as up refuses them
     options = GcOptions(now=datetime.now(timezone.utc), dry_run=dry_run,
-                        grace_s=parse_duration(grace, "grace"),
-                        lock_age_s=parse_duration(lock_age, "lock age"))
+                        grace_s=bounded_duration(grace, "--grace", "grace"),
+                        lock_age_s=bounded_duration(lock_age, "--lock-age", "lock age"))
+    if token_file is not None:  # checked before anything runs, as up checks it
+        lifecycle.read_token_file(token_file)
     engine = lifecycle.engine("cml-infra gc")
     printer = (lambda line: None) if json_output else lifecycle.say
     inventories = _inventories(engine, repos, name or [], forge.value, token_file, printer)

@@ -26,6 +26,8 @@ def status(json_output: JsonFlag = False, token_file: TokenFileOption = None) ->
     from cml_cli.redact import redact
     from infra.engine.status import collect
 
+    if token_file is not None:  # checked before anything runs, as up checks it
+        lifecycle.read_token_file(token_file)
     engine = lifecycle.engine("cml-infra status")
 
     def states(summary, runners):  # type: ignore[no-untyped-def]

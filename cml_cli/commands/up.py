@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cml_cli import local_up
+from cml_cli import lifecycle, local_up
 from cml_cli import up_support as o
 from cml_cli.lifecycle import TokenFileOption
 
@@ -52,6 +52,7 @@ def up(
         return o.print_stack_plan(stack_config, o.given_flags(ctx), stack, dry_run,
                                   json_output, markdown)
 
+    from infra.rules import parse_duration
     from infra.spec import build_spec
 
     settings, local = None, cloud is o.Cloud.local
@@ -66,7 +67,11 @@ def up(
     o.check_ci_variables(forge.value, repo, forge_url, os.environ)
     if dry_run:
         repo, forge_url = o.dry_run_repository(forge.value, repo, forge_url, os.environ)
+        if not local:  # the token the real up would take, checked alike (none needed here)
+            lifecycle.forge_token(forge.value, token_file)
     repo, forge_url, api_url = o.repository(forge.value, repo, forge_url, api_url)
+    wait_s = o.wait_seconds(wait, wait_timeout, parse_duration(max_runtime, "maximum runtime"),
+                            o.is_given(ctx, "wait_timeout"))
     if not dry_run and not local:  # checked before anything is created
         repo, forge_url, settings = o.prerequisites(forge.value, repo, token, token_file,
                                                     api_url, forge_url, gitlab_runner_url,
@@ -85,11 +90,11 @@ def up(
             dry_run=dry_run, json_output=json_output)
     if settings is None:  # --dry-run: no forge settings were needed
         return o.print_plan(spec, stack, json_output)
-    o.create(spec, stack, settings, keep_on_failure, o.wait_seconds(wait, wait_timeout))
+    o.create(spec, stack, settings, keep_on_failure, wait_s)
 
 
 def register(app: typer.Typer) -> None:
     from cml_cli.app import INFRA_PANEL
 
-    app.command("up", help=HELP, short_help=SHORT_HELP,
+    app.command("up", cls=o.UpCommand, help=HELP, short_help=SHORT_HELP,
                 rich_help_panel=INFRA_PANEL)(up)

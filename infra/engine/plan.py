@@ -230,9 +230,28 @@ def render_json(plan: Plan) -> str:
     from infra.engine.plan_text import whole_numbers
 
     resources = [{**r, "inputs": whole_numbers(masked(r["inputs"]))} for r in plan.resources]
-    return json.dumps({"stacks": plan.stacks, "resources": resources, "reads": plan.reads,
-                       "invokes": whole_numbers(masked(plan.invokes))}, indent=2,
-                      sort_keys=True) + "\n"
+    body = json.loads(json.dumps({"stacks": plan.stacks, "resources": resources,
+                                  "reads": plan.reads,
+                                  "invokes": whole_numbers(masked(plan.invokes))},
+                                 sort_keys=True))
+    # The summary first, as the text plan starts with it; every other key sorted as before.
+    return json.dumps({"summary": plan_summary(plan), **body}, indent=2) + "\n"
+
+
+def plan_summary(plan: Plan) -> dict[str, Any] | None:
+    """The text plan's summary of a one-pool plan (`up --dry-run --json`), keys sorted."""
+    from infra.engine.naming import base_stack_name
+    from infra.engine.plan_text import NO_REPOSITORY, pool_summary, whole_numbers
+
+    if len(plan.pools) != 1:
+        return None
+    spec = plan.pools[0]
+    runner = next((s["name"] for s in plan.stacks if s["kind"] == "runner"), "")
+    base = base_stack_name(spec)
+    summary = {"pool": spec.name, **pool_summary(plan, spec, runner, "runner", base,
+                                                  plan.resources),
+               "warnings": [] if spec.repo else [NO_REPOSITORY]}
+    return whole_numbers(dict(sorted(summary.items())))
 
 
 def render_tree(plan: Plan) -> str:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from infra.clouds.common import iso
 from infra.engine.naming import base_stack_name
 from infra.forges.runners import runner_labels
-from infra.rules import format_duration
+from infra.rules import format_duration, price_text
 
 if TYPE_CHECKING:
     from infra.engine.plan import Plan
@@ -49,8 +49,7 @@ def _summary(plan: Plan, spec: RunnerSpec, runner: str,
     base = base_stack_name(spec)
     machine = spec.machine
     gpus = f"{machine.gpu_count} x {machine.gpu_model}" if machine.gpu_count else "no GPU"
-    spot = "spot" + (f" at most {spec.max_price}/hour" if spec.max_price else "") \
-        if spec.spot else "on demand"
+    spot = spot_text(spec, "spot at most ")
     expiry = (f", by {iso(plan.started_at + timedelta(seconds=spec.max_runtime_s))} if "
               "started now" if plan.started_at else "")
     adds = Counter(_kind(r["type"]) for r in resources if r["stack"] == base
@@ -69,6 +68,40 @@ def _summary(plan: Plan, spec: RunnerSpec, runner: str,
         f"  base adds   {sum(adds.values())} cloud resources if the base stack is missing: "
         + ", ".join(f"{n} x {kind}" if n > 1 else kind for kind, n in adds.items()),
     ]
+
+
+def pool_summary(plan: Plan, spec: RunnerSpec, stack: str, kind: str, base: str,
+                 resources: list[dict[str, Any]]) -> dict[str, Any]:
+    """The facts the text plan's summary states about one pool, as data (the JSON plans and the
+    markdown show it): `resources` are the pool's, `base` the base stack it reads."""
+    machine = spec.machine
+    adds = Counter(_kind(r["type"]) for r in resources if r["stack"] == base
+                   and not r["type"].startswith("cml-infra:"))
+    expires = (iso(plan.started_at + timedelta(seconds=spec.max_runtime_s))
+               if plan.started_at else None)
+    return {
+        "stack": stack, "kind": kind, "base": base,
+        "cloud": spec.cloud, "region": spec.region, "zones": list(spec.zones),
+        "where": _zones(spec), "machineType": machine.instance_type,
+        "gpuModel": machine.gpu_model, "gpuCount": machine.gpu_count, "count": spec.count,
+        "spot": spec.spot, "maxPrice": spec.max_price, "diskSizeGb": spec.disk_size_gb,
+        "maxRuntimeSeconds": spec.max_runtime_s, "idleTimeoutSeconds": spec.idle_timeout_s,
+        "expiresIfStartedNow": expires,
+        "forge": spec.forge, "repo": spec.repo, "forgeUrl": spec.forge_url,
+        "labels": list(runner_labels(spec.labels, machine.gpu_model)),
+        "baseAdds": dict(sorted(adds.items())),
+    }
+
+
+NO_REPOSITORY = ("no repository is known, so this plan registers the runners with none; pass "
+                 "--repo OWNER/NAME to plan the real up, which needs one")
+
+
+def spot_text(spec: RunnerSpec, capped: str = "spot at most ") -> str:
+    """`on demand`, `spot`, or `spot at most $2/hour` (the price as given, with its unit)."""
+    if not spec.spot:
+        return "on demand"
+    return capped + price_text(spec.cloud, spec.max_price) if spec.max_price else "spot"
 
 
 def _kind(token: str) -> str:
@@ -181,8 +214,7 @@ def _pool_markdown(pool: Any, summary: dict[str, Any], kind: str, masked: Any) -
     spec = pool.spec
     gpus = (f"{summary['gpuCount']} x {summary['gpuModel']}" if summary["gpuCount"]
             else "no GPU")
-    spot = ("spot" + (f", at most {spec.max_price}/hour" if spec.max_price else "")
-            if spec.spot else "on demand")
+    spot = spot_text(spec, "spot, at most ")
     adds = summary["baseAdds"]
     added = ", ".join(f"{n} x {name}" if n > 1 else name for name, n in adds.items())
     if kind == "base":

@@ -8,8 +8,9 @@ infra/__main__.py, and the same programs run under the mock runtime (infra.engin
   it (its `name` namespaces the keys written without one, its `config:` defaults fill in the
   settings the stack file does not set: https://www.pulumi.com/docs/iac/concepts/config/);
 - the program receives every plain setting as a string and an object or list as its JSON
-  (`pulumi.Config.get` / `require_object`), whole numbers as integers, as the engine's Go YAML
-  and JSON give them; YAML is read as Pulumi's YAML 1.2 parser reads it (only `true` and
+  (`pulumi.Config.get` / `require_object`); a float stays a float even when it is whole
+  (`count: 2.0`, refused: the engine's Go JSON would write it as 2, the plan checks the file's
+  own type); YAML is read as Pulumi's YAML 1.2 parser reads it (only `true` and
   `false` are booleans, dates stay strings, a key repeated in a mapping is refused);
 - a `secure:` value is encrypted: the plan never decrypts it, shows `[secret]` for it (and for
   `cml-infra:forgeToken` even in clear), and refuses one in a setting the plan must read.
@@ -35,7 +36,6 @@ from infra.errors import SpecError
 from infra.spec import RunnerSpec
 
 NAMESPACE = "cml-infra"
-KINDS = ("runner", "base")  # as infra/__main__.py
 TOKEN_KEY = f"{NAMESPACE}:forgeToken"
 SECRET_MASK = "[secret]"
 STACK_FILE = re.compile(r"Pulumi\.(?P<stack>.+)\.yaml")
@@ -56,6 +56,8 @@ class StackConfig:
     secrets: list[str] = field(default_factory=list)
     """The settings given as `secure:` values (encrypted), never read."""
     warnings: list[str] = field(default_factory=list)
+    declared: list[str] = field(default_factory=list)
+    """The `cml-infra:` keys the project's Pulumi.yaml declares (without the namespace)."""
 
 
 @dataclass
@@ -252,7 +254,9 @@ def as_pulumi_string(value: object) -> str:
         return str(_whole(value))
     if value is None:
         return ""
-    return json.dumps(_whole(value), sort_keys=True, separators=(",", ":"))
+    # A float stays a float even when whole (count: 2.0): Pulumi's engine would hand the
+    # program 2, but one type per setting is checked on what the file says.
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def _project_default(value: object) -> tuple[bool, object]:
@@ -283,7 +287,9 @@ def read_stack_config(path: Path, stack: str | None = None) -> StackConfig:
             merged[full_key(key, project, path.parent / "Pulumi.yaml")] = default
     for key, value in given.items():
         merged[full_key(key, project, path)] = value
-    result = StackConfig(path=path, stack=name, project=project)
+    result = StackConfig(path=path, stack=name, project=project, declared=[
+        full_key(key, project, path).split(":", 1)[1] for key in project_config
+        if full_key(key, project, path).startswith(f"{NAMESPACE}:")])
     for key, value in merged.items():
         if _is_secure(value):
             result.secrets.append(key)
@@ -320,22 +326,25 @@ def pools_of(config: StackConfig, env: Mapping[str, str]) -> tuple[str, list[Run
     import pulumi
     from pulumi.runtime.config import CONFIG
 
-    from infra.settings import DEFAULT_KEYS, FORGE_KEYS, default_kwargs, forge_values
+    from infra.settings import (
+        DEFAULT_KEYS,
+        FORGE_KEYS,
+        check_setting_keys,
+        default_kwargs,
+        forge_values,
+        read_stack,
+    )
     from infra.spec import pools_from_config
 
+    check_setting_keys(config.shown, config.declared)  # before a typo'd key is "encrypted"
     _readable(config, ["kind", "pools", *DEFAULT_KEYS, *FORGE_KEYS])
     token = CONFIG.set(dict(config.values))
     try:
         settings = pulumi.Config(NAMESPACE)
-        kind = settings.get("kind") or "runner"
-        if kind not in KINDS:
-            raise SpecError(f"cml-infra:kind is {kind!r}; set it to runner or base.")
-        try:
-            entries = settings.require_object("pools")
-        except pulumi.ConfigMissingError:
-            raise SpecError(f"{config.path.name} has no cml-infra:pools, which pulumi up "
-                            f"requires; declare the pools under config:, as {EXAMPLE} "
-                            "does.") from None
+        kind, entries = read_stack(
+            settings, config.shown, config.declared,
+            missing=f"{config.path.name} has no cml-infra:pools, which pulumi up requires; "
+                    f"declare the pools under config:, as {EXAMPLE} does.")
         pools = pools_from_config(entries, default_kwargs(
             {key: settings.get(key) for key in DEFAULT_KEYS}))
         named = {spec.name: str(entry["base"]) for entry, spec in zip(entries, pools, strict=True)
@@ -397,30 +406,10 @@ def split(resources: Sequence[dict[str, Any]], pools: Sequence[RunnerSpec],
 
 def summary(pool: PoolPlan, stack_plan: StackPlan) -> dict[str, Any]:
     """What a reader checks first about a pool, as data (the JSON and markdown show it)."""
-    from collections import Counter
-    from datetime import timedelta
+    from infra.engine.plan_text import pool_summary
 
-    from infra.clouds.common import iso
-    from infra.engine.plan_text import resource_kind, zones_text
-    from infra.forges.runners import runner_labels
-
-    spec, machine, plan = pool.spec, pool.spec.machine, stack_plan.plan
-    adds = Counter(resource_kind(r["type"]) for r in pool.resources if r["stack"] == pool.base
-                   and not r["type"].startswith("cml-infra:"))
-    expires = (iso(plan.started_at + timedelta(seconds=spec.max_runtime_s))
-               if plan.started_at else None)
-    return {
-        "stack": stack_plan.config.stack, "kind": stack_plan.kind, "base": pool.base,
-        "cloud": spec.cloud, "region": spec.region, "zones": list(spec.zones),
-        "where": zones_text(spec), "machineType": machine.instance_type,
-        "gpuModel": machine.gpu_model, "gpuCount": machine.gpu_count, "count": spec.count,
-        "spot": spec.spot, "maxPrice": spec.max_price, "diskSizeGb": spec.disk_size_gb,
-        "maxRuntimeSeconds": spec.max_runtime_s, "idleTimeoutSeconds": spec.idle_timeout_s,
-        "expiresIfStartedNow": expires,
-        "forge": spec.forge, "repo": spec.repo, "forgeUrl": spec.forge_url,
-        "labels": list(runner_labels(spec.labels, machine.gpu_model)),
-        "baseAdds": dict(sorted(adds.items())),
-    }
+    return pool_summary(stack_plan.plan, pool.spec, stack_plan.config.stack, stack_plan.kind,
+                        pool.base, pool.resources)
 
 
 def render_json(stack_plan: StackPlan) -> str:
