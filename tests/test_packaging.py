@@ -206,6 +206,41 @@ def test_release_has_least_privilege(workflow):
     assert jobs["publish"]["permissions"] == {"id-token": "write"}
     assert jobs["publish"]["needs"] == "build"
     assert jobs["publish"]["environment"]["name"] == "pypi"
+    assert jobs["major-tag"]["permissions"] == {"contents": "write"}
+    assert jobs["major-tag"]["needs"] == "publish"
+
+
+@pytest.mark.parametrize(("tag", "major"), [("v1.2.3", "v1"), ("v10.0.1", "v10")])
+def test_the_major_tag_moves_to_a_published_release(workflow, tmp_path, tag, major):
+    """The step that moves `v1` runs as written, in a repository with a remote."""
+    import subprocess
+
+    [step] = [s for s in _steps(workflow, "major-tag") if "run" in s]
+    remote, work = tmp_path / "remote.git", tmp_path / "work"
+    git = ["git", "-c", "user.email=ci@example.com", "-c", "user.name=CI"]
+    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    subprocess.run(["git", "init", "-q", str(work)], check=True)
+    for n in (1, 2):
+        subprocess.run([*git, "-C", str(work), "commit", "-q", "--allow-empty", "-m", str(n)],
+                       check=True)
+        if n == 1:
+            subprocess.run(["git", "-C", str(work), "tag", major], check=True)
+    subprocess.run(["git", "-C", str(work), "remote", "add", "origin", str(remote)], check=True)
+    subprocess.run(["git", "-C", str(work), "push", "-q", "origin", "HEAD:main", major],
+                   check=True)
+    head = subprocess.run(["git", "-C", str(work), "rev-parse", "HEAD"], check=True,
+                          capture_output=True, text=True).stdout.strip()
+    subprocess.run(["bash", "-eo", "pipefail", "-c", step["run"]], cwd=work, check=True,
+                   env={"PATH": "/usr/bin:/bin", "TAG": tag, "GITHUB_SHA": head,
+                        "HOME": str(tmp_path)})
+    moved = subprocess.run(["git", "--git-dir", str(remote), "rev-parse", f"{major}^{{}}"],
+                           check=True, capture_output=True, text=True).stdout.strip()
+    assert moved == head
+
+
+def test_prereleases_do_not_move_the_major_tag(workflow):
+    condition = workflow["jobs"]["major-tag"]["if"]
+    assert all(f"contains(github.ref_name, '{marker}')" in condition for marker in ("rc", "a", "b"))
 
 
 def _steps(workflow: dict, job: str) -> list[dict]:
