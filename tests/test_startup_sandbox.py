@@ -310,6 +310,25 @@ def test_single_job_runs_as_job_user_then_shuts_down(outcomes: dict[str, Outcome
     assert "teardown: the runner finished" in out.log
 
 
+def test_setup_actions_can_install_into_the_tool_cache(outcomes: dict[str, Outcome]) -> None:
+    """actions/setup-python installs into AGENT_TOOLSDIRECTORY, which the job user must be
+    able to write; a cloud machine hands it over before the runner starts, a local runner
+    leaves the machine's own alone."""
+    out = outcomes["single_job"]
+    cache = out.root / "hostedtoolcache"
+    assert cache.is_dir()
+    chowns = out.called("chown")
+    assert ["-R", "cml-runner:", str(cache)] in chowns
+    assert out.calls.index(["chown", "-R", "cml-runner:", str(cache)]) < out.names().index(
+        "run.sh")
+    env = (out.root / "install" / "actions-runner" / ".env").read_text().splitlines()
+    assert f"AGENT_TOOLSDIRECTORY={cache}" in env
+    local = outcomes["local_github"]
+    assert not (local.root / "hostedtoolcache").exists()
+    assert not any(line.startswith("AGENT_TOOLSDIRECTORY=") for line in (
+        local.root / "install" / "actions-runner" / ".env").read_text().splitlines())
+
+
 def test_dead_man_is_armed_before_anything_else(outcomes: dict[str, Outcome]) -> None:
     out = outcomes["single_job"]
     # 30 s runtime + the teardown budget, in whole minutes, plus one.

@@ -91,6 +91,8 @@ class StartupConfig:
     systemd_dir: str = "/etc/systemd/system"
     """Where the unit that re-arms the dead-man switch after a reboot goes."""
     job_user: str = "cml-runner"
+    tool_cache: str = "/opt/hostedtoolcache"
+    """GitHub only: where actions/setup-python and the other setup actions install tools."""
     docker: bool = False
     """GitLab only: the docker executor with all GPUs instead of the shell executor."""
     extra_commands: tuple[str, ...] = ()
@@ -147,7 +149,7 @@ def render_startup_script(config: StartupConfig) -> str:
     header = (
         "#!/usr/bin/env bash\n"
         f"# cml-infra startup script: forge {config.forge}, cloud {config.cloud}, {mode} mode.\n"
-        "# Rendered by infra.startup from infra/startup/templates/ (comments are there).\n"
+        "# Rendered from infra/startup/templates/, where the comments are.\n"
     )
     parts = [p.format(forge=config.forge, cloud=config.cloud) for p in PARTS]
     if config.cloud in DEFAULT_CLOUD_API:
@@ -225,6 +227,8 @@ def _parameters(c: StartupConfig) -> list[tuple[str, str]]:
         params.append(("CML_METADATA_URL", metadata_url))
     if c.cloud in DEFAULT_CLOUD_API:
         params.append(("CML_CLOUD_API_URL", (c.cloud_api_url or DEFAULT_CLOUD_API[c.cloud])))
+    if c.forge == "github" and c.cloud != "local":
+        params.append(("CML_TOOL_CACHE", c.tool_cache))
     if c.forge == "gitlab":
         api = c.forge_api_url or f"{c.forge_url.rstrip('/')}/api/v4"
         params += [("CML_FORGE_API_URL", api.rstrip("/")), ("CML_DOCKER_IMAGE", c.docker_image)]

@@ -103,7 +103,8 @@ class Sandbox:
             metadata_url=self.cloud_server.url if self.cloud != "local" else "",
             cloud_api_url=self.cloud_server.url if self.cloud not in ("aws", "local") else "",
             install_dir=str(self.root / "install"), systemd_dir=str(self.root / "systemd"),
-            network_timeout_s=2, download_attempts=3,
+            tool_cache=str(self.root / "hostedtoolcache"), network_timeout_s=2,
+            download_attempts=3,
             retry_backoff_s=0, poll_interval_s=1, stop_grace_s=2, end_machine_retry_s=2,
             job_user=self.as_user or "cml-runner",
         )

@@ -17,6 +17,10 @@ forge_install() {
   tar -xzf "$tarball" -C "$CML_RUNNER_DIR" || return 1
   rm -f "$tarball"
   give_to_job_user "$CML_RUNNER_DIR"
+  # setup-python & co. install into AGENT_TOOLSDIRECTORY: the job user's on a cloud machine.
+  # https://github.com/actions/setup-python/blob/main/docs/advanced-usage.md#linux
+  [[ -z "${CML_TOOL_CACHE:-}" ]] || mkdir -p "$CML_TOOL_CACHE" || return 1
+  [[ -z "${CML_TOOL_CACHE:-}" ]] || give_to_job_user "$CML_TOOL_CACHE"
   write_job_hooks
 }
 
@@ -29,9 +33,11 @@ write_job_hooks() {
   printf '#!/bin/sh\nrm -f "%s/job-active" "%s/last-activity"\ntouch "%s/last-activity"\n' \
     "$activity" "$activity" "$activity" >"$hooks/job-completed.sh"
   chmod 755 "$hooks/job-started.sh" "$hooks/job-completed.sh"
-  printf 'ACTIONS_RUNNER_HOOK_JOB_STARTED=%s\nACTIONS_RUNNER_HOOK_JOB_COMPLETED=%s\n' \
-    "$hooks/job-started.sh" "$hooks/job-completed.sh" |
-    as_job_user tee -a "$CML_RUNNER_DIR/.env" >/dev/null
+  {
+    printf 'ACTIONS_RUNNER_HOOK_JOB_STARTED=%s\nACTIONS_RUNNER_HOOK_JOB_COMPLETED=%s\n' \
+      "$hooks/job-started.sh" "$hooks/job-completed.sh"
+    [[ -z "${CML_TOOL_CACHE:-}" ]] || echo "AGENT_TOOLSDIRECTORY=$CML_TOOL_CACHE"
+  } | as_job_user tee -a "$CML_RUNNER_DIR/.env" >/dev/null
 }
 
 # Kill switch (a) for GitHub: no job started within the idle timeout.
@@ -55,8 +61,8 @@ watch_idle() {
 # starts a job; `run` takes the configuration from GetJitConfig, argv first, then that
 # variable. actions/runner at 258d6c857db3519913f7deb6004b60172f8043ae:
 # https://github.com/actions/runner/blob/258d6c857db3519913f7deb6004b60172f8043ae/src/Runner.Listener/CommandSettings.cs#L110-L139
-# (and #L222-L226, #L365-L374; src/Runner.Common/Constants.cs#L113-L119 for the secret
-# arguments, src/Runner.Listener/Runner.cs#L234-L235 for its use). `env -i` drops exported
+# (also #L222-L226, #L365-L374, Runner.Common/Constants.cs#L113-L119, Listener/Runner.cs
+# #L234-L235). `env -i` drops exported
 # variables, so a bash after env reads the configuration from fd 3, exports it and becomes
 # run.sh. The bash processes of run.sh keep it in their environment: readable by the job
 # user (who also gets the runner's .credentials) and root, no longer by every local user.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cml-infra startup script: forge github, cloud alicloud, single-job mode.
-# Rendered by infra.startup from infra/startup/templates/ (comments are there).
+# Rendered from infra/startup/templates/, where the comments are.
 CML_FORGE=github
 CML_CLOUD=alicloud
 CML_RUNNER_NAME=cml-gpu-1
@@ -29,6 +29,7 @@ CML_METADATA_HOST=100.100.100.200
 CML_JOB_METADATA=0
 CML_METADATA_URL=http://100.100.100.200
 CML_CLOUD_API_URL='https://ecs.{region}.aliyuncs.com'
+CML_TOOL_CACHE=/opt/hostedtoolcache
 CML_REGISTRATION=eyJkIjoiZXhhbXBsZS1qaXQtY29uZmlnIn0=
 CML_EXTRA_COMMANDS=('pip install dvc')
 set -euo pipefail
@@ -289,6 +290,8 @@ mkdir -p "$CML_RUNNER_DIR"
 tar -xzf "$tarball" -C "$CML_RUNNER_DIR" || return 1
 rm -f "$tarball"
 give_to_job_user "$CML_RUNNER_DIR"
+[[ -z "${CML_TOOL_CACHE:-}" ]] || mkdir -p "$CML_TOOL_CACHE" || return 1
+[[ -z "${CML_TOOL_CACHE:-}" ]] || give_to_job_user "$CML_TOOL_CACHE"
 write_job_hooks
 }
 write_job_hooks() {
@@ -298,9 +301,11 @@ printf '#!/bin/sh\ntouch "%s/job-active"\n' "$activity" >"$hooks/job-started.sh"
 printf '#!/bin/sh\nrm -f "%s/job-active" "%s/last-activity"\ntouch "%s/last-activity"\n' \
 "$activity" "$activity" "$activity" >"$hooks/job-completed.sh"
 chmod 755 "$hooks/job-started.sh" "$hooks/job-completed.sh"
+{
 printf 'ACTIONS_RUNNER_HOOK_JOB_STARTED=%s\nACTIONS_RUNNER_HOOK_JOB_COMPLETED=%s\n' \
-"$hooks/job-started.sh" "$hooks/job-completed.sh" |
-as_job_user tee -a "$CML_RUNNER_DIR/.env" >/dev/null
+"$hooks/job-started.sh" "$hooks/job-completed.sh"
+[[ -z "${CML_TOOL_CACHE:-}" ]] || echo "AGENT_TOOLSDIRECTORY=$CML_TOOL_CACHE"
+} | as_job_user tee -a "$CML_RUNNER_DIR/.env" >/dev/null
 }
 watch_idle() {
 local last

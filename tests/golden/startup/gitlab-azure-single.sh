@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cml-infra startup script: forge gitlab, cloud azure, single-job mode.
-# Rendered by infra.startup from infra/startup/templates/ (comments are there).
+# Rendered from infra/startup/templates/, where the comments are.
 CML_FORGE=gitlab
 CML_CLOUD=azure
 CML_RUNNER_NAME=cml-gpu-1
