@@ -30,7 +30,7 @@ from infra.settings import (
     program_config_keys,
     read_stack,
 )
-from infra.spec import RunnerSpec, pools_from_config
+from infra.spec import RunnerSpec, check_one_forge, pools_from_config
 
 
 def defaults(config: pulumi.Config) -> dict[str, object]:
@@ -67,6 +67,7 @@ def main() -> None:
     pools = pools_from_config(entries, defaults(config))
     if kind == "base":
         return base_program(pools)
+    check_one_forge(pools)
     named = base_names(entries, pools)
     bases = {spec.name: named.get(spec.name) or base_stack_name(spec) for spec in pools}
     program(pools, forge_registrar(forge_settings(config, os.environ)), bases=bases)

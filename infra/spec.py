@@ -205,6 +205,18 @@ def pools_from_config(entries: object, defaults: Mapping[str, object]) -> list[R
     return pools
 
 
+def check_one_forge(pools: Sequence[RunnerSpec]) -> None:
+    """A runner stack registers its pools with one forge token (cml-infra:forgeToken or
+    REPO_TOKEN) and one API root: pools on different forges or servers cannot share it."""
+    forges = {(pool.forge, (pool.forge_url or "").rstrip("/")): pool.name for pool in pools}
+    if len(forges) > 1:
+        shown = ", ".join(f"{name!r} ({forge}{' at ' + url if url else ''})"
+                          for (forge, url), name in forges.items())
+        raise SpecError(f"The pools of one runner stack share one forge token, but {shown} "
+                        "register with different forges; put each forge's pools in a stack "
+                        "of their own.")
+
+
 def check_unique(pools: Sequence[RunnerSpec]) -> None:
     seen: set[str] = set()
     for pool in pools:

@@ -86,6 +86,16 @@ def test_bad_pool_in_config_is_the_cli_sentence():
                                "a100, a100-80gb, h100.")
 
 
+def test_pulumi_up_refuses_pools_of_two_forges_in_one_runner_stack():
+    pools = json.loads(example_config()["cml-infra:pools"])
+    pools[1].update(forge="gitlab", repo="ml/eval")
+    with pytest.raises(SpecError) as info:
+        run_main({**example_config(), "cml-infra:pools": json.dumps(pools)})
+    assert str(info.value).startswith("The pools of one runner stack share one forge token, "
+                                      "but 'train-l4' (github at https://github.com), "
+                                      "'eval-t4' (gitlab at https://gitlab.com) register")
+
+
 def test_pulumi_yaml_points_at_infra():
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
     assert project["main"] == "infra/" and project["name"] == PROJECT

@@ -30,8 +30,7 @@ TWO_POOLS = {
         {"name": "train", "cloud": "aws", "gpuModel": "l4", "spot": True, "labels": ["gpu"],
          "forge": "github", "repo": "acme/models", "idleTimeout": "10m"},
         {"name": "evals", "cloud": "gcp", "region": "eu-west", "gpu": True, "count": 2,
-         "forge": "gitlab", "forgeUrl": "https://gitlab.example.com", "repo": "ml/eval",
-         "maxRuntime": "2h"},
+         "repo": "acme/eval", "maxRuntime": "2h"},
     ],
 }
 # The same two pools as `cml-infra up` flags (and build_spec keywords) describe them.
@@ -39,8 +38,7 @@ ALONE = {
     "train": dict(name="train", cloud="aws", gpu_model="l4", spot=True, labels="gpu",
                   forge="github", repo="acme/models", idle_timeout="10m"),
     "evals": dict(name="evals", cloud="gcp", region="eu-west", gpu=True, count=2,
-                  forge="gitlab", forge_url="https://gitlab.example.com", repo="ml/eval",
-                  max_runtime="2h"),
+                  repo="acme/eval", max_runtime="2h"),
 }
 
 
@@ -105,9 +103,7 @@ def test_json_of_the_cli_has_both_pools_as_the_single_pool_cli_plans_them(tmp_pa
     for name, flags in (("train", ["--cloud", "aws", "--gpu-model", "l4", "--spot", "--labels",
                                    "gpu", "--repo", "acme/models", "--idle-timeout", "10m"]),
                         ("evals", ["--cloud", "gcp", "--region", "eu-west", "--gpu", "--count",
-                                   "2", "--forge", "gitlab", "--forge-url",
-                                   "https://gitlab.example.com", "--repo", "ml/eval",
-                                   "--max-runtime", "2h"])):
+                                   "2", "--repo", "acme/eval", "--max-runtime", "2h"])):
         alone = cli(tmp_path, *flags, "--name", name, "--stack", "dev", "--dry-run", "--json")
         assert alone.returncode == 0, alone.stderr
         expected = [(r["stack"], r["type"], r["name"])
@@ -118,7 +114,7 @@ def test_json_of_the_cli_has_both_pools_as_the_single_pool_cli_plans_them(tmp_pa
                    for r in by_name[name]["resources"])
     summary = by_name["evals"]["summary"]
     assert (summary["cloud"], summary["count"], summary["gpuModel"], summary["forge"]) \
-        == ("gcp", 2, "t4", "gitlab")
+        == ("gcp", 2, "t4", "github")
     assert CIPHERTEXT not in result.stdout + result.stderr
 
 
@@ -169,11 +165,11 @@ def test_project_defaults_bare_keys_and_the_gcp_project_are_read_as_pulumi_does(
     declared["config"]["cml-infra:defaultCloud"]["default"] = "gcp"
     project.write_text(yaml.safe_dump(declared))
     text = ("config:\n  gcp:project: acme-ml\n  cml-infra:forgeToken: {secure: v1:abc}\n"
-            "  pools:\n    - {name: gpu, gpu: true, repo: acme/models, count: 2.0}\n")
+            "  pools:\n    - {name: gpu, gpu: true, repo: acme/models, count: 2}\n")
     path = stack_file(tmp_path, text, project=project)
     planned = plan_stack_config(path, clock=lambda: NOW, env={})
     (pool,) = planned.pools
-    assert pool.spec.cloud == "gcp" and pool.spec.count == 2  # project default; 2.0 is 2
+    assert pool.spec.cloud == "gcp" and pool.spec.count == 2  # project default
     projects = {r["inputs"].get("project") for r in pool.resources if "project" in r["inputs"]}
     assert projects == {"acme-ml"}
 
@@ -230,7 +226,7 @@ def test_platform_example_plans_cleanly(tmp_path):
     summaries = {pool["name"]: pool["summary"] for pool in document["pools"]}
     assert summaries["gh-t4"]["cloud"] == "aws" and summaries["gh-t4"]["gpuModel"] == "t4"
     assert summaries["gh-t4"]["spot"] is True and summaries["gh-t4"]["repo"] == "acme/models"
-    assert summaries["gl-l4"]["cloud"] == "gcp" and summaries["gl-l4"]["gpuModel"] == "l4"
+    assert summaries["gh-l4"]["cloud"] == "gcp" and summaries["gh-l4"]["gpuModel"] == "l4"
     markdown = cli(tmp_path, "--dry-run", "--stack-config", str(path), "--markdown")
     assert markdown.returncode == 0 and "## Pool `gh-t4`" in markdown.stdout
     assert markdown.stderr.startswith("Warning: No forge token")  # where pulumi up needs one
@@ -358,3 +354,31 @@ def test_bad_input_is_one_sentence(case, tmp_path):
     assert (result.returncode, result.stdout) == (1, ""), result.stderr
     assert result.stderr == f"Error: {sentence.format(tmp=tmp_path)}\n"
     assert "Traceback" not in result.stderr and CIPHERTEXT not in result.stderr
+
+
+@pytest.mark.parametrize("second", [
+    {"forge": "gitlab", "repo": "ml/eval"},
+    {"forge": "gitlab", "forgeUrl": "https://gitlab.example.com", "repo": "ml/eval"},
+    {"forgeUrl": "https://ghe.example.com", "repo": "acme/eval"},
+])
+def test_pools_on_different_forges_cannot_share_a_runner_stack(tmp_path, second):
+    """One stack has one forge token and one API root: pools of another forge or server are
+    refused in the plan, as pulumi up refuses them (tests/test_infra_program_config.py)."""
+    config = {"cml-infra:pools": [
+        {"name": "train", "gpu": True, "repo": "acme/models"},
+        {"name": "evals", "gpu": True, **second}]}
+    result = cli(tmp_path, "--dry-run", "--stack-config", str(stack_file(tmp_path, config)),
+                 REPO_TOKEN=TOKEN)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("Error: The pools of one runner stack share one forge "
+                                    "token, but 'train' (github at https://github.com), ")
+    assert result.stderr.rstrip().endswith("put each forge's pools in a stack of their own.")
+    assert "Traceback" not in result.stderr
+
+
+def test_a_base_stack_may_hold_pools_of_any_forge(tmp_path):
+    config = {"cml-infra:kind": "base", "cml-infra:pools": [
+        {"name": "train", "gpu": True, "repo": "acme/models"},
+        {"name": "evals", "gpu": True, "forge": "gitlab", "repo": "ml/eval"}]}
+    result = cli(tmp_path, "--dry-run", "--stack-config", str(stack_file(tmp_path, config)))
+    assert result.returncode == 0, result.stderr

@@ -334,7 +334,7 @@ def pools_of(config: StackConfig, env: Mapping[str, str]) -> tuple[str, list[Run
         forge_values,
         read_stack,
     )
-    from infra.spec import pools_from_config
+    from infra.spec import check_one_forge, pools_from_config
 
     check_setting_keys(config.shown, config.declared)  # before a typo'd key is "encrypted"
     _readable(config, ["kind", "pools", *DEFAULT_KEYS, *FORGE_KEYS])
@@ -350,6 +350,7 @@ def pools_of(config: StackConfig, env: Mapping[str, str]) -> tuple[str, list[Run
         named = {spec.name: str(entry["base"]) for entry, spec in zip(entries, pools, strict=True)
                  if entry.get("base")}
         if kind == "runner":
+            check_one_forge(pools)
             forge_values({key: settings.get(key) for key in FORGE_KEYS})
             if TOKEN_KEY not in config.shown and not env.get("REPO_TOKEN"):
                 config.warnings.append(
