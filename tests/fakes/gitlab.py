@@ -227,6 +227,12 @@ def create_status(fake: FakeGitLab, request: Request, id: str, sha: str) -> Resp
 
 
 def get_project(fake: FakeGitLab, request: Request, id: str) -> Response:
+    # Reading a project needs read_api (or api); a token with only the create_runner scope is
+    # refused, as GitLab refuses it: https://docs.gitlab.com/user/profile/personal_access_tokens/#personal-access-token-scopes
+    if request.headers.get("x-fake-token-kind") == "create_runner":
+        return Response(403, {"error": "insufficient_scope",
+                              "error_description": "The request requires higher privileges "
+                              "than provided by the access token.", "scope": "read_api api"})
     project = fake.project(id)
     return Response(200, {"id": project.id, "path_with_namespace": project.path}) \
         if project else NOT_FOUND
