@@ -152,6 +152,10 @@ def test_every_option_and_argument_has_a_readable_metavar(name):
         assert "{" not in record[0], record[0]
     usage = " ".join(command.collect_usage_pieces(ctx))
     assert not re.search(r"[<{]", usage), usage
+    for param in command.params:  # a default is stated once: in the sentence or by Click
+        record = param.get_help_record(ctx)
+        if record is not None:
+            assert not ("(default:" in record[1] and "[default:" in record[1]), record
     for param in command.params:  # an optional argument is bracketed, a required one is not
         if param.param_type_name == "argument":
             shown = param._usage_display_name()

@@ -25,8 +25,8 @@ GraceOption = Annotated[str, typer.Option(
     metavar="DURATION", help="Time past a stack's expiry before it is destroyed (30s, 5m, 2h; "
     "at most 7 days, 168h).")]
 LockAgeOption = Annotated[str, typer.Option(
-    metavar="DURATION", help="A lock older than this belongs to a dead run (default: GitHub's "
-    "6h job timeout; at most 7 days, 168h).")]
+    metavar="DURATION", show_default=False, help="A lock older than this belongs to a dead "
+    "run (default: 6h, GitHub's job timeout; at most 7 days, 168h).")]
 ReposOption = Annotated[list[str] | None, typer.Option(
     "--repo", metavar="OWNER/NAME", help="Also sweep this repository's forge runners "
     "(repeatable; default: the repositories of the backend's runner stacks).")]
