@@ -29,6 +29,7 @@ from tests.forge_scenarios import (
     gitlab_ci_env,
     write_report,
 )
+from tests.test_metrics_cli import assert_one_sentence
 from tests.test_metrics_git import make_repo
 
 NO_CI = {"GITHUB_BASE_REF": "", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "", "GITLAB_CI": "",
@@ -72,14 +73,6 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def cli(repo: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return run_cli(*args, env={**NO_CI, **env}, cwd=repo)
-
-
-def assert_one_sentence(result: subprocess.CompletedProcess[str], code: int, text: str) -> None:
-    assert result.returncode == code, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), lines
-    assert text in lines[0]
 
 
 # --- the job summary file -------------------------------------------------------------------
