@@ -106,7 +106,8 @@ def test_missing_cloud_extra_names_the_pip_command(tmp_path):
     result = run_cli("up", "--cloud", "gcp", "--gpu", "--dry-run", env=env)
     assert result.returncode == 1
     assert result.stderr == ("Error: The gcp SDK is not installed; run: "
-                             "pip install 'cml-infra[gcp]'.\n")
+                             "pip install 'cml-infra[gcp]' (or add gcp to the extras you "
+                             "install).\n")
 
 
 def test_real_up_names_every_missing_prerequisite_at_once(tmp_path):

@@ -38,7 +38,8 @@ def cloud_module(cloud: str) -> ModuleType:
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.split(".")[0] == SDK_PACKAGES[cloud]:
             raise MissingExtraError(
-                f"The {cloud} SDK is not installed; run: pip install 'cml-infra[{cloud}]'."
+                f"The {cloud} SDK is not installed; run: pip install 'cml-infra[{cloud}]' (or "
+                f"add {cloud} to the extras you install)."
             ) from None
         raise
 
