@@ -1,0 +1,1 @@
+"""Autoscaled GPU runner pools on Kubernetes (`kind: autoscale` in cml-infra:pools)."""
