@@ -250,3 +250,39 @@ def test_waiting_for_runners_stops_at_once_when_cancelled_and_trusts_only_seen_r
     assert _ready("online", machine, set()) and _ready("busy", machine, set())
     assert not _ready("gone", machine, set()), "gone before it was ever online is no runner"
     assert _ready("gone", machine, {"42"}) and not _ready("offline", machine, {"42"})
+
+
+class _RacingStack:
+    """A stack whose outputs appear between the Automation API's two reads `changes` times,
+    as when another run's base update finishes meanwhile."""
+
+    name = "cml-infra-base-p-aws-us-east-1"
+
+    def __init__(self, changes: int) -> None:
+        self.changes, self.calls = changes, 0
+
+    def outputs(self):  # type: ignore[no-untyped-def]
+        from pulumi.automation import OutputValue
+
+        self.calls += 1
+        if self.calls <= self.changes:
+            raise KeyError("bases")  # masked_outputs[key] in stack_outputs
+        return {"bases": OutputValue(value={"p": {"fingerprint": "f"}}, secret=False)}
+
+
+@pytest.mark.parametrize("changes", [0, 1, 4])
+def test_outputs_that_change_between_the_two_reads_are_read_again(changes):
+    from infra.engine.bases import stable_outputs
+
+    stack = _RacingStack(changes)
+    assert stable_outputs(stack)["bases"].value == {"p": {"fingerprint": "f"}}
+    assert stack.calls == changes + 1
+
+
+def test_outputs_that_never_settle_are_one_sentence():
+    from infra.engine.bases import stable_outputs
+    from infra.errors import StackError
+
+    with pytest.raises(StackError, match=r"^The outputs of stack cml-infra-base-p-aws-us-east-1 "
+                                         r"kept changing while they were read; another run"):
+        stable_outputs(_RacingStack(99))

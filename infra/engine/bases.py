@@ -42,8 +42,24 @@ def read_bases(engine: Engine, name: str) -> dict[str, Any] | None:
     stack = engine.select(name)
     if stack is None:
         return None
-    outputs = stack.outputs()
+    outputs = stable_outputs(stack)
     return dict(outputs["bases"].value) if "bases" in outputs else {}
+
+
+def stable_outputs(stack: Any, attempts: int = 5) -> Any:
+    """`stack.outputs()`, read again when another run's update changed them in between: the
+    Automation API reads the masked and the plain outputs with two `pulumi stack output`
+    calls and indexes one by the keys of the other (pulumi/automation/_local_workspace.py
+    `stack_outputs`), so an output that appears between the calls raises KeyError."""
+    for attempt in range(attempts):
+        try:
+            return stack.outputs()
+        except KeyError:
+            if attempt == attempts - 1:
+                raise StackError(f"The outputs of stack {stack.name} kept changing while "
+                                 "they were read; another run is updating it, so try again "
+                                 "once it is done.") from None
+    raise AssertionError("unreachable")
 
 
 def ensure_base(spec: RunnerSpec, name: str, engine: Engine, printer: Printer,
