@@ -26,7 +26,7 @@ CASES = {
     "four pools, one per cloud": """config:
   cml-infra:pools:
     - {name: gh-t4, cloud: aws, gpuModel: t4, spot: true, repo: acme/models}
-    - {name: gl-l4, cloud: gcp, gpuModel: l4, forge: gitlab, repo: ml/eval}
+    - {name: gh-l4, cloud: gcp, gpuModel: l4, repo: acme/eval}
     - {name: az-t4, cloud: azure, gpu: true, repo: acme/models}
     - {name: ali-t4, cloud: alicloud, region: ap-southeast, gpu: true, repo: acme/models}
 """,
@@ -34,8 +34,8 @@ CASES = {
   cml-infra:pools:
     - {name: gh-t4, cloud: aws, gpuModel: t4, spot: true, count: 2, repo: acme/models}
     - {name: gh-l4, cloud: aws, gpuModel: l4, repo: acme/models}
-    - {name: gl-l4, cloud: gcp, gpuModel: l4, forge: gitlab, repo: ml/eval}
-    - {name: gl-t4, cloud: gcp, gpu: true, region: eu-west, forge: gitlab, repo: ml/eval}
+    - {name: gh-l4-gcp, cloud: gcp, gpuModel: l4, repo: acme/eval}
+    - {name: gh-t4-eu, cloud: gcp, gpu: true, region: eu-west, repo: acme/eval}
 """,
 }
 

@@ -8,6 +8,12 @@ the pool's `base` setting, by default `cml-infra-base-<pool>-<cloud>-<region>`).
 is registered with its pool's forge through a `RunnerRegistration`
 (infra/forges/registration.py); the forge token comes from the secret setting
 `cml-infra:forgeToken` (`pulumi config set --secret cml-infra:forgeToken`) or REPO_TOKEN.
+
+A `kind: autoscale` entry is an autoscaled pool (infra/autoscale/): runner pods on a GPU node
+pool of an existing Kubernetes cluster, declared by infra.autoscale.program in the runner
+stack; it has no base stack, so a stack of autoscale pools only reads none. Its credentials:
+the forge token, or the GitHub App of `cml-infra:githubAppId`, `githubAppInstallationId` and
+`githubAppPrivateKey` (a secret) for GitHub pools with `credentials: app` (their default).
 """
 
 from __future__ import annotations
@@ -17,8 +23,17 @@ from collections.abc import Mapping
 
 import pulumi
 
+from infra.autoscale.program import (
+    AutoscaleCredentials,
+    app_pools,
+    autoscale_program,
+    check_autoscale_pools,
+    missing_app,
+    needs_token,
+)
+from infra.autoscale.spec import AutoscaleSpec
 from infra.engine.naming import base_stack_name
-from infra.engine.program import base_program, program
+from infra.engine.program import base_program, placeholder_registrar, program
 from infra.errors import ForgeError
 from infra.forges.registration import ForgeSettings, forge_registrar
 from infra.forges.runners import GITLAB_RUNNER_URL
@@ -30,7 +45,7 @@ from infra.settings import (
     program_config_keys,
     read_stack,
 )
-from infra.spec import RunnerSpec, check_one_forge, pools_from_config
+from infra.spec import RunnerSpec, check_one_forge, stack_pools
 
 
 def defaults(config: pulumi.Config) -> dict[str, object]:
@@ -59,18 +74,44 @@ def base_names(entries: list[dict[str, object]], pools: list[RunnerSpec]) -> dic
             if entry.get("base")}
 
 
+def autoscale_credentials(config: pulumi.Config, forge: ForgeSettings | None,
+                          specs: list[AutoscaleSpec]) -> AutoscaleCredentials:
+    """The forge token (when a pool uses it) and the GitHub App (when a pool says
+    credentials: app), from the stack's settings."""
+    from infra.autoscale.kube import GitHubApp
+
+    app = None
+    if app_pools(specs):
+        values = [config.get_secret(key) for key in
+                  ("githubAppId", "githubAppInstallationId", "githubAppPrivateKey")]
+        if any(value is None for value in values):
+            raise ForgeError(missing_app(app_pools(specs)))
+        app_id, installation_id, private_key = values
+        app = GitHubApp(app_id=app_id, installation_id=installation_id,  # type: ignore[arg-type]
+                        private_key=private_key)  # type: ignore[arg-type]
+    return AutoscaleCredentials(token=forge.token if forge else None, github_app=app,
+                                forge=forge)
+
+
 def main() -> None:
     config = pulumi.Config("cml-infra")
     kind, entries = read_stack(config, program_config_keys(), missing=(
         "cml-infra:pools is not set; declare the pools under config: in Pulumi.<stack>.yaml, "
         "as examples/Pulumi.dev.yaml does."))
-    pools = pools_from_config(entries, defaults(config))
-    if kind == "base":
+    pools, autoscaled = stack_pools(entries, defaults(config))
+    if kind == "base":  # an autoscale pool has no base: its cluster is its own
         return base_program(pools)
-    check_one_forge(pools)
-    named = base_names(entries, pools)
+    check_one_forge([*pools, *autoscaled])
+    check_autoscale_pools(autoscaled)
+    machines = [entry for entry in entries if not (isinstance(entry, dict) and "kind" in entry)]
+    named = base_names(machines, pools)
     bases = {spec.name: named.get(spec.name) or base_stack_name(spec) for spec in pools}
-    program(pools, forge_registrar(forge_settings(config, os.environ)), bases=bases)
+    forge = (forge_settings(config, os.environ) if pools or needs_token(autoscaled)
+             else None)
+    credentials = autoscale_credentials(config, forge, autoscaled) if autoscaled else None
+    program(pools, forge_registrar(forge) if forge else placeholder_registrar, bases=bases)
+    if credentials is not None:
+        autoscale_program(autoscaled, credentials)
 
 
 main()

@@ -97,6 +97,10 @@ DEFAULT_KEYS: dict[str, tuple[str, str]] = {
 # Stack settings of the forge registration (infra/__main__.py's forge_settings) -> type.
 FORGE_KEYS: dict[str, str] = {"forgeApiUrl": "url", "gitlabRunnerUrl": "url",
                               "gitlabRunnerSha256": "sha256"}
+# The GitHub App of the autoscale pools with `credentials: app` (infra/autoscale/program.py);
+# the private key is a secret (`pulumi config set --secret`), as cml-infra:forgeToken is.
+GITHUB_APP_KEYS: tuple[str, ...] = ("githubAppId", "githubAppInstallationId",
+                                    "githubAppPrivateKey")
 
 
 def forge_values(values: Mapping[str, object]) -> dict[str, str | None]:
@@ -182,7 +186,8 @@ KINDS = ("runner", "base")
 # Every `cml-infra:` setting the program reads (infra/__main__.py); Pulumi.yaml's `config:`
 # declares the project defaults among them (tests/test_infra_review_fixes2.py keeps the two
 # in step).
-STACK_SETTINGS: tuple[str, ...] = ("pools", "kind", "forgeToken", *DEFAULT_KEYS, *FORGE_KEYS)
+STACK_SETTINGS: tuple[str, ...] = ("pools", "kind", "forgeToken", *DEFAULT_KEYS, *FORGE_KEYS,
+                                   *GITHUB_APP_KEYS)
 POOLS_SHAPE = ("cml-infra:pools must be a non-empty list of pools in Pulumi.<stack>.yaml; see "
                "examples/Pulumi.dev.yaml.")
 

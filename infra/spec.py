@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from infra import catalog, settings
 from infra.catalog import Machine
@@ -26,6 +27,9 @@ from infra.rules import (
     parse_duration,
     repo_and_forge_url,
 )
+
+if TYPE_CHECKING:
+    from infra.autoscale.spec import AutoscaleSpec
 
 MAX_COUNT = 50
 
@@ -205,7 +209,21 @@ def pools_from_config(entries: object, defaults: Mapping[str, object]) -> list[R
     return pools
 
 
-def check_one_forge(pools: Sequence[RunnerSpec]) -> None:
+def stack_pools(entries: object, defaults: Mapping[str, object]
+                ) -> tuple[list[RunnerSpec], list[AutoscaleSpec]]:
+    """All pools of the stack, by kind: the single-machine pools (entries without `kind`) and
+    the `kind: autoscale` pools (infra.autoscale.spec), names unique across both; each kind
+    keeps the order of the entries."""
+    from infra.autoscale.spec import autoscale_pools, split_pools
+
+    machines, autoscaled = split_pools(entries)
+    pools = [spec_from_config(entry, defaults, n)  # type: ignore[arg-type]  # refused there
+             for n, entry in machines]
+    check_unique(pools)
+    return pools, autoscale_pools(autoscaled, defaults, [spec.name for spec in pools])
+
+
+def check_one_forge(pools: Sequence[RunnerSpec | AutoscaleSpec]) -> None:
     """A runner stack registers its pools with one forge token (cml-infra:forgeToken or
     REPO_TOKEN) and one API root: pools on different forges or servers cannot share it."""
     forges = {(pool.forge, (pool.forge_url or "").rstrip("/")): pool.name for pool in pools}

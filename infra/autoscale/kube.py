@@ -124,10 +124,12 @@ def _release(name: str, ref: charts.ChartRef, namespace: pulumi.Input[str],
 
 
 def arc_controller(provider: kubernetes.Provider,
-                   parent: pulumi.Resource | None = None) -> kubernetes.helm.v3.Release:
-    """The ARC controller (CRDs and manager) in `arc-systems`: one per stack and cluster.
+                   parent: pulumi.Resource | None = None, *,
+                   name: str = "arc-controller") -> kubernetes.helm.v3.Release:
+    """The ARC controller (CRDs and manager) in `arc-systems`: one per stack and cluster
+    (`name`: the Pulumi resource's, unique in the stack when it has several clusters).
     Its service account is named, so every scale set names it (`controllerServiceAccount`)."""
-    return _release("arc-controller", charts.ARC_CONTROLLER_CHART, ARC_NAMESPACE,
+    return _release(name, charts.ARC_CONTROLLER_CHART, ARC_NAMESPACE,
                     charts.arc_controller_values(service_account=ARC_SERVICE_ACCOUNT),
                     pulumi.ResourceOptions(parent=parent, provider=provider),
                     release_name=ARC_RELEASE, create_namespace=True)

@@ -69,6 +69,18 @@ _INVOKE_RESULTS: dict[str, dict[str, Any]] = {
     "alicloud:index/getZones:getZones": {
         "zones": [{"id": f"{PLACEHOLDER}-zone-resolved-at-deploy-time"}],
         "ids": [f"{PLACEHOLDER}-zone-resolved-at-deploy-time"]},
+    # the clusters the autoscale pools' GPU node pools join (infra/autoscale/nodepools.py)
+    "aws:eks/getCluster:getCluster": {
+        "vpcConfig": {"subnetIds": [f"{PLACEHOLDER}-subnet-of-the-cluster"]}},
+    "alicloud:cs/getClusters:getClusters": {
+        "clusters": [{"clusterId": f"{PLACEHOLDER}-cluster-id",
+                      "vswitchIds": [f"{PLACEHOLDER}-vswitch-of-the-cluster"]}]},
+}
+# Outputs of resources the autoscale pools read back, by type: the Auto Scaling group EKS
+# makes for a node group (its Cluster Autoscaler tags name it).
+_RESOURCE_STATE: dict[str, dict[str, Any]] = {
+    "aws:eks/nodeGroup:NodeGroup": {"resources": [{"autoscalingGroups": [
+        {"name": f"{PLACEHOLDER}-asg-of-the-node-group"}]}]},
 }
 
 
@@ -108,6 +120,11 @@ class Plan:
     base_outputs: dict[str, Any] = field(default_factory=dict)
     """What the bases export (`bases.<pool>`), as the runner stack's StackReference reads it."""
     pools: list[RunnerSpec] = field(default_factory=list)
+    autoscaled: list[Any] = field(default_factory=list)
+    """The stack's `kind: autoscale` pools (infra.autoscale.spec.AutoscaleSpec)."""
+    reference_outputs: dict[str, Any] = field(default_factory=dict)
+    """More outputs every StackReference answers with: the kubeconfigs autoscale pools read
+    from other stacks (`cluster.stackOutput`), as placeholders."""
     started_at: datetime | None = None
     """The clock's time when the plan ran: machines started then would expire at it plus their
     maximum runtime."""
@@ -122,10 +139,12 @@ def _mocks(record: Plan, stack: str = "") -> Any:
                 record.reads.append({"type": args.typ, "name": args.name,
                                      "inputs": args.inputs, "stack": stack})
                 return args.name, {"name": args.name,
-                                   "outputs": {"bases": record.base_outputs}}
+                                   "outputs": {**record.reference_outputs,
+                                               "bases": record.base_outputs}}
             record.resources.append({"type": args.typ, "name": args.name,
                                      "inputs": args.inputs, "stack": stack})
-            return f"{args.name}-id", _state(args.name, args.inputs)
+            return f"{args.name}-id", {**_state(args.name, args.inputs),
+                                       **_RESOURCE_STATE.get(args.typ, {})}
 
         def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list]:
             result = {**args.args, **_INVOKE_RESULTS.get(args.token, {"id": PLACEHOLDER})}
@@ -147,11 +166,35 @@ def _without_aliases(args: Any) -> Any:
 
 
 def _planned(pools: Sequence[RunnerSpec], registrar: Registrar, clock: Clock,
-             bases: dict[str, str]) -> None:
+             bases: dict[str, str], autoscaled: Sequence[Any] = ()) -> None:
     import pulumi
 
     pulumi.runtime.register_stack_transformation(_without_aliases)
     program(pools, registrar, bases=bases, clock=clock)
+    if autoscaled:
+        from infra.autoscale.program import autoscale_program
+
+        autoscale_program(autoscaled, placeholder_credentials())
+
+
+def placeholder_credentials() -> Any:
+    """The autoscale pools' credentials in the plan: placeholders, each a secret (the plan
+    never reads the stack's token or GitHub App; GitLab pools get a runner token instead of
+    the runner pulumi up creates, as single-machine pools get placeholder registrations)."""
+    import pulumi
+
+    from infra.autoscale.kube import GitHubApp
+    from infra.autoscale.program import AutoscaleCredentials
+
+    def secret(what: str) -> pulumi.Output[str]:
+        return pulumi.Output.secret(f"{PLACEHOLDER}-{what}")
+
+    return AutoscaleCredentials(
+        token=secret("forge-token"),
+        github_app=GitHubApp(app_id=secret("github-app-id"),
+                             installation_id=secret("github-app-installation-id"),
+                             private_key=secret("github-app-private-key")),
+        gitlab_runner_token=secret("gitlab-runner-token"))
 
 
 def _planned_bases(pools: Sequence[RunnerSpec], record: Plan) -> None:
@@ -180,13 +223,18 @@ def _under_mocks(record: Plan, stack: str, run: Any,
 def run_plan(pools: Sequence[RunnerSpec], *, registrar: Registrar = placeholder_registrar,
              clock: Clock = utc_now, stack: str = "dry-run",
              bases: Mapping[str, str] | None = None, config: Mapping[str, str] | None = None,
-             kind: str = "runner") -> Plan:
+             kind: str = "runner", autoscaled: Sequence[Any] = ()) -> Plan:
     """Run the base program of each pool, then the runner program on those bases, under the
     mock runtime, and return what they would create. `bases`: pool name -> its base stack
     (default `cml-infra-base-<pool>-<cloud>-<region>`); `config`: the stack's settings;
     `kind` "base": `stack` is itself the bases' stack (`cml-infra:kind: base`), planned
-    alone."""
-    record = Plan(pools=list(pools), started_at=clock())
+    alone. `autoscaled`: the stack's `kind: autoscale` pools, declared in the runner stack
+    (they have no base)."""
+    record = Plan(pools=list(pools), autoscaled=list(autoscaled), started_at=clock())
+    for spec in autoscaled:
+        if spec.cluster.stack_output:
+            output = spec.cluster.stack_output.partition("#")[2]
+            record.reference_outputs[output] = f"{PLACEHOLDER}-kubeconfig-of-the-cluster"
     if kind == "base":
         bases = {spec.name: stack for spec in pools}
     bases = {spec.name: (bases or {}).get(spec.name) or base_stack_name(spec) for spec in pools}
@@ -200,8 +248,8 @@ def run_plan(pools: Sequence[RunnerSpec], *, registrar: Registrar = placeholder_
                          config)
         if kind != "base":
             record.stacks.append({"name": stack, "kind": "runner"})
-            _under_mocks(record, stack, lambda: _planned(pools, registrar, clock, bases),
-                         config)
+            _under_mocks(record, stack,
+                         lambda: _planned(pools, registrar, clock, bases, autoscaled), config)
     finally:
         if collecting:
             gc.enable()

@@ -211,6 +211,8 @@ def render_stack_markdown(stack_plan: Any, summaries: list[dict[str, Any]]) -> s
 
 
 def _pool_markdown(pool: Any, summary: dict[str, Any], kind: str, masked: Any) -> list[str]:
+    if summary.get("kind") == "autoscale":
+        return _autoscale_markdown(pool, summary, masked)
     spec = pool.spec
     gpus = (f"{summary['gpuCount']} x {summary['gpuModel']}" if summary["gpuCount"]
             else "no GPU")
@@ -245,7 +247,47 @@ def _pool_markdown(pool: Any, summary: dict[str, Any], kind: str, masked: Any) -
     for stack in dict.fromkeys(r["stack"] for r in shown):
         tree.append(f"# stack {stack}")
         tree += _tree_lines([r for r in shown if r["stack"] == stack])
+    return [*lines, *_inputs_block(tree)]
+
+
+def _inputs_block(tree: list[str]) -> list[str]:
     # A fence longer than any run of backticks in the inputs, so none can close it.
     fence = "`" * max([3, *(len(run) + 1 for line in tree for run in re.findall("`+", line))])
-    return [*lines, "", "<details><summary>Inputs of every resource</summary>", "", fence,
+    return ["", "<details><summary>Inputs of every resource</summary>", "", fence,
             *tree, fence, "", "</details>", ""]
+
+
+def _autoscale_markdown(pool: Any, summary: dict[str, Any], masked: Any) -> list[str]:
+    """An autoscale pool (infra.engine.stack_plan.autoscale_summary): where it runs, the GPUs
+    of each job, the runners and nodes it scales between, its Helm releases."""
+    s = summary
+    node_pool = ("cml-infra creates it" if s["gpuNodePool"] == "create"
+                 else "the cluster's own (gpuNodePool: existing)")
+    releases = ", ".join(f"{r['chart']} {r['version']} (namespace {r['namespace']})"
+                         for r in s["releases"])
+    runs = f"{s['forge']}, {s['scope']} on {s['forgeUrl']}"
+    if s["scaleSetName"]:
+        runs += f"; runs-on: {s['scaleSetName']}"
+    if s["labels"]:
+        runs += f"; labels {', '.join(s['labels'])}"
+    rows = [("stack", f"`{s['stack']}` (runner stack; an autoscale pool has no base stack)"),
+            ("pool", f"`{pool.spec.name}`, autoscaled runner pods on Kubernetes"),
+            ("where", f"{s['cloud']} region {s['region']}, cluster {s['cluster']}"),
+            ("GPUs per job", f"{s['gpuCount']} x {s['gpuModel']}"),
+            ("runners", f"{s['minRunners']} to {s['maxRunners']}"),
+            ("node machine", f"{s['nodeMachineType']} ({s['gpusPerNode']} GPU"
+                             f"{'s' if s['gpusPerNode'] != 1 else ''}), "
+                             f"{'spot' if s['spot'] else 'on demand'}"),
+            ("nodes", f"at most {s['maxNodes']}; node pool: {node_pool}"),
+            ("expiry", f"each job ends {format_duration(s['maxRuntimeSeconds'])} after it "
+                       "starts"),
+            ("forge", f"{runs}; credentials {s['credentials']}"),
+            ("helm releases", releases or "none")]
+    lines = [f"## Pool `{pool.spec.name}` (autoscale)", "", "| | |", "| --- | --- |"]
+    lines += [f"| {key} | {_cell(value)} |" for key, value in rows]
+    lines += ["", f"{len(pool.resources)} resources:", "", "| stack | resource | type |",
+              "| --- | --- | --- |"]
+    lines += [f"| `{r['stack']}` | `{r['name']}` | `{r['type']}` |" for r in pool.resources]
+    shown = [{**r, "inputs": masked(r["inputs"])} for r in pool.resources]
+    tree = [f"# stack {s['stack']}", *_tree_lines(shown)]
+    return [*lines, *_inputs_block(tree)]

@@ -18,6 +18,13 @@ infra/__main__.py, and the same programs run under the mock runtime (infra.engin
 The plan is then cut per pool: each resource belongs to the pool whose names it carries
 (`<pool>-base...` in a base stack, `<pool>-<machine>...` in the runner stack; the longest
 such prefix, since a component's children never start with a digit or `base-`).
+
+A `kind: autoscale` pool (infra/autoscale/) is declared in the runner stack by
+infra.autoscale.program, every resource named `<pool>` or `<pool>-...`; its plan adds its Helm
+releases (chart, version, namespace, values), its GPU node pool and the credential Secret
+(data as `[secret]`). Its credentials are placeholders, secrets all: the plan reads neither the
+forge token nor the GitHub App (`cml-infra:githubAppPrivateKey` is shown as `[secret]` even
+when written in clear).
 """
 
 from __future__ import annotations
@@ -29,14 +36,23 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infra.clouds.common import Clock, utc_now
 from infra.errors import SpecError
 from infra.spec import RunnerSpec
 
+if TYPE_CHECKING:
+    from infra.autoscale.spec import AutoscaleSpec
+
 NAMESPACE = "cml-infra"
 TOKEN_KEY = f"{NAMESPACE}:forgeToken"
+APP_KEY = f"{NAMESPACE}:githubAppPrivateKey"
+MASKED_KEYS = (TOKEN_KEY, APP_KEY)
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+K8S_SECRET = "kubernetes:core/v1:Secret"
+NODE_POOL_TYPES = ("aws:eks/nodeGroup:NodeGroup", "gcp:container/nodePool:NodePool",
+                   "azure-native:containerservice:AgentPool", "alicloud:cs/nodePool:NodePool")
 SECRET_MASK = "[secret]"
 STACK_FILE = re.compile(r"Pulumi\.(?P<stack>.+)\.yaml")
 EXAMPLE = "examples/Pulumi.dev.yaml"
@@ -69,11 +85,19 @@ class PoolPlan:
 
 
 @dataclass
+class AutoscalePoolPlan:
+    spec: AutoscaleSpec
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    """Its resources, all in the runner stack (an autoscale pool has no base)."""
+
+
+@dataclass
 class StackPlan:
     config: StackConfig
     kind: str
     plan: Any  # infra.engine.plan.Plan, imported lazily
-    pools: list[PoolPlan]
+    pools: list[PoolPlan | AutoscalePoolPlan]
+    """Every pool, in the order of the file (autoscale pools in a base stack: none)."""
 
 
 # ---- reading the files ------------------------------------------------------------------
@@ -295,10 +319,11 @@ def read_stack_config(path: Path, stack: str | None = None) -> StackConfig:
             result.secrets.append(key)
         elif not _has_secure(value):
             result.values[key] = as_pulumi_string(value)
-        result.shown[key] = SECRET_MASK if key == TOKEN_KEY else _shown(value)
-    if TOKEN_KEY in merged and TOKEN_KEY not in result.secrets:
-        result.warnings.append(f"Warning: {TOKEN_KEY} is written in clear in {path.name}; "
-                               f"set it with 'pulumi config set --secret {TOKEN_KEY}' instead.")
+        result.shown[key] = SECRET_MASK if key in MASKED_KEYS else _shown(value)
+    for key in MASKED_KEYS:
+        if key in merged and key not in result.secrets:
+            result.warnings.append(f"Warning: {key} is written in clear in {path.name}; "
+                                   f"set it with 'pulumi config set --secret {key}' instead.")
     if data.get("environment"):
         result.warnings.append(f"Warning: {path.name} imports Pulumi ESC environments, which "
                                "the offline plan does not open; settings they give are not in "
@@ -319,22 +344,30 @@ def _readable(config: StackConfig, keys: Sequence[str]) -> None:
                             "to be a secret).")
 
 
-def pools_of(config: StackConfig, env: Mapping[str, str]) -> tuple[str, list[RunnerSpec],
-                                                                  dict[str, str]]:
-    """The stack's kind, its pools and the base stack each pool's runners read, parsed by
-    the same code and in the same order as infra/__main__.py."""
+def pools_of(config: StackConfig, env: Mapping[str, str]
+             ) -> tuple[str, list[RunnerSpec], dict[str, str], list[AutoscaleSpec]]:
+    """The stack's kind, its single-machine pools, the base stack each of those pools' runners
+    read, and its autoscale pools, parsed by the same code and in the same order as
+    infra/__main__.py."""
     import pulumi
     from pulumi.runtime.config import CONFIG
 
+    from infra.autoscale.program import (
+        app_pools,
+        check_autoscale_pools,
+        missing_app,
+        needs_token,
+    )
     from infra.settings import (
         DEFAULT_KEYS,
         FORGE_KEYS,
+        GITHUB_APP_KEYS,
         check_setting_keys,
         default_kwargs,
         forge_values,
         read_stack,
     )
-    from infra.spec import check_one_forge, pools_from_config
+    from infra.spec import check_one_forge, stack_pools
 
     check_setting_keys(config.shown, config.declared)  # before a typo'd key is "encrypted"
     _readable(config, ["kind", "pools", *DEFAULT_KEYS, *FORGE_KEYS])
@@ -345,21 +378,30 @@ def pools_of(config: StackConfig, env: Mapping[str, str]) -> tuple[str, list[Run
             settings, config.shown, config.declared,
             missing=f"{config.path.name} has no cml-infra:pools, which pulumi up requires; "
                     f"declare the pools under config:, as {EXAMPLE} does.")
-        pools = pools_from_config(entries, default_kwargs(
+        pools, autoscaled = stack_pools(entries, default_kwargs(
             {key: settings.get(key) for key in DEFAULT_KEYS}))
-        named = {spec.name: str(entry["base"]) for entry, spec in zip(entries, pools, strict=True)
-                 if entry.get("base")}
+        machines = [entry for entry in entries
+                    if not (isinstance(entry, Mapping) and "kind" in entry)]
+        named = {spec.name: str(entry["base"])
+                 for entry, spec in zip(machines, pools, strict=True) if entry.get("base")}
+        if kind == "base":
+            autoscaled = []  # nothing of theirs is in a base stack
         if kind == "runner":
-            check_one_forge(pools)
+            check_one_forge([*pools, *autoscaled])
+            check_autoscale_pools(autoscaled)
             forge_values({key: settings.get(key) for key in FORGE_KEYS})
-            if TOKEN_KEY not in config.shown and not env.get("REPO_TOKEN"):
+            apps = app_pools(autoscaled)
+            if apps and not all(f"{NAMESPACE}:{key}" in config.shown for key in GITHUB_APP_KEYS):
+                config.warnings.append(f"Warning: {missing_app(apps)}")
+            if (pools or needs_token(autoscaled)) and TOKEN_KEY not in config.shown \
+                    and not env.get("REPO_TOKEN"):
                 config.warnings.append(
                     "Warning: No forge token, which pulumi up of a runner stack needs; run "
                     f"'pulumi config set --secret {TOKEN_KEY}' with a token that may create "
                     "runners, or set REPO_TOKEN where pulumi up runs.")
     finally:
         CONFIG.reset(token)
-    return kind, pools, named
+    return kind, pools, named, autoscaled
 
 
 # ---- the plan ---------------------------------------------------------------------------
@@ -372,22 +414,34 @@ def plan_stack_config(path: Path, stack: str | None = None, *, clock: Clock = ut
     from infra.engine.plan import run_plan
 
     config = read_stack_config(path, stack)
-    kind, pools, named = pools_of(config, os.environ if env is None else env)
+    kind, pools, named, autoscaled = pools_of(config, os.environ if env is None else env)
     bases = {spec.name: named.get(spec.name) or base_stack_name(spec) for spec in pools}
     plan = run_plan(pools, clock=clock, stack=config.stack, config=config.values,
-                    bases=bases, kind=kind)
+                    bases=bases, kind=kind, autoscaled=autoscaled)
     if kind == "base":
         bases = {spec.name: config.stack for spec in pools}
-    return StackPlan(config=config, kind=kind, plan=plan,
-                     pools=split(plan.resources, pools, bases, config.stack, kind))
+    found = split(plan.resources, pools, bases, config.stack, kind, autoscaled)
+    order = _file_order(config)
+    found.sort(key=lambda pool: order.get(pool.spec.name, len(order)))
+    return StackPlan(config=config, kind=kind, plan=plan, pools=found)
+
+
+def _file_order(config: StackConfig) -> dict[str, int]:
+    """Pool name -> its place in cml-infra:pools (the pools were read from it already)."""
+    entries = json.loads(config.values.get(f"{NAMESPACE}:pools", "[]"))
+    return {str(entry.get("name")): n for n, entry in enumerate(entries)
+            if isinstance(entry, Mapping)}
 
 
 def split(resources: Sequence[dict[str, Any]], pools: Sequence[RunnerSpec],
-          bases: Mapping[str, str], stack: str, kind: str) -> list[PoolPlan]:
+          bases: Mapping[str, str], stack: str, kind: str,
+          autoscaled: Sequence[AutoscaleSpec] = ()) -> list[PoolPlan | AutoscalePoolPlan]:
     """Each pool with the resources that carry its names (see the module docstring)."""
     from infra.clouds.common import base_name
 
-    result = {spec.name: PoolPlan(spec=spec, base=bases[spec.name]) for spec in pools}
+    result: dict[str, PoolPlan | AutoscalePoolPlan] = {
+        spec.name: PoolPlan(spec=spec, base=bases[spec.name]) for spec in pools}
+    result.update({spec.name: AutoscalePoolPlan(spec=spec) for spec in autoscaled})
     for resource in resources:
         prefixes = []
         for spec in pools:
@@ -396,6 +450,8 @@ def split(resources: Sequence[dict[str, Any]], pools: Sequence[RunnerSpec],
             if kind == "runner" and resource["stack"] == stack:
                 prefixes.extend((f"{spec.name}-{index}", spec.name)
                                 for index in range(spec.count))
+        if kind == "runner" and resource["stack"] == stack:
+            prefixes.extend((auto.name, auto.name) for auto in autoscaled)
         owners = [(len(prefix), pool) for prefix, pool in prefixes
                   if resource["name"] == prefix or resource["name"].startswith(prefix + "-")]
         if not owners:  # never seen: every resource the programs declare carries its pool
@@ -405,12 +461,74 @@ def split(resources: Sequence[dict[str, Any]], pools: Sequence[RunnerSpec],
     return list(result.values())
 
 
-def summary(pool: PoolPlan, stack_plan: StackPlan) -> dict[str, Any]:
+def summary(pool: PoolPlan | AutoscalePoolPlan, stack_plan: StackPlan) -> dict[str, Any]:
     """What a reader checks first about a pool, as data (the JSON and markdown show it)."""
     from infra.engine.plan_text import pool_summary
 
+    if isinstance(pool, AutoscalePoolPlan):
+        return autoscale_summary(pool, stack_plan.config.stack)
     return pool_summary(stack_plan.plan, pool.spec, stack_plan.config.stack, stack_plan.kind,
                         pool.base, pool.resources)
+
+
+def _releases(pool: AutoscalePoolPlan) -> list[dict[str, Any]]:
+    """The pool's Helm releases: release name, chart, version, namespace and values."""
+    from infra.engine.plan import masked
+    from infra.engine.plan_text import whole_numbers
+
+    return [{"resource": r["name"], "name": r["inputs"].get("name"),
+             "chart": r["inputs"].get("chart"), "version": r["inputs"].get("version"),
+             "namespace": r["inputs"].get("namespace"),
+             "repository": (r["inputs"].get("repositoryOpts") or {}).get("repo"),
+             "values": whole_numbers(masked(r["inputs"].get("values") or {}))}
+            for r in pool.resources if r["type"] == HELM_RELEASE]
+
+
+def autoscale_summary(pool: AutoscalePoolPlan, stack: str) -> dict[str, Any]:
+    """An autoscale pool at a glance: where, what GPUs per job, how many runners and nodes."""
+    spec = pool.spec
+    return {"kind": "autoscale", "stack": stack, "cloud": spec.cloud, "region": spec.region,
+            "cluster": spec.cluster.name, "forge": spec.forge,
+            "scope": spec.repo or spec.organization, "forgeUrl": spec.forge_url,
+            "gpuModel": spec.gpu_model, "gpuCount": spec.gpu_count,
+            "minRunners": spec.min_runners, "maxRunners": spec.max_runners,
+            "gpuNodePool": spec.gpu_node_pool, "nodeMachineType": spec.node_machine_type,
+            "gpusPerNode": spec.gpus_per_node, "maxNodes": spec.max_nodes, "spot": spec.spot,
+            "credentials": spec.credentials, "maxRuntimeSeconds": spec.max_runtime_s,
+            "labels": list(spec.labels), "scaleSetName": spec.scale_set_name,
+            "releases": [{key: release[key] for key in ("name", "chart", "version",
+                                                         "namespace")}
+                         for release in _releases(pool)]}
+
+
+def autoscale_json(pool: AutoscalePoolPlan) -> dict[str, Any]:
+    """The parts of an autoscale pool's plan a reviewer looks for: its Helm releases, its GPU
+    node pool and the credential Secret, whose data is never shown (each key `[secret]`)."""
+    from infra.engine.plan import masked
+    from infra.engine.plan_text import whole_numbers
+
+    node_pool = next(({"type": r["type"], "name": r["name"],
+                       "inputs": whole_numbers(masked(r["inputs"]))}
+                      for r in pool.resources if r["type"] in NODE_POOL_TYPES), None)
+    secret = next((r for r in pool.resources if r["type"] == K8S_SECRET), None)
+    shown_secret = None
+    if secret is not None:
+        inputs = masked(secret["inputs"])
+        shown_secret = {"name": secret["name"], "type": inputs.get("type"),
+                        "metadata": inputs.get("metadata"),
+                        "keys": _secret_keys(secret["inputs"].get("stringData")),
+                        "data": SECRET_MASK}
+    return {"helmReleases": _releases(pool), "nodePool": node_pool, "secret": shown_secret}
+
+
+def _secret_keys(value: Any) -> list[str]:
+    """The keys of a Secret's data (its values stay unread): under the mock runtime a secret
+    input is the `{sig, value}` envelope of the Pulumi RPC."""
+    from pulumi.runtime.rpc import is_rpc_secret
+
+    if is_rpc_secret(value):
+        value = value.get("value")
+    return sorted(value) if isinstance(value, Mapping) else []
 
 
 def render_json(stack_plan: StackPlan) -> str:
@@ -426,7 +544,9 @@ def render_json(stack_plan: StackPlan) -> str:
         "stacks": stack_plan.plan.stacks,
         "pools": [{"name": pool.spec.name, "summary": summary(pool, stack_plan),
                    "resources": [{**r, "inputs": whole_numbers(masked(r["inputs"]))}
-                                 for r in pool.resources]}
+                                 for r in pool.resources],
+                   **({"kind": "autoscale", **autoscale_json(pool)}
+                      if isinstance(pool, AutoscalePoolPlan) else {})}
                   for pool in stack_plan.pools],
     }
     return json.dumps(document, indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,138 @@
+"""The `kind: autoscale` pools of a runner stack, declared: one program for `pulumi up`
+(infra/__main__.py) and the offline plan (infra.engine.plan), as infra.engine.program is for
+the single-machine pools.
+
+Per pool: the provider of its cluster (`cluster_provider`), its GPU node pool
+(`gpu_node_pool`, nothing for `gpuNodePool: existing`) and its `AutoscaleRunners` (namespace,
+credential Secret, ARC scale set or GitLab runner release), placed by the node pool's selector
+and tolerations. Per cluster (cloud, region and cluster reference): one ARC controller for its
+GitHub pools, declared at stack level as `<first GitHub pool>-arc-controller` with that pool's
+provider, and one NVIDIA device plugin, in the first pool whose node pool needs it. Every
+resource's name starts with its pool's name, which is how the plan cuts the stack per pool.
+
+Credentials (`AutoscaleCredentials`): GitHub pools with `credentials: token` get the stack's
+forge token, those with `credentials: app` (GitHub's default) the stack's GitHub App
+(cml-infra:githubAppId, githubAppInstallationId, githubAppPrivateKey); GitLab pools a project
+runner created with the forge token (`forge`), or a given runner token (the plan's
+placeholder).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pulumi
+
+from infra.autoscale.spec import AutoscaleSpec
+from infra.errors import SpecError
+from infra.settings import GITHUB_APP_KEYS, NAMESPACE
+
+if TYPE_CHECKING:
+    from infra.autoscale.kube import AutoscaleRunners, GitHubApp
+    from infra.forges.registration import ForgeSettings
+
+EXPORT_PREFIX = "autoscale:"
+
+
+@dataclass(frozen=True)
+class AutoscaleCredentials:
+    """What the stack's autoscale pools authenticate with (None: not given)."""
+
+    token: pulumi.Input[str] | None = None
+    """The forge token (cml-infra:forgeToken or REPO_TOKEN), for `credentials: token`."""
+    github_app: GitHubApp | None = None
+    forge: ForgeSettings | None = None
+    """GitLab: the forge settings a project runner is created with."""
+    gitlab_runner_token: pulumi.Input[str] | None = None
+    """GitLab: a runner token to use instead of creating a runner (the offline plan's)."""
+
+
+def needs_token(specs: Sequence[AutoscaleSpec]) -> bool:
+    """Whether a pool authenticates with the forge token (GitHub `credentials: token`, or
+    GitLab, whose project runner is created with it)."""
+    return any(spec.forge == "gitlab" or spec.credentials == "token" for spec in specs)
+
+
+def app_pools(specs: Sequence[AutoscaleSpec]) -> list[str]:
+    return [spec.name for spec in specs if spec.forge == "github" and spec.credentials == "app"]
+
+
+def missing_app(names: Sequence[str]) -> str:
+    """The sentence for app pools of a stack without the GitHub App settings."""
+    shown = ", ".join(repr(name) for name in names)
+    keys = ", ".join(f"{NAMESPACE}:{key}" for key in GITHUB_APP_KEYS)
+    return (f"The pool{'s' if len(names) > 1 else ''} {shown} authenticate"
+            f"{'' if len(names) > 1 else 's'} with a GitHub App (credentials: app, the default "
+            f"of GitHub pools), but the stack lacks {keys}; set them (the private key with "
+            "'pulumi config set --secret'), or set credentials: token to use the forge token.")
+
+
+def check_autoscale_pools(specs: Sequence[AutoscaleSpec]) -> None:
+    """What the stack program refuses of its autoscale pools before declaring anything."""
+    for spec in specs:
+        if spec.forge == "gitlab" and not spec.repo:
+            raise SpecError(f"Pool {spec.name!r}: cml-infra creates project runners only, and "
+                            f"a stack has no setting for a group runner's token; give this "
+                            "GitLab pool a repo (GROUP/PROJECT) instead of organization.")
+
+
+def cluster_key(spec: AutoscaleSpec) -> tuple[str, str, Any]:
+    return spec.cloud, spec.region, spec.cluster
+
+
+def autoscale_program(specs: Sequence[AutoscaleSpec],
+                      credentials: AutoscaleCredentials) -> dict[str, AutoscaleRunners]:
+    """Declare every autoscale pool of the stack (see the module docstring); call inside a
+    Pulumi program run. Returns each pool's runners, by pool name."""
+    from infra.autoscale.kube import AutoscaleRunners, arc_controller, cluster_provider
+    from infra.autoscale.nodepools import gpu_node_pool
+
+    check_autoscale_pools(specs)
+    controllers: dict[Any, Any] = {}
+    with_plugin: set[Any] = set()
+    declared: dict[str, AutoscaleRunners] = {}
+    for spec in specs:
+        key = cluster_key(spec)
+        provider = cluster_provider(spec)
+        info = gpu_node_pool(spec, None)
+        controller = None
+        if spec.forge == "github":
+            if key not in controllers:
+                controllers[key] = arc_controller(provider, name=f"{spec.name}-arc-controller")
+            controller = controllers[key]
+        plugin = info.needs_device_plugin and key not in with_plugin
+        if plugin:
+            with_plugin.add(key)
+        runners = AutoscaleRunners(
+            spec, provider, controller=controller, node_selector=info.node_selector,
+            tolerations=info.tolerations, needs_device_plugin=plugin,
+            opts=pulumi.ResourceOptions(depends_on=list(info.resources)),
+            **_credential_args(spec, credentials))
+        declared[spec.name] = runners
+        pulumi.export(f"{EXPORT_PREFIX}{spec.name}", export_summary(spec, runners.namespace))
+    return declared
+
+
+def _credential_args(spec: AutoscaleSpec, credentials: AutoscaleCredentials) -> dict[str, Any]:
+    if spec.forge == "gitlab":
+        if credentials.gitlab_runner_token is not None:
+            return {"gitlab_runner_token": credentials.gitlab_runner_token}
+        return {"forge_settings": credentials.forge}
+    if spec.credentials == "app":
+        if credentials.github_app is None:
+            raise SpecError(missing_app([spec.name]))
+        return {"github_app": credentials.github_app}
+    return {"github_token": credentials.token}
+
+
+def export_summary(spec: AutoscaleSpec, namespace: pulumi.Input[str]) -> Mapping[str, Any]:
+    """What `status` and readers of the stack need to know of an autoscale pool (no secret)."""
+    return {"kind": "autoscale", "cloud": spec.cloud, "region": spec.region,
+            "cluster": spec.cluster.name, "namespace": namespace, "forge": spec.forge,
+            "repo": spec.repo, "organization": spec.organization,
+            "forge_url": spec.forge_url, "gpu": spec.gpu_model, "gpu_count": spec.gpu_count,
+            "min_runners": spec.min_runners, "max_runners": spec.max_runners,
+            "machine_type": spec.node_machine_type, "max_nodes": spec.max_nodes,
+            "max_runtime_s": spec.max_runtime_s}
