@@ -50,3 +50,26 @@ def golden(request: pytest.FixtureRequest):
         assert actual == path.read_text(), f"{name} changed; review, then pytest --update-golden"
 
     return check
+
+
+@pytest.fixture
+def main_cli(monkeypatch, tmp_path, capsys):  # type: ignore[no-untyped-def]
+    """`cml-infra ARGS` through main() with no credentials, no CI and an empty home:
+    returns (exit code, stdout, stderr)."""
+    from cml_cli import app as app_module
+
+    for key in list(os.environ):
+        if key.startswith(("GITHUB_", "GITLAB_", "CI", "PULUMI_", "REPO_TOKEN", "CML_INFRA")):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("HOME", str(tmp_path))
+
+    def run(*args: str, **env: str) -> tuple[int, str, str]:
+        with monkeypatch.context() as scoped:
+            for key, value in env.items():
+                scoped.setenv(key, value)
+            with pytest.raises(SystemExit) as info:
+                app_module.main(list(args))
+        out = capsys.readouterr()
+        return info.value.code, out.out, out.err
+
+    return run

@@ -153,26 +153,8 @@ def test_golden_plan(cloud, golden):
 # ---- issue 10: one --repo parser, stack names, the plan's summary ----
 
 @pytest.fixture
-def cli(monkeypatch, tmp_path, capsys):  # type: ignore[no-untyped-def]
-    """`cml-infra ARGS` through main() with no credentials, no CI and an empty home:
-    returns (exit code, stdout, stderr)."""
-    from cml_cli import app as app_module
-
-    for key in list(os.environ):
-        if key.startswith(("GITHUB_", "GITLAB_", "CI", "PULUMI_", "REPO_TOKEN", "CML_INFRA")):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("HOME", str(tmp_path))
-
-    def run(*args: str, **env: str) -> tuple[int, str, str]:
-        with monkeypatch.context() as scoped:
-            for key, value in env.items():
-                scoped.setenv(key, value)
-            with pytest.raises(SystemExit) as info:
-                app_module.main(list(args))
-        out = capsys.readouterr()
-        return info.value.code, out.out, out.err
-
-    return run
+def cli(main_cli):  # type: ignore[no-untyped-def]
+    return main_cli
 
 
 # --repo forms a real up accepts: (forge, value, path, forge web address).

@@ -4,7 +4,6 @@ fixed as a class, each class enumerated here (one sentence, non-zero exit, no tr
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 import yaml
@@ -19,29 +18,12 @@ POOL = {"name": "p1", "repo": "acme/models"}  # a pool tests.register_mocks has 
 
 
 @pytest.fixture
-def cli(monkeypatch, tmp_path, capsys):  # type: ignore[no-untyped-def]
-    """`cml-infra ARGS` through main(), in `tmp_path`, with no credentials, no CI, no pulumi:
-    returns (exit code, stdout, stderr)."""
-    from cml_cli import app as app_module
-
-    for key in list(os.environ):
-        if key.startswith(("GITHUB_", "GITLAB_", "CI", "PULUMI_", "REPO_TOKEN", "CML_INFRA")):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("HOME", str(tmp_path))
+def cli(main_cli, monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
+    """`main_cli` (tests/conftest.py), in `tmp_path`, with no pulumi to find or install."""
     monkeypatch.setenv("CML_INFRA_NO_PULUMI_INSTALL", "1")
     monkeypatch.setenv("PATH", "/nonexistent")
     monkeypatch.chdir(tmp_path)
-
-    def run(*args: str, **env: str) -> tuple[int, str, str]:
-        with monkeypatch.context() as scoped:
-            for key, value in env.items():
-                scoped.setenv(key, value)
-            with pytest.raises(SystemExit) as info:
-                app_module.main(list(args))
-        out = capsys.readouterr()
-        return info.value.code, out.out, out.err
-
-    return run
+    return main_cli
 
 
 def one_sentence(code: int, out: str, err: str, sentence: str) -> None:
