@@ -178,7 +178,8 @@ def test_github_token_pool() -> None:
 
 def test_scale_set_depends_on_controller_and_secret() -> None:
     result = run(lambda: github(pool()))
-    assert set(result.depends["gpu-scale-set"]) == {"arc-controller", "gpu-forge-credential"}
+    assert set(result.depends["gpu-scale-set"]) == {"arc-controller", "gpu-forge-credential",
+                                                    "gpu-no-node-metadata"}
     assert result.depends["arc-controller"] == []
 
 
@@ -257,7 +258,8 @@ def test_gitlab_pool_with_a_given_runner_token() -> None:
         "repositoryOpts": {"repo": "https://charts.gitlab.io"}, "values": expected}
     assert unwrap(release["values"])["runners"]["secret"] == CREDENTIAL_SECRET
     assert [r["name"] for r in result.of(RELEASE)] == ["gpu-gitlab-runner"]
-    assert result.depends["gpu-gitlab-runner"] == ["gpu-forge-credential"]
+    assert result.depends["gpu-gitlab-runner"] == ["gpu-forge-credential",
+                                                   "gpu-no-node-metadata"]
     assert_token_not_in_releases(result, GLRT)
 
 

@@ -44,6 +44,8 @@ class Mocks(pulumi.runtime.Mocks):
             state["name"] = args.name
         if args.typ == "aws:eks/nodeGroup:NodeGroup":
             state["resources"] = [{"autoscalingGroups": [{"name": ASG}]}]
+        if args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            state["latestVersion"] = 3
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list]:
@@ -103,11 +105,13 @@ def test_aws_node_group_role_and_autoscaler_hints() -> None:
     assert sorted(r["type"] for r in mocks.resources) == sorted([
         "test:index:Pool", "cml-infra:autoscale:GpuNodePool", "aws:iam/role:Role",
         *["aws:iam/rolePolicyAttachment:RolePolicyAttachment"] * 3,
+        "aws:ec2/launchTemplate:LaunchTemplate",
         "aws:eks/nodeGroup:NodeGroup", *["aws:autoscaling/tag:Tag"] * 5])
     group = only(mocks, "aws:eks/nodeGroup:NodeGroup")
     assert group == {
         "region": "us-east-1", "clusterName": "gpu-cluster",
         "nodeRoleArn": "arn:aws:iam::123456789012:role/gpu-gpu-role",
+        "launchTemplate": {"id": "gpu-gpu-lt-id", "version": "3"},
         "subnetIds": SUBNETS, "amiType": "AL2023_x86_64_NVIDIA", "instanceTypes": ["g6.xlarge"],
         "capacityType": "ON_DEMAND",
         "scalingConfig": {"minSize": 0, "maxSize": 4, "desiredSize": 0},
@@ -116,6 +120,13 @@ def test_aws_node_group_role_and_autoscaler_hints() -> None:
         "tags": {"cml-infra-pool": "gpu"},
     }
     assert ignored["gpu-gpu-ng"] == ["scalingConfig.desiredSize"]
+    # IMDSv2 with one hop: pods (a second hop) never read the node role's credentials; the
+    # template names no type, image, subnet or profile, which the node group sets
+    template = only(mocks, "aws:ec2/launchTemplate:LaunchTemplate")
+    assert template["metadataOptions"] == {"httpEndpoint": "enabled", "httpTokens": "required",
+                                           "httpPutResponseHopLimit": 1}
+    assert not {"instanceType", "imageId", "iamInstanceProfile", "networkInterfaces",
+                "vpcSecurityGroupIds"} & set(template)
     role = only(mocks, "aws:iam/role:Role")
     assert '"Service": "ec2.amazonaws.com"' in role["assumeRolePolicy"]
     assert sorted(a["inputs"]["policyArn"] for a in

@@ -45,6 +45,15 @@ def refused(**changes: Any) -> str:
 
 # ---- valid pools ---------------------------------------------------------------------------
 
+# an identity of each cloud, in the form its workload identity binds
+IDENTITIES = {
+    "aws": "arn:aws:iam::123456789012:role/ml/dvc-reader",
+    "gcp": "dvc-reader@acme-ml.iam.gserviceaccount.com",
+    "azure": "/subscriptions/0000-1111/resourceGroups/ml-rg/providers/"
+             "Microsoft.ManagedIdentity/userAssignedIdentities/dvc-reader",
+    "alicloud": "acs:ram::1234567890123456:role/dvc-reader",
+}
+
 # cloud -> (gpuModel, native region of us-east, default node type for 1 GPU, zones)
 CLOUD_CASES = {
     "aws": ("l4", "us-east-1", "g6.xlarge", ()),
@@ -84,7 +93,7 @@ def test_full_pool_per_cloud_and_forge(cloud: str, forge: str) -> None:
     group = "acme" if forge == "github" else "acme/ml"
     spec = pool(cloud=cloud, forge=forge, gpuModel=model, repo=..., organization=group,
                 forgeUrl="https://git.example.com", labels=["gpu", model], minRunners=1,
-                maxRunners=6, gpuCount=1, spot=True, identity="jobs-identity",
+                maxRunners=6, gpuCount=1, spot=True, identity=IDENTITIES[cloud],
                 maxRuntime="2h", credentials="token", region="us-west",
                 cluster={"name": "c1", "stackOutput": "acme/platform/prod#kubeconfig"},
                 tolerations=[{"key": "nvidia.com/gpu", "operator": "Exists",
@@ -97,7 +106,7 @@ def test_full_pool_per_cloud_and_forge(cloud: str, forge: str) -> None:
     assert spec.region == catalog.table(cloud).REGIONS["us-west"][0]
     assert spec.cluster == ClusterRef("c1", None, "acme/platform/prod#kubeconfig")
     assert spec.tolerations == (Toleration("nvidia.com/gpu", "Exists", None, "NoSchedule"),)
-    assert (spec.identity, spec.max_runtime_s, spec.credentials) == ("jobs-identity", 7200,
+    assert (spec.identity, spec.max_runtime_s, spec.credentials) == (IDENTITIES[cloud], 7200,
                                                                     "token")
 
 
@@ -332,8 +341,9 @@ REFUSALS: list[tuple[str, dict[str, Any], str]] = [
      "gpu,l4; labels: [gpu, l4] in stack config), or drop the setting for the default label "
      "cml-infra."),
     ("identity with spaces", {"identity": "my role"},
-     "Pool 'gpu': identity 'my role' is not a cloud identity; give one without spaces (the "
-     "aws identity jobs get), or drop it."),
+     "Pool 'gpu': identity 'my role' is not the ARN of an IAM role that EKS Pod Identity may "
+     "assume (arn:aws:iam::123456789012:role/NAME) on aws; give one, or drop identity so jobs "
+     "get no cloud identity."),
     ("wrong kind", {"kind": "runner"},
      "Pool 'gpu': kind must be autoscale, or left out for a single-machine pool, not "
      "'runner'."),

@@ -117,6 +117,7 @@ def arc_scale_set_values(
     controller_service_account: str,
     runner_image: str = DEFAULT_RUNNER_IMAGE,
     max_runtime_s: int,
+    pod_labels: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Values of one gha-runner-scale-set release: ephemeral GPU runners, zero when idle.
 
@@ -129,7 +130,8 @@ def arc_scale_set_values(
     `service_account` None leaves the chart's no-permission account and mounts no API
     token; an identity-bound account (IRSA, Pod Identity, Workload Identity) keeps the
     token mount its webhook may rely on. `max_runtime_s` becomes the pod's
-    `activeDeadlineSeconds`, the hard end of any job on the runner.
+    `activeDeadlineSeconds`, the hard end of any job on the runner. `pod_labels` go on the
+    runner pods (AKS workload identity mutates only pods labelled for it).
     """
     if not github_config_url.startswith("https://"):
         raise SpecError(
@@ -178,6 +180,8 @@ def arc_scale_set_values(
         },
         "template": {"spec": spec},
     }
+    if pod_labels:
+        values["template"]["metadata"] = {"labels": dict(pod_labels)}
     if labels:
         values["scaleSetLabels"] = list(labels)
     return values
@@ -208,6 +212,7 @@ def gitlab_runner_values(
     service_account: str | None,
     max_runtime_s: int,
     namespace: str | None,
+    pod_labels: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Values of the gitlab-runner chart: a runner manager that starts one GPU build pod per job.
 
@@ -221,7 +226,8 @@ def gitlab_runner_values(
     `namespace` None runs build pods in the chart's job namespace (the release namespace
     unless `runners.jobNamespace` is set). `service_account` is the build pods' account.
     `max_runtime_s` becomes the build pod's `activeDeadlineSeconds` (same patch), the hard end
-    of a job whatever its `timeout:`; keep job timeouts below it.
+    of a job whatever its `timeout:`; keep job timeouts below it. `pod_labels` go on the build
+    pods (`[runners.kubernetes.pod_labels]`).
     """
     if not gitlab_url.startswith("https://"):
         raise SpecError("Give the GitLab URL as https://<host>/.")
@@ -257,6 +263,9 @@ def gitlab_runner_values(
     ]
     if service_account is not None:
         lines.append(f"    service_account = {_toml_str(service_account)}")
+    if pod_labels:
+        lines.append("    [runners.kubernetes.pod_labels]")
+        lines += [f"      {_toml_str(k)} = {_toml_str(v)}" for k, v in sorted(pod_labels.items())]
     lines.append("    [runners.kubernetes.node_selector]")
     lines += [f"      {_toml_str(k)} = {_toml_str(v)}" for k, v in sorted(node_selector.items())]
     lines.append("    [runners.kubernetes.node_tolerations]")

@@ -3,7 +3,10 @@
 `AutoscaleRunners` declares, for one `AutoscaleSpec`, on the `pulumi_kubernetes.Provider` it
 is given (`cluster_provider` makes one from the spec's cluster):
 
-- the Namespace `cml-<pool>`;
+- the Namespace `cml-<pool>`, with a NetworkPolicy that keeps every pod of it off the node's
+  metadata service, and, when the pool grants an identity, the service account runner pods
+  run under and its cloud binding (infra.autoscale.identity; `facts`: what the cluster
+  look-up found, `identity.cluster_facts`);
 - the forge credential as a Kubernetes Secret (`string_data` from Pulumi secrets): the GitHub
   token or GitHub App keys ARC reads, or the GitLab runner's `glrt-` token (with the empty
   `runner-registration-token` the chart mounts). Helm values only NAME that Secret, so no
@@ -31,7 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 
-from infra.autoscale import charts
+from infra.autoscale import charts, identity
+from infra.autoscale.identity import ClusterFacts
 from infra.autoscale.spec import AutoscaleSpec, Toleration
 from infra.errors import SpecError
 
@@ -47,6 +51,7 @@ ARC_SERVICE_ACCOUNT = "arc-gha-rs-controller"
 DEVICE_PLUGIN_NAMESPACE = "nvidia-device-plugin"
 GITLAB_RELEASE = "gitlab-runner"
 CREDENTIAL_SECRET = "cml-forge-credential"
+METADATA_POLICY = "cml-no-node-metadata"
 # The label k8s-device-plugin's default node affinity accepts without NFD (notes section 4):
 # the GPU node pools carry it, and the device plugin's DaemonSet selects it.
 GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
@@ -157,7 +162,7 @@ class AutoscaleRunners(pulumi.ComponentResource):
                  controller: kubernetes.helm.v3.Release | None = None,
                  node_selector: Mapping[str, str] | None = None,
                  tolerations: Sequence[Mapping[str, Any]] | None = None,
-                 service_account: str | None = None,
+                 facts: ClusterFacts | None = None,
                  runner_image: str = charts.DEFAULT_RUNNER_IMAGE,
                  needs_device_plugin: bool = False,
                  opts: pulumi.ResourceOptions | None = None) -> None:
@@ -169,9 +174,22 @@ class AutoscaleRunners(pulumi.ComponentResource):
         tols = toleration_dicts(spec.tolerations) if tolerations is None else \
             [dict(t) for t in tolerations]
 
+        ns_labels = identity.namespace_labels(spec)
         namespace = kubernetes.core.v1.Namespace(
-            f"{spec.name}-namespace", metadata={"name": namespace_name(spec)}, opts=on_cluster)
+            f"{spec.name}-namespace", metadata={"name": namespace_name(spec),
+                                                **({"labels": ns_labels} if ns_labels else {})},
+            opts=on_cluster)
         ns_name: pulumi.Output[str] = namespace.metadata.apply(lambda meta: str(meta.name))
+        # before any pod can start in the namespace: no pod of it reaches the node's metadata
+        self.metadata_policy = kubernetes.networking.v1.NetworkPolicy(
+            f"{spec.name}-no-node-metadata",
+            metadata={"name": METADATA_POLICY, "namespace": ns_name},
+            spec=identity.metadata_policy(spec, namespace_name(spec))["spec"],
+            opts=on_cluster)
+        self.identity = identity.bind_identity(spec, facts or identity.ClusterFacts(), ns_name,
+                                               self, provider, [namespace])
+        service_account = self.identity.service_account
+        pod_labels = identity.pod_labels(spec)
         string_data = self._credential(spec, github_token, github_app, gitlab_runner_token,
                                        forge_settings)
         secret = kubernetes.core.v1.Secret(
@@ -181,9 +199,10 @@ class AutoscaleRunners(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(
                 additional_secret_outputs=["data", "stringData"])))
         secret_name: pulumi.Output[str] = secret.metadata.apply(lambda meta: str(meta.name))
-        # the releases need the Secret in place (the Deployment / listener mount it)
-        after_secret = pulumi.ResourceOptions(parent=self, provider=provider,
-                                              depends_on=[secret])
+        # the releases need the Secret in place (the Deployment / listener mount it), and
+        # their pods the policy and the identity
+        ready = [secret, self.metadata_policy, *self.identity.resources]
+        after_secret = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=ready)
 
         self.controller: kubernetes.helm.v3.Release | None = None
         self.runners: kubernetes.helm.v3.Release
@@ -198,18 +217,18 @@ class AutoscaleRunners(pulumi.ComponentResource):
                 gpu_count=spec.gpu_count, node_selector=selector, tolerations=tols,
                 service_account=service_account, controller_namespace=ARC_NAMESPACE,
                 controller_service_account=ARC_SERVICE_ACCOUNT, runner_image=runner_image,
-                max_runtime_s=spec.max_runtime_s)
+                max_runtime_s=spec.max_runtime_s, pod_labels=pod_labels)
             self.runners = _release(
                 f"{spec.name}-scale-set", charts.ARC_SCALE_SET_CHART, ns_name, values,
                 pulumi.ResourceOptions(parent=self, provider=provider,
-                                       depends_on=[secret, controller]),
+                                       depends_on=[*ready, controller]),
                 release_name=str(spec.scale_set_name))
         else:
             values = charts.gitlab_runner_values(
                 gitlab_url=spec.forge_url, secret_name=CREDENTIAL_SECRET,
                 concurrent=spec.max_runners, gpu_count=spec.gpu_count, node_selector=selector,
                 tolerations=tols, service_account=service_account,
-                max_runtime_s=spec.max_runtime_s, namespace=None)
+                max_runtime_s=spec.max_runtime_s, namespace=None, pod_labels=pod_labels)
             self.runners = _release(f"{spec.name}-gitlab-runner", charts.GITLAB_RUNNER_CHART,
                                     ns_name, values, after_secret, release_name=GITLAB_RELEASE)
 

@@ -49,6 +49,8 @@ EKS_NODE_POLICIES = {
     "cni": "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
 }
 EKS_GPU_AMI = "AL2023_x86_64_NVIDIA"
+EKS_METADATA_OPTIONS: dict[str, Any] = {
+    "http_endpoint": "enabled", "http_tokens": "required", "http_put_response_hop_limit": 1}
 CA_TEMPLATE = "k8s.io/cluster-autoscaler/node-template"
 
 # An AKS Linux agent pool's name: https://learn.microsoft.com/azure/aks/create-node-pools
@@ -185,9 +187,23 @@ class GpuNodePool(pulumi.ComponentResource):
             "min_size": lowest, "max_size": spec.max_nodes, "desired_size": lowest}
         taint: aws.eks.NodeGroupTaintArgsDict = {
             "key": GPU_RESOURCE, "value": "present", "effect": "NO_SCHEDULE"}
+        # IMDSv2 only, one hop: a pod's packets take a second hop, so no runner pod reads the
+        # node role's credentials (EKS best practices, security/iam "Restrict access to the
+        # instance profile"); EKS Pod Identity answers pods at 169.254.170.23 instead. The
+        # template holds no type, image, subnet or profile: the node group sets those
+        # (EKS user guide, launch-templates).
+        template = aws.ec2.LaunchTemplate(
+            f"{name}-lt", region=spec.region,
+            description=f"cml-infra GPU nodes of pool {spec.name}: no metadata for pods",
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(**EKS_METADATA_OPTIONS),
+            tag_specifications=[aws.ec2.LaunchTemplateTagSpecificationArgs(
+                resource_type="instance", tags={"cml-infra-pool": spec.name})],
+            opts=self._child())
         group = aws.eks.NodeGroup(
             f"{name}-ng", region=spec.region, cluster_name=spec.cluster.name,
             node_role_arn=role.arn, subnet_ids=cluster.vpc_config.subnet_ids,
+            launch_template={"id": template.id,
+                             "version": template.latest_version.apply(str)},
             ami_type=EKS_GPU_AMI, instance_types=[spec.node_machine_type],
             capacity_type="SPOT" if spec.spot else "ON_DEMAND", scaling_config=scaling,
             labels=labels, taints=[taint], tags={"cml-infra-pool": spec.name},
@@ -202,7 +218,7 @@ class GpuNodePool(pulumi.ComponentResource):
             region=spec.region, autoscaling_group_name=asg,
             tag={"key": f"{CA_TEMPLATE}/{key}", "value": value, "propagate_at_launch": False},
             opts=self._child()) for key, value in hints.items()]
-        self.children = [role, *attachments, group, *tags]
+        self.children = [role, *attachments, template, group, *tags]
 
     # ---- GCP: GKE node pool --------------------------------------------------------------
 

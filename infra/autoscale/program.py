@@ -86,10 +86,13 @@ def autoscale_program(specs: Sequence[AutoscaleSpec],
                       credentials: AutoscaleCredentials) -> dict[str, AutoscaleRunners]:
     """Declare every autoscale pool of the stack (see the module docstring); call inside a
     Pulumi program run. Returns each pool's runners, by pool name."""
+    from infra.autoscale.identity import cluster_facts
     from infra.autoscale.kube import AutoscaleRunners, arc_controller, cluster_provider
     from infra.autoscale.nodepools import gpu_node_pool
 
     check_autoscale_pools(specs)
+    # every cluster look-up before the first resource: a refusal leaves nothing half-made
+    facts = {spec.name: cluster_facts(spec) for spec in specs}
     controllers: dict[Any, Any] = {}
     with_plugin: set[Any] = set()
     declared: dict[str, AutoscaleRunners] = {}
@@ -107,7 +110,7 @@ def autoscale_program(specs: Sequence[AutoscaleSpec],
             with_plugin.add(key)
         runners = AutoscaleRunners(
             spec, provider, controller=controller, node_selector=info.node_selector,
-            tolerations=info.tolerations, needs_device_plugin=plugin,
+            tolerations=info.tolerations, needs_device_plugin=plugin, facts=facts[spec.name],
             opts=pulumi.ResourceOptions(depends_on=list(info.resources)),
             **_credential_args(spec, credentials))
         declared[spec.name] = runners
@@ -135,4 +138,5 @@ def export_summary(spec: AutoscaleSpec, namespace: pulumi.Input[str]) -> Mapping
             "forge_url": spec.forge_url, "gpu": spec.gpu_model, "gpu_count": spec.gpu_count,
             "min_runners": spec.min_runners, "max_runners": spec.max_runners,
             "machine_type": spec.node_machine_type, "max_nodes": spec.max_nodes,
-            "max_runtime_s": spec.max_runtime_s}
+            "max_runtime_s": spec.max_runtime_s, "identity": spec.identity,
+            "scale_set_name": spec.scale_set_name, "labels": list(spec.labels)}

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from infra import catalog, settings
+from infra.autoscale.identity import check_identity
 from infra.catalog import SIZES, GpuFamily, Machine
 from infra.engine.naming import STACK_NAME
 from infra.errors import SpecError
@@ -561,10 +562,8 @@ def autoscale_spec_from_config(entry: Mapping, defaults: Mapping,
         raise SpecError(f"{where}: spot applies to the GPU node pool cml-infra creates; drop it "
                         "with gpuNodePool: existing, whose machines are what that pool has.")
     identity = entry.get("identity")
-    if identity is not None and (not str(identity).strip()
-                                 or any(c.isspace() for c in str(identity).strip())):
-        raise SpecError(f"{where}: identity {identity!r} is not a cloud identity; give one "
-                        f"without spaces (the {cloud} identity jobs get), or drop it.")
+    if identity is not None:
+        identity = check_identity(where, cloud, identity)
     gpus_per_node = machine.gpu_count
     return AutoscaleSpec(
         name=name, cloud=cloud, region=region, zones=zones, forge=forge, forge_url=forge_url,
@@ -578,7 +577,7 @@ def autoscale_spec_from_config(entry: Mapping, defaults: Mapping,
         # Whole jobs per node: ceil(maxRunners * gpuCount / gpusPerNode) when gpuCount
         # divides gpusPerNode, and enough nodes for maxRunners jobs when it does not.
         max_nodes=math.ceil(max_runners / (gpus_per_node // gpu_count)),
-        spot=spot, identity=str(identity).strip() if identity is not None else None,
+        spot=spot, identity=identity,
         max_runtime_s=_max_runtime(where, entry.get("maxRuntime", defaults.get(
             "max_runtime", DEFAULT_MAX_RUNTIME))),
         credentials=_credentials(where, forge, entry.get("credentials")),

@@ -75,12 +75,24 @@ _INVOKE_RESULTS: dict[str, dict[str, Any]] = {
     "alicloud:cs/getClusters:getClusters": {
         "clusters": [{"clusterId": f"{PLACEHOLDER}-cluster-id",
                       "vswitchIds": [f"{PLACEHOLDER}-vswitch-of-the-cluster"]}]},
+    # what a pool's identity binding reads of its cluster (infra/autoscale/identity.py); the
+    # plan cannot know whether the cluster has them, `pulumi up` refuses one that has not
+    "gcp:container/getCluster:getCluster": {
+        "workloadIdentityConfigs": [{"workloadPool": f"{PLACEHOLDER}-project.svc.id.goog"}]},
+    "azure-native:containerservice:getManagedCluster": {
+        "networkProfile": {"networkPolicy": "cilium"},
+        "oidcIssuerProfile": {
+            "enabled": True, "issuerURL": f"https://{PLACEHOLDER}-oidc-issuer-of-the-cluster/"},
+        "securityProfile": {"workloadIdentity": {"enabled": True}}},
+    "azure-native:managedidentity:getUserAssignedIdentity": {
+        "clientId": f"{PLACEHOLDER}-client-id-of-the-identity"},
 }
 # Outputs of resources the autoscale pools read back, by type: the Auto Scaling group EKS
 # makes for a node group (its Cluster Autoscaler tags name it).
 _RESOURCE_STATE: dict[str, dict[str, Any]] = {
     "aws:eks/nodeGroup:NodeGroup": {"resources": [{"autoscalingGroups": [
         {"name": f"{PLACEHOLDER}-asg-of-the-node-group"}]}]},
+    "aws:ec2/launchTemplate:LaunchTemplate": {"latestVersion": 1},
 }
 
 

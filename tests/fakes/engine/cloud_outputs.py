@@ -65,6 +65,8 @@ def computed(type: str, name: str, id: str, inputs: dict[str, Any]) -> dict[str,
                        primaryNetworkInterfaceId=f"eni-{_hex(8)}")
         if kind == "Role":
             out.setdefault("uniqueId", f"AROA{_hex(8).upper()}")
+        if kind == "LaunchTemplate":
+            out.setdefault("latestVersion", 1)
     elif pkg == "gcp":
         out.setdefault("project", GCP_PROJECT)
         out["selfLink"] = f"https://www.googleapis.com/compute/v1/{id}"
