@@ -137,9 +137,11 @@ def inventory_for(summary: Mapping[str, Any], token: str) -> Inventory:
 
     forge = str(summary.get("forge") or "github")
     # A stack's pool names its forge's address; a `gc --repo` OWNER/NAME does not, and then
-    # the API root is the CI variable's (GITHUB_API_URL, CI_API_V4_URL) or the public forge's.
+    # the API root is the CI variable's (GITHUB_API_URL, CI_API_V4_URL) or the public forge's;
+    # an autoscale pool names the stack's cml-infra:forgeApiUrl when it has one.
     forge_url = str(summary.get("forge_url") or "")
-    api_url = default_api_url(forge, forge_url) if forge_url else None
+    api_url = str(summary.get("api_url") or "") or (
+        default_api_url(forge, forge_url) if forge_url else None)
     ctx = read_context(str(summary.get("repo") or ""), token, DriverChoice(forge), api_url)
     client = build_runner_client(ctx)
     if forge == "github":

@@ -16,7 +16,9 @@ SHORT_HELP = "List the stacks, their machines and their runners' states."
 HELP = (
     "List the stacks of the backend: bases (and how many runner stacks use each) and runner "
     "stacks with their pool, cloud, region, machines (type, spot), expiry, and each runner's "
-    "state at the forge (online, busy, offline, gone; unknown without a forge token).\n\n"
+    "state at the forge (online, busy, offline, gone; unknown without a forge token); "
+    "autoscaled pools with their cluster, namespace, GPUs, runner bounds and how many of "
+    "their runners the forge lists, by state.\n\n"
     "Example: cml-infra status --json"
 )
 
@@ -38,7 +40,13 @@ def status(json_output: JsonFlag = False, token_file: TokenFileOption = None) ->
             return {}
         return states_of(lifecycle.inventory_for(summary, token), runners)
 
-    stacks = collect(engine, states)
+    def forge_runners(summary):  # type: ignore[no-untyped-def]
+        token = lifecycle.forge_token(str(summary.get("forge")), token_file)
+        if not token or not summary.get("repo"):
+            raise LookupError("no token, or an organization's pool")
+        return [(r.name, r.state) for r in lifecycle.inventory_for(summary, token).runners()]
+
+    stacks = collect(engine, states, forge_runners)
     if json_output:
         typer.echo(redact(json.dumps({"stacks": [s.to_json() for s in stacks]}, indent=2)))
     else:
@@ -69,15 +77,34 @@ def render(stacks: list[StackStatus]) -> str:
             lines.append(f"base   {stack.name}  {where}  used by {len(stack.used_by)} "
                          "runner stack(s)")
             continue
-        lines.append(f"runner {stack.name}  {len(stack.machines)} machine(s), "
-                     f"expires {stack.expires_at or '-'}, "
-                     f"updated {_ago(age) if age is not None else '-'}")
+        updated = f"updated {_ago(age) if age is not None else '-'}"
+        if stack.autoscaled and not stack.machines:
+            lines.append(f"runner {stack.name}  {len(stack.autoscaled)} autoscaled pool(s), "
+                         f"{updated}")
+        else:
+            lines.append(f"runner {stack.name}  {len(stack.machines)} machine(s), "
+                         f"expires {stack.expires_at or '-'}, {updated}")
+        for pool, a in stack.autoscaled.items():
+            lines.append(f"  {pool}  autoscaled: {a.get('cloud')} {a.get('region')} cluster "
+                         f"{a.get('cluster')} namespace {a.get('namespace')}, "
+                         f"{a.get('gpu_count')} {a.get('gpu')} GPU(s) a job, "
+                         f"{a.get('min_runners')}-{a.get('max_runners')} runners, "
+                         f"{a.get('forge')} {a.get('repo') or a.get('organization')}: "
+                         f"{_counts(a.get('runners'))}")
         for m in stack.machines:
             summary = stack.pools.get(m.pool, {})
             lines.append(f"  {m.name}  {summary.get('cloud')} {summary.get('region')} "
                          f"{m.machine_type}{' spot' if m.spot else ''}  {m.instance_id}  "
                          f"runner {m.runner_name or '-'}: {m.forge_state}")
     return "\n".join(lines)
+
+
+def _counts(counts: dict[str, int] | None) -> str:
+    """`2 busy, 1 online` (none listed: `no runner now`; not known: `runners unknown`)."""
+    if counts is None:
+        return "runners unknown"
+    shown = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()) if n)
+    return shown or "no runner now"
 
 
 def _ago(seconds: float) -> str:

@@ -287,10 +287,8 @@ class AutoscaleRunners(pulumi.ComponentResource):
             "labels": list(runner_labels(spec.labels, spec.gpu_model)),
             "max_timeout_s": max(spec.max_runtime_s, GITLAB_MIN_TIMEOUT_S),
             "machine": f"k8s:{namespace_name(spec)}",
-            # the dynamic provider also reads the binary's address and checksum (machines
-            # install it); pods run the chart's image, so these only feed unused outputs
-            "gitlab_runner_url": settings.gitlab_runner_url,
-            "gitlab_runner_sha256": settings.gitlab_runner_sha256,
+            # no gitlab-runner binary to look up: pods run the chart's image
+            "gitlab_runner_url": "", "gitlab_runner_sha256": "",
             "token": pulumi.Output.secret(settings.token),
         }
         runner = RunnerRegistration(f"{spec.name}-gitlab-registration", props,

@@ -114,7 +114,9 @@ def autoscale_program(specs: Sequence[AutoscaleSpec],
             opts=pulumi.ResourceOptions(depends_on=list(info.resources)),
             **_credential_args(spec, credentials))
         declared[spec.name] = runners
-        pulumi.export(f"{EXPORT_PREFIX}{spec.name}", export_summary(spec, runners.namespace))
+        api_url = credentials.forge.api_url if credentials.forge else None
+        pulumi.export(f"{EXPORT_PREFIX}{spec.name}",
+                      export_summary(spec, runners.namespace, api_url))
     return declared
 
 
@@ -130,12 +132,15 @@ def _credential_args(spec: AutoscaleSpec, credentials: AutoscaleCredentials) -> 
     return {"github_token": credentials.token}
 
 
-def export_summary(spec: AutoscaleSpec, namespace: pulumi.Input[str]) -> Mapping[str, Any]:
-    """What `status` and readers of the stack need to know of an autoscale pool (no secret)."""
+def export_summary(spec: AutoscaleSpec, namespace: pulumi.Input[str],
+                   api_url: str | None = None) -> Mapping[str, Any]:
+    """What `status` and readers of the stack need to know of an autoscale pool (no secret;
+    `api_url`: the stack's cml-infra:forgeApiUrl, which status lists the runners at)."""
     return {"kind": "autoscale", "cloud": spec.cloud, "region": spec.region,
             "cluster": spec.cluster.name, "namespace": namespace, "forge": spec.forge,
             "repo": spec.repo, "organization": spec.organization,
-            "forge_url": spec.forge_url, "gpu": spec.gpu_model, "gpu_count": spec.gpu_count,
+            "forge_url": spec.forge_url, "api_url": api_url, "gpu": spec.gpu_model,
+            "gpu_count": spec.gpu_count,
             "min_runners": spec.min_runners, "max_runners": spec.max_runners,
             "machine_type": spec.node_machine_type, "max_nodes": spec.max_nodes,
             "max_runtime_s": spec.max_runtime_s, "identity": spec.identity,

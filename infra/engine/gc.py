@@ -9,7 +9,9 @@
 4. Forge runners that carry our name shape (`<pool>-<stack>-<n>-<6 hex>`), are idle
    (offline, never contacted, stale) and belong to no stack of the backend are deleted.
 
-Bases are never touched (they outlive every run; `down --base` removes one). Every action is
+Bases and stacks with autoscaled pools are never destroyed (they outlive every run; `down
+--base` removes a base, `down NAME` an autoscale stack); a dead lock on them is cleared as in 3.
+Every action is
 one line; nothing is destroyed with `dry_run`, which reports decisions from the stacks'
 outputs and the forge, without refreshing (a refresh writes state).
 """
@@ -31,8 +33,10 @@ from infra.engine.workspace import Engine, Printer
 from infra.forges.inventory import IDLE_STATES, Inventory
 from infra.spec import MAX_COUNT
 
+AUTOSCALE_TYPE_PREFIX = "cml-infra:autoscale:"
 MACHINE_TYPES = ("aws:ec2/instance:Instance", "gcp:compute/instance:Instance",
                  "azure-native:compute:VirtualMachine", "alicloud:ecs/instance:Instance")
+NO_MACHINE = "it holds no machine"
 RUNNER_NAME = re.compile(r"(?P<prefix>.+-\d+)-[0-9a-f]{6}")
 
 
@@ -76,7 +80,9 @@ def gc(engine: Engine, printer: Printer, options: GcOptions,
     inventories = list(inventories)
     owned = {pool: _owned_prefixes(pool, stacks) for _, pools in inventories for pool in pools}
     for stack in stacks:
-        if stack.kind == "runner":
+        if stack.kind == "runner" and stack.autoscaled:
+            actions += _keep_autoscaled(engine, stack, printer, options)
+        elif stack.kind == "runner":
             actions += _sweep_stack(engine, stack, printer, options)
         elif not options.dry_run:
             actions += _sweep_base_lock(engine, stack, printer, options)
@@ -93,6 +99,8 @@ def _sweep_stack(engine: Engine, stack: StackStatus, printer: Printer,
         printer(action.line(options.dry_run))
         return [action]
     reason = _reason(stack, options)
+    if reason == NO_MACHINE and _has_autoscaled(engine, stack.name):
+        return []  # an autoscale stack whose first update ended before its outputs
     if reason is None and options.dry_run:
         return []
     try:
@@ -106,13 +114,31 @@ def _sweep_stack(engine: Engine, stack: StackStatus, printer: Printer,
         return _locked(engine, stack, exc, printer, options)
 
 
+def _keep_autoscaled(engine: Engine, stack: StackStatus, printer: Printer,
+                     options: GcOptions) -> list[Action]:
+    """A stack of autoscaled pools lives until someone removes it: say so when it also holds
+    expired machines (they go with its next `pulumi up` or `cml-infra down`), and clear its
+    lock when the run holding it is dead, as for a base."""
+    actions: list[Action] = []
+    if expired(stack, options.now, options.grace_s):
+        pools = ", ".join(sorted(stack.autoscaled))
+        action = Action("skip", stack.name, f"its machines expired at {stack.expires_at}, but "
+                        f"it holds autoscaled pools ({pools}), which only 'cml-infra down "
+                        f"{stack.name}' removes")
+        printer(action.line(options.dry_run))
+        actions.append(action)
+    if not options.dry_run:
+        actions += _sweep_base_lock(engine, stack, printer, options)
+    return actions
+
+
 def _reason(stack: StackStatus, options: GcOptions) -> str | None:
     if expired(stack, options.now, options.grace_s):
         return f"expired at {stack.expires_at}"
     age = age_s(stack, options.now)
     # A run's stack has no outputs until its first update ends: only an old one is empty.
     if not stack.machines and age is not None and age > options.grace_s:
-        return "it holds no machine"
+        return NO_MACHINE
     return None
 
 
@@ -121,8 +147,15 @@ def _gone_after_refresh(engine: Engine, name: str, printer: Printer) -> str | No
     if stack is None:
         return None
     stream(lambda on_event: stack.refresh(on_event=on_event), lambda line: None)
+    if _has_autoscaled(engine, name):
+        return None  # autoscaled pools whose outputs were not written yet: not a run's leftovers
     machines = [r for r in resources_of(engine, name) if r.get("type") in MACHINE_TYPES]
     return None if machines else "its machines are gone"
+
+
+def _has_autoscaled(engine: Engine, name: str) -> bool:
+    return any(str(r.get("type", "")).startswith(AUTOSCALE_TYPE_PREFIX)
+               for r in resources_of(engine, name))
 
 
 def _locked(engine: Engine, stack: StackStatus, exc: Exception, printer: Printer,
@@ -167,8 +200,9 @@ def _owned_prefixes(pool: str, stacks: list[StackStatus]) -> set[str]:
 
 def _sweep_base_lock(engine: Engine, stack: StackStatus, printer: Printer,
                      options: GcOptions) -> list[Action]:
-    """A base keeps no expiry, but a run killed while creating it leaves its lock, which
-    stops every later `up`: probe it with a refresh (it only reads) and clear a dead one."""
+    """A base (or a stack of autoscaled pools) keeps no expiry, but a run killed while
+    updating it leaves its lock, which stops every later update: probe it with a refresh (it
+    only reads) and clear a dead one."""
     from pulumi import automation as auto
 
     base = engine.select(stack.name)

@@ -7,16 +7,21 @@ look-up (`RunnerStates`), which the CLI builds with the forge token when it has 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from infra.engine.naming import is_base
+from infra.engine.program import runner_name_prefix
 from infra.engine.workspace import Engine
 
 # (pool summary, [(runner id, runner name)]) -> {runner id: online|busy|offline|gone|unknown}
 RunnerStates = Callable[[Mapping[str, Any], list[tuple[str, str]]], dict[str, str]]
+# (autoscale pool summary) -> [(runner name, state)] of every runner of its repository
+ForgeRunners = Callable[[Mapping[str, Any]], list[tuple[str, str]]]
+AUTOSCALE_PREFIX = "autoscale:"
 
 
 @dataclass
@@ -44,6 +49,9 @@ class StackStatus:
     """Base stacks: the runner stacks that read it."""
     readable: bool = True
     """False when the outputs could not be read (another passphrase, a broken state)."""
+    autoscaled: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Autoscaled pools (`autoscale:<name>` outputs), each with `runners`: the count of its
+    runners at the forge by state ({}: none now; None: not known)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,14 +69,19 @@ def outputs_of(engine: Engine, name: str) -> dict[str, Any] | None:
         return None
 
 
-def collect(engine: Engine, states: RunnerStates | None = None) -> list[StackStatus]:
-    """Every stack of the project in the backend, runner stacks with their machines."""
+def collect(engine: Engine, states: RunnerStates | None = None,
+            forge_runners: ForgeRunners | None = None) -> list[StackStatus]:
+    """Every stack of the project in the backend, runner stacks with their machines and
+    autoscaled pools (`forge_runners`: how their runners are counted at the forge)."""
     summaries = engine.workspace().list_stacks()
     found = [stack_status(summary.name, str(summary.last_update or ""), outputs_of(
         engine, summary.name)) for summary in summaries]
     for stack in found:
         if states is not None and stack.machines:
             _fill_states(stack, states)
+        if forge_runners is not None:
+            for pool, summary in stack.autoscaled.items():
+                summary["runners"] = count_runners(stack.name, pool, summary, forge_runners)
     for base in (s for s in found if s.kind == "base"):
         base.used_by = sorted(s.name for s in found if s.kind == "runner" and
                               any(p.get("base") == base.name for p in s.pools.values()))
@@ -87,7 +100,44 @@ def stack_status(name: str, last_update: str, outputs: dict[str, Any] | None) ->
     machines = [_machine(key, value, pools) for key, value in sorted(outputs.items())
                 if isinstance(value, dict) and "instance_id" in value]
     expiry = max((m.expires_at for m in machines), default="")
-    return StackStatus(name, kind, pools, machines, last_update, expiry)
+    autoscaled = {key[len(AUTOSCALE_PREFIX):]: {**_whole(value), "runners": None}
+                  for key, value in sorted(outputs.items())
+                  if key.startswith(AUTOSCALE_PREFIX) and isinstance(value, dict)}
+    return StackStatus(name, kind, pools, machines, last_update, expiry,
+                       autoscaled=autoscaled)
+
+
+def _whole(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """A summary whose counts came back as floats (outputs travel as JSON numbers), as ints."""
+    return {key: int(value) if isinstance(value, float) and value.is_integer() else value
+            for key, value in summary.items()}
+
+
+def autoscale_runner_name(stack: str, pool: str, summary: Mapping[str, Any]) -> re.Pattern[str]:
+    """The names an autoscaled pool's runners have at the forge: ARC names each runner after
+    its EphemeralRunner, `<scale set>-<5 characters>-runner-<5 characters>`; the GitLab pool
+    has the one runner its stack registered, `<pool>-<stack>-0-<6 hex>`."""
+    if summary.get("forge") == "gitlab":
+        return re.compile(re.escape(runner_name_prefix(pool, stack, 0)) + r"-[0-9a-f]{6}")
+    scale_set = str(summary.get("scale_set_name") or pool)
+    return re.compile(re.escape(scale_set) + r"-[a-z0-9]+-runner-[a-z0-9]+")
+
+
+def count_runners(stack: str, pool: str, summary: Mapping[str, Any],
+                  forge_runners: ForgeRunners) -> dict[str, int] | None:
+    """How many of the pool's runners the forge lists, by state (None when it cannot say:
+    `forge_runners` raises LookupError without a token; a forge's error goes on up, as the
+    machines' states do)."""
+    try:
+        found = forge_runners(summary)
+    except LookupError:
+        return None
+    shape = autoscale_runner_name(stack, pool, summary)
+    counts: dict[str, int] = {}
+    for name, state in found:
+        if shape.fullmatch(name):
+            counts[state] = counts.get(state, 0) + 1
+    return counts
 
 
 def _machine(name: str, value: Mapping[str, Any], pools: dict[str, Any]) -> MachineStatus:

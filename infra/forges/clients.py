@@ -54,8 +54,10 @@ def create_runner(props: dict[str, Any], name: str) -> dict[str, Any]:
         jit = mint_or_clean_up(gh, scope, name, props["labels"])
         return {"runner_id": str(jit.runner_id), "registration": jit.encoded_jit_config,
                 "package_url": package.url, "package_sha256": package.sha256}
-    url = props["gitlab_runner_url"]
-    sha256 = props.get("gitlab_runner_sha256") or gitlab_runner_sha256(url, fetch_text)
+    # no binary for runners that run as pods (autoscaled pools run the chart's image)
+    url = props.get("gitlab_runner_url") or ""
+    sha256 = (props.get("gitlab_runner_sha256") or gitlab_runner_sha256(url, fetch_text)
+              if url else "")
     project = gitlab_project_id(gitlab_client(props, retry=True), props["repo"])
     runner = create_gitlab_runner(gitlab_client(props, retry=False), project, name,
                                   props["labels"], int(props["max_timeout_s"]))
