@@ -131,7 +131,7 @@ def engine(what: str, *, need_token: bool = False, token: str | None = None) -> 
 def inventory_for(summary: Mapping[str, Any], token: str) -> Inventory:
     """The forge runners of a pool's repository (`summary`: a runner stack's pool output)."""
     from cml_cli.forge_options import DriverChoice, build_runner_client, read_context
-    from infra.forges.inventory import GitHubInventory, GitLabInventory
+    from infra.forges.inventory import GitHubInventory, GitLabGroupInventory, GitLabInventory
     from infra.forges.registration import default_api_url
     from infra.forges.runners import GitHubScope
 
@@ -142,8 +142,14 @@ def inventory_for(summary: Mapping[str, Any], token: str) -> Inventory:
     forge_url = str(summary.get("forge_url") or "")
     api_url = str(summary.get("api_url") or "") or (
         default_api_url(forge, forge_url) if forge_url else None)
-    ctx = read_context(str(summary.get("repo") or ""), token, DriverChoice(forge), api_url)
+    repo = str(summary.get("repo") or "")
+    organization = str(summary.get("organization") or "")
+    # an autoscaled pool of an organization or group has no repository: any path of it
+    # builds the client, and the inventory lists the organization's or group's runners
+    ctx = read_context(repo or f"{organization}/runners", token, DriverChoice(forge), api_url)
     client = build_runner_client(ctx)
     if forge == "github":
-        return GitHubInventory(client, GitHubScope.parse(ctx.repo))
+        return GitHubInventory(client, GitHubScope.parse(repo or organization))
+    if not repo:
+        return GitLabGroupInventory(client, organization)
     return GitLabInventory(client, ctx.repo)

@@ -27,7 +27,6 @@ from infra.autoscale.program import (
     AutoscaleCredentials,
     app_pools,
     autoscale_program,
-    check_autoscale_pools,
     missing_app,
     needs_token,
 )
@@ -102,7 +101,6 @@ def main() -> None:
     if kind == "base":  # an autoscale pool has no base: its cluster is its own
         return base_program(pools)
     check_one_forge([*pools, *autoscaled])
-    check_autoscale_pools(autoscaled)
     machines = [entry for entry in entries if not (isinstance(entry, dict) and "kind" in entry)]
     named = base_names(machines, pools)
     bases = {spec.name: named.get(spec.name) or base_stack_name(spec) for spec in pools}

@@ -270,7 +270,7 @@ def test_gitlab_pool_creates_its_runner_through_the_api() -> None:
                                           forge_settings=settings, node_selector=SELECTOR))
     registration = result.named("gpu-gitlab-registration")["inputs"]
     assert registration["forge"] == "gitlab"
-    assert registration["repo"] == "acme/models"
+    assert registration["repo"] == "acme/models" and registration.get("group") is None
     assert registration["labels"] == ["gpu", "cuda", "t4"]
     assert registration["api_url"] == "https://gitlab.com/api/v4"
     assert is_rpc_secret(registration["token"])
@@ -280,11 +280,17 @@ def test_gitlab_pool_creates_its_runner_through_the_api() -> None:
     assert_token_not_in_releases(result, GLRT, TOKEN)
 
 
-def test_gitlab_group_pool_needs_the_runner_token() -> None:
-    spec = pool(forge="gitlab", repo=..., organization="acme")
-    settings = ForgeSettings(token=TOKEN)
-    with pytest.raises(SpecError, match="group runner's token"):
-        run(lambda: AutoscaleRunners(spec, cluster_provider(spec), forge_settings=settings))
+def test_a_gitlab_group_pool_gets_a_group_runner() -> None:
+    spec = pool(forge="gitlab", repo=..., organization="acme/ml", labels=["gpu"])
+    result = run(lambda: AutoscaleRunners(spec, cluster_provider(spec),
+                                          forge_settings=ForgeSettings(token=TOKEN),
+                                          node_selector=SELECTOR))
+    registration = result.named("gpu-gitlab-registration")["inputs"]
+    assert (registration["group"], registration.get("repo")) == ("acme/ml", None)
+    # pods run the chart's image: no gitlab-runner binary is looked up for them
+    assert (registration["gitlab_runner_url"], registration["gitlab_runner_sha256"]) == ("", "")
+    assert unwrap(result.named("gpu-forge-credential")["inputs"]["stringData"])[
+        "runner-token"] == GLRT
 
 
 @pytest.mark.parametrize(("changes", "kwargs", "words"), [

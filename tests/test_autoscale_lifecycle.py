@@ -165,3 +165,43 @@ def test_a_gitlab_pool_runner_is_created_with_the_stack_and_deleted_with_it(
     assert len(gitlab_fake.runners) == 1
     ok(world.cli("down", STACK, run=None, **env))
     assert gitlab_fake.runners == {} and STACK not in world.stacks()
+
+
+@pytest.mark.parametrize("owner", [True, False])
+def test_a_gitlab_group_pool_gets_a_group_runner_that_down_deletes(
+        world: World, gitlab_fake, owner: bool) -> None:  # type: ignore[no-untyped-def]
+    from pulumi import automation as auto
+
+    from tests.fakes.fixtures import GITLAB_TOKEN
+
+    group = gitlab_fake.add_group("acme/ml", owner=owner)
+    pools = [{"name": "ml-gpu", "kind": "autoscale", "forge": "gitlab", "cloud": "gcp",
+              "region": "us-east", "organization": "acme/ml", "gpuModel": "l4",
+              "maxRunners": 2, "gpuNodePool": "existing", "nodeSelector": {"pool": "l4"},
+              "cluster": {"name": "gpu-cluster", "context": "gke-gpu"}}]
+    stack = auto.create_or_select_stack(
+        stack_name=STACK, project_name="cml-infra",
+        program=lambda: runpy.run_path(str(ROOT / "infra" / "__main__.py")),
+        opts=world.fake.options("cml-infra"))
+    stack.set_config("cml-infra:pools", auto.ConfigValue(json.dumps(pools)))
+    stack.set_config("cml-infra:forgeToken", auto.ConfigValue(GITLAB_TOKEN, secret=True))
+    stack.set_config("cml-infra:forgeApiUrl", auto.ConfigValue(gitlab_fake.api_url))
+    if not owner:
+        with pytest.raises(auto.CommandError) as caught:
+            stack.up(on_output=lambda line: None)
+        assert ("GitLab refused to create a runner in group "
+                f"{group.id}; the token needs the create_runner scope and the group's Owner "
+                "role.") in str(caught.value)
+        assert gitlab_fake.runners == {}
+        return
+    stack.up(on_output=lambda line: None)
+    [runner] = gitlab_fake.runners.values()
+    assert (runner["group_id"], runner["project_id"]) == (group.id, None)
+    runner["status"] = "online"
+    env = {"REPO_TOKEN": GITLAB_TOKEN, "CI_API_V4_URL": gitlab_fake.api_url,
+           "CI_SERVER_URL": gitlab_fake.server.url}
+    status = json.loads(ok(world.cli("status", "--json", run=None, **env)))
+    [platform] = [s for s in status["stacks"] if s["name"] == STACK]
+    assert platform["autoscaled"]["ml-gpu"]["runners"] == {"online": 1}
+    ok(world.cli("down", STACK, run=None, **env))
+    assert gitlab_fake.runners == {} and STACK not in world.stacks()

@@ -187,10 +187,6 @@ def test_an_app_pool_without_the_app_settings_is_a_warning(tmp_path):
     ([{**POOLS[0], "idleTimeout": "5m"}],
      "Error: Pool 'eks-l4': idleTimeout is a setting of single-machine pools, not of an "
      "autoscale pool; drop it.\n"),
-    ([{**GITLAB_POOL, "repo": None, "organization": "ml"}],
-     "Error: Pool 'gl-l4': cml-infra creates project runners only, and a stack has no setting "
-     "for a group runner's token; give this GitLab pool a repo (GROUP/PROJECT) instead of "
-     "organization.\n"),
 ])
 def test_a_bad_autoscale_pool_is_one_sentence(tmp_path, pools, sentence):
     pools = [{k: v for k, v in pool.items() if v is not None} for pool in pools]

@@ -42,8 +42,8 @@ def status(json_output: JsonFlag = False, token_file: TokenFileOption = None) ->
 
     def forge_runners(summary):  # type: ignore[no-untyped-def]
         token = lifecycle.forge_token(str(summary.get("forge")), token_file)
-        if not token or not summary.get("repo"):
-            raise LookupError("no token, or an organization's pool")
+        if not token:
+            raise LookupError("no forge token")
         return [(r.name, r.state) for r in lifecycle.inventory_for(summary, token).runners()]
 
     stacks = collect(engine, states, forge_runners)

@@ -145,10 +145,10 @@ class AutoscaleRunners(pulumi.ComponentResource):
 
     Credentials: GitHub pools take `github_token` (credentials: token) or `github_app`
     (credentials: app). GitLab pools take `gitlab_runner_token`, or `forge_settings` with
-    which a project runner is created for the pool (repository pools only: a group's runner
-    needs a group runner, not made here). `node_selector` / `tolerations` place runner pods
-    on the GPU node pool (by default the spec's, which a created node pool leaves empty: pass
-    the node pool's). `controller`: the stack's ARC controller when another pool made it.
+    which a project (or group) runner is created for the pool. `node_selector` /
+    `tolerations` place runner pods on the GPU node pool (by default the spec's, which a
+    created node pool leaves empty: pass the node pool's). `controller`: the stack's ARC
+    controller when another pool made it.
     """
 
     # No class-level annotations: Pulumi evaluates those of a resource class at run time,
@@ -270,17 +270,15 @@ class AutoscaleRunners(pulumi.ComponentResource):
 
     def _gitlab_runner(self, spec: AutoscaleSpec,
                        settings: ForgeSettings) -> pulumi.Output[str]:
-        """A project runner for the pool, tagged with its labels, created through the API."""
+        """The pool's runner, tagged with its labels, created through the API: a project
+        runner, or a group runner for a group's pool (the token's user must own the group)."""
         from infra.engine.program import runner_name_prefix
         from infra.forges.registration import RunnerRegistration
         from infra.forges.runners import GITLAB_MIN_TIMEOUT_S, runner_labels
         from infra.rules import default_api_url
 
-        if not spec.repo:
-            raise SpecError(f"Pool {spec.name!r}: cml-infra creates project runners only; give "
-                            "the group runner's token for this group pool.")
         props = {
-            "forge": "gitlab", "repo": spec.repo,
+            "forge": "gitlab", "repo": spec.repo, "group": spec.organization,
             "api_url": (settings.api_url or default_api_url("gitlab", spec.forge_url))
             .rstrip("/"),
             "name_prefix": runner_name_prefix(spec.name, pulumi.get_stack(), 0),

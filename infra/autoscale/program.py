@@ -69,15 +69,6 @@ def missing_app(names: Sequence[str]) -> str:
             "'pulumi config set --secret'), or set credentials: token to use the forge token.")
 
 
-def check_autoscale_pools(specs: Sequence[AutoscaleSpec]) -> None:
-    """What the stack program refuses of its autoscale pools before declaring anything."""
-    for spec in specs:
-        if spec.forge == "gitlab" and not spec.repo:
-            raise SpecError(f"Pool {spec.name!r}: cml-infra creates project runners only, and "
-                            f"a stack has no setting for a group runner's token; give this "
-                            "GitLab pool a repo (GROUP/PROJECT) instead of organization.")
-
-
 def cluster_key(spec: AutoscaleSpec) -> tuple[str, str, Any]:
     return spec.cloud, spec.region, spec.cluster
 
@@ -90,7 +81,6 @@ def autoscale_program(specs: Sequence[AutoscaleSpec],
     from infra.autoscale.kube import AutoscaleRunners, arc_controller, cluster_provider
     from infra.autoscale.nodepools import gpu_node_pool
 
-    check_autoscale_pools(specs)
     # every cluster look-up before the first resource: a refusal leaves nothing half-made
     facts = {spec.name: cluster_facts(spec) for spec in specs}
     controllers: dict[Any, Any] = {}

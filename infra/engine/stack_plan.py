@@ -354,8 +354,7 @@ def pools_of(config: StackConfig, env: Mapping[str, str]
 
     from infra.autoscale.program import (
         app_pools,
-        check_autoscale_pools,
-        missing_app,
+            missing_app,
         needs_token,
     )
     from infra.settings import (
@@ -388,7 +387,6 @@ def pools_of(config: StackConfig, env: Mapping[str, str]
             autoscaled = []  # nothing of theirs is in a base stack
         if kind == "runner":
             check_one_forge([*pools, *autoscaled])
-            check_autoscale_pools(autoscaled)
             forge_values({key: settings.get(key) for key in FORGE_KEYS})
             apps = app_pools(autoscaled)
             if apps and not all(f"{NAMESPACE}:{key}" in config.shown for key in GITHUB_APP_KEYS):

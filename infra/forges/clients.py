@@ -15,6 +15,7 @@ from infra.forges.runners import (
     create_gitlab_runner,
     delete_github_runner,
     delete_gitlab_runner,
+    gitlab_group_id,
     gitlab_project_id,
     gitlab_runner_sha256,
     mint_jit_config,
@@ -58,9 +59,15 @@ def create_runner(props: dict[str, Any], name: str) -> dict[str, Any]:
     url = props.get("gitlab_runner_url") or ""
     sha256 = (props.get("gitlab_runner_sha256") or gitlab_runner_sha256(url, fetch_text)
               if url else "")
-    project = gitlab_project_id(gitlab_client(props, retry=True), props["repo"])
-    runner = create_gitlab_runner(gitlab_client(props, retry=False), project, name,
-                                  props["labels"], int(props["max_timeout_s"]))
+    reader = gitlab_client(props, retry=True)
+    if props.get("group"):  # an autoscaled pool of a group
+        runner = create_gitlab_runner(gitlab_client(props, retry=False), None, name,
+                                      props["labels"], int(props["max_timeout_s"]),
+                                      group_id=gitlab_group_id(reader, props["group"]))
+    else:
+        runner = create_gitlab_runner(gitlab_client(props, retry=False),
+                                      gitlab_project_id(reader, props["repo"]), name,
+                                      props["labels"], int(props["max_timeout_s"]))
     return {"runner_id": str(runner.runner_id), "registration": runner.token,
             "package_url": url, "package_sha256": sha256}
 

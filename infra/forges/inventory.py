@@ -80,6 +80,26 @@ class GitLabInventory:
         fr.delete_gitlab_runner(self.gl, int(runner_id))
 
 
+@dataclass(frozen=True)
+class GitLabGroupInventory:
+    """A group's own runners (an autoscaled pool of a group):
+    https://docs.gitlab.com/api/runners/#list-groups-runners"""
+
+    gl: Any
+    group: str
+
+    def runners(self) -> list[ForgeRunner]:
+        group = fr._gitlab(f"find group {self.group}",
+                           lambda: self.gl.groups.get(self.group, lazy=True))
+        items = fr._gitlab(f"list the runners of group {self.group}", lambda: group.runners.list(
+            type="group_type", get_all=True, per_page=PAGE))
+        return [ForgeRunner(str(r.id), str(getattr(r, "description", "") or ""),
+                            str(getattr(r, "status", "offline"))) for r in items]
+
+    def delete(self, runner_id: str) -> None:
+        fr.delete_gitlab_runner(self.gl, int(runner_id))
+
+
 def states_of(inventory: Inventory, wanted: Iterable[tuple[str, str]]) -> dict[str, str]:
     """Each wanted runner id's state at the forge; `gone` when the forge no longer has it."""
     by_id = {runner.runner_id: runner.state for runner in inventory.runners()}

@@ -37,7 +37,7 @@ from infra.spec import RunnerSpec
 SECRET_OUTPUTS = ["registration", "token"]
 # A change to any of these means another runner for another machine: replace, mint anew.
 # Inputs only: outputs such as package_url are what the forge answered and may differ.
-REPLACE_KEYS = ("forge", "api_url", "repo", "name_prefix", "labels", "max_timeout_s",
+REPLACE_KEYS = ("forge", "api_url", "repo", "group", "name_prefix", "labels", "max_timeout_s",
                 "machine", "gitlab_runner_url", "gitlab_runner_sha256")
 
 

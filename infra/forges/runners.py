@@ -123,18 +123,23 @@ def delete_github_runner(gh: Any, scope: GitHubScope, runner_id: int) -> None:
         "DELETE", f"{scope.path}/actions/runners/{runner_id}"), missing_ok=True)
 
 
-def create_gitlab_runner(gl: Any, project_id: int | str, description: str,
+def create_gitlab_runner(gl: Any, project_id: int | str | None, description: str,
                          tags: Iterable[str], maximum_timeout_s: int,
-                         locked: bool = True) -> GitLabRunner:
-    """A project runner for one machine; tags, locking and timeout are fixed here, not later.
+                         locked: bool = True, *, group_id: int | None = None) -> GitLabRunner:
+    """A project runner for one machine (or, with `group_id`, a group runner for an autoscaled
+    pool: its Owner may create it); tags, locking and timeout are fixed here, not later.
     https://docs.gitlab.com/ee/api/users.html#create-a-runner-linked-to-a-user"""
     from gitlab.v4.objects import CurrentUserRunnerManager
 
     # The manager directly: `gl.user` exists only after an extra `gl.auth()` request.
     runners = CurrentUserRunnerManager(gl)
-    runner = _gitlab(f"create a runner in project {project_id}", lambda: runners.create({
-        "runner_type": "project_type", "project_id": project_id, "description": description,
-        "tag_list": list(tags), "run_untagged": False, "locked": locked,
+    scope: dict[str, Any] = ({"runner_type": "group_type", "group_id": group_id}
+                             if group_id is not None else
+                             {"runner_type": "project_type", "project_id": project_id,
+                              "locked": locked})  # locking binds a runner to its project
+    where = f"group {group_id}" if group_id is not None else f"project {project_id}"
+    runner = _gitlab(f"create a runner in {where}", lambda: runners.create({
+        **scope, "description": description, "tag_list": list(tags), "run_untagged": False,
         "maximum_timeout": maximum_timeout_s}))
     return GitLabRunner(int(runner.id), runner.token)
 
@@ -144,6 +149,13 @@ def gitlab_project_id(gl: Any, project: str) -> int:
     if project.isdigit():
         return int(project)
     return int(_gitlab(f"find project {project}", lambda: gl.projects.get(project)).id)
+
+
+def gitlab_group_id(gl: Any, group: str) -> int:
+    """The numeric id of a group path such as acme/ml, for a group runner."""
+    if group.isdigit():
+        return int(group)
+    return int(_gitlab(f"find group {group}", lambda: gl.groups.get(group)).id)
 
 
 def gitlab_runner_sha256(binary_url: str, fetch: Fetch) -> str:
@@ -225,9 +237,13 @@ def _gitlab(action: str, call: Callable[[], T], missing_ok: bool = False) -> T:
 def _gitlab_sentence(status: int | None, action: str) -> str:
     if status == 401:
         return "GitLab rejected the token; pass a valid token with the create_runner scope."
+    group = " group " in f" {action} "
     if status == 403:
+        # group runners take the group's Owner role (docs.gitlab.com/ci/runners/runners_scope)
+        role = "the group's Owner role" if group else "the Maintainer role"
         return (f"GitLab refused to {action}; the token needs the create_runner scope and "
-                "the Maintainer role.")
+                f"{role}.")
     if status == 404:
-        return f"GitLab could not {action}: not found; check the project and the token's access."
+        return (f"GitLab could not {action}: not found; check the "
+                f"{'group' if group else 'project'} and the token's access.")
     return f"GitLab answered {status} when asked to {action}; try again in a minute."

@@ -39,9 +39,18 @@ class Project:
     statuses: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass
+class Group:
+    id: int
+    path: str
+    owner: bool
+    """Whether the tokens' user has the Owner role (which group runners need)."""
+
+
 class FakeGitLab:
     def __init__(self) -> None:
         self.projects: dict[str, Project] = {}
+        self.groups: dict[str, Group] = {}
         self.tokens: dict[str, str] = {}
         self.runners: dict[int, dict[str, Any]] = {}  # id -> runner, with its glrt- token
         self._ids = itertools.count(501)
@@ -61,6 +70,14 @@ class FakeGitLab:
         project = Project(next(self._ids), path)
         self.projects[path] = project
         return project
+
+    def add_group(self, path: str, owner: bool = True) -> Group:
+        group = Group(next(self._ids), path, owner)
+        self.groups[path] = group
+        return group
+
+    def group(self, ident: str) -> Group | None:
+        return next((g for g in self.groups.values() if ident in (str(g.id), g.path)), None)
 
     def add_mr(self, path: str, iid: int, sha: str) -> None:
         self.projects[path].mrs[iid] = {"sha": sha, "state": "opened"}

@@ -8,6 +8,11 @@
 - `GET /projects/:id/runners?type=project_type` (https://docs.gitlab.com/api/runners/#list-projects-runners):
   the project's runners with `description` and `status` (online, offline, stale,
   never_contacted; tests set `runner["status"]`), paginated by `page` and `per_page`.
+- Groups (`fake.add_group(path, owner=...)`): `GET /groups/:id`
+  (https://docs.gitlab.com/api/groups/#get-a-single-group), a `group_type` runner with
+  `group_id` (only a group Owner may create one: 403 otherwise, as for a project the user
+  cannot manage), `GET /groups/:id/runners?type=group_type`
+  (https://docs.gitlab.com/api/runners/#list-groups-runners).
 - `DELETE /runners` with the runner's own `token` as a form field, no user token
   (https://docs.gitlab.com/api/runners/#delete-a-runner-by-authentication-token): 204, or
   403 for a token of no runner. The startup script's teardown uses this one.
@@ -48,14 +53,24 @@ def create_runner(fake: FakeGitLab, request: Request) -> Response:
     if data.get("runner_type") not in RUNNER_TYPES:
         return Response(400, {"error": "runner_type is missing, runner_type does not have a "
                                        "valid value"})
-    if data["runner_type"] != "project_type":
-        return FORBIDDEN  # the fake has no groups and no administrators
-    if "project_id" not in data:
-        return Response(400, {"message": "400 Bad request - project_id is missing"})
-    if fake.project(str(data["project_id"])) is None:
-        return FORBIDDEN
+    owner: dict[str, Any]
+    if data["runner_type"] == "group_type":
+        if "group_id" not in data:
+            return Response(400, {"message": "400 Bad request - group_id is missing"})
+        group = fake.group(str(data["group_id"]))
+        if group is None or not group.owner:
+            return FORBIDDEN
+        owner = {"group_id": group.id, "project_id": None}
+    elif data["runner_type"] != "project_type":
+        return FORBIDDEN  # the fake has no administrators
+    else:
+        if "project_id" not in data:
+            return Response(400, {"message": "400 Bad request - project_id is missing"})
+        if fake.project(str(data["project_id"])) is None:
+            return FORBIDDEN
+        owner = {"project_id": int(data["project_id"])}
     optional = ("description", "tag_list", "run_untagged", "locked", "maximum_timeout", "paused")
-    runner: dict[str, Any] = {"id": fake.next_id(), "project_id": int(data["project_id"]),
+    runner: dict[str, Any] = {"id": fake.next_id(), **owner,
                               "token": "glrt-t1_" + secrets.token_urlsafe(15),
                               **{k: data[k] for k in optional if k in data}}
     fake.runners[runner["id"]] = runner
@@ -65,7 +80,8 @@ def create_runner(fake: FakeGitLab, request: Request) -> Response:
 
 def _runner_json(runner: dict[str, Any]) -> dict[str, Any]:
     return {"id": runner["id"], "description": runner.get("description", ""),
-            "runner_type": "project_type", "paused": runner.get("paused", False),
+            "runner_type": "group_type" if runner.get("group_id") else "project_type",
+            "paused": runner.get("paused", False),
             "is_shared": False, "online": runner.get("status") == "online",
             "status": runner.get("status", "never_contacted"),
             "tag_list": runner.get("tag_list", []), "locked": runner.get("locked", False),
@@ -80,6 +96,28 @@ def list_project_runners(fake: FakeGitLab, request: Request, id: str) -> Respons
     if kind not in (None, "project_type"):
         return Response(200, [])  # the fake has no group or instance runners
     mine = [_runner_json(r) for r in fake.runners.values() if r["project_id"] == project.id]
+    size = min(int(request.query.get("per_page", 20)), 100)
+    page = max(int(request.query.get("page", 1)), 1)
+    return Response(200, mine[(page - 1) * size:page * size])
+
+
+def get_group(fake: FakeGitLab, request: Request, id: str) -> Response:
+    group = fake.group(id)
+    if group is None or request.headers.get("x-fake-token-kind") not in ("api", "read"):
+        return Response(404, {"message": "404 Group Not Found"})
+    return Response(200, {"id": group.id, "full_path": group.path, "path": group.path
+                          .rsplit("/", 1)[-1], "name": group.path.rsplit("/", 1)[-1]})
+
+
+def list_group_runners(fake: FakeGitLab, request: Request, id: str) -> Response:
+    group = fake.group(id)
+    if group is None or request.headers.get("x-fake-token-kind") not in ("api", "read"):
+        return Response(404, {"message": "404 Group Not Found"})
+    if not group.owner:
+        return FORBIDDEN  # listing a group's runners takes the Owner role too
+    if request.query.get("type") not in (None, "group_type"):
+        return Response(200, [])
+    mine = [_runner_json(r) for r in fake.runners.values() if r.get("group_id") == group.id]
     size = min(int(request.query.get("per_page", 20)), 100)
     page = max(int(request.query.get("page", 1)), 1)
     return Response(200, mine[(page - 1) * size:page * size])
@@ -117,6 +155,8 @@ ROUTES = (
     ("POST", "/user/runners", create_runner),
     ("GET", "/runners/{runner_id}", get_runner),
     ("GET", "/projects/{id}/runners", list_project_runners),
+    ("GET", "/groups/{id}", get_group),
+    ("GET", "/groups/{id}/runners", list_group_runners),
     ("DELETE", "/runners/{runner_id}", delete_runner),
     ("DELETE", "/runners", delete_runner_by_token),
 )
