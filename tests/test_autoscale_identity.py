@@ -201,6 +201,7 @@ def test_without_identity_pods_get_no_account_and_no_token(forge: str) -> None:
     else:
         config = gitlab_config(values)
         assert "service_account" not in config and "pod_labels" not in config
+        assert config["automount_service_account_token"] is False
 
 
 # ---- the identity, per cloud ---------------------------------------------------------------
@@ -218,6 +219,7 @@ def assert_runner_pods_use_the_account(mocks: Mocks, forge: str,
     else:
         config = gitlab_config(values)
         assert config["service_account"] == identity.RUNNER_SERVICE_ACCOUNT
+        assert "automount_service_account_token" not in config
         assert config.get("pod_labels", {}) == labels
 
 

@@ -307,3 +307,55 @@ def test_a_base_stack_declares_no_autoscale_pool():
 def test_mixed_forges_are_refused_by_the_program():
     with pytest.raises(SpecError, match="share one forge token"):
         run_main(program_config([POOLS[0], GITLAB_POOL]))
+
+
+def test_the_example_stack_of_autoscaled_pools_plans(tmp_path):
+    """examples/platform/Pulumi.gpu-pools.yaml as a platform team copies it."""
+    path = ROOT / "examples" / "platform" / "Pulumi.gpu-pools.yaml"
+    result = cli(tmp_path, "--dry-run", "--stack-config", str(path), "--json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    pools = {pool["name"]: pool for pool in document["pools"]}
+    assert list(pools) == ["l4-train", "a100-eval"]
+    train = pools["l4-train"]
+    assert (train["summary"]["nodeMachineType"], train["summary"]["maxNodes"]) == (
+        "g6.12xlarge", 4)
+    assert train["summary"]["identity"] == "arn:aws:iam::123456789012:role/cml-dvc-reader"
+    types = {r["type"] for r in train["resources"]}
+    assert {"aws:eks/podIdentityAssociation:PodIdentityAssociation",
+            "kubernetes:core/v1:ServiceAccount", "aws:ec2/launchTemplate:LaunchTemplate",
+            "kubernetes:networking.k8s.io/v1:NetworkPolicy"} <= types
+    assert "nodePool" not in pools["a100-eval"] or not pools["a100-eval"]["nodePool"]
+    # without the GitHub App's settings the plan warns, naming what to set
+    assert "cml-infra:githubAppPrivateKey" in result.stderr
+
+
+def test_the_text_plan_summarises_each_autoscaled_pool(tmp_path):
+    config = {**FOUR_POOLS, "cml-infra:pools": [
+        {**POOLS[0], "identity": "arn:aws:iam::123456789012:role/reader", "minRunners": 1},
+        {**GITLAB_POOL, "name": "gl-grp", "repo": None, "organization": "ml",
+         "labels": ["gpu"]}]}
+    config["cml-infra:pools"] = [{k: v for k, v in p.items() if v is not None}
+                                 for p in config["cml-infra:pools"]]
+    result = cli(tmp_path, "--dry-run", "--stack-config", str(stack_file(tmp_path, config)),
+                 REPO_TOKEN=TOKEN)
+    # two forges in one stack are refused; plan them apart
+    assert result.returncode == 1 and "one forge" in result.stderr
+    config["cml-infra:pools"] = config["cml-infra:pools"][:1]
+    text = cli(tmp_path, "--dry-run", "--stack-config", str(stack_file(tmp_path, config)),
+               REPO_TOKEN=TOKEN).stdout
+    stack = Path(stack_file(tmp_path, config)).name.split(".")[1]
+    assert f"  stack       {stack} (runner), autoscaled pool eks-l4" in text
+    assert ("  runners     1 to 4 pods of 1 x l4, one job each, each ended at most 6h after "
+            "it starts") in text
+    assert ("  nodes       g6.xlarge (1 x l4), 1 job(s) a node, 1 to 4 node(s) in a node pool "
+            "this stack creates") in text
+    assert ("  identity    arn:aws:iam::123456789012:role/reader through EKS Pod Identity; "
+            "the nodes' own credentials are out of the pods' reach") in text
+    assert f"Runner stack {stack}: " in text and "its autoscaled pools" in text
+    gitlab = {"cml-infra:pools": [{k: v for k, v in GITLAB_POOL.items()} | {
+        "organization": "ml", "labels": ["gpu"]}]}
+    del gitlab["cml-infra:pools"][0]["repo"]
+    text = cli(tmp_path, "--dry-run", "--stack-config", str(stack_file(tmp_path, gitlab)),
+               REPO_TOKEN=TOKEN).stdout
+    assert "  jobs        gitlab, group ml on https://gitlab.com; tags gpu, l4" in text

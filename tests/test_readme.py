@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra.spec import pools_from_config
+from infra.spec import stack_pools
 from tests.conftest import ROOT
 from tests.fakes.fixtures import GITHUB_APP_TOKEN, GITHUB_PAT
 from tests.forge_scenarios import HEAD_SHA, PR_NUMBER, github_actions_env, write_report
@@ -162,8 +162,10 @@ def test_yaml_pools_in_the_readme_are_valid():
     docs = [yaml.safe_load(block) for block in _blocks("yaml")]
     pools = [doc["config"]["cml-infra:pools"] for doc in docs if "config" in doc]
     assert pools, "the README shows a stack config"
-    for entries in pools:
-        assert pools_from_config(entries, {})
+    for entries in pools:  # single-machine and autoscaled pools, read as the program reads them
+        machines, autoscaled = stack_pools(entries, {})
+        assert machines or autoscaled
+    assert any(entry.get("kind") == "autoscale" for entries in pools for entry in entries)
 
 
 def test_readme_workflows_validate_and_follow_the_lifecycle(tmp_path: Path):

@@ -263,6 +263,8 @@ def gitlab_runner_values(
     ]
     if service_account is not None:
         lines.append(f"    service_account = {_toml_str(service_account)}")
+    else:  # build pods get no Kubernetes API token (docs.gitlab.com/runner/executors/kubernetes)
+        lines.append("    automount_service_account_token = false")
     if pod_labels:
         lines.append("    [runners.kubernetes.pod_labels]")
         lines += [f"      {_toml_str(k)} = {_toml_str(v)}" for k, v in sorted(pod_labels.items())]

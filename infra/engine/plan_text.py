@@ -28,7 +28,13 @@ STACK_HEADINGS = {
     "base": "Base stack {name}: {count} resources, created by up only if the base is missing "
             "(shared by every run of the pool)",
     "runner": "Runner stack {name}: {count} resources, this run's machines and registrations",
+    "autoscale": "Runner stack {name}: {count} resources, its autoscaled pools (they stay "
+                 "until the stack is removed)",
+    "mixed": "Runner stack {name}: {count} resources, its machines, registrations and "
+             "autoscaled pools",
 }
+IDENTITY_WAYS = {"aws": "EKS Pod Identity", "gcp": "GKE Workload Identity",
+                 "azure": "AKS workload identity", "alicloud": "ACK RRSA"}
 
 
 def render_text(plan: Plan, resources: list[dict[str, Any]]) -> str:
@@ -37,9 +43,14 @@ def render_text(plan: Plan, resources: list[dict[str, Any]]) -> str:
     runner = next((s["name"] for s in plan.stacks if s["kind"] == "runner"), "")
     for spec in plan.pools:
         lines.extend(_summary(plan, spec, runner, resources))
+    for auto in plan.autoscaled:
+        lines.extend(autoscale_summary(auto, runner))
     for stack in plan.stacks:
         mine = [r for r in resources if r["stack"] == stack["name"]]
-        lines.append(STACK_HEADINGS[stack["kind"]].format(name=stack["name"], count=len(mine)))
+        kind = stack["kind"]
+        if kind == "runner" and plan.autoscaled:
+            kind = "mixed" if plan.pools else "autoscale"
+        lines.append(STACK_HEADINGS[kind].format(name=stack["name"], count=len(mine)))
         lines.extend(_tree_lines(mine))
     return "\n".join(lines) + "\n"
 
@@ -67,6 +78,41 @@ def _summary(plan: Plan, spec: RunnerSpec, runner: str,
         f"  runners     {spec.forge}, {repo}; labels {labels}",
         f"  base adds   {sum(adds.values())} cloud resources if the base stack is missing: "
         + ", ".join(f"{n} x {kind}" if n > 1 else kind for kind, n in adds.items()),
+    ]
+
+
+def autoscale_summary(spec: Any, stack: str) -> list[str]:
+    """The text plan's lines about one autoscaled pool (an infra.autoscale.spec.AutoscaleSpec)."""
+    scope = (f"repository {spec.repo}" if spec.repo else
+             f"{'organization' if spec.forge == 'github' else 'group'} {spec.organization}")
+    if spec.forge == "github":
+        target = f"runs-on: {spec.scale_set_name}" + (
+            f" (labels {', '.join(spec.labels)})" if spec.labels else "")
+    else:  # the tags of the runner the stack creates (infra.autoscale.kube)
+        target = "tags " + ", ".join(runner_labels(spec.labels, spec.gpu_model))
+    if spec.gpu_node_pool == "create":
+        nodes = (f"{spec.node_machine_type} ({spec.gpus_per_node} x {spec.gpu_model}), "
+                 f"{spec.runners_per_node} job(s) a node, "
+                 f"{-(-spec.min_runners // spec.runners_per_node)} to {spec.max_nodes} "
+                 "node(s) in a "
+                 f"node pool this stack creates{' (spot)' if spec.spot else ''}")
+    else:
+        nodes = ("the cluster's own GPU nodes with "
+                 + ", ".join(f"{k}={v}" for k, v in spec.node_selector))
+    reach = (f"kubeconfig context {spec.cluster.context}" if spec.cluster.context else
+             f"the kubeconfig of stack output {spec.cluster.stack_output}")
+    identity = (f"{spec.identity} through {IDENTITY_WAYS[spec.cloud]}" if spec.identity else
+                "none (pods get no cloud identity)")
+    return [
+        f"  stack       {stack} (runner), autoscaled pool {spec.name}",
+        f"  runners     {spec.min_runners} to {spec.max_runners} pods of {spec.gpu_count} x "
+        f"{spec.gpu_model}, one job each, each ended at most "
+        f"{format_duration(spec.max_runtime_s)} after it starts",
+        f"  nodes       {nodes}",
+        f"  cluster     {spec.cluster.name} in {spec.cloud} region {spec.region}, through "
+        f"{reach}",
+        f"  jobs        {spec.forge}, {scope} on {spec.forge_url}; {target}",
+        f"  identity    {identity}; the nodes' own credentials are out of the pods' reach",
     ]
 
 
@@ -282,6 +328,9 @@ def _autoscale_markdown(pool: Any, summary: dict[str, Any], masked: Any) -> list
             ("expiry", f"each job ends {format_duration(s['maxRuntimeSeconds'])} after it "
                        "starts"),
             ("forge", f"{runs}; credentials {s['credentials']}"),
+            ("identity", (f"{s['identity']} through {IDENTITY_WAYS[s['cloud']]}"
+                          if s.get("identity") else "none")
+             + "; the nodes' own credentials are out of the pods' reach"),
             ("helm releases", releases or "none")]
     lines = [f"## Pool `{pool.spec.name}` (autoscale)", "", "| | |", "| --- | --- |"]
     lines += [f"| {key} | {_cell(value)} |" for key, value in rows]

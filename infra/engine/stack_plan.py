@@ -494,6 +494,7 @@ def autoscale_summary(pool: AutoscalePoolPlan, stack: str) -> dict[str, Any]:
             "gpusPerNode": spec.gpus_per_node, "maxNodes": spec.max_nodes, "spot": spec.spot,
             "credentials": spec.credentials, "maxRuntimeSeconds": spec.max_runtime_s,
             "labels": list(spec.labels), "scaleSetName": spec.scale_set_name,
+            "identity": spec.identity,
             "releases": [{key: release[key] for key in ("name", "chart", "version",
                                                          "namespace")}
                          for release in _releases(pool)]}
