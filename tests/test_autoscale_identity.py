@@ -127,14 +127,22 @@ def test_each_cloud_takes_its_form_and_refuses_the_others(cloud: str) -> None:
 
 
 @pytest.mark.parametrize(("cloud", "value"), [
-    ("aws", "arn:aws-cn:iam::123456789012:role/reader"),
-    ("aws", "arn:aws-us-gov:iam::123456789012:role/team/ml/reader"),
+    ("aws", "arn:aws:iam::123456789012:role/team/ml/reader"),
     ("gcp", "123456789012-compute@developer.gserviceaccount.com"),
     ("azure", IDENTITIES["azure"].lower()),
     ("alicloud", "dvc-reader"),
 ])
 def test_other_spellings_each_cloud_documents(cloud: str, value: str) -> None:
     assert pool(cloud, identity=value).identity == value
+
+
+def test_a_role_of_another_aws_partition_is_refused() -> None:
+    with pytest.raises(SpecError) as caught:
+        pool("aws", identity="arn:aws-cn:iam::123456789012:role/reader")
+    assert str(caught.value) == (
+        "Pool 'gpu': identity 'arn:aws-cn:iam::123456789012:role/reader' is a role of partition "
+        "aws-cn, but region us-east-1 is in aws; give a role ARN that starts with "
+        "arn:aws:iam::.")
 
 
 @pytest.mark.parametrize(("cloud", "value"), [
@@ -330,3 +338,22 @@ def test_aks_without_workload_identity_is_refused(cluster: dict[str, Any]) -> No
 def test_clusters_are_looked_up_only_where_needed() -> None:
     mocks = declare([pool("aws"), pool("alicloud", name="ali"), pool("gcp", name="gke")])
     assert mocks.invokes == []
+
+
+@pytest.mark.parametrize(("cloud", "mode", "granted", "words"), [
+    ("gcp", "create", True, "GKE_METADATA mode: pods never see the node's account"),
+    ("gcp", "existing", True, "the existing nodes must run in GKE_METADATA mode"),
+    ("gcp", "existing", False, "where the cluster enforces NetworkPolicies"),
+    ("aws", "create", False, "IMDSv2 with one hop on the nodes"),
+    ("aws", "existing", True, "the existing nodes' own metadata settings apply"),
+    ("azure", "existing", False, "refuses a cluster without a network policy engine"),
+    ("alicloud", "create", False, "where the cluster enforces NetworkPolicies (Terway)"),
+])
+def test_the_plan_says_what_keeps_pods_off_the_node_metadata(
+        cloud: str, mode: str, granted: bool, words: str) -> None:
+    """Never a promise the pool cannot keep: an existing node pool's own settings matter."""
+    changes: dict[str, Any] = {"gpuNodePool": mode, "identity": IDENTITIES[cloud] if granted
+                               else ...}
+    if mode == "create":
+        changes["nodeSelector"] = ...
+    assert words in identity.metadata_protection(pool(cloud, **changes))

@@ -339,3 +339,13 @@ def test_provider_for_a_stack_output() -> None:
     assert unwrap(provider["kubeconfig"]) == KUBECONFIG
     assert provider["clusterIdentifier"] == "eks-gpu"
     assert "context" not in provider
+
+
+def test_a_pool_runner_image_reaches_the_runner_pods() -> None:
+    spec = pool(runnerImage="ghcr.io/acme/cuda-runner:2.334.0")
+    result = run(lambda: github(spec))
+    values = unwrap(result.named("gpu-scale-set")["inputs"]["values"])
+    [container] = values["template"]["spec"]["containers"]
+    assert container["image"] == "ghcr.io/acme/cuda-runner:2.334.0"
+    plain = unwrap(run(lambda: github(pool())).named("gpu-scale-set")["inputs"]["values"])
+    assert plain["template"]["spec"]["containers"][0]["image"] == charts.DEFAULT_RUNNER_IMAGE

@@ -350,8 +350,9 @@ def test_the_text_plan_summarises_each_autoscaled_pool(tmp_path):
             "it starts") in text
     assert ("  nodes       g6.xlarge (1 x l4), 1 job(s) a node, 1 to 4 node(s) in a node pool "
             "this stack creates") in text
-    assert ("  identity    arn:aws:iam::123456789012:role/reader through EKS Pod Identity; "
-            "the nodes' own credentials are out of the pods' reach") in text
+    assert ("  identity    arn:aws:iam::123456789012:role/reader through EKS Pod Identity\n"
+            "  metadata    IMDSv2 with one hop on the nodes, and a NetworkPolicy cutting the "
+            "metadata service, where the cluster enforces NetworkPolicies\n") in text
     assert f"Runner stack {stack}: " in text and "its autoscaled pools" in text
     gitlab = {"cml-infra:pools": [{k: v for k, v in GITLAB_POOL.items()} | {
         "organization": "ml", "labels": ["gpu"]}]}

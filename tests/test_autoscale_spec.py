@@ -32,8 +32,12 @@ def pool(**changes: Any) -> AutoscaleSpec:
 
 
 def entry(**changes: Any) -> dict[str, Any]:
-    """BASE with settings changed; a value of `...` drops the setting."""
+    """BASE with settings changed; a value of `...` drops the setting. An Azure cluster is
+    named <resource group>/<cluster>, as AKS needs."""
     merged = {**BASE, **changes}
+    if merged.get("cloud") == "azure" and isinstance(merged.get("cluster"), dict) \
+            and "/" not in str(merged["cluster"].get("name")):
+        merged["cluster"] = {**merged["cluster"], "name": f"gpu-rg/{merged['cluster']['name']}"}
     return {key: value for key, value in merged.items() if value is not ...}
 
 
@@ -76,7 +80,8 @@ def test_minimal_pool_per_cloud_and_forge(cloud: str, forge: str) -> None:
         labels=() if forge == "github" else ("cml-infra",),
         scale_set_name="gpu" if forge == "github" else None,
         gpu_model=model, gpu_count=1, min_runners=0, max_runners=4,
-        cluster=ClusterRef("gpu-cluster", "gpu-ctx", None), gpu_node_pool="create",
+        cluster=ClusterRef("gpu-rg/gpu-cluster" if cloud == "azure" else "gpu-cluster",
+                           "gpu-ctx", None), gpu_node_pool="create",
         node_selector=(), tolerations=(),
         machine=Machine(node_type, model, 1, family.accelerator, family.driver),
         gpus_per_node=1, max_nodes=4, spot=False, identity=None, max_runtime_s=6 * 3600,
@@ -92,7 +97,8 @@ def test_full_pool_per_cloud_and_forge(cloud: str, forge: str) -> None:
     model = CLOUD_CASES[cloud][0]
     group = "acme" if forge == "github" else "acme/ml"
     spec = pool(cloud=cloud, forge=forge, gpuModel=model, repo=..., organization=group,
-                forgeUrl="https://git.example.com", labels=["gpu", model], minRunners=1,
+                forgeUrl="https://git.example.com", labels=["gpu", model],
+                minRunners=1 if forge == "github" else 0,  # GitLab keeps no warm pods
                 maxRunners=6, gpuCount=1, spot=True, identity=IDENTITIES[cloud],
                 maxRuntime="2h", credentials="token", region="us-west",
                 cluster={"name": "c1", "stackOutput": "acme/platform/prod#kubeconfig"},
@@ -102,9 +108,10 @@ def test_full_pool_per_cloud_and_forge(cloud: str, forge: str) -> None:
                                                              "https://git.example.com")
     assert spec.config_url == f"https://git.example.com/{group}"
     assert spec.labels == ("gpu", model)
-    assert (spec.min_runners, spec.max_runners, spec.spot) == (1, 6, True)
+    assert (spec.min_runners, spec.max_runners, spec.spot) == (int(forge == "github"), 6, True)
     assert spec.region == catalog.table(cloud).REGIONS["us-west"][0]
-    assert spec.cluster == ClusterRef("c1", None, "acme/platform/prod#kubeconfig")
+    assert spec.cluster == ClusterRef("gpu-rg/c1" if cloud == "azure" else "c1", None,
+                                      "acme/platform/prod#kubeconfig")
     assert spec.tolerations == (Toleration("nvidia.com/gpu", "Exists", None, "NoSchedule"),)
     assert (spec.identity, spec.max_runtime_s, spec.credentials) == (IDENTITIES[cloud], 7200,
                                                                     "token")
@@ -189,7 +196,43 @@ def test_min_runners_zero_refused_where_a_cloud_cannot_scale_from_zero(
 
 # ---- refusals ------------------------------------------------------------------------------
 
+def test_one_owner_cannot_have_two_scale_sets_of_one_name() -> None:
+    first = {**BASE, "name": "l4-train", "organization": "acme", "repo": ...}
+    second = {**BASE, "name": "l4-eval", "scaleSetName": "l4-train"}  # repo acme/models
+    entries = [{k: v for k, v in e.items() if v is not ...} for e in (first, second)]
+    with pytest.raises(SpecError) as caught:
+        autoscale_pools(enumerate(entries, 1), {})
+    assert str(caught.value) == (
+        "Pool 'l4-eval': scaleSetName 'l4-train' is taken by pool 'l4-train' for acme, and "
+        "runs-on could not tell them apart; give this pool its own scaleSetName.")
+    other_owner = {**second, "repo": "other/models"}
+    assert len(autoscale_pools(enumerate([entries[0], other_owner], 1), {})) == 2
+
+
 REFUSALS: list[tuple[str, dict[str, Any], str]] = [
+    ("max runners above the ceiling", {"maxRunners": 16000},
+     "Pool 'gpu': maxRunners may be at most 1000, not 16000; it caps what the pool may spend, "
+     "so give the most jobs it should run at once."),
+    ("gitlab warm runners", {"forge": "gitlab", "minRunners": 2},
+     "Pool 'gpu': minRunners applies to GitHub scale sets; GitLab's Kubernetes executor starts "
+     "a pod for each job and keeps none waiting, so drop it (or set it to 0)."),
+    ("plain http forge", {"forgeUrl": "http://ghe.example.com"},
+     "Pool 'gpu': forgeUrl 'http://ghe.example.com' must be an https:// address for an "
+     "autoscale pool (ARC reaches the forge over TLS); give the server's https:// address."),
+    ("node type of an existing pool", {"gpuNodePool": "existing", "nodeSelector": {"a": "b"},
+                                       "nodeMachineType": "g4dn.12xlarge"},
+     "Pool 'gpu': nodeMachineType is the machine of the node pool cml-infra creates; drop it "
+     "with gpuNodePool: existing, whose nodes are what nodeSelector picks."),
+    ("toleration value", {"tolerations": [{"key": "a", "value": "bad value!"}]},
+     "Pool 'gpu': tolerations item 1: value 'bad value!' is not a Kubernetes taint value; use "
+     "at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or "
+     "digit."),
+    ("eks cluster name", {"cluster": {"name": "rg/aks1", "context": "x"}},
+     "Pool 'gpu': cluster.name 'rg/aks1' is not an EKS cluster name (letters, digits, '-' and "
+     "'_', at most 100); give the cluster's name as the EKS console shows it."),
+    ("gke cluster name", {"cloud": "gcp", "cluster": {"name": "GPU", "context": "x"}},
+     "Pool 'gpu': cluster.name 'GPU' is not a GKE cluster name (lowercase letters, digits and "
+     "'-', a letter first, at most 40); give the cluster's name as the GKE console shows it."),
     ("gpu not on the cloud's node pools", {"cloud": "azure", "gpuModel": "l4"},
      "Pool 'gpu': gpuModel l4 is not offered by azure GPU node pools; choose one of: t4, a10, "
      "a100, a100-80gb, h100."),
@@ -468,3 +511,26 @@ def test_autoscale_pools_have_unique_names() -> None:
         autoscale_pools(autoscaled, {}, taken=["gpu2"])
     assert str(caught.value) == ("Pool name 'gpu2' is used twice; give every pool its own "
                                  "name.")
+
+
+@pytest.mark.parametrize("image", ["ghcr.io/acme/cuda-runner:2.334.0", "acme/runner",
+                                   "localhost:5000/runner@sha256:" + "a" * 64,
+                                   "registry.example.com:443/ml/runner:v1"])
+def test_runner_image_of_a_github_pool(image: str) -> None:
+    assert pool(runnerImage=image).runner_image == image
+    assert pool().runner_image is None
+
+
+@pytest.mark.parametrize(("changes", "sentence"), [
+    ({"runnerImage": "UPPER/runner"},
+     "Pool 'gpu': runnerImage 'UPPER/runner' is not a container image reference; give one such "
+     "as ghcr.io/acme/cuda-runner:2.334.0."),
+    ({"runnerImage": "ghcr.io/x:"},
+     "Pool 'gpu': runnerImage 'ghcr.io/x:' is not a container image reference; give one such "
+     "as ghcr.io/acme/cuda-runner:2.334.0."),
+    ({"forge": "gitlab", "runnerImage": "acme/runner"},
+     "Pool 'gpu': runnerImage is the image of GitHub runner pods; a GitLab job names its own "
+     "(image: in .gitlab-ci.yml), so drop it."),
+])
+def test_bad_runner_images(changes: dict[str, Any], sentence: str) -> None:
+    assert refused(**changes) == sentence

@@ -15,7 +15,9 @@ HELP = (
     "arguments. A stack that is missing, or whose machines already deleted themselves, ends "
     "with exit 0. The registrations are deleted with the token saved at up, or with a fresh "
     "one from --token-file or REPO_TOKEN (a GitHub App token lasts an hour). --base NAME "
-    "removes a pool base once no runner stack uses it.\n\n"
+    "removes a pool base once no runner stack uses it. A stack of autoscaled pools (kind: "
+    "autoscale, made with pulumi up) goes only when named: down STACK removes its Helm "
+    "releases, GPU node pools and the GitLab runner it created.\n\n"
     "Example: cml-infra down   (in a job with if: always())"
 )
 StacksArgument = Annotated[list[str] | None, typer.Argument(

@@ -16,7 +16,9 @@ HELP = (
     "Destroy runner stacks past their expiry (plus --grace) or whose machines are all gone, "
     "clear locks of runs that are dead, and delete idle forge runners with our name shape "
     "that no stack owns. One line per action; exit 0 when nothing failed. Safe from a "
-    "scheduled job, next to running up jobs. Bases are never touched.\n\n"
+    "scheduled job, next to running up jobs. Bases and stacks of autoscaled pools (kind: "
+    "autoscale) are never destroyed: gc only clears the lock of a run that died while "
+    "updating one; remove them with down STACK.\n\n"
     "Example: cml-infra gc --dry-run"
 )
 DryRunFlag = Annotated[bool, typer.Option("--dry-run", help="Say what would be done; do "

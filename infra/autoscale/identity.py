@@ -71,7 +71,8 @@ ALICLOUD_ROLE = re.compile(r"(?:acs:ram::\d+:role/)?(?P<name>[A-Za-z0-9.-]{1,64}
 IDENTITY_FORMS = {
     "aws": "the ARN of an IAM role that EKS Pod Identity may assume "
            "(arn:aws:iam::123456789012:role/NAME)",
-    "gcp": "a Google service account's e-mail (NAME@PROJECT.iam.gserviceaccount.com)",
+    "gcp": "a Google service account's e-mail (NAME@PROJECT.iam.gserviceaccount.com, NAME "
+           "and PROJECT each 6 to 30 lowercase letters, digits and hyphens)",
     "azure": "the resource id of a user-assigned managed identity (/subscriptions/SUB/"
              "resourceGroups/GROUP/providers/Microsoft.ManagedIdentity/"
              "userAssignedIdentities/NAME)",
@@ -209,6 +210,27 @@ def blocks_metadata(spec: AutoscaleSpec) -> bool:
     pools with an identity, whose GKE metadata server (node pools in GKE_METADATA mode) serves
     it and never the node's own account."""
     return not (spec.cloud == "gcp" and spec.identity)
+
+
+def metadata_protection(spec: AutoscaleSpec) -> str:
+    """How the pool keeps the nodes' own credentials from its pods, as the plan says it."""
+    created = spec.gpu_node_pool == "create"
+    policy = "a NetworkPolicy cutting the metadata service"
+    where_enforced = f"{policy}, where the cluster enforces NetworkPolicies"
+    if spec.cloud == "gcp":
+        if created:
+            return "node pool in GKE_METADATA mode: pods never see the node's account"
+        if spec.identity:
+            return ("the existing nodes must run in GKE_METADATA mode (as Workload Identity "
+                    "needs), or pods see the node's account")
+        return where_enforced + "; GKE_METADATA mode on the existing nodes hides it too"
+    if spec.cloud == "aws":
+        return ("IMDSv2 with one hop on the nodes, and " + where_enforced if created else
+                where_enforced + "; otherwise the existing nodes' own metadata settings apply "
+                "(IMDSv2 with one hop blocks pods)")
+    if spec.cloud == "azure":
+        return policy + " (pulumi up refuses a cluster without a network policy engine)"
+    return where_enforced + " (Terway)"
 
 
 def metadata_policy(spec: AutoscaleSpec, namespace: str) -> dict[str, Any]:

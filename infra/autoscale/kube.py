@@ -216,7 +216,8 @@ class AutoscaleRunners(pulumi.ComponentResource):
                 min_runners=spec.min_runners, max_runners=spec.max_runners,
                 gpu_count=spec.gpu_count, node_selector=selector, tolerations=tols,
                 service_account=service_account, controller_namespace=ARC_NAMESPACE,
-                controller_service_account=ARC_SERVICE_ACCOUNT, runner_image=runner_image,
+                controller_service_account=ARC_SERVICE_ACCOUNT,
+                runner_image=spec.runner_image or runner_image,
                 max_runtime_s=spec.max_runtime_s, pod_labels=pod_labels)
             self.runners = _release(
                 f"{spec.name}-scale-set", charts.ARC_SCALE_SET_CHART, ns_name, values,

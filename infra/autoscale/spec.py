@@ -41,6 +41,15 @@ NODE_POOL_MODES = ("create", "existing")
 CREDENTIALS = ("app", "token")
 DEFAULT_MAX_RUNTIME = "6h"  # as build_spec's, when the project sets no cml-infra:maxRuntime
 
+# A container image reference (registry host[:port]/path[:tag][@sha256:digest]), after the
+# distribution reference grammar (github.com/distribution/reference, reference.go).
+IMAGE = re.compile(
+    r"(?:(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+|localhost)(?::\d+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+    r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::\w[\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?")
+
+# A ceiling on maxRunners: a typo (16000 for 16) would lift the pool's cost cap.
+MAX_RUNNERS = 1000
+
 # ARC's chart fails a runnerScaleSetName of more than 45 characters
 # (actions/actions-runner-controller charts/gha-runner-scale-set, ../shared/notes/kubernetes.md).
 MAX_SCALE_SET_NAME = 45
@@ -63,6 +72,21 @@ TOLERATION_OPERATORS = ("Exists", "Equal")
 TOLERATION_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 TOLERATION_KEYS = ("key", "operator", "value", "effect", "tolerationSeconds")
 CLUSTER_KEYS = ("name", "context", "stackOutput")
+# Cluster names each cloud accepts: EKS CreateCluster `name` (1-100, ^[0-9A-Za-z][A-Za-z0-9\-_]*$,
+# docs.aws.amazon.com/eks/latest/APIReference/API_CreateCluster.html); GKE (lowercase letters,
+# digits and hyphens, a letter first, at most 40: cloud.google.com/kubernetes-engine/docs/
+# how-to/creating-a-zonal-cluster); AKS as <resource group>/<cluster> (infra.autoscale.nodepools).
+CLUSTER_NAMES: dict[str, tuple[re.Pattern[str], str]] = {
+    "aws": (re.compile(r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}"),
+            "is not an EKS cluster name (letters, digits, '-' and '_', at most 100); give the "
+            "cluster's name as the EKS console shows it"),
+    "gcp": (re.compile(r"[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?"),
+            "is not a GKE cluster name (lowercase letters, digits and '-', a letter first, at "
+            "most 40); give the cluster's name as the GKE console shows it"),
+    "azure": (re.compile(r"[^/\s]+/[^/\s]+"),
+              "must be <resource group>/<cluster name> on azure, such as gpu-rg/gpu-cluster; "
+              "give the AKS cluster's resource group and name"),
+}
 # A Pulumi stack (`stack` or `org/project/stack`), '#', and the name of one of its outputs.
 OUTPUT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 
@@ -75,6 +99,7 @@ KEYS: dict[str, str] = {
     "gpuNodePool": "string", "nodeSelector": "selector", "tolerations": "tolerations",
     "nodeMachineType": "string", "gpusPerNode": "derived", "maxNodes": "derived",
     "spot": "bool", "identity": "string", "maxRuntime": "duration", "credentials": "string",
+    "runnerImage": "string",
 }
 SHAPES = {
     "cluster": "a mapping such as {name: gpu-cluster, context: gpu-cluster}",
@@ -153,6 +178,8 @@ class AutoscaleSpec:
     max_runtime_s: int
     credentials: str
     """app (GitHub App) or token (GitHub token; GitLab runner token)."""
+    runner_image: str | None = None
+    """GitHub: the runner pods' image (None: ARC's stock runner image, no CUDA libraries)."""
 
     @property
     def node_machine_type(self) -> str:
@@ -217,11 +244,22 @@ def autoscale_pools(pools: Iterable[tuple[int, Mapping]], defaults: Mapping[str,
     names of its single-machine pools)."""
     specs = [autoscale_spec_from_config(entry, defaults, position) for position, entry in pools]
     seen = set(taken)
+    scale_sets: dict[tuple[str, str, str], str] = {}
     for spec in specs:
         if spec.name in seen:
             raise SpecError(f"Pool name {spec.name!r} is used twice; give every pool its own "
                             "name.")
         seen.add(spec.name)
+        if spec.scale_set_name is None:
+            continue
+        # one owner's workflows pick a scale set by name (runs-on): names must not repeat
+        owner = str(spec.organization or spec.repo).split("/")[0]
+        key = (spec.forge_url.rstrip("/"), owner.lower(), spec.scale_set_name)
+        if key in scale_sets:
+            raise SpecError(f"Pool {spec.name!r}: scaleSetName {spec.scale_set_name!r} is "
+                            f"taken by pool {scale_sets[key]!r} for {owner}, and runs-on could "
+                            "not tell them apart; give this pool its own scaleSetName.")
+        scale_sets[key] = spec.name
     return specs
 
 
@@ -335,6 +373,10 @@ def _runners(where: str, cloud: str, entry: Mapping[str, object]) -> tuple[int, 
     maximum = int(entry["maxRunners"])  # type: ignore[call-overload]
     if maximum < 1:
         raise SpecError(f"{where}: maxRunners must be 1 or more, not {maximum}.")
+    if maximum > MAX_RUNNERS:
+        raise SpecError(f"{where}: maxRunners may be at most {MAX_RUNNERS}, not {maximum}; "
+                        "it caps what the pool may spend, so give the most jobs it should run "
+                        "at once.")
     if maximum < minimum:
         raise SpecError(f"{where}: maxRunners ({maximum}) is below minRunners ({minimum}); "
                         "raise maxRunners or lower minRunners.")
@@ -389,6 +431,9 @@ def _cluster(where: str, cloud: str, value: object) -> ClusterRef:
     if not name or any(c.isspace() for c in name):
         raise SpecError(f"{where}: cluster.name must be the cluster's name or id on {cloud}, "
                         f"not {settings.describe(value.get('name'))}.")
+    shape = CLUSTER_NAMES.get(cloud)
+    if shape is not None and not shape[0].fullmatch(name):
+        raise SpecError(f"{where}: cluster.name {name!r} {shape[1]}.")
     context, output = value.get("context"), value.get("stackOutput")
     if context is not None and output is not None:
         raise SpecError(f"{where}: cluster takes context or stackOutput, not both; keep the "
@@ -468,6 +513,10 @@ def _tolerations(where: str, value: object) -> tuple[Toleration, ...]:
         if operator == "Exists" and value_ is not None:
             raise SpecError(f"{at}: operator Exists takes no value; drop the value or use "
                             "operator Equal.")
+        if value_ is not None and not LABEL_NAME.fullmatch(str(value_)):
+            raise SpecError(f"{at}: value {value_!r} is not a Kubernetes taint value; use at "
+                            "most 63 letters, digits, '-', '_' and '.', starting and ending with "
+                            "a letter or digit.")
         if key is None and operator != "Exists":
             raise SpecError(f"{at}: a toleration without a key needs operator Exists (it then "
                             "tolerates every taint); add a key or set operator: Exists.")
@@ -548,7 +597,15 @@ def autoscale_spec_from_config(entry: Mapping, defaults: Mapping,
     if gpu_count < 1:
         raise SpecError(f"{where}: gpuCount must be 1 or more, not {gpu_count}.")
     min_runners, max_runners = _runners(where, cloud, entry)
+    if forge == "gitlab" and min_runners:
+        raise SpecError(f"{where}: minRunners applies to GitHub scale sets; GitLab's Kubernetes "
+                        "executor starts a pod for each job and keeps none waiting, so drop it "
+                        "(or set it to 0).")
     repo, organization, forge_url = _scope(where, forge, entry, defaults)
+    if not forge_url.startswith("https://"):
+        raise SpecError(f"{where}: forgeUrl {forge_url!r} must be an https:// address for an "
+                        f"autoscale pool ({'ARC' if forge == 'github' else 'GitLab Runner'} "
+                        "reaches the forge over TLS); give the server's https:// address.")
     machine = _node_machine(where, cloud, model, family, gpu_count, entry.get("nodeMachineType"))
     region, zones = _placement(where, cloud, str(entry.get("region", defaults.get(
         "region", "us-east"))), machine)
@@ -556,6 +613,10 @@ def autoscale_spec_from_config(entry: Mapping, defaults: Mapping,
     mode = str(entry.get("gpuNodePool", "create"))
     if mode not in NODE_POOL_MODES:
         raise SpecError(f"{where}: gpuNodePool must be create or existing, not {mode!r}.")
+    if mode == "existing" and entry.get("nodeMachineType") is not None:
+        raise SpecError(f"{where}: nodeMachineType is the machine of the node pool cml-infra "
+                        "creates; drop it with gpuNodePool: existing, whose nodes are what "
+                        "nodeSelector picks.")
     node_selector = _node_selector(where, mode, entry.get("nodeSelector"))
     spot = bool(entry.get("spot", False))
     if spot and mode == "existing":
@@ -564,6 +625,12 @@ def autoscale_spec_from_config(entry: Mapping, defaults: Mapping,
     identity = entry.get("identity")
     if identity is not None:
         identity = check_identity(where, cloud, identity)
+        partition = ("aws-cn" if region.startswith("cn-") else
+                     "aws-us-gov" if region.startswith("us-gov-") else "aws")
+        if cloud == "aws" and identity.split(":")[1] != partition:
+            raise SpecError(f"{where}: identity {identity!r} is a role of partition "
+                            f"{identity.split(':')[1]}, but region {region} is in {partition}; "
+                            f"give a role ARN that starts with arn:{partition}:iam::.")
     gpus_per_node = machine.gpu_count
     return AutoscaleSpec(
         name=name, cloud=cloud, region=region, zones=zones, forge=forge, forge_url=forge_url,
@@ -581,4 +648,18 @@ def autoscale_spec_from_config(entry: Mapping, defaults: Mapping,
         max_runtime_s=_max_runtime(where, entry.get("maxRuntime", defaults.get(
             "max_runtime", DEFAULT_MAX_RUNTIME))),
         credentials=_credentials(where, forge, entry.get("credentials")),
+        runner_image=_runner_image(where, forge, entry.get("runnerImage")),
     )
+
+
+def _runner_image(where: str, forge: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if forge != "github":
+        raise SpecError(f"{where}: runnerImage is the image of GitHub runner pods; a GitLab job "
+                        "names its own (image: in .gitlab-ci.yml), so drop it.")
+    text = str(value).strip()
+    if not IMAGE.fullmatch(text):
+        raise SpecError(f"{where}: runnerImage {value!r} is not a container image reference; "
+                        "give one such as ghcr.io/acme/cuda-runner:2.334.0.")
+    return text

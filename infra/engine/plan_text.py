@@ -15,6 +15,7 @@ from collections import Counter
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from infra.autoscale.identity import metadata_protection
 from infra.clouds.common import iso
 from infra.engine.naming import base_stack_name
 from infra.forges.runners import runner_labels
@@ -112,7 +113,8 @@ def autoscale_summary(spec: Any, stack: str) -> list[str]:
         f"  cluster     {spec.cluster.name} in {spec.cloud} region {spec.region}, through "
         f"{reach}",
         f"  jobs        {spec.forge}, {scope} on {spec.forge_url}; {target}",
-        f"  identity    {identity}; the nodes' own credentials are out of the pods' reach",
+        f"  identity    {identity}",
+        f"  metadata    {metadata_protection(spec)}",
     ]
 
 
@@ -328,9 +330,9 @@ def _autoscale_markdown(pool: Any, summary: dict[str, Any], masked: Any) -> list
             ("expiry", f"each job ends {format_duration(s['maxRuntimeSeconds'])} after it "
                        "starts"),
             ("forge", f"{runs}; credentials {s['credentials']}"),
-            ("identity", (f"{s['identity']} through {IDENTITY_WAYS[s['cloud']]}"
-                          if s.get("identity") else "none")
-             + "; the nodes' own credentials are out of the pods' reach"),
+            ("identity", f"{s['identity']} through {IDENTITY_WAYS[s['cloud']]}"
+             if s.get("identity") else "none"),
+            ("node metadata", metadata_protection(pool.spec)),
             ("helm releases", releases or "none")]
     lines = [f"## Pool `{pool.spec.name}` (autoscale)", "", "| | |", "| --- | --- |"]
     lines += [f"| {key} | {_cell(value)} |" for key, value in rows]
