@@ -151,6 +151,10 @@ def test_a_gitlab_autoscale_stack_plans_the_gitlab_runner_chart(tmp_path):
     assert pool["secret"]["keys"] == ["runner-registration-token", "runner-token"]
     assert pool["secret"]["data"] == "[secret]"
     assert TOKEN not in json.dumps(document)
+    # the runner pulumi up creates through GitLab's API, shown with what it will be
+    [runner] = [r for r in pool["resources"] if r["name"] == "gl-l4-gitlab-registration"]
+    assert {k: runner["inputs"][k] for k in ("forge", "repo", "labels", "token")} == {
+        "forge": "gitlab", "repo": "ml/eval", "labels": ["cml-infra", "l4"], "token": "[secret]"}
 
 
 def test_a_mixed_stack_plans_both_kinds(tmp_path):

@@ -93,6 +93,10 @@ _RESOURCE_STATE: dict[str, dict[str, Any]] = {
     "aws:eks/nodeGroup:NodeGroup": {"resources": [{"autoscalingGroups": [
         {"name": f"{PLACEHOLDER}-asg-of-the-node-group"}]}]},
     "aws:ec2/launchTemplate:LaunchTemplate": {"latestVersion": 1},
+    # the runner a GitLab autoscale pool creates through the API when pulumi up runs
+    "pulumi-python:dynamic:Resource": {
+        "runner_id": f"{PLACEHOLDER}-runner-id", "runner_name": f"{PLACEHOLDER}-runner-name",
+        "registration": f"{PLACEHOLDER}-gitlab-runner-token"},
 }
 
 
@@ -197,6 +201,7 @@ def placeholder_credentials() -> Any:
 
     from infra.autoscale.kube import GitHubApp
     from infra.autoscale.program import AutoscaleCredentials
+    from infra.forges.registration import ForgeSettings
 
     def secret(what: str) -> pulumi.Output[str]:
         return pulumi.Output.secret(f"{PLACEHOLDER}-{what}")
@@ -206,7 +211,7 @@ def placeholder_credentials() -> Any:
         github_app=GitHubApp(app_id=secret("github-app-id"),
                              installation_id=secret("github-app-installation-id"),
                              private_key=secret("github-app-private-key")),
-        gitlab_runner_token=secret("gitlab-runner-token"))
+        forge=ForgeSettings(token=secret("forge-token")))
 
 
 def _planned_bases(pools: Sequence[RunnerSpec], record: Plan) -> None:
