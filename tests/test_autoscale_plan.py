@@ -364,3 +364,38 @@ def test_the_text_plan_summarises_each_autoscaled_pool(tmp_path):
     text = cli(tmp_path, "--dry-run", "--stack-config", str(stack_file(tmp_path, gitlab)),
                REPO_TOKEN=TOKEN).stdout
     assert "  jobs        gitlab, group ml on https://gitlab.com; tags gpu, l4" in text
+
+
+def test_a_cluster_that_already_runs_arc_and_a_device_plugin_gets_neither_again(tmp_path):
+    existing = {"name": "gpu-eks", "context": "eks-ctx", "arcController": "existing",
+                "devicePlugin": "existing"}
+    pools = [{**POOLS[0], "cluster": existing},
+             {**POOLS[0], "name": "eks-l4-eval", "cluster": existing}]
+    document = planned_json(tmp_path, {**FOUR_POOLS, "cml-infra:pools": pools},
+                            REPO_TOKEN=TOKEN)
+    for pool in document["pools"]:
+        assert {(r["chart"], r["version"]) for r in pool["helmReleases"]} == {ARC_SCALE_SET}
+        [scale_set] = pool["helmReleases"]
+        # the chart finds the running controller itself (its Helm lookup)
+        assert "controllerServiceAccount" not in scale_set["values"]
+
+
+@pytest.mark.parametrize(("pools", "sentence"), [
+    ([{**POOLS[0], "cluster": {"name": "gpu-eks", "context": "eks-ctx",
+                               "arcController": "existing"}},
+      {**POOLS[0], "name": "eks-l4-eval"}],
+     "Error: Pool 'eks-l4-eval': cluster.arcController is install but pool 'eks-l4' on the "
+     "same cluster says existing; one cluster has one, so give both pools the same value.\n"),
+    ([{**GITLAB_POOL, "cluster": {"name": "gpu-gke", "context": "gke-ctx",
+                                  "arcController": "existing"}}],
+     "Error: Pool 'gl-l4': cluster.arcController concerns GitHub pools (Actions Runner "
+     "Controller); drop it from this GitLab pool.\n"),
+    ([{**POOLS[0], "cluster": {"name": "gpu-eks", "context": "eks-ctx",
+                               "devicePlugin": "yes"}}],
+     "Error: Pool 'eks-l4': cluster.devicePlugin must be install or existing, not 'yes'.\n"),
+])
+def test_cluster_add_ons_are_checked(tmp_path, pools, sentence):
+    result = cli(tmp_path, "--dry-run", "--stack-config",
+                 str(stack_file(tmp_path, {**FOUR_POOLS, "cml-infra:pools": pools})), "--json",
+                 REPO_TOKEN=TOKEN)
+    assert (result.returncode, result.stderr) == (1, sentence)

@@ -113,8 +113,8 @@ def arc_scale_set_values(
     node_selector: Mapping[str, str],
     tolerations: Sequence[Mapping[str, Any]],
     service_account: str | None,
-    controller_namespace: str,
-    controller_service_account: str,
+    controller_namespace: str | None,
+    controller_service_account: str | None,
     runner_image: str = DEFAULT_RUNNER_IMAGE,
     max_runtime_s: int,
     pod_labels: Mapping[str, str] | None = None,
@@ -144,8 +144,12 @@ def arc_scale_set_values(
         if not label or len(label) > _MAX_LABEL:
             raise SpecError(f"Give each scale-set label 1 to {_MAX_LABEL} characters.")
     _check_counts(min_runners, max_runners, gpu_count, max_runtime_s)
-    _require_name(controller_namespace, "the ARC controller's namespace")
-    _require_name(controller_service_account, "the ARC controller's service account")
+    if (controller_namespace is None) != (controller_service_account is None):
+        raise SpecError("Name both the ARC controller's namespace and service account, or "
+                        "neither (the chart then looks the controller up).")
+    if controller_namespace is not None and controller_service_account is not None:
+        _require_name(controller_namespace, "the ARC controller's namespace")
+        _require_name(controller_service_account, "the ARC controller's service account")
     if not runner_image:
         raise SpecError("Give the runner image (with the CUDA user-space libraries jobs need).")
 
@@ -174,12 +178,11 @@ def arc_scale_set_values(
         "runnerScaleSetName": scale_set_name,
         "minRunners": min_runners,
         "maxRunners": max_runners,
-        "controllerServiceAccount": {
-            "namespace": controller_namespace,
-            "name": controller_service_account,
-        },
         "template": {"spec": spec},
     }
+    if controller_namespace is not None:
+        values["controllerServiceAccount"] = {
+            "namespace": controller_namespace, "name": controller_service_account}
     if pod_labels:
         values["template"]["metadata"] = {"labels": dict(pod_labels)}
     if labels:

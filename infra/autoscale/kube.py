@@ -207,7 +207,8 @@ class AutoscaleRunners(pulumi.ComponentResource):
         self.controller: kubernetes.helm.v3.Release | None = None
         self.runners: kubernetes.helm.v3.Release
         if spec.forge == "github":
-            if controller is None:
+            existing = spec.cluster.arc_controller == "existing"
+            if controller is None and not existing:
                 controller = arc_controller(provider, parent=self)
             self.controller = controller
             values = charts.arc_scale_set_values(
@@ -215,14 +216,19 @@ class AutoscaleRunners(pulumi.ComponentResource):
                 scale_set_name=str(spec.scale_set_name), labels=spec.labels,
                 min_runners=spec.min_runners, max_runners=spec.max_runners,
                 gpu_count=spec.gpu_count, node_selector=selector, tolerations=tols,
-                service_account=service_account, controller_namespace=ARC_NAMESPACE,
-                controller_service_account=ARC_SERVICE_ACCOUNT,
+                service_account=service_account,
+                # an existing controller is found by the chart itself, a Helm lookup of the
+                # Deployment labelled app.kubernetes.io/part-of=gha-rs-controller
+                # (charts/gha-runner-scale-set/templates/_helpers.tpl, managerServiceAccountName)
+                controller_namespace=None if controller is None else ARC_NAMESPACE,
+                controller_service_account=None if controller is None else ARC_SERVICE_ACCOUNT,
                 runner_image=spec.runner_image or runner_image,
                 max_runtime_s=spec.max_runtime_s, pod_labels=pod_labels)
             self.runners = _release(
                 f"{spec.name}-scale-set", charts.ARC_SCALE_SET_CHART, ns_name, values,
                 pulumi.ResourceOptions(parent=self, provider=provider,
-                                       depends_on=[*ready, controller]),
+                                       depends_on=[*ready, *([controller] if controller
+                                                             else [])]),
                 release_name=str(spec.scale_set_name))
         else:
             values = charts.gitlab_runner_values(

@@ -70,7 +70,23 @@ def missing_app(names: Sequence[str]) -> str:
 
 
 def cluster_key(spec: AutoscaleSpec) -> tuple[str, str, Any]:
-    return spec.cloud, spec.region, spec.cluster
+    return spec.cloud, spec.region, spec.cluster.where
+
+
+def check_clusters(specs: Sequence[AutoscaleSpec]) -> None:
+    """Pools on one cluster share its ARC controller and device plugin: they must agree on
+    whether the stack installs them."""
+    first: dict[Any, AutoscaleSpec] = {}
+    for spec in specs:
+        other = first.setdefault(cluster_key(spec), spec)
+        for key, attr in (("arcController", "arc_controller"),
+                          ("devicePlugin", "device_plugin")):
+            if getattr(other.cluster, attr) != getattr(spec.cluster, attr):
+                raise SpecError(
+                    f"Pool {spec.name!r}: cluster.{key} is {getattr(spec.cluster, attr)} but "
+                    f"pool {other.name!r} on the same cluster says "
+                    f"{getattr(other.cluster, attr)}; one cluster has one, so give both pools "
+                    "the same value.")
 
 
 def autoscale_program(specs: Sequence[AutoscaleSpec],
@@ -81,6 +97,7 @@ def autoscale_program(specs: Sequence[AutoscaleSpec],
     from infra.autoscale.kube import AutoscaleRunners, arc_controller, cluster_provider
     from infra.autoscale.nodepools import gpu_node_pool
 
+    check_clusters(specs)
     # every cluster look-up before the first resource: a refusal leaves nothing half-made
     facts = {spec.name: cluster_facts(spec) for spec in specs}
     controllers: dict[Any, Any] = {}
@@ -91,11 +108,12 @@ def autoscale_program(specs: Sequence[AutoscaleSpec],
         provider = cluster_provider(spec)
         info = gpu_node_pool(spec, None)
         controller = None
-        if spec.forge == "github":
+        if spec.forge == "github" and spec.cluster.arc_controller == "install":
             if key not in controllers:
                 controllers[key] = arc_controller(provider, name=f"{spec.name}-arc-controller")
             controller = controllers[key]
-        plugin = info.needs_device_plugin and key not in with_plugin
+        plugin = (info.needs_device_plugin and spec.cluster.device_plugin == "install"
+                  and key not in with_plugin)
         if plugin:
             with_plugin.add(key)
         runners = AutoscaleRunners(

@@ -71,7 +71,8 @@ LABEL_PREFIX = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[
 TOLERATION_OPERATORS = ("Exists", "Equal")
 TOLERATION_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 TOLERATION_KEYS = ("key", "operator", "value", "effect", "tolerationSeconds")
-CLUSTER_KEYS = ("name", "context", "stackOutput")
+CLUSTER_KEYS = ("name", "context", "stackOutput", "arcController", "devicePlugin")
+ADDON_MODES = ("install", "existing")
 # Cluster names each cloud accepts: EKS CreateCluster `name` (1-100, ^[0-9A-Za-z][A-Za-z0-9\-_]*$,
 # docs.aws.amazon.com/eks/latest/APIReference/API_CreateCluster.html); GKE (lowercase letters,
 # digits and hyphens, a letter first, at most 40: cloud.google.com/kubernetes-engine/docs/
@@ -123,6 +124,16 @@ class ClusterRef:
     """A context of the kubeconfig."""
     stack_output: str | None = None
     """`<stack>#<output>`: a Pulumi stack output holding the kubeconfig."""
+    arc_controller: str = "install"
+    """install: the stack installs ARC's controller on the cluster; existing: one runs there."""
+    device_plugin: str = "install"
+    """install: the stack installs NVIDIA's device plugin where the nodes lack one (EKS, AKS);
+    existing: the cluster has one (the GPU Operator, say)."""
+
+    @property
+    def where(self) -> tuple[str, str | None, str | None]:
+        """The cluster itself, whatever the pool says of its add-ons."""
+        return self.name, self.context, self.stack_output
 
 
 @dataclass(frozen=True)
@@ -451,8 +462,17 @@ def _cluster(where: str, cloud: str, value: object) -> ClusterRef:
             raise SpecError(f"{where}: cluster.stackOutput {output!r} is not <stack>#<output>; "
                             "write a stack (or org/project/stack), '#' and the output's name, "
                             "such as gpu-cluster#kubeconfig.")
+    addons = {}
+    for key in ("arcController", "devicePlugin"):
+        mode = str(value.get(key, "install"))
+        if mode not in ADDON_MODES:
+            raise SpecError(f"{where}: cluster.{key} must be install or existing, not "
+                            f"{mode!r}.")
+        addons[key] = mode
     return ClusterRef(name, str(context).strip() if context is not None else None,
-                      str(output) if output is not None else None)
+                      str(output) if output is not None else None,
+                      arc_controller=addons["arcController"],
+                      device_plugin=addons["devicePlugin"])
 
 
 def _label_key(key: str) -> bool:
@@ -610,6 +630,9 @@ def autoscale_spec_from_config(entry: Mapping, defaults: Mapping,
     region, zones = _placement(where, cloud, str(entry.get("region", defaults.get(
         "region", "us-east"))), machine)
     cluster = _cluster(where, cloud, entry.get("cluster"))
+    if forge == "gitlab" and cluster.arc_controller != "install":
+        raise SpecError(f"{where}: cluster.arcController concerns GitHub pools (Actions Runner "
+                        "Controller); drop it from this GitLab pool.")
     mode = str(entry.get("gpuNodePool", "create"))
     if mode not in NODE_POOL_MODES:
         raise SpecError(f"{where}: gpuNodePool must be create or existing, not {mode!r}.")
