@@ -37,7 +37,8 @@ CASES = {
     - {name: gh-l4-gcp, cloud: gcp, gpuModel: l4, repo: acme/eval}
     - {name: gh-t4-eu, cloud: gcp, gpu: true, region: eu-west, repo: acme/eval}
 """,
-    # Autoscaled pools (kind: autoscale): node pool, cluster provider, secret, Helm releases.
+    # Autoscaled pools (kind: autoscale): node pool, cluster provider, secret, Helm releases,
+    # metadata NetworkPolicy, and a workload identity per cloud (with its cluster look-ups).
     "four autoscale pools, one per cloud": """config:
   cml-infra:githubAppId: "12345"
   cml-infra:githubAppInstallationId: "67890"
@@ -45,15 +46,20 @@ CASES = {
     secure: v1:9fZ1cUpl8M8tJxVc:BXqgtTcUk1QQ3ka5kPuVvuxRGHK2mYb0o6xg
   cml-infra:pools:
     - {name: eks-l4, kind: autoscale, cloud: aws, gpuModel: l4, maxRunners: 4,
-       repo: acme/models, credentials: token, cluster: {name: gpu-eks, context: eks}}
+       repo: acme/models, credentials: token, cluster: {name: gpu-eks, context: eks},
+       identity: "arn:aws:iam::123456789012:role/dvc-reader"}
     - {name: gke-l4, kind: autoscale, cloud: gcp, gpuModel: l4, maxRunners: 2,
-       repo: acme/models, cluster: {name: gpu-gke, context: gke}}
+       repo: acme/models, cluster: {name: gpu-gke, context: gke},
+       identity: dvc-reader@acme-ml.iam.gserviceaccount.com}
     - {name: aks-t4, kind: autoscale, cloud: azure, gpuModel: t4, minRunners: 1,
        maxRunners: 3, organization: acme, spot: true,
-       cluster: {name: gpu-rg/gpu-aks, context: aks}}
+       cluster: {name: gpu-rg/gpu-aks, context: aks},
+       identity: "/subscriptions/0000/resourceGroups/ml-rg/providers/\\
+         Microsoft.ManagedIdentity/userAssignedIdentities/dvc-reader"}
     - {name: ack-a10, kind: autoscale, cloud: alicloud, gpuModel: a10, maxRunners: 2,
        repo: acme/models, credentials: token,
-       cluster: {name: c0ffee, stackOutput: ack-cluster#kubeconfig}}
+       cluster: {name: c0ffee, stackOutput: ack-cluster#kubeconfig},
+       identity: acs:ram::1234567890123456:role/dvc-reader}
 """,
 }
 
