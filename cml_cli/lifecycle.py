@@ -131,7 +131,7 @@ def engine(what: str, *, need_token: bool = False, token: str | None = None) -> 
 def inventory_for(summary: Mapping[str, Any], token: str) -> Inventory:
     """The forge runners of a pool's repository (`summary`: a runner stack's pool output)."""
     from cml_cli.forge_options import DriverChoice, build_runner_client, read_context
-    from infra.forges.inventory import GitHubInventory, GitLabGroupInventory, GitLabInventory
+    from infra.forges.inventory import GitHubInventory, GitLabInventory
     from infra.forges.registration import default_api_url
     from infra.forges.runners import GitHubScope
 
@@ -151,5 +151,5 @@ def inventory_for(summary: Mapping[str, Any], token: str) -> Inventory:
     if forge == "github":
         return GitHubInventory(client, GitHubScope.parse(repo or organization))
     if not repo:
-        return GitLabGroupInventory(client, organization)
+        return GitLabInventory(client, organization, group=True)
     return GitLabInventory(client, ctx.repo)

@@ -16,6 +16,7 @@ from infra.autoscale.program import AutoscaleCredentials, autoscale_program
 from infra.autoscale.spec import AutoscaleSpec, autoscale_spec_from_config
 from infra.errors import SpecError
 from tests.test_autoscale_kube import GLRT, TOKEN, unwrap
+from tests.test_autoscale_spec import IDENTITIES
 
 pytest.importorskip("pulumi_kubernetes")
 tomllib = pytest.importorskip("tomllib", reason="tomllib is Python 3.11+")
@@ -27,13 +28,6 @@ POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 
-IDENTITIES = {
-    "aws": "arn:aws:iam::123456789012:role/ml/dvc-reader",
-    "gcp": "dvc-reader@acme-ml.iam.gserviceaccount.com",
-    "azure": "/subscriptions/0000-1111/resourceGroups/ml-rg/providers/"
-             "Microsoft.ManagedIdentity/userAssignedIdentities/dvc-reader",
-    "alicloud": "acs:ram::1234567890123456:role/dvc-reader",
-}
 MODELS = {"aws": "l4", "gcp": "l4", "azure": "t4", "alicloud": "a10"}
 CLUSTERS = {"aws": "gpu-cluster", "gcp": "gpu-cluster", "azure": "gpu-rg/gpu-cluster",
             "alicloud": "c0123456789abcdef"}

@@ -41,17 +41,24 @@ def ok(result: Any) -> str:
     return str(result.stdout)
 
 
-def deploy(world: World) -> Any:
-    """`pulumi up` of the platform stack: the project's program with the stack's config."""
+def platform_stack(world: World, pools: list[dict[str, Any]], token: str,
+                   api_url: str) -> Any:
+    """The platform stack, configured: the project's program with the stack's config."""
     from pulumi import automation as auto
 
     stack = auto.create_or_select_stack(
         stack_name=STACK, project_name="cml-infra",
         program=lambda: runpy.run_path(str(ROOT / "infra" / "__main__.py")),
         opts=world.fake.options("cml-infra"))
-    stack.set_config("cml-infra:pools", auto.ConfigValue(json.dumps(POOLS)))
-    stack.set_config("cml-infra:forgeToken", auto.ConfigValue(GITHUB_PAT, secret=True))
-    stack.set_config("cml-infra:forgeApiUrl", auto.ConfigValue(world.github.api_url))
+    stack.set_config("cml-infra:pools", auto.ConfigValue(json.dumps(pools)))
+    stack.set_config("cml-infra:forgeToken", auto.ConfigValue(token, secret=True))
+    stack.set_config("cml-infra:forgeApiUrl", auto.ConfigValue(api_url))
+    return stack
+
+
+def deploy(world: World) -> Any:
+    """`pulumi up` of the GitHub platform stack."""
+    stack = platform_stack(world, POOLS, GITHUB_PAT, world.github.api_url)
     stack.up(on_output=lambda line: None)
     return stack
 
@@ -134,7 +141,6 @@ def test_gc_keeps_an_autoscale_stack_whose_outputs_were_never_written(world: Wor
 
 def test_a_gitlab_pool_runner_is_created_with_the_stack_and_deleted_with_it(
         world: World, gitlab_fake) -> None:  # type: ignore[no-untyped-def]
-    from pulumi import automation as auto
 
     from tests.fakes.fixtures import GITLAB_TOKEN
 
@@ -143,13 +149,7 @@ def test_a_gitlab_pool_runner_is_created_with_the_stack_and_deleted_with_it(
               "labels": ["gpu", "l4"], "gpuNodePool": "existing",
               "nodeSelector": {"pool": "l4"},
               "cluster": {"name": "gpu-cluster", "context": "gke-gpu"}}]
-    stack = auto.create_or_select_stack(
-        stack_name=STACK, project_name="cml-infra",
-        program=lambda: runpy.run_path(str(ROOT / "infra" / "__main__.py")),
-        opts=world.fake.options("cml-infra"))
-    stack.set_config("cml-infra:pools", auto.ConfigValue(json.dumps(pools)))
-    stack.set_config("cml-infra:forgeToken", auto.ConfigValue(GITLAB_TOKEN, secret=True))
-    stack.set_config("cml-infra:forgeApiUrl", auto.ConfigValue(gitlab_fake.api_url))
+    stack = platform_stack(world, pools, GITLAB_TOKEN, gitlab_fake.api_url)
     stack.up(on_output=lambda line: None)
     [runner] = gitlab_fake.runners.values()
     assert runner["description"].startswith(f"l4-gl-{STACK}-0-")
@@ -179,13 +179,7 @@ def test_a_gitlab_group_pool_gets_a_group_runner_that_down_deletes(
               "region": "us-east", "organization": "acme/ml", "gpuModel": "l4",
               "maxRunners": 2, "gpuNodePool": "existing", "nodeSelector": {"pool": "l4"},
               "cluster": {"name": "gpu-cluster", "context": "gke-gpu"}}]
-    stack = auto.create_or_select_stack(
-        stack_name=STACK, project_name="cml-infra",
-        program=lambda: runpy.run_path(str(ROOT / "infra" / "__main__.py")),
-        opts=world.fake.options("cml-infra"))
-    stack.set_config("cml-infra:pools", auto.ConfigValue(json.dumps(pools)))
-    stack.set_config("cml-infra:forgeToken", auto.ConfigValue(GITLAB_TOKEN, secret=True))
-    stack.set_config("cml-infra:forgeApiUrl", auto.ConfigValue(gitlab_fake.api_url))
+    stack = platform_stack(world, pools, GITLAB_TOKEN, gitlab_fake.api_url)
     if not owner:
         with pytest.raises(auto.CommandError) as caught:
             stack.up(on_output=lambda line: None)

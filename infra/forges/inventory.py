@@ -65,34 +65,21 @@ class GitHubInventory:
 
 @dataclass(frozen=True)
 class GitLabInventory:
+    """A project's own runners, or with `group` a group's (an autoscaled pool of a group:
+    https://docs.gitlab.com/api/runners/#list-groups-runners)."""
+
     gl: Any
     project: str
+    """The project's path, or the group's with `group`."""
+    group: bool = False
 
     def runners(self) -> list[ForgeRunner]:
-        project = fr._gitlab(f"find project {self.project}",
-                             lambda: self.gl.projects.get(self.project, lazy=True))
-        items = fr._gitlab(f"list the runners of {self.project}", lambda: project.runners.list(
-            type="project_type", get_all=True, per_page=PAGE))
-        return [ForgeRunner(str(r.id), str(getattr(r, "description", "") or ""),
-                            str(getattr(r, "status", "offline"))) for r in items]
-
-    def delete(self, runner_id: str) -> None:
-        fr.delete_gitlab_runner(self.gl, int(runner_id))
-
-
-@dataclass(frozen=True)
-class GitLabGroupInventory:
-    """A group's own runners (an autoscaled pool of a group):
-    https://docs.gitlab.com/api/runners/#list-groups-runners"""
-
-    gl: Any
-    group: str
-
-    def runners(self) -> list[ForgeRunner]:
-        group = fr._gitlab(f"find group {self.group}",
-                           lambda: self.gl.groups.get(self.group, lazy=True))
-        items = fr._gitlab(f"list the runners of group {self.group}", lambda: group.runners.list(
-            type="group_type", get_all=True, per_page=PAGE))
+        kind = "group" if self.group else "project"
+        managers = self.gl.groups if self.group else self.gl.projects
+        owner = fr._gitlab(f"find {kind} {self.project}",
+                           lambda: managers.get(self.project, lazy=True))
+        items = fr._gitlab(f"list the runners of {self.project}", lambda: owner.runners.list(
+            type=f"{kind}_type", get_all=True, per_page=PAGE))
         return [ForgeRunner(str(r.id), str(getattr(r, "description", "") or ""),
                             str(getattr(r, "status", "offline"))) for r in items]
 
