@@ -13,6 +13,8 @@ import pulumi
 import pytest
 from pulumi.runtime.rpc import is_rpc_secret
 
+from infra.autoscale.program import cluster_prefix
+from infra.autoscale.spec import autoscale_spec_from_config
 from infra.engine.plan import PROJECT, Plan
 from infra.errors import ForgeError, SpecError
 from tests.conftest import ROOT
@@ -95,7 +97,8 @@ def test_four_autoscale_pools_are_planned_with_releases_node_pools_and_masked_se
         assert pool["secret"]["data"] == "[secret]"
         secret = next(r for r in pool["resources"] if r["type"] == SECRET)
         assert secret["inputs"]["stringData"] == "[secret]"
-        assert all(r["name"] == name or r["name"].startswith(name + "-")
+        assert all(r["name"] in (name, cluster_of(name))
+                   or r["name"].startswith((name + "-", cluster_of(name) + "-"))
                    for r in pool["resources"])
     assert pools["eks-l4"]["secret"]["keys"] == ["github_token"]
     assert pools["gke-l4"]["secret"]["keys"] == ["github_app_id", "github_app_installation_id",
@@ -236,9 +239,18 @@ def program_config(pools: list[dict[str, Any]], **more: str) -> dict[str, str]:
             "cml-infra:githubAppPrivateKey": APP_KEY, **more}
 
 
+def cluster_of(pool: str) -> str:
+    """The prefix of what the pool's cluster gets once (its provider, ARC's controller, the
+    device plugin): named after the cluster, so pools can come and go."""
+    entry = next(p for p in POOLS if p["name"] == pool)
+    return cluster_prefix(autoscale_spec_from_config(entry, {}, 1))
+
+
 def releases_of(record: Plan, pool: str) -> set[tuple[str, str]]:
+    """The pool's releases and its cluster's (each pool of POOLS has a cluster of its own)."""
     return {(r["inputs"]["chart"], r["inputs"]["version"]) for r in record.resources
-            if r["type"] == RELEASE and r["name"].startswith(pool + "-")}
+            if r["type"] == RELEASE and (r["name"].startswith(pool + "-")
+                                         or r["name"].startswith(cluster_of(pool) + "-"))}
 
 
 def test_the_program_declares_the_four_pools_as_the_plan_does():
@@ -267,9 +279,15 @@ def test_one_arc_controller_and_device_plugin_per_cluster():
                    if r["type"] == RELEASE and r["inputs"]["chart"] == ARC_CONTROLLER[0]]
     plugins = [r["name"] for r in record.resources
                if r["type"] == RELEASE and r["inputs"]["chart"] == DEVICE_PLUGIN[0]]
-    assert controllers == ["eks-l4-arc-controller"]
-    assert plugins == ["eks-l4-device-plugin"]
-    assert releases_of(record, "eks-t4") == {ARC_SCALE_SET}
+    assert controllers == [f"{cluster_of('eks-l4')}-arc-controller"]
+    assert plugins == [f"{cluster_of('eks-l4')}-device-plugin"]
+    assert controllers[0].startswith("cluster-gpu-eks-")
+    mine = {(r["inputs"]["chart"], r["inputs"]["version"]) for r in record.resources
+            if r["type"] == RELEASE and r["name"].startswith("eks-t4-")}
+    assert mine == {ARC_SCALE_SET}
+    # the pools share one provider, named after the cluster
+    providers = [r["name"] for r in record.resources if r["type"] == "pulumi:providers:kubernetes"]
+    assert providers == [cluster_of("eks-l4")]
 
 
 def test_an_autoscale_only_stack_reads_no_base_and_needs_no_token_for_app_pools():
@@ -399,3 +417,29 @@ def test_cluster_add_ons_are_checked(tmp_path, pools, sentence):
                  str(stack_file(tmp_path, {**FOUR_POOLS, "cml-infra:pools": pools})), "--json",
                  REPO_TOKEN=TOKEN)
     assert (result.returncode, result.stderr) == (1, sentence)
+
+
+def test_removing_a_clusters_first_pool_moves_nothing_the_cluster_shares():
+    """A moved Helm release would be created before its old self is deleted, and Helm refuses
+    a release name in use: what a cluster gets once keeps its name whatever its pools."""
+    second = {**POOLS[0], "name": "eks-t4", "gpuModel": "t4"}
+
+    def shared(pools: list[dict[str, Any]]) -> list[str]:
+        record = run_main(program_config(pools))
+        return sorted(r["name"] for r in record.resources
+                      if r["name"].startswith("cluster-"))
+
+    both, alone = shared([POOLS[0], second]), shared([second])
+    assert both == alone and len(both) == 3  # provider, ARC controller, device plugin
+
+
+def test_one_device_plugin_tolerates_every_gpu_pool_of_its_cluster():
+    spot = {**POOLS[2], "name": "aks-t4-spot", "spot": True}
+    on_demand = {**POOLS[2], "name": "aks-t4-od", "spot": False}
+    record = run_main(program_config([on_demand, spot]))
+    [plugin] = [r for r in record.resources
+                if r["type"] == RELEASE and r["inputs"]["chart"] == DEVICE_PLUGIN[0]]
+    tolerations = plugin["inputs"]["values"]["tolerations"]
+    assert {"key": "kubernetes.azure.com/scalesetpriority", "operator": "Equal",
+            "value": "spot", "effect": "NoSchedule"} in tolerations
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in tolerations

@@ -70,8 +70,8 @@ def namespace_name(spec: AutoscaleSpec) -> str:
     return f"cml-{spec.name}"
 
 
-def cluster_provider(spec: AutoscaleSpec,
-                     parent: pulumi.Resource | None = None) -> kubernetes.Provider:
+def cluster_provider(spec: AutoscaleSpec, parent: pulumi.Resource | None = None, *,
+                     name: str | None = None) -> kubernetes.Provider:
     """The provider reaching the pool's cluster: its kubeconfig context, or the kubeconfig
     another stack exports (a secret). `cluster_identifier` is the cluster's name, so a rotated
     kubeconfig or token updates the provider instead of replacing it and everything on it."""
@@ -79,18 +79,19 @@ def cluster_provider(spec: AutoscaleSpec,
 
     cluster = spec.cluster
     opts = pulumi.ResourceOptions(parent=parent)
+    name = name or f"{spec.name}-cluster"
     if cluster.context is not None:
-        return kubernetes.Provider(f"{spec.name}-cluster", context=cluster.context,
+        return kubernetes.Provider(name, context=cluster.context,
                                    cluster_identifier=cluster.name, opts=opts)
     if cluster.stack_output is None:  # the spec allows neither missing; keep mypy sure
         raise SpecError(f"Pool {spec.name!r}: cluster needs context or stackOutput.")
     stack, _, output = cluster.stack_output.partition("#")
-    reference = pulumi.StackReference(f"{spec.name}-cluster-kubeconfig", stack_name=stack,
+    reference = pulumi.StackReference(f"{name}-kubeconfig", stack_name=stack,
                                       opts=opts)
     # an object (EKS exports its kubeconfig as one) is handed over as JSON, which is YAML
     kubeconfig: pulumi.Output[str] = pulumi.Output.secret(
         reference.require_output(output)).apply(_as_text)
-    return kubernetes.Provider(f"{spec.name}-cluster", kubeconfig=kubeconfig,
+    return kubernetes.Provider(name, kubeconfig=kubeconfig,
                                cluster_identifier=cluster.name, opts=opts)
 
 
@@ -138,6 +139,17 @@ def arc_controller(provider: kubernetes.Provider,
                     charts.arc_controller_values(service_account=ARC_SERVICE_ACCOUNT),
                     pulumi.ResourceOptions(parent=parent, provider=provider),
                     release_name=ARC_RELEASE, create_namespace=True)
+
+
+def device_plugin(provider: kubernetes.Provider, tolerations: Sequence[Mapping[str, Any]], *,
+                  name: str, parent: pulumi.Resource | None = None
+                  ) -> kubernetes.helm.v3.Release:
+    """NVIDIA's device plugin on a cluster's GPU nodes (one per cluster), tolerating
+    `tolerations` (the taints of every GPU node pool it serves)."""
+    return _release(name, charts.NVIDIA_DEVICE_PLUGIN_CHART, DEVICE_PLUGIN_NAMESPACE,
+                    device_plugin_values(tolerations),
+                    pulumi.ResourceOptions(parent=parent, provider=provider),
+                    release_name="nvidia-device-plugin", create_namespace=True)
 
 
 class AutoscaleRunners(pulumi.ComponentResource):
@@ -241,10 +253,8 @@ class AutoscaleRunners(pulumi.ComponentResource):
 
         self.device_plugin: kubernetes.helm.v3.Release | None = None
         if needs_device_plugin:
-            self.device_plugin = _release(
-                f"{spec.name}-device-plugin", charts.NVIDIA_DEVICE_PLUGIN_CHART,
-                DEVICE_PLUGIN_NAMESPACE, device_plugin_values(tols), on_cluster,
-                release_name="nvidia-device-plugin", create_namespace=True)
+            self.device_plugin = device_plugin(provider, tols, name=f"{spec.name}-device-plugin",
+                                               parent=self)
 
         self.namespace = ns_name
         self.secret_name = secret_name

@@ -2,13 +2,14 @@
 (infra/__main__.py) and the offline plan (infra.engine.plan), as infra.engine.program is for
 the single-machine pools.
 
-Per pool: the provider of its cluster (`cluster_provider`), its GPU node pool
-(`gpu_node_pool`, nothing for `gpuNodePool: existing`) and its `AutoscaleRunners` (namespace,
-credential Secret, ARC scale set or GitLab runner release), placed by the node pool's selector
-and tolerations. Per cluster (cloud, region and cluster reference): one ARC controller for its
-GitHub pools, declared at stack level as `<first GitHub pool>-arc-controller` with that pool's
-provider, and one NVIDIA device plugin, in the first pool whose node pool needs it. Every
-resource's name starts with its pool's name, which is how the plan cuts the stack per pool.
+Per pool: its GPU node pool (`gpu_node_pool`, nothing for `gpuNodePool: existing`) and its
+`AutoscaleRunners` (namespace, metadata NetworkPolicy, identity, credential Secret, ARC scale
+set or GitLab runner release), placed by the node pool's selector and tolerations. Per cluster
+(cloud, region and cluster reference), named after the cluster (`cluster_prefix`) so that
+pools can come and go: the Kubernetes provider, one ARC controller for its GitHub pools and
+one NVIDIA device plugin tolerating every GPU pool it serves (unless the cluster has its own:
+`cluster.arcController` / `devicePlugin: existing`). A pool's resources start with its name,
+and the plan shows a cluster's with the first of its pools.
 
 Credentials (`AutoscaleCredentials`): GitHub pools with `credentials: token` get the stack's
 forge token, those with `credentials: app` (GitHub's default) the stack's GitHub App
@@ -19,6 +20,9 @@ placeholder).
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -73,6 +77,16 @@ def cluster_key(spec: AutoscaleSpec) -> tuple[str, str, Any]:
     return spec.cloud, spec.region, spec.cluster.where
 
 
+def cluster_prefix(spec: AutoscaleSpec) -> str:
+    """The name of what a stack installs once per cluster (ARC's controller, the device
+    plugin): the cluster's, not a pool's, so adding, removing or reordering pools never moves
+    them (a moved Helm release would be created before its old self is deleted, and Helm
+    refuses a release name in use)."""
+    readable = re.sub(r"[^a-z0-9]+", "-", spec.cluster.name.lower()).strip("-")[:24]
+    digest = hashlib.sha256(json.dumps(cluster_key(spec)).encode()).hexdigest()[:6]
+    return f"cluster-{readable}-{digest}"
+
+
 def check_clusters(specs: Sequence[AutoscaleSpec]) -> None:
     """Pools on one cluster share its ARC controller and device plugin: they must agree on
     whether the stack installs them."""
@@ -94,37 +108,49 @@ def autoscale_program(specs: Sequence[AutoscaleSpec],
     """Declare every autoscale pool of the stack (see the module docstring); call inside a
     Pulumi program run. Returns each pool's runners, by pool name."""
     from infra.autoscale.identity import cluster_facts
-    from infra.autoscale.kube import AutoscaleRunners, arc_controller, cluster_provider
+    from infra.autoscale.kube import (
+        AutoscaleRunners,
+        arc_controller,
+        cluster_provider,
+        device_plugin,
+    )
     from infra.autoscale.nodepools import gpu_node_pool
 
     check_clusters(specs)
     # every cluster look-up before the first resource: a refusal leaves nothing half-made
     facts = {spec.name: cluster_facts(spec) for spec in specs}
     controllers: dict[Any, Any] = {}
-    with_plugin: set[Any] = set()
+    plugin_tolerations: dict[Any, list[dict[str, Any]]] = {}
+    providers: dict[Any, Any] = {}
     declared: dict[str, AutoscaleRunners] = {}
     for spec in specs:
         key = cluster_key(spec)
-        provider = cluster_provider(spec)
+        if key not in providers:  # one per cluster, named after it (see cluster_prefix)
+            providers[key] = (spec, cluster_provider(spec, name=cluster_prefix(spec)))
+        provider = providers[key][1]
         info = gpu_node_pool(spec, None)
         controller = None
         if spec.forge == "github" and spec.cluster.arc_controller == "install":
             if key not in controllers:
-                controllers[key] = arc_controller(provider, name=f"{spec.name}-arc-controller")
+                controllers[key] = arc_controller(
+                    provider, name=f"{cluster_prefix(spec)}-arc-controller")
             controller = controllers[key]
-        plugin = (info.needs_device_plugin and spec.cluster.device_plugin == "install"
-                  and key not in with_plugin)
-        if plugin:
-            with_plugin.add(key)
+        if info.needs_device_plugin and spec.cluster.device_plugin == "install":
+            merged = plugin_tolerations.setdefault(key, [])
+            merged += [t for t in info.tolerations if t not in merged]
         runners = AutoscaleRunners(
             spec, provider, controller=controller, node_selector=info.node_selector,
-            tolerations=info.tolerations, needs_device_plugin=plugin, facts=facts[spec.name],
+            tolerations=info.tolerations, facts=facts[spec.name],
             opts=pulumi.ResourceOptions(depends_on=list(info.resources)),
             **_credential_args(spec, credentials))
         declared[spec.name] = runners
         api_url = credentials.forge.api_url if credentials.forge else None
         pulumi.export(f"{EXPORT_PREFIX}{spec.name}",
                       export_summary(spec, runners.namespace, api_url))
+    # one device plugin per cluster, tolerating the taints of every GPU pool it must serve
+    for key, tolerations in plugin_tolerations.items():
+        spec, provider = providers[key]
+        device_plugin(provider, tolerations, name=f"{cluster_prefix(spec)}-device-plugin")
     return declared
 
 

@@ -435,6 +435,7 @@ def split(resources: Sequence[dict[str, Any]], pools: Sequence[RunnerSpec],
           bases: Mapping[str, str], stack: str, kind: str,
           autoscaled: Sequence[AutoscaleSpec] = ()) -> list[PoolPlan | AutoscalePoolPlan]:
     """Each pool with the resources that carry its names (see the module docstring)."""
+    from infra.autoscale.program import cluster_prefix
     from infra.clouds.common import base_name
 
     result: dict[str, PoolPlan | AutoscalePoolPlan] = {
@@ -450,6 +451,12 @@ def split(resources: Sequence[dict[str, Any]], pools: Sequence[RunnerSpec],
                                 for index in range(spec.count))
         if kind == "runner" and resource["stack"] == stack:
             prefixes.extend((auto.name, auto.name) for auto in autoscaled)
+            # what a cluster gets once (ARC's controller, the device plugin) is shown with
+            # the first of its pools
+            firsts: dict[str, str] = {}
+            for auto in autoscaled:
+                firsts.setdefault(cluster_prefix(auto), auto.name)
+            prefixes.extend(firsts.items())
         owners = [(len(prefix), pool) for prefix, pool in prefixes
                   if resource["name"] == prefix or resource["name"].startswith(prefix + "-")]
         if not owners:  # never seen: every resource the programs declare carries its pool
