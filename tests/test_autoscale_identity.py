@@ -23,6 +23,7 @@ tomllib = pytest.importorskip("tomllib", reason="tomllib is Python 3.11+")
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
 
 K8S_VERSION = "1.33"
+JOB = {"cml-infra/pod": "job"}
 SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
 POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -168,10 +169,18 @@ def test_every_namespace_cuts_its_pods_off_the_metadata_service(cloud: str,
     validate("NetworkPolicy", "networking.k8s.io/v1", policy)
     assert policy["metadata"] == {"name": "cml-no-node-metadata", "namespace": "cml-gpu"}
     body = policy["spec"]
-    assert body["podSelector"] == {} and body["policyTypes"] == ["Ingress", "Egress"]
-    assert "ingress" not in body  # nothing may connect to a runner pod
-    blocks = [peer["ipBlock"] for rule in body["egress"] for peer in rule["to"]]
+    # the job pods (labelled so by both charts' values), not GitLab's runner manager
+    assert body["podSelector"] == {"matchLabels": JOB}
+    assert body["policyTypes"] == ["Ingress", "Egress"]
+    assert "ingress" not in body  # no other pod and nothing outside may connect to a job
+    to_peers = [peer for rule in body["egress"] for peer in rule.get("to", [])]
+    blocks = [peer["ipBlock"] for peer in to_peers if "ipBlock" in peer]
     assert {b["cidr"] for b in blocks} == {"0.0.0.0/0", "::/0"}
+    # pods of the cluster and DNS anywhere stay reachable where CIDR rules match only what is
+    # outside the cluster (Cilium)
+    assert {"namespaceSelector": {}} in to_peers
+    assert {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]} \
+        in body["egress"]
     cut = {c for b in blocks for c in b.get("except", [])}
     if cloud == "gcp" and granted:
         # the GKE metadata server answers workload identity there; the node's account is
@@ -199,10 +208,11 @@ def test_without_identity_pods_get_no_account_and_no_token(forge: str) -> None:
     if forge == "github":
         spec = values["template"]["spec"]
         assert spec["automountServiceAccountToken"] is False
-        assert "serviceAccountName" not in spec and "metadata" not in values["template"]
+        assert "serviceAccountName" not in spec
+        assert values["template"]["metadata"] == {"labels": JOB}
     else:
         config = gitlab_config(values)
-        assert "service_account" not in config and "pod_labels" not in config
+        assert "service_account" not in config and config["pod_labels"] == JOB
         assert config["automount_service_account_token"] is False
 
 
@@ -241,7 +251,7 @@ def test_eks_pod_identity(forge: str) -> None:
     assert association == {"region": "us-west-2", "clusterName": "gpu-cluster",
                            "namespace": "cml-gpu", "serviceAccount": "cml-runner",
                            "roleArn": IDENTITIES["aws"], "tags": {"cml-infra-pool": "gpu"}}
-    assert_runner_pods_use_the_account(mocks, forge, {})
+    assert_runner_pods_use_the_account(mocks, forge, JOB)
 
 
 @pytest.mark.parametrize("forge", ["github", "gitlab"])
@@ -254,7 +264,7 @@ def test_gke_workload_identity(forge: str) -> None:
         "role": "roles/iam.workloadIdentityUser",
         "member": f"serviceAccount:{WORKLOAD_POOL}[cml-gpu/cml-runner]"}
     assert "gcp:container/getCluster:getCluster" in mocks.invokes
-    assert_runner_pods_use_the_account(mocks, forge, {})
+    assert_runner_pods_use_the_account(mocks, forge, JOB)
 
 
 @pytest.mark.parametrize("forge", ["github", "gitlab"])
@@ -267,7 +277,8 @@ def test_aks_workload_identity(forge: str) -> None:
         "federatedIdentityCredentialResourceName": "cml-infra-gpu", "issuer": ISSUER,
         "subject": "system:serviceaccount:cml-gpu:cml-runner",
         "audiences": ["api://AzureADTokenExchange"]}
-    assert_runner_pods_use_the_account(mocks, forge, {"azure.workload.identity/use": "true"})
+    assert_runner_pods_use_the_account(mocks, forge, {**JOB,
+                                                      "azure.workload.identity/use": "true"})
 
 
 @pytest.mark.parametrize("forge", ["github", "gitlab"])
@@ -277,7 +288,7 @@ def test_ack_rrsa(forge: str) -> None:
         "pod-identity.alibabacloud.com/role-name": "dvc-reader"}
     [namespace] = of(mocks, NAMESPACE)
     assert namespace["metadata"]["labels"] == {"pod-identity.alibabacloud.com/injection": "on"}
-    assert_runner_pods_use_the_account(mocks, forge, {})
+    assert_runner_pods_use_the_account(mocks, forge, JOB)
 
 
 # ---- clusters that cannot keep the promise -------------------------------------------------
@@ -296,7 +307,7 @@ def test_gke_without_workload_identity_is_refused_before_anything_is_declared() 
     assert message == (
         "Pool 'gke': GKE cluster 'gpu-cluster' has no Workload Identity, so jobs cannot act as "
         "the pool's identity; enable it (gcloud container clusters update gpu-cluster "
-        "--workload-pool=PROJECT.svc.id.goog), or drop identity.")
+        "--workload-pool=PROJECT.svc.id.goog), then deploy again.")
     assert mocks.resources == []  # not even the first pool's
 
 
@@ -327,6 +338,32 @@ def test_aks_without_workload_identity_is_refused(cluster: dict[str, Any]) -> No
         "as the pool's identity; enable it (az aks update -g gpu-rg -n gpu-cluster "
         "--enable-oidc-issuer --enable-workload-identity), or drop identity.")
     assert mocks.resources == []
+
+
+def test_a_gke_node_pool_needs_workload_identity_for_its_metadata_mode() -> None:
+    """GKE_METADATA, which hides the node's account, needs Workload Identity on the cluster:
+    a created GKE node pool is refused without it even when the pool grants no identity."""
+    message, mocks = refused([pool("gcp", gpuNodePool="create", nodeSelector=...)],
+                             {"gcp:container/getCluster:getCluster":
+                              {"workloadIdentityConfigs": []}})
+    assert message == (
+        "Pool 'gpu': GKE cluster 'gpu-cluster' has no Workload Identity, so its GPU node pool "
+        "cannot hide the node's account from pods (GKE_METADATA); enable it (gcloud container "
+        "clusters update gpu-cluster --workload-pool=PROJECT.svc.id.goog), then deploy again.")
+    assert mocks.resources == []
+
+
+def test_a_zonal_gke_cluster_is_looked_up_and_its_pool_placed_in_its_zone() -> None:
+    spec = pool("gcp", gpuNodePool="create", nodeSelector=..., region="us-east",
+                cluster={"name": "gpu-cluster", "context": "ctx", "location": "us-east1-c"})
+    mocks = declare([spec])
+    [node_pool] = of(mocks, "gcp:container/nodePool:NodePool")
+    assert (node_pool["location"], node_pool["nodeLocations"]) == ("us-east1-c", ["us-east1-c"])
+    with pytest.raises(SpecError, match="cluster.location 'europe-west4-a' is not a zone of "):
+        pool("gcp", region="us-east", cluster={"name": "c", "context": "x",
+                                               "location": "europe-west4-a"})
+    with pytest.raises(SpecError, match="cluster.location is the zone of a zonal GKE"):
+        pool("aws", cluster={"name": "c", "context": "x", "location": "us-east-1a"})
 
 
 def test_clusters_are_looked_up_only_where_needed() -> None:

@@ -12,6 +12,7 @@ import pytest
 from pulumi.runtime.rpc import is_rpc_secret
 
 from infra.autoscale import charts
+from infra.autoscale.identity import JOB_POD_LABEL
 from infra.autoscale.kube import (
     ARC_NAMESPACE,
     ARC_SERVICE_ACCOUNT,
@@ -133,7 +134,7 @@ def scale_set_values(spec: AutoscaleSpec) -> dict[str, Any]:
         min_runners=spec.min_runners, max_runners=spec.max_runners, gpu_count=spec.gpu_count,
         node_selector=SELECTOR, tolerations=[GPU_TAINT], service_account=None,
         controller_namespace=ARC_NAMESPACE, controller_service_account=ARC_SERVICE_ACCOUNT,
-        max_runtime_s=spec.max_runtime_s)
+        max_runtime_s=spec.max_runtime_s, pod_labels=JOB_POD_LABEL)
 
 
 def assert_token_not_in_releases(result: Run, *tokens: str) -> None:
@@ -250,7 +251,8 @@ def test_gitlab_pool_with_a_given_runner_token() -> None:
     expected = charts.gitlab_runner_values(
         gitlab_url=spec.forge_url, secret_name=CREDENTIAL_SECRET, concurrent=spec.max_runners,
         gpu_count=spec.gpu_count, node_selector=SELECTOR, tolerations=[GPU_TAINT],
-        service_account=None, max_runtime_s=spec.max_runtime_s, namespace=None)
+        service_account=None, max_runtime_s=spec.max_runtime_s, namespace=None,
+        pod_labels=JOB_POD_LABEL)
     assert {k: unwrap(v) for k, v in release.items() if k != "compat"} == {
         "name": "gitlab-runner", "chart": "gitlab-runner",
         "version": charts.GITLAB_RUNNER_CHART.version, "namespace": "cml-gpu",

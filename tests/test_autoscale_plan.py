@@ -394,8 +394,27 @@ def test_a_cluster_that_already_runs_arc_and_a_device_plugin_gets_neither_again(
     for pool in document["pools"]:
         assert {(r["chart"], r["version"]) for r in pool["helmReleases"]} == {ARC_SCALE_SET}
         [scale_set] = pool["helmReleases"]
-        # the chart finds the running controller itself (its Helm lookup)
-        assert "controllerServiceAccount" not in scale_set["values"]
+        # the running controller is named (ARC's quickstart names by default), never looked
+        # up: the chart's lookup finds nothing in a dry run and fails the preview
+        assert scale_set["values"]["controllerServiceAccount"] == {
+            "namespace": "arc-systems", "name": "arc-gha-rs-controller"}
+
+
+def test_an_existing_arc_controller_of_another_name_is_named(tmp_path):
+    cluster = {"name": "gpu-eks", "context": "eks-ctx", "arcController": "existing",
+               "arcControllerNamespace": "actions", "arcControllerServiceAccount": "gha-ctl"}
+    document = planned_json(tmp_path, {**FOUR_POOLS, "cml-infra:pools": [
+        {**POOLS[0], "cluster": cluster}]}, REPO_TOKEN=TOKEN)
+    [scale_set] = [r for r in document["pools"][0]["helmReleases"]
+                   if r["chart"] == ARC_SCALE_SET[0]]
+    assert scale_set["values"]["controllerServiceAccount"] == {"namespace": "actions",
+                                                               "name": "gha-ctl"}
+    result = cli(tmp_path, "--dry-run", "--stack-config", str(stack_file(tmp_path, {
+        **FOUR_POOLS, "cml-infra:pools": [{**POOLS[0], "cluster": {
+            **cluster, "arcController": "install"}}]})), REPO_TOKEN=TOKEN)
+    assert result.stderr == (
+        "Error: Pool 'eks-l4': cluster.arcControllerNamespace names a controller the cluster "
+        "already runs; set arcController: existing with it, or drop it.\n")
 
 
 @pytest.mark.parametrize(("pools", "sentence"), [

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
     from infra.autoscale.spec import AutoscaleSpec
 
+JOB_POD_LABEL = {"cml-infra/pod": "job"}
 RUNNER_SERVICE_ACCOUNT = "cml-runner"
 """The service account runner pods (ARC) and build pods (GitLab) run under when a pool
 grants an identity."""
@@ -126,17 +127,22 @@ def cluster_facts(spec: AutoscaleSpec) -> ClusterFacts:
     cannot give runner pods what the pool promises (synchronous invokes: call before the
     pool declares anything, so a refusal leaves nothing half-made)."""
     where = f"Pool {spec.name!r}"
-    if spec.cloud == "gcp" and spec.identity:
+    if spec.cloud == "gcp" and (spec.identity or spec.gpu_node_pool == "create"):
         import pulumi_gcp as gcp
 
-        found = gcp.container.get_cluster(name=spec.cluster.name, location=spec.region)
+        found = gcp.container.get_cluster(name=spec.cluster.name,
+                                          location=spec.cluster.location or spec.region)
         pools = [c.workload_pool for c in (found.workload_identity_configs or [])
                  if c.workload_pool]
         if not pools:
+            # GKE_METADATA, which hides the node's account from pods, needs Workload Identity
+            # on the cluster (pulumi_gcp NodePool workload_metadata_config)
+            why = ("jobs cannot act as the pool's identity" if spec.identity else
+                   "its GPU node pool cannot hide the node's account from pods (GKE_METADATA)")
             raise SpecError(f"{where}: GKE cluster {spec.cluster.name!r} has no Workload "
-                            "Identity, so jobs cannot act as the pool's identity; enable it "
-                            f"(gcloud container clusters update {spec.cluster.name} "
-                            "--workload-pool=PROJECT.svc.id.goog), or drop identity.")
+                            f"Identity, so {why}; enable it (gcloud container clusters update "
+                            f"{spec.cluster.name} --workload-pool=PROJECT.svc.id.goog), then "
+                            "deploy again.")
         return ClusterFacts(workload_pool=pools[0])
     if spec.cloud == "azure":
         return _aks_facts(spec, where)
@@ -199,10 +205,13 @@ def namespace_labels(spec: AutoscaleSpec) -> dict[str, str]:
 
 
 def pod_labels(spec: AutoscaleSpec) -> dict[str, str]:
-    """Labels runner pods need for their identity: AKS's webhook mutates only labelled pods."""
+    """Labels of the pods that run jobs (ARC's runner pods, GitLab's build pods): the one the
+    metadata NetworkPolicy selects them by, and for AKS workload identity the one its webhook
+    mutates pods by."""
+    labels = dict(JOB_POD_LABEL)
     if spec.identity and spec.cloud == "azure":
-        return {AZURE_USE_LABEL: "true"}
-    return {}
+        labels[AZURE_USE_LABEL] = "true"
+    return labels
 
 
 def blocks_metadata(spec: AutoscaleSpec) -> bool:
@@ -234,17 +243,26 @@ def metadata_protection(spec: AutoscaleSpec) -> str:
 
 
 def metadata_policy(spec: AutoscaleSpec, namespace: str) -> dict[str, Any]:
-    """A NetworkPolicy for every pod of the pool's namespace: egress anywhere but the cloud's
-    metadata service (DNS and the forge stay reachable), ingress from nowhere."""
+    """A NetworkPolicy for the pool's job pods (JOB_POD_LABEL; GitLab's runner manager, which
+    needs the API server, is not one): egress anywhere outside the cluster but the cloud's
+    metadata service, to any pod of the cluster, and to DNS on any address (CIDR rules of
+    Cilium, AKS's and GKE Dataplane V2's engine, match only what is outside the cluster:
+    docs.cilium.io, policy language, "IP/CIDR based"); no ingress from other pods or
+    outside (traffic from the pod's own node, such as probes and exec, is always allowed:
+    kubernetes.io/docs/concepts/services-networking/network-policies)."""
     cidrs = METADATA_CIDRS[spec.cloud] if blocks_metadata(spec) else ()
     v4 = [c for c in cidrs if ":" not in c]
     v6 = [c for c in cidrs if ":" in c]
     v4_block: dict[str, Any] = {"cidr": "0.0.0.0/0", **({"except": v4} if v4 else {})}
     v6_block: dict[str, Any] = {"cidr": "::/0", **({"except": v6} if v6 else {})}
+    dns = [{"protocol": protocol, "port": 53} for protocol in ("UDP", "TCP")]
     return {
         "metadata": {"name": "cml-no-node-metadata", "namespace": namespace},
-        "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"],
-                 "egress": [{"to": [{"ipBlock": v4_block}, {"ipBlock": v6_block}]}]},
+        "spec": {"podSelector": {"matchLabels": dict(JOB_POD_LABEL)},
+                 "policyTypes": ["Ingress", "Egress"],
+                 "egress": [{"to": [{"ipBlock": v4_block}, {"ipBlock": v6_block},
+                                    {"namespaceSelector": {}}]},
+                            {"ports": dns}]},
     }
 
 

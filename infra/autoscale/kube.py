@@ -229,11 +229,13 @@ class AutoscaleRunners(pulumi.ComponentResource):
                 min_runners=spec.min_runners, max_runners=spec.max_runners,
                 gpu_count=spec.gpu_count, node_selector=selector, tolerations=tols,
                 service_account=service_account,
-                # an existing controller is found by the chart itself, a Helm lookup of the
-                # Deployment labelled app.kubernetes.io/part-of=gha-rs-controller
-                # (charts/gha-runner-scale-set/templates/_helpers.tpl, managerServiceAccountName)
-                controller_namespace=None if controller is None else ARC_NAMESPACE,
-                controller_service_account=None if controller is None else ARC_SERVICE_ACCOUNT,
+                # an existing controller is named, never looked up: the chart's lookup
+                # (charts/gha-runner-scale-set/templates/_helpers.tpl) finds nothing in a
+                # dry run, and its `fail` would stop every preview
+                controller_namespace=(spec.cluster.arc_namespace if existing
+                                      else ARC_NAMESPACE),
+                controller_service_account=(spec.cluster.arc_service_account if existing
+                                            else ARC_SERVICE_ACCOUNT),
                 runner_image=spec.runner_image or runner_image,
                 max_runtime_s=spec.max_runtime_s, pod_labels=pod_labels)
             self.runners = _release(

@@ -241,8 +241,10 @@ class GpuNodePool(pulumi.ComponentResource):
             "location_policy": "ANY"}
         pool = gcp.container.NodePool(
             f"{name}-pool", name=gke_pool_name(spec.name),
-            cluster=spec.cluster.name, location=spec.region,
-            node_locations=list(spec.zones) or None, autoscaling=autoscaling,
+            cluster=spec.cluster.name, location=spec.cluster.location or spec.region,
+            # a zonal cluster's nodes are in its zone; a regional one's where the GPU is sold
+            node_locations=([spec.cluster.location] if spec.cluster.location else
+                            list(spec.zones) or None), autoscaling=autoscaling,
             node_config=node_config, opts=self._child())
         self.children = [pool]
 

@@ -71,7 +71,14 @@ LABEL_PREFIX = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[
 TOLERATION_OPERATORS = ("Exists", "Equal")
 TOLERATION_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 TOLERATION_KEYS = ("key", "operator", "value", "effect", "tolerationSeconds")
-CLUSTER_KEYS = ("name", "context", "stackOutput", "arcController", "devicePlugin")
+CLUSTER_KEYS = ("name", "context", "stackOutput", "location", "arcController",
+                "arcControllerNamespace", "arcControllerServiceAccount", "devicePlugin")
+# ARC's quickstart installs its controller as release `arc` in namespace `arc-systems`, whose
+# service account the chart names `<release>-gha-rs-controller` (docs.github.com, "Quickstart
+# for Actions Runner Controller"; charts/gha-runner-scale-set-controller/templates/_helpers.tpl)
+ARC_DEFAULTS = {"arcControllerNamespace": "arc-systems",
+                "arcControllerServiceAccount": "arc-gha-rs-controller"}
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 ADDON_MODES = ("install", "existing")
 # Cluster names each cloud accepts: EKS CreateCluster `name` (1-100, ^[0-9A-Za-z][A-Za-z0-9\-_]*$,
 # docs.aws.amazon.com/eks/latest/APIReference/API_CreateCluster.html); GKE (lowercase letters,
@@ -124,16 +131,21 @@ class ClusterRef:
     """A context of the kubeconfig."""
     stack_output: str | None = None
     """`<stack>#<output>`: a Pulumi stack output holding the kubeconfig."""
+    location: str | None = None
+    """GKE: the cluster's zone when it is zonal (None: regional, in the pool's region)."""
     arc_controller: str = "install"
     """install: the stack installs ARC's controller on the cluster; existing: one runs there."""
+    arc_namespace: str = "arc-systems"
+    arc_service_account: str = "arc-gha-rs-controller"
+    """An existing controller's namespace and service account, which the scale sets name."""
     device_plugin: str = "install"
     """install: the stack installs NVIDIA's device plugin where the nodes lack one (EKS, AKS);
     existing: the cluster has one (the GPU Operator, say)."""
 
     @property
-    def where(self) -> tuple[str, str | None, str | None]:
+    def where(self) -> tuple[str, str | None, str | None, str | None]:
         """The cluster itself, whatever the pool says of its add-ons."""
-        return self.name, self.context, self.stack_output
+        return self.name, self.context, self.stack_output, self.location
 
 
 @dataclass(frozen=True)
@@ -469,9 +481,26 @@ def _cluster(where: str, cloud: str, value: object) -> ClusterRef:
             raise SpecError(f"{where}: cluster.{key} must be install or existing, not "
                             f"{mode!r}.")
         addons[key] = mode
+    arc = {}
+    for key, default in ARC_DEFAULTS.items():
+        given = value.get(key)
+        if given is not None and addons["arcController"] != "existing":
+            raise SpecError(f"{where}: cluster.{key} names a controller the cluster already "
+                            "runs; set arcController: existing with it, or drop it.")
+        arc[key] = str(given if given is not None else default).strip()
+        if not DNS_LABEL.fullmatch(arc[key]):
+            raise SpecError(f"{where}: cluster.{key} {given!r} is not a Kubernetes name; use "
+                            "lowercase letters, digits and '-', at most 63.")
+    location = value.get("location")
+    if location is not None and cloud != "gcp":
+        raise SpecError(f"{where}: cluster.location is the zone of a zonal GKE cluster; drop "
+                        f"it on {cloud}.")
     return ClusterRef(name, str(context).strip() if context is not None else None,
                       str(output) if output is not None else None,
+                      location=str(location).strip() if location is not None else None,
                       arc_controller=addons["arcController"],
+                      arc_namespace=arc["arcControllerNamespace"],
+                      arc_service_account=arc["arcControllerServiceAccount"],
                       device_plugin=addons["devicePlugin"])
 
 
@@ -630,6 +659,16 @@ def autoscale_spec_from_config(entry: Mapping, defaults: Mapping,
     region, zones = _placement(where, cloud, str(entry.get("region", defaults.get(
         "region", "us-east"))), machine)
     cluster = _cluster(where, cloud, entry.get("cluster"))
+    if cluster.location is not None and cluster.location != region:
+        if not (cluster.location.startswith(f"{region}-")
+                and re.fullmatch(r"[a-z]", cluster.location[len(region) + 1:])):
+            raise SpecError(f"{where}: cluster.location {cluster.location!r} is not a zone of "
+                            f"{region}; give the zonal cluster's zone, such as {region}-b, or "
+                            "drop it for a regional cluster.")
+        if zones and cluster.location not in zones:
+            raise SpecError(f"{where}: zone {cluster.location} sells no {machine.instance_type} "
+                            f"for the GPU node pool; the zones of {region} that do are "
+                            f"{', '.join(zones)}.")
     if forge == "gitlab" and cluster.arc_controller != "install":
         raise SpecError(f"{where}: cluster.arcController concerns GitHub pools (Actions Runner "
                         "Controller); drop it from this GitLab pool.")

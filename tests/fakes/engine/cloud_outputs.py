@@ -132,6 +132,9 @@ def invoke(token: str, args: dict[str, Any]) -> dict[str, Any]:
     if token == "alicloud:ecs/getImages:getImages":
         image = {"id": f"m-{_hex(8)}", "imageId": f"m-{_hex(8)}", "name": "ubuntu_22_04_x64"}
         return {**args, "id": "images", "ids": [image["id"]], "images": [image]}
+    if token == "gcp:container/getCluster:getCluster":  # a GKE cluster with Workload Identity
+        return {**args, "id": args.get("name", ""),
+                "workloadIdentityConfigs": [{"workloadPool": f"{GCP_PROJECT}.svc.id.goog"}]}
     if token == "gcp:compute/getZones:getZones":
         region = args.get("region") or "us-central1"
         return {**args, "id": region, "names": [f"{region}-c", f"{region}-b"]}
