@@ -459,6 +459,8 @@ def test_gitlab_config_parses_with_gpu_settings() -> None:
     assert runner["feature_flags"] == {"FF_USE_ADVANCED_POD_SPEC_CONFIGURATION": True}
     kube = runner["kubernetes"]
     assert kube["namespace"] == "ci-gpu"  # the chart's expression, rendered by tpl
+    # a job without image: gets a CUDA base image, not the chart's old default (alpine)
+    assert kube["image"] == "nvidia/cuda:12.4.1-base-ubuntu22.04"
     assert kube["poll_timeout"] >= 900
     assert kube["service_account"] == "gpu-jobs"
     assert kube["node_selector"] == {"cml.dev/pool": "gpu-l4"}

@@ -359,10 +359,10 @@ def test_a_zonal_gke_cluster_is_looked_up_and_its_pool_placed_in_its_zone() -> N
     mocks = declare([spec])
     [node_pool] = of(mocks, "gcp:container/nodePool:NodePool")
     assert (node_pool["location"], node_pool["nodeLocations"]) == ("us-east1-c", ["us-east1-c"])
-    with pytest.raises(SpecError, match="cluster.location 'europe-west4-a' is not a zone of "):
+    with pytest.raises(SpecError, match=r"cluster\.location 'europe-west4-a' is not a zone of "):
         pool("gcp", region="us-east", cluster={"name": "c", "context": "x",
                                                "location": "europe-west4-a"})
-    with pytest.raises(SpecError, match="cluster.location is the zone of a zonal GKE"):
+    with pytest.raises(SpecError, match=r"cluster\.location is the zone of a zonal GKE"):
         pool("aws", cluster={"name": "c", "context": "x", "location": "us-east-1a"})
 
 

@@ -64,6 +64,10 @@ GPU_TOLERATION: dict[str, str] = {"key": GPU_RESOURCE, "operator": "Exists", "ef
 # ARC@gha-runner-scale-set-0.14.2 Makefile: RUNNER_VERSION 2.334.0 (chart examples use :latest);
 # the stock image has no CUDA user space: pools that need it pass their own `runner_image`
 DEFAULT_RUNNER_IMAGE = "ghcr.io/actions/actions-runner:2.334.0"
+# the image of a GitLab job that names none (`image` of [runners.kubernetes],
+# docs.gitlab.com/runner/executors/kubernetes): NVIDIA's CUDA base image, whose
+# NVIDIA_DRIVER_CAPABILITIES bring the driver's CUDA library and nvidia-smi into the pod
+GITLAB_DEFAULT_IMAGE = "nvidia/cuda:12.4.1-base-ubuntu22.04"
 # time a GitLab build pod may take to start: a GPU node from zero, its driver and the image pull
 # take minutes (the executor's default is 180 s, common/consts.go KubernetesPollTimeout)
 GITLAB_POLL_TIMEOUT_S = 1800
@@ -262,6 +266,7 @@ def gitlab_runner_values(
         "    FF_USE_ADVANCED_POD_SPEC_CONFIGURATION = true",
         "  [runners.kubernetes]",
         f"    namespace = {namespace_toml}",
+        f"    image = {_toml_str(GITLAB_DEFAULT_IMAGE)}",
         f"    poll_timeout = {GITLAB_POLL_TIMEOUT_S}",
     ]
     if service_account is not None:
