@@ -462,3 +462,50 @@ def test_one_device_plugin_tolerates_every_gpu_pool_of_its_cluster():
     assert {"key": "kubernetes.azure.com/scalesetpriority", "operator": "Equal",
             "value": "spot", "effect": "NoSchedule"} in tolerations
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in tolerations
+
+
+def test_the_text_plan_shows_what_each_cluster_gets_once(tmp_path):
+    text = cli(tmp_path, "--dry-run", "--stack-config",
+               str(ROOT / "examples" / "platform" / "Pulumi.gpu-pools.yaml")).stdout
+    shared = text[text.index("shared by the stack's pools (once per cluster)"):]
+    assert "-arc-controller  (kubernetes:helm.sh/v3:Release)" in shared
+    assert "-device-plugin  (kubernetes:helm.sh/v3:Release)" in shared
+    assert "(pulumi:providers:kubernetes)" in shared
+    assert ("  add-ons     ARC controller installed by this stack (arc-systems); NVIDIA device "
+            "plugin installed by this stack") in text
+    assert "  add-ons     ARC controller installed by this stack (arc-systems); NVIDIA device " \
+           "plugin the cluster's own" in text
+    # every resource the summary counts is in the tree
+    count = int(text.split("Plan: ", 1)[1].split(" ", 1)[0])
+    assert sum(1 for line in text.splitlines() if line.startswith(("├─", "└─"))) == count - len(
+        [line for line in text.splitlines() if line.endswith("(cml-infra:autoscale:Runners)")
+         or line.endswith("(cml-infra:autoscale:GpuNodePool)")])
+
+
+def test_the_json_summary_says_what_keeps_pods_off_node_metadata(tmp_path):
+    document = planned_json(tmp_path, FOUR_POOLS, REPO_TOKEN=TOKEN)
+    summary = {p["name"]: p["summary"] for p in document["pools"]}
+    assert summary["eks-l4"]["metadata"].startswith("IMDSv2 with one hop on the nodes")
+    assert summary["gke-l4"]["addOns"] == ("ARC controller installed by this stack "
+                                           "(arc-systems); NVIDIA device plugin the cloud's own")
+
+
+@pytest.mark.parametrize(("pools", "sentence"), [
+    ([POOLS[0], {**POOLS[0], "name": "eks-l4-eval",
+                 "cluster": {"name": "gpu-eks", "context": "other-ctx"}}],
+     "Error: Pool 'eks-l4-eval': cluster 'gpu-eks' is reached otherwise by pool 'eks-l4'; give "
+     "both pools the same context or stackOutput.\n"),
+    ([{**POOLS[0], "cluster": {"name": "gpu-eks", "context": "eks-ctx",
+                               "arcController": "existing"}},
+      {**POOLS[0], "name": "eks-l4-eval", "cluster": {
+          "name": "gpu-eks", "context": "eks-ctx", "arcController": "existing",
+          "arcControllerNamespace": "arc-other"}}],
+     "Error: Pool 'eks-l4-eval': cluster.arcControllerNamespace is arc-other but pool 'eks-l4' "
+     "on the same cluster says arc-systems; one cluster has one, so give both pools the same "
+     "value.\n"),
+])
+def test_one_cluster_is_one_cluster(tmp_path, pools, sentence):
+    result = cli(tmp_path, "--dry-run", "--stack-config",
+                 str(stack_file(tmp_path, {**FOUR_POOLS, "cml-infra:pools": pools})), "--json",
+                 REPO_TOKEN=TOKEN)
+    assert (result.returncode, result.stderr) == (1, sentence)

@@ -534,3 +534,27 @@ def test_runner_image_of_a_github_pool(image: str) -> None:
 ])
 def test_bad_runner_images(changes: dict[str, Any], sentence: str) -> None:
     assert refused(**changes) == sentence
+
+
+def test_existing_nodes_need_no_node_machine_sold_in_the_region() -> None:
+    """With gpuNodePool: existing the stack makes no node, so no zone or region must sell one."""
+    spec = pool(cloud="gcp", region="europe-north1", gpuModel="l4", gpuNodePool="existing",
+                nodeSelector={"pool": "l4"})
+    assert (spec.region, spec.zones) == ("europe-north1", ())
+    with pytest.raises(SpecError, match=r"the node machine .* not sold in europe-north1"):
+        pool(cloud="gcp", region="europe-north1", gpuModel="l4")
+
+
+def test_an_eks_cluster_name_with_a_space_says_what_a_name_is() -> None:
+    assert refused(cluster={"name": "ml platform", "context": "x"}) == (
+        "Pool 'gpu': cluster.name 'ml platform' is not an EKS cluster name (letters, digits, "
+        "'-' and '_', at most 100); give the cluster's name as the EKS console shows it.")
+
+
+def test_a_label_that_is_another_scale_sets_name_is_refused() -> None:
+    entries = [{**BASE, "name": "p-aws"}, {**BASE, "name": "p-aws2", "labels": ["p-aws"]}]
+    with pytest.raises(SpecError) as caught:
+        autoscale_pools(enumerate(entries, 1), {})
+    assert str(caught.value) == (
+        "Pool 'p-aws2': label 'p-aws' is the scale set name of pool 'p-aws', and runs-on: p-aws "
+        "would reach both; choose another label.")

@@ -232,7 +232,8 @@ def metadata_protection(spec: AutoscaleSpec) -> str:
         if spec.identity:
             return ("the existing nodes must run in GKE_METADATA mode (as Workload Identity "
                     "needs), or pods see the node's account")
-        return where_enforced + "; GKE_METADATA mode on the existing nodes hides it too"
+        return (where_enforced + "; GKE_METADATA mode on the existing nodes, if they run in "
+                "it, hides the node's account too")
     if spec.cloud == "aws":
         return ("IMDSv2 with one hop on the nodes, and " + where_enforced if created else
                 where_enforced + "; otherwise the existing nodes' own metadata settings apply "

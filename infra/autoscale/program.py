@@ -91,9 +91,20 @@ def check_clusters(specs: Sequence[AutoscaleSpec]) -> None:
     """Pools on one cluster share its ARC controller and device plugin: they must agree on
     whether the stack installs them."""
     first: dict[Any, AutoscaleSpec] = {}
+    named: dict[tuple[str, str, str, str | None], AutoscaleSpec] = {}
     for spec in specs:
+        # one cluster (cloud, region, name) is reached one way: two ways would install its
+        # controller and device plugin twice, which Helm refuses on the cluster
+        same = named.setdefault((spec.cloud, spec.region, spec.cluster.name,
+                                 spec.cluster.location), spec)
+        if same.cluster.where != spec.cluster.where:
+            raise SpecError(f"Pool {spec.name!r}: cluster {spec.cluster.name!r} is reached "
+                            f"otherwise by pool {same.name!r}; give both pools the same "
+                            "context or stackOutput.")
         other = first.setdefault(cluster_key(spec), spec)
         for key, attr in (("arcController", "arc_controller"),
+                          ("arcControllerNamespace", "arc_namespace"),
+                          ("arcControllerServiceAccount", "arc_service_account"),
                           ("devicePlugin", "device_plugin")):
             if getattr(other.cluster, attr) != getattr(spec.cluster, attr):
                 raise SpecError(

@@ -283,6 +283,14 @@ def autoscale_pools(pools: Iterable[tuple[int, Mapping]], defaults: Mapping[str,
                             f"taken by pool {scale_sets[key]!r} for {owner}, and runs-on could "
                             "not tell them apart; give this pool its own scaleSetName.")
         scale_sets[key] = spec.name
+    for spec in specs:  # a label that is another scale set's name: runs-on would match both
+        owner = str(spec.organization or spec.repo).split("/")[0].lower()
+        for label in spec.labels if spec.scale_set_name else ():
+            other = scale_sets.get((spec.forge_url.rstrip("/"), owner, label))
+            if other is not None and other != spec.name:
+                raise SpecError(f"Pool {spec.name!r}: label {label!r} is the scale set name of "
+                                f"pool {other!r}, and runs-on: {label} would reach both; "
+                                "choose another label.")
     return specs
 
 
@@ -374,12 +382,16 @@ def _node_machine(where: str, cloud: str, model: str, family: GpuFamily, gpu_cou
     return Machine(str(machine_type), model, count, family.accelerator, family.driver)
 
 
-def _placement(where: str, cloud: str, region: str,
-               machine: Machine) -> tuple[str, tuple[str, ...]]:
+def _placement(where: str, cloud: str, region: str, machine: Machine,
+               existing: bool = False) -> tuple[str, tuple[str, ...]]:
+    """The native region, and the zones of it that sell the node machine (none looked up for
+    `gpuNodePool: existing`, whose nodes the stack does not make)."""
     try:
         native = catalog.resolve_region(cloud, region).region
     except SpecError as error:
         raise _prefixed(where, error) from None
+    if existing:
+        return native, ()
     try:
         return native, catalog.zones_for(cloud, native, machine)
     except SpecError as error:  # "g6.xlarge (1x l4) is not sold in ...; choose a region ..."
@@ -451,6 +463,9 @@ def _cluster(where: str, cloud: str, value: object) -> ClusterRef:
     for key, item in value.items():
         settings.check_type(f"{where}: cluster.{key}", "string", item)
     name = str(value.get("name") or "").strip()
+    shape = CLUSTER_NAMES.get(cloud)
+    if name and shape is not None and not shape[0].fullmatch(name):
+        raise SpecError(f"{where}: cluster.name {name!r} {shape[1]}.")
     if not name or any(c.isspace() for c in name):
         raise SpecError(f"{where}: cluster.name must be the cluster's name or id on {cloud}, "
                         f"not {settings.describe(value.get('name'))}.")
@@ -657,7 +672,8 @@ def autoscale_spec_from_config(entry: Mapping, defaults: Mapping,
                         "reaches the forge over TLS); give the server's https:// address.")
     machine = _node_machine(where, cloud, model, family, gpu_count, entry.get("nodeMachineType"))
     region, zones = _placement(where, cloud, str(entry.get("region", defaults.get(
-        "region", "us-east"))), machine)
+        "region", "us-east"))), machine,
+                               existing=entry.get("gpuNodePool") == "existing")
     cluster = _cluster(where, cloud, entry.get("cluster"))
     if cluster.location is not None and cluster.location != region:
         if not (cluster.location.startswith(f"{region}-")

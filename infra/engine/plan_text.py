@@ -82,6 +82,23 @@ def _summary(plan: Plan, spec: RunnerSpec, runner: str,
     ]
 
 
+def addons_text(spec: Any) -> str:
+    """Whether the stack installs what the pool's cluster needs once (an AutoscaleSpec)."""
+    cluster = spec.cluster
+    parts = []
+    if spec.forge == "github":
+        parts.append("ARC controller " + (
+            "installed by this stack (arc-systems)" if cluster.arc_controller == "install"
+            else f"the cluster's own ({cluster.arc_namespace}/{cluster.arc_service_account})"))
+    if spec.gpu_node_pool == "existing" or spec.cloud in ("gcp", "alicloud"):
+        plugin = "the cluster's own" if spec.gpu_node_pool == "existing" else "the cloud's own"
+    else:
+        plugin = ("installed by this stack" if cluster.device_plugin == "install"
+                  else "the cluster's own")
+    parts.append(f"NVIDIA device plugin {plugin}")
+    return "; ".join(parts)
+
+
 def autoscale_summary(spec: Any, stack: str) -> list[str]:
     """The text plan's lines about one autoscaled pool (an infra.autoscale.spec.AutoscaleSpec)."""
     scope = (f"repository {spec.repo}" if spec.repo else
@@ -115,6 +132,7 @@ def autoscale_summary(spec: Any, stack: str) -> list[str]:
         f"  jobs        {spec.forge}, {scope} on {spec.forge_url}; {target}",
         f"  identity    {identity}",
         f"  metadata    {metadata_protection(spec)}",
+        f"  add-ons     {addons_text(spec)}",
     ]
 
 
@@ -200,12 +218,20 @@ def _owner(name: str, parents: list[str]) -> str | None:
 
 
 def _tree_lines(resources: list[dict[str, Any]]) -> list[str]:
+    """Each component with the resources its name prefixes; then what no component owns
+    (what a cluster gets once: its provider, ARC's controller, the device plugin)."""
     parents = [r["name"] for r in resources if r["type"].startswith("cml-infra:")]
+    groups = [(f"{parent['name']}  ({parent['type']})",
+               [r for r in resources if r["name"] not in parents
+                and _owner(r["name"], parents) == parent["name"]])
+              for parent in resources if parent["name"] in parents]
+    shared = [r for r in resources if r["name"] not in parents
+              and _owner(r["name"], parents) is None]
+    if shared:
+        groups.append(("shared by the stack's pools (once per cluster)", shared))
     lines = []
-    for parent in [r for r in resources if r["name"] in parents]:
-        lines.append(f"{parent['name']}  ({parent['type']})")
-        children = [r for r in resources if r["name"] not in parents
-                    and _owner(r["name"], parents) == parent["name"]]
+    for heading, children in groups:
+        lines.append(heading)
         for n, child in enumerate(children):
             last = n == len(children) - 1
             lines.append(f"{'└─' if last else '├─'} {child['name']}  ({child['type']})")

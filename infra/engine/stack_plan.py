@@ -491,6 +491,9 @@ def _releases(pool: AutoscalePoolPlan) -> list[dict[str, Any]]:
 
 def autoscale_summary(pool: AutoscalePoolPlan, stack: str) -> dict[str, Any]:
     """An autoscale pool at a glance: where, what GPUs per job, how many runners and nodes."""
+    from infra.autoscale.identity import metadata_protection
+    from infra.engine.plan_text import addons_text
+
     spec = pool.spec
     return {"kind": "autoscale", "stack": stack, "cloud": spec.cloud, "region": spec.region,
             "cluster": spec.cluster.name, "forge": spec.forge,
@@ -501,7 +504,8 @@ def autoscale_summary(pool: AutoscalePoolPlan, stack: str) -> dict[str, Any]:
             "gpusPerNode": spec.gpus_per_node, "maxNodes": spec.max_nodes, "spot": spec.spot,
             "credentials": spec.credentials, "maxRuntimeSeconds": spec.max_runtime_s,
             "labels": list(spec.labels), "scaleSetName": spec.scale_set_name,
-            "identity": spec.identity,
+            "identity": spec.identity, "metadata": metadata_protection(spec),
+            "addOns": addons_text(spec),
             "releases": [{key: release[key] for key in ("name", "chart", "version",
                                                          "namespace")}
                          for release in _releases(pool)]}
