@@ -37,8 +37,11 @@ from infra.errors import ForgeError
 from infra.forges.registration import ForgeSettings, forge_registrar
 from infra.forges.runners import GITLAB_RUNNER_URL
 from infra.settings import (
+    APP_ID_KEYS,
     DEFAULT_KEYS,
     FORGE_KEYS,
+    NAMESPACE,
+    check_app_ids,
     default_kwargs,
     forge_values,
     program_config_keys,
@@ -81,6 +84,10 @@ def autoscale_credentials(config: pulumi.Config, forge: ForgeSettings | None,
 
     app = None
     if app_pools(specs):
+        from pulumi.runtime.config import get_config, is_config_secret
+
+        check_app_ids({key: get_config(f"{NAMESPACE}:{key}") for key in APP_ID_KEYS},
+                      [key for key in APP_ID_KEYS if is_config_secret(f"{NAMESPACE}:{key}")])
         values = [config.get_secret(key) for key in
                   ("githubAppId", "githubAppInstallationId", "githubAppPrivateKey")]
         if any(value is None for value in values):

@@ -103,6 +103,25 @@ GITHUB_APP_KEYS: tuple[str, ...] = ("githubAppId", "githubAppInstallationId",
                                     "githubAppPrivateKey")
 
 
+APP_ID_KEYS = {"githubAppId": "App ID (on the App's settings page)",
+               "githubAppInstallationId": "installation ID (the number ending the "
+                                          "installation's settings URL)"}
+
+
+def check_app_ids(values: Mapping[str, object], secret: Iterable[str] = ()) -> None:
+    """The GitHub App's two ids, when given, must be numbers (ARC authenticates with them
+    only after deploy: a typo would leave the pool without runners and no error at plan
+    time). `values`: key -> value (None: not given or not readable); `secret`: keys whose
+    value must not be shown."""
+    for key, what in APP_ID_KEYS.items():
+        value = values.get(key)
+        if value is None or str(value).strip().isdigit():
+            continue
+        shown = "" if key in secret else f", not {str(value)!r}"
+        raise SpecError(f"{NAMESPACE}:{key} must be the GitHub App's numeric {what}{shown}; "
+                        f"set it with 'pulumi config set {NAMESPACE}:{key} NUMBER'.")
+
+
 def forge_values(values: Mapping[str, object]) -> dict[str, str | None]:
     """The forge settings given (None: not set), each checked as `up` checks its flags."""
     for key, kind in FORGE_KEYS.items():

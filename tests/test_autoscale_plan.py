@@ -509,3 +509,45 @@ def test_one_cluster_is_one_cluster(tmp_path, pools, sentence):
                  str(stack_file(tmp_path, {**FOUR_POOLS, "cml-infra:pools": pools})), "--json",
                  REPO_TOKEN=TOKEN)
     assert (result.returncode, result.stderr) == (1, sentence)
+
+
+@pytest.mark.parametrize(("key", "value", "sentence"), [
+    ("cml-infra:githubAppId", "abc",
+     "Error: cml-infra:githubAppId must be the GitHub App's numeric App ID (on the App's "
+     "settings page), not 'abc'; set it with 'pulumi config set cml-infra:githubAppId "
+     "NUMBER'.\n"),
+    ("cml-infra:githubAppInstallationId", "acme",
+     "Error: cml-infra:githubAppInstallationId must be the GitHub App's numeric installation "
+     "ID (the number ending the installation's settings URL), not 'acme'; set it with "
+     "'pulumi config set cml-infra:githubAppInstallationId NUMBER'.\n"),
+])
+def test_the_github_apps_ids_must_be_numbers(tmp_path, key, value, sentence):
+    """ARC would authenticate with them only after deploy: a typo must stop the plan."""
+    result = cli(tmp_path, "--dry-run", "--stack-config",
+                 str(stack_file(tmp_path, {**FOUR_POOLS, key: value})), REPO_TOKEN=TOKEN)
+    assert (result.returncode, result.stderr) == (1, sentence)
+    # encrypted ids are not read by the plan; pulumi up checks them without showing them
+    encrypted = cli(tmp_path, "--dry-run", "--stack-config", str(stack_file(
+        tmp_path, {**FOUR_POOLS, key: {"secure": CIPHERTEXT}})), REPO_TOKEN=TOKEN)
+    assert encrypted.returncode == 0, encrypted.stderr
+
+
+def test_the_program_refuses_app_ids_that_are_no_numbers_without_showing_secret_ones():
+    with pytest.raises(SpecError) as caught:
+        run_main(program_config([POOLS[1]], **{"cml-infra:githubAppId": "12a45"}))
+    assert "not '12a45'" in str(caught.value)
+    pulumi.runtime.set_all_config({}, secret_keys=[])
+    config = program_config([POOLS[1]], **{"cml-infra:githubAppInstallationId": "my-install"})
+    record = Plan()
+    pulumi.runtime.set_all_config({"cml-infra:forgeToken": TOKEN, **config},
+                                  secret_keys=["cml-infra:githubAppInstallationId"])
+    try:
+        pulumi.runtime.set_mocks(ForgeMocks(record, fake_bases("train")), project=PROJECT,
+                                 stack="dev", preview=False)
+        with pytest.raises(SpecError) as caught:
+            pulumi.runtime.test(lambda: runpy.run_path(str(ROOT / "infra" / "__main__.py")))()
+    finally:
+        pulumi.runtime.set_all_config({})
+    assert "my-install" not in str(caught.value)
+    assert str(caught.value).startswith("cml-infra:githubAppInstallationId must be the GitHub "
+                                        "App's numeric installation ID")

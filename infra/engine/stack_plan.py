@@ -354,13 +354,15 @@ def pools_of(config: StackConfig, env: Mapping[str, str]
 
     from infra.autoscale.program import (
         app_pools,
-            missing_app,
+        missing_app,
         needs_token,
     )
     from infra.settings import (
+        APP_ID_KEYS,
         DEFAULT_KEYS,
         FORGE_KEYS,
         GITHUB_APP_KEYS,
+        check_app_ids,
         check_setting_keys,
         default_kwargs,
         forge_values,
@@ -389,6 +391,9 @@ def pools_of(config: StackConfig, env: Mapping[str, str]
             check_one_forge([*pools, *autoscaled])
             forge_values({key: settings.get(key) for key in FORGE_KEYS})
             apps = app_pools(autoscaled)
+            if apps:  # the plan reads what is in clear; `secure:` values it cannot
+                check_app_ids({key: config.values.get(f"{NAMESPACE}:{key}")
+                               for key in APP_ID_KEYS})
             if apps and not all(f"{NAMESPACE}:{key}" in config.shown for key in GITHUB_APP_KEYS):
                 config.warnings.append(f"Warning: {missing_app(apps)}")
             if (pools or needs_token(autoscaled)) and TOKEN_KEY not in config.shown \
