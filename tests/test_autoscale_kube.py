@@ -21,6 +21,7 @@ from infra.autoscale.kube import (
     GitHubApp,
     arc_controller,
     cluster_provider,
+    device_plugin,
 )
 from infra.autoscale.spec import AutoscaleSpec, autoscale_spec_from_config
 from infra.errors import SpecError
@@ -184,8 +185,16 @@ def test_scale_set_depends_on_controller_and_secret() -> None:
     assert result.depends["arc-controller"] == []
 
 
+def with_device_plugin(spec: AutoscaleSpec) -> None:
+    """The pool's runners and, on the same provider, the cluster's device plugin."""
+    provider = cluster_provider(spec)
+    AutoscaleRunners(spec, provider, github_token=TOKEN, node_selector=SELECTOR,
+                     tolerations=[GPU_TAINT])
+    device_plugin(provider, [GPU_TAINT], name="gpu-device-plugin")
+
+
 def test_everything_runs_on_the_given_provider() -> None:
-    result = run(lambda: github(pool(), needs_device_plugin=True))
+    result = run(lambda: with_device_plugin(pool()))
     for resource in result.resources:
         if resource["type"].startswith("kubernetes:"):
             assert "pulumi:providers:kubernetes::gpu-cluster::" in resource["provider"], \
@@ -308,7 +317,7 @@ def test_missing_credentials_are_refused(changes: dict[str, Any], kwargs: dict[s
 
 
 def test_device_plugin_when_asked() -> None:
-    result = run(lambda: github(pool(), needs_device_plugin=True))
+    result = run(lambda: with_device_plugin(pool()))
     plugin = result.named("gpu-device-plugin")["inputs"]
     assert {k: unwrap(v) for k, v in plugin.items() if k != "compat"} == {
         "name": "nvidia-device-plugin", "chart": "nvidia-device-plugin",

@@ -34,7 +34,6 @@ https://www.alibabacloud.com/help/en/ack/ack-managed-and-ack-dedicated/user-guid
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -333,8 +332,3 @@ def _cloud_binding(spec: AutoscaleSpec, facts: ClusterFacts, namespace: pulumi.I
     # alicloud: RRSA needs no cloud resource here; the role's trust policy names the cluster's
     # OIDC provider, which the team sets when it makes the role
     return []
-
-
-def chart_identity(binding: IdentityBinding, spec: AutoscaleSpec) -> Mapping[str, Any]:
-    """The chart builders' identity arguments."""
-    return {"service_account": binding.service_account, "pod_labels": pod_labels(spec)}

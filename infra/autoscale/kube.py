@@ -17,7 +17,7 @@ is given (`cluster_provider` makes one from the spec's cluster):
 - GitLab: the gitlab-runner release; its runner is created through the API
   (`infra.forges.registration.RunnerRegistration`, a project runner with the pool's labels
   as tags) unless the caller hands the runner token in;
-- optionally the NVIDIA device plugin release (`needs_device_plugin=True`), for clusters
+- apart from the component, `device_plugin`: the NVIDIA device plugin release, for clusters
   whose GPU nodes ship none (EKS AL2023, AKS); one per cluster.
 
 pulumi_kubernetes is imported inside the functions, as the cloud SDKs are, so the package is
@@ -36,7 +36,11 @@ import pulumi
 
 from infra.autoscale import charts, identity
 from infra.autoscale.identity import ClusterFacts
-from infra.autoscale.spec import AutoscaleSpec, Toleration
+
+# GPU_PRESENT_LABEL: what k8s-device-plugin's default node affinity accepts without NFD (notes
+# section 4); the GPU node pools carry it, and the device plugin's DaemonSet selects it
+from infra.autoscale.nodepools import GPU_PRESENT_LABEL, toleration_dict
+from infra.autoscale.spec import AutoscaleSpec
 from infra.errors import SpecError
 
 if TYPE_CHECKING:
@@ -52,9 +56,6 @@ DEVICE_PLUGIN_NAMESPACE = "nvidia-device-plugin"
 GITLAB_RELEASE = "gitlab-runner"
 CREDENTIAL_SECRET = "cml-forge-credential"
 METADATA_POLICY = "cml-no-node-metadata"
-# The label k8s-device-plugin's default node affinity accepts without NFD (notes section 4):
-# the GPU node pools carry it, and the device plugin's DaemonSet selects it.
-GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
 
 
 @dataclass(frozen=True)
@@ -97,16 +98,6 @@ def cluster_provider(spec: AutoscaleSpec, parent: pulumi.Resource | None = None,
 
 def _as_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
-
-
-def toleration_dicts(tolerations: Sequence[Toleration]) -> list[dict[str, Any]]:
-    """The spec's tolerations as Kubernetes writes them (unset fields left out)."""
-    out = []
-    for tol in tolerations:
-        item: dict[str, Any] = {"key": tol.key, "operator": tol.operator, "value": tol.value,
-                                "effect": tol.effect, "tolerationSeconds": tol.seconds}
-        out.append({k: v for k, v in item.items() if v is not None})
-    return out
 
 
 def device_plugin_values(tolerations: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
@@ -176,14 +167,13 @@ class AutoscaleRunners(pulumi.ComponentResource):
                  tolerations: Sequence[Mapping[str, Any]] | None = None,
                  facts: ClusterFacts | None = None,
                  runner_image: str = charts.DEFAULT_RUNNER_IMAGE,
-                 needs_device_plugin: bool = False,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(COMPONENT, spec.name, None, opts)
         import pulumi_kubernetes as kubernetes
 
         on_cluster = pulumi.ResourceOptions(parent=self, provider=provider)
         selector = dict(spec.node_selector if node_selector is None else node_selector)
-        tols = toleration_dicts(spec.tolerations) if tolerations is None else \
+        tols = [toleration_dict(t) for t in spec.tolerations] if tolerations is None else \
             [dict(t) for t in tolerations]
 
         ns_labels = identity.namespace_labels(spec)
@@ -252,11 +242,6 @@ class AutoscaleRunners(pulumi.ComponentResource):
                 max_runtime_s=spec.max_runtime_s, namespace=None, pod_labels=pod_labels)
             self.runners = _release(f"{spec.name}-gitlab-runner", charts.GITLAB_RUNNER_CHART,
                                     ns_name, values, after_secret, release_name=GITLAB_RELEASE)
-
-        self.device_plugin: kubernetes.helm.v3.Release | None = None
-        if needs_device_plugin:
-            self.device_plugin = device_plugin(provider, tols, name=f"{spec.name}-device-plugin",
-                                               parent=self)
 
         self.namespace = ns_name
         self.secret_name = secret_name

@@ -22,15 +22,13 @@ from typing import Any
 
 import pulumi
 
+from infra.autoscale.charts import GPU_RESOURCE, GPU_TOLERATION
 from infra.autoscale.spec import AutoscaleSpec, Toleration
 from infra.errors import SpecError
 
 POOL_LABEL = "cml-infra/pool"
 GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
-GPU_RESOURCE = "nvidia.com/gpu"
 GPU_TAINT = {"key": GPU_RESOURCE, "value": "present", "effect": "NoSchedule"}
-GPU_TOLERATION: dict[str, Any] = {"key": GPU_RESOURCE, "operator": "Exists",
-                                  "effect": "NoSchedule"}
 # AKS taints and labels every Spot node pool so (MS Learn aks/spot-node-pool).
 AZURE_SPOT_TOLERATION: dict[str, Any] = {
     "key": "kubernetes.azure.com/scalesetpriority", "operator": "Equal", "value": "spot",

@@ -469,9 +469,6 @@ def _cluster(where: str, cloud: str, value: object) -> ClusterRef:
     if not name or any(c.isspace() for c in name):
         raise SpecError(f"{where}: cluster.name must be the cluster's name or id on {cloud}, "
                         f"not {settings.describe(value.get('name'))}.")
-    shape = CLUSTER_NAMES.get(cloud)
-    if shape is not None and not shape[0].fullmatch(name):
-        raise SpecError(f"{where}: cluster.name {name!r} {shape[1]}.")
     context, output = value.get("context"), value.get("stackOutput")
     if context is not None and output is not None:
         raise SpecError(f"{where}: cluster takes context or stackOutput, not both; keep the "

@@ -311,12 +311,19 @@ def _pool_markdown(pool: Any, summary: dict[str, Any], kind: str, masked: Any) -
             ("expiry", f"{expiry}; idle timeout {format_duration(spec.idle_timeout_s)}"),
             ("runners", f"{spec.forge}, {repo}; labels {', '.join(summary['labels'])}"),
             ("base adds", base)]
-    lines = [f"## Pool `{spec.name}`", "", "| | |", "| --- | --- |"]
+    return _pool_section(f"## Pool `{spec.name}`", rows, pool.resources, masked)
+
+
+def _pool_section(heading: str, rows: list[tuple[str, Any]], resources: list[dict[str, Any]],
+                  masked: Any) -> list[str]:
+    """A pool's markdown: its summary table, its resources as a table, and every input of
+    them in a collapsed block, stack by stack (secrets masked by `masked`)."""
+    lines = [heading, "", "| | |", "| --- | --- |"]
     lines += [f"| {key} | {_cell(value)} |" for key, value in rows]
-    lines += ["", f"{len(pool.resources)} resources:", "", "| stack | resource | type |",
+    lines += ["", f"{len(resources)} resources:", "", "| stack | resource | type |",
               "| --- | --- | --- |"]
-    lines += [f"| `{r['stack']}` | `{r['name']}` | `{r['type']}` |" for r in pool.resources]
-    shown = [{**r, "inputs": masked(r["inputs"])} for r in pool.resources]
+    lines += [f"| `{r['stack']}` | `{r['name']}` | `{r['type']}` |" for r in resources]
+    shown = [{**r, "inputs": masked(r["inputs"])} for r in resources]
     tree = []
     for stack in dict.fromkeys(r["stack"] for r in shown):
         tree.append(f"# stack {stack}")
@@ -358,13 +365,8 @@ def _autoscale_markdown(pool: Any, summary: dict[str, Any], masked: Any) -> list
             ("forge", f"{runs}; credentials {s['credentials']}"),
             ("identity", f"{s['identity']} through {IDENTITY_WAYS[s['cloud']]}"
              if s.get("identity") else "none"),
-            ("node metadata", metadata_protection(pool.spec)),
+            ("node metadata", s["metadata"]),
+            ("add-ons", s["addOns"]),
             ("helm releases", releases or "none")]
-    lines = [f"## Pool `{pool.spec.name}` (autoscale)", "", "| | |", "| --- | --- |"]
-    lines += [f"| {key} | {_cell(value)} |" for key, value in rows]
-    lines += ["", f"{len(pool.resources)} resources:", "", "| stack | resource | type |",
-              "| --- | --- | --- |"]
-    lines += [f"| `{r['stack']}` | `{r['name']}` | `{r['type']}` |" for r in pool.resources]
-    shown = [{**r, "inputs": masked(r["inputs"])} for r in pool.resources]
-    tree = [f"# stack {s['stack']}", *_tree_lines(shown)]
-    return [*lines, *_inputs_block(tree)]
+    return _pool_section(f"## Pool `{pool.spec.name}` (autoscale)", rows, pool.resources,
+                         masked)
