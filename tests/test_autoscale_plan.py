@@ -5,7 +5,10 @@ cluster provider, GPU node pool, credential Secret and Helm releases; secrets ne
 from __future__ import annotations
 
 import json
+import os
 import runpy
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -551,3 +554,33 @@ def test_the_program_refuses_app_ids_that_are_no_numbers_without_showing_secret_
     assert "my-install" not in str(caught.value)
     assert str(caught.value).startswith("cml-infra:githubAppInstallationId must be the GitHub "
                                         "App's numeric installation ID")
+
+
+# cml-infra as if pulumi_kubernetes were not installed (a finder placed first refuses it)
+WITHOUT_KUBERNETES = """\
+import json, sys
+
+class NoKubernetes:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name.split(".")[0] == "pulumi_kubernetes":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, NoKubernetes)
+from cml_cli.app import main
+main(json.loads(sys.argv[1]))
+"""
+
+
+def test_a_plan_without_the_kubernetes_extra_names_the_pip_command(tmp_path):
+    path = stack_file(tmp_path, FOUR_POOLS)
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_KUBERNETES,
+         json.dumps(["up", "--dry-run", "--stack-config", str(path)])],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+        env={**{k: v for k, v in os.environ.items() if k != "CML_INFRA_DEBUG"},
+             "PYTHONPATH": str(ROOT), "REPO_TOKEN": TOKEN})
+    assert (result.returncode, result.stderr) == (1, (
+        "Error: Autoscaled pools need the kubernetes SDK, which is not installed; run: pip "
+        "install 'cml-infra[kubernetes]' (or add kubernetes to the extras you install).\n"))

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 
 from infra.autoscale.spec import AutoscaleSpec
-from infra.errors import SpecError
+from infra.errors import MissingExtraError, SpecError
 from infra.settings import GITHUB_APP_KEYS, NAMESPACE
 
 if TYPE_CHECKING:
@@ -75,6 +75,32 @@ def missing_app(names: Sequence[str]) -> str:
 
 def cluster_key(spec: AutoscaleSpec) -> tuple[str, str, Any]:
     return spec.cloud, spec.region, spec.cluster.where
+
+
+def require_sdks(specs: Sequence[AutoscaleSpec]) -> None:
+    """Refuse, in one sentence naming the pip command, autoscale pools whose SDKs are not
+    installed: pulumi_kubernetes (extra `kubernetes`) and each of their clouds'."""
+    import importlib.util
+
+    from infra.clouds import SDK_PACKAGES
+
+    if not specs:
+        return
+    needed = {"kubernetes": "pulumi_kubernetes",
+              **{spec.cloud: SDK_PACKAGES[spec.cloud] for spec in specs}}
+    def absent(package: str) -> bool:
+        try:
+            return importlib.util.find_spec(package) is None
+        except ModuleNotFoundError:
+            return True
+
+    missing = [extra for extra, package in needed.items() if absent(package)]
+    if missing:
+        raise MissingExtraError(
+            f"Autoscaled pools need the {' and '.join(missing)} SDK"
+            f"{'s' if len(missing) > 1 else ''}, which {'are' if len(missing) > 1 else 'is'} "
+            f"not installed; run: pip install 'cml-infra[{','.join(missing)}]' (or add "
+            f"{', '.join(missing)} to the extras you install).")
 
 
 def cluster_prefix(spec: AutoscaleSpec) -> str:
@@ -127,6 +153,7 @@ def autoscale_program(specs: Sequence[AutoscaleSpec],
     )
     from infra.autoscale.nodepools import gpu_node_pool
 
+    require_sdks(specs)
     check_clusters(specs)
     # every cluster look-up before the first resource: a refusal leaves nothing half-made
     facts = {spec.name: cluster_facts(spec) for spec in specs}

@@ -356,6 +356,7 @@ def pools_of(config: StackConfig, env: Mapping[str, str]
         app_pools,
         missing_app,
         needs_token,
+        require_sdks,
     )
     from infra.settings import (
         APP_ID_KEYS,
@@ -387,6 +388,7 @@ def pools_of(config: StackConfig, env: Mapping[str, str]
                  for entry, spec in zip(machines, pools, strict=True) if entry.get("base")}
         if kind == "base":
             autoscaled = []  # nothing of theirs is in a base stack
+        require_sdks(autoscaled)
         if kind == "runner":
             check_one_forge([*pools, *autoscaled])
             forge_values({key: settings.get(key) for key in FORGE_KEYS})
